@@ -1,0 +1,98 @@
+"""The small interface every evaluation backend implements, and the types it shares."""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from evallaunch.data import Problem
+from evallaunch.errors import require
+from evallaunch.scoring.registry import Scorer, get_scorer
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """Everything a backend needs to sample completions for one benchmark."""
+
+    benchmark: str
+    problems: list[Problem]
+    problems_file: Path
+    model_path: str
+    revision: str | None
+    dtype: str
+    device: str
+    chat_template: bool
+    system_prompt: str | None
+    max_model_length: int | None
+    trust_remote_code: bool
+    n: int
+    temperature: float
+    top_p: float
+    max_new_tokens: int
+    seed: int
+    work_dir: Path
+    # Scorer name (benchmark.scorer), see evallaunch.scoring.registry.
+    scorer: str = "math"
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One sampled completion of one problem."""
+
+    problem_id: str
+    sample_index: int
+    prompt: str
+    completion: str
+    # "stop" (ended by itself) or "length" (cut off at max_new_tokens).
+    finish_reason: str
+    num_tokens: int | None = None
+
+
+@dataclass
+class BackendOutput:
+    """What a backend returns: completions plus the metrics it computed itself."""
+
+    completions: list[Completion]
+    # The backend's own aggregate metrics, e.g. {"pass@1": 0.4}, stored beside evallaunch's.
+    metrics: dict[str, float] = field(default_factory=dict)
+    # Where the backend's raw output files were written.
+    raw_dir: Path | None = None
+
+
+class Backend(abc.ABC):
+    """An evaluation harness that samples completions from a model.
+
+    Backends are selected by the `_target_` of the `backend` config group and built with
+    the remaining keys of that group as keyword arguments.
+    """
+
+    #: Python packages whose versions are recorded in results.json.
+    packages: tuple[str, ...] = ()
+    #: The module the backend needs, and the evallaunch extra that installs it.
+    requires: tuple[str, str] = ("", "")
+
+    def __init__(
+        self,
+        name: str,
+        model_type: str = "transformers",
+        batch_size: int = 1,
+        device: str = "auto",
+        model_args: dict[str, Any] | None = None,
+    ) -> None:
+        self.name = name
+        self.model_type = model_type
+        self.batch_size = batch_size
+        self.device = device
+        self.model_args = dict(model_args or {})
+
+    def generate(self, request: GenerationRequest) -> BackendOutput:
+        """Sample `request.n` completions per problem; the backend scores them with
+        evallaunch's scorer (`request.scorer`) to report its own metrics."""
+        require(*self.requires)
+        return self.run(request, get_scorer(request.scorer))
+
+    @abc.abstractmethod
+    def run(self, request: GenerationRequest, scorer: Scorer) -> BackendOutput:
+        """Run the harness (its heavy imports are already known to work)."""

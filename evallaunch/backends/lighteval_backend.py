@@ -1,0 +1,195 @@
+"""lighteval backend: its Python `Pipeline` with a task registry holding only evallaunch's task.
+
+lighteval's own `Registry` imports every built-in task module (some of which reach the
+network at import time), so the pipeline here is given a registry that holds just the one
+task built from evallaunch's problems file. Scoring inside lighteval uses evallaunch's
+scorer, so lighteval's reported pass@1 is computed with the same rules as evallaunch's.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+from typing import Any
+
+from evallaunch.backends.base import Backend, BackendOutput, Completion, GenerationRequest
+from evallaunch.scoring.registry import Scorer
+
+log = logging.getLogger(__name__)
+
+TASK_NAME = "evallaunch"
+METRIC = "pass@1"
+
+
+def build_task_config(request: GenerationRequest, scorer: Scorer) -> Any:
+    """A `LightevalTaskConfig` reading the job's problems file, scored by `scorer`."""
+    import numpy as np
+    from lighteval.metrics.metrics_sample import AvgAtN
+    from lighteval.metrics.utils.metric_utils import SampleLevelMetric
+    from lighteval.tasks.lighteval_task import LightevalTaskConfig
+    from lighteval.tasks.requests import Doc, SamplingMethod
+
+    def prompt_fn(line: dict[str, Any], task_name: str = "") -> Doc:
+        return Doc(
+            task_name=task_name,
+            query=line["prompt"],
+            choices=[line["answer"]],
+            gold_index=0,
+            specific={"id": line["id"]},
+        )
+
+    def score_fn(doc: Doc, model_response: Any) -> float:
+        return float(scorer(model_response.text[0], doc.choices[0]).correct)
+
+    metric = SampleLevelMetric(
+        metric_name=METRIC,
+        sample_level_fn=AvgAtN(n=request.n, sample_scoring_function=score_fn),
+        category=SamplingMethod.GENERATIVE,
+        corpus_level_fn=np.mean,
+        higher_is_better=True,
+    )
+    return LightevalTaskConfig(
+        name=TASK_NAME,
+        prompt_function=prompt_fn,
+        hf_repo=str(request.problems_file.parent),
+        hf_subset="default",
+        hf_avail_splits=["test"],
+        evaluation_splits=["test"],
+        metrics=[metric],
+        generation_size=request.max_new_tokens,
+        stop_sequence=[],
+    )
+
+
+def _offline_pipeline_class() -> type:
+    from lighteval.pipeline import Pipeline
+    from lighteval.tasks.lighteval_task import LightevalTask
+    from lighteval.tasks.registry import Registry
+
+    class TaskRegistry(Registry):
+        """A registry of the given task configs only (no built-in task modules imported)."""
+
+        def __init__(self, tasks: str, configs: list[Any]) -> None:
+            self.tasks_list = tasks.split(",")
+            self._load_multilingual = False
+            self._custom_tasks = None
+            self._task_registry = {config.name: config for config in configs}
+            self.task_to_configs = self._update_task_configs()
+
+    class OfflinePipeline(Pipeline):
+        """lighteval's Pipeline, loading tasks from `TaskRegistry` instead of the full one."""
+
+        def __init__(self, task_configs: list[Any], **kwargs: Any) -> None:
+            self._task_configs = task_configs
+            names = ",".join(f"{config.name}|0" for config in task_configs)
+            super().__init__(tasks=names, **kwargs)
+
+        def _init_tasks_and_requests(self, tasks: str) -> None:
+            self.registry = TaskRegistry(tasks, self._task_configs)
+            self.tasks_dict = self.registry.load_tasks()
+            LightevalTask.load_datasets(self.tasks_dict, 1)
+            self.documents_dict = {
+                task.full_name: task.get_docs(self.pipeline_parameters.max_samples)
+                for task in self.tasks_dict.values()
+            }
+            self.sampling_docs = collections.defaultdict(list)
+            for docs in self.documents_dict.values():
+                for doc in docs:
+                    for sampling in doc.sampling_methods:
+                        self.sampling_docs[sampling].append(doc)
+            self.evaluation_tracker.task_config_logger.log(self.tasks_dict)
+
+    return OfflinePipeline
+
+
+class LightevalBackend(Backend):
+    """Runs lighteval's pipeline on an in-process transformers model."""
+
+    requires = ("lighteval", "lighteval")
+    packages = ("lighteval", "transformers", "torch")
+
+    def run(self, request: GenerationRequest, scorer: Scorer) -> BackendOutput:
+        import transformers
+        from lighteval.logging.evaluation_tracker import EvaluationTracker
+        from lighteval.models.model_input import GenerationParameters
+        from lighteval.models.transformers.transformers_model import (
+            TransformersModel,
+            TransformersModelConfig,
+        )
+        from lighteval.pipeline import ParallelismManager, PipelineParameters
+
+        transformers.set_seed(request.seed)
+        extra = dict(self.model_args)
+        model_config = TransformersModelConfig(
+            model_name=request.model_path,
+            revision=request.revision or "main",
+            dtype=request.dtype,
+            device=request.device,
+            batch_size=self.batch_size,
+            max_length=request.max_model_length,
+            trust_remote_code=request.trust_remote_code,
+            override_chat_template=request.chat_template,
+            system_prompt=request.system_prompt,
+            generation_parameters=GenerationParameters(
+                temperature=request.temperature,
+                top_p=request.top_p,
+                max_new_tokens=request.max_new_tokens,
+                seed=request.seed,
+            ),
+            **extra,
+        )
+        model = TransformersModel(config=model_config)
+        # lighteval leaves do_sample to the checkpoint's generation config; without it,
+        # n > 1 samples would all be the greedy completion.
+        model.generation_config_dict["do_sample"] = request.temperature > 0
+        end_ids = {model.tokenizer.eos_token_id, model.tokenizer.pad_token_id} - {None}
+        prompt_manager = model.prompt_manager
+        raw_dir = request.work_dir / "backend"
+        tracker = EvaluationTracker(output_dir=str(raw_dir), save_details=True)
+        pipeline = _offline_pipeline_class()(
+            task_configs=[build_task_config(request, scorer)],
+            pipeline_parameters=PipelineParameters(
+                launcher_type=ParallelismManager.NONE, remove_reasoning_tags=False
+            ),
+            evaluation_tracker=tracker,
+            model=model,
+        )
+        pipeline.evaluate()
+        pipeline.save_and_push_results()
+        task_key = f"{TASK_NAME}|0"
+        # lighteval names the task "evallaunch|0" in details and "evallaunch:0" in results.
+        scores = next(v for k, v in pipeline.get_results()["results"].items() if k != "all")
+        completions = [
+            completion
+            for detail in pipeline.get_details()[task_key]
+            for completion in _completions(
+                detail, prompt_manager.prepare_prompt(detail.doc), end_ids, request
+            )
+        ]
+        return BackendOutput(
+            completions=completions,
+            metrics={METRIC: float(scores[METRIC])},
+            raw_dir=raw_dir,
+        )
+
+
+def _completions(
+    detail: Any, prompt: str, end_ids: set[int], request: GenerationRequest
+) -> list[Completion]:
+    response = detail.model_response
+    out = []
+    for index, text in enumerate(response.text):
+        tokens = list(response.output_tokens[index]) if response.output_tokens else []
+        while tokens and tokens[-1] in end_ids:  # samples are padded to the longest one
+            tokens.pop()
+        out.append(
+            Completion(
+                problem_id=str(detail.doc.specific["id"]),
+                sample_index=index,
+                prompt=prompt,
+                completion=text,
+                finish_reason="length" if len(tokens) >= request.max_new_tokens else "stop",
+                num_tokens=len(tokens),
+            )
+        )
+    return out

@@ -1,0 +1,47 @@
+"""`evallaunch-evaluate`: the one Hydra entrypoint. It only delegates to `evallaunch.runner`.
+
+    evallaunch-evaluate model=r1_distill_qwen_1_5b benchmark=math_500 backend=lmeval
+    evallaunch-evaluate --multirun benchmark=math_500,aime24 benchmark.limit=5
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from evallaunch import schema  # registers the structured-config schema
+from evallaunch.errors import EvallaunchError
+
+log = logging.getLogger("evallaunch")
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "conf"
+
+
+@hydra.main(config_path=str(CONFIG_DIR), config_name="evaluate")
+def main(cfg: DictConfig) -> float | None:
+    """Evaluate one (model, benchmark, backend) job; returns its pass@1."""
+    from evallaunch.report import print_results
+    from evallaunch.runner import run_job
+
+    job_dir = Path(HydraConfig.get().runtime.output_dir)
+    try:
+        if missing := schema.missing_keys(cfg):
+            raise EvallaunchError(
+                f"missing required value(s): {', '.join(missing)}",
+                hint=f"set them on the command line, e.g. {missing[0]}=...",
+            )
+        results = run_job(cfg, job_dir)
+    except EvallaunchError as err:
+        print(f"evallaunch: error: {err}", file=sys.stderr)
+        sys.exit(2)
+    if cfg.verbose:
+        print_results(results, job_dir)
+    return float(results["metrics"]["pass@1"]["value"])
+
+
+if __name__ == "__main__":
+    main()

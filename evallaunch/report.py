@@ -1,0 +1,40 @@
+"""Human-readable summaries of results printed at the end of a run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def format_metric(metric: dict[str, Any]) -> str:
+    """`41.2 ± 3.1 [35.0, 47.5]` in percent."""
+    text = f"{100 * metric['value']:.1f}"
+    if metric.get("stderr") is not None:
+        text += f" ± {100 * metric['stderr']:.1f}"
+    if metric.get("ci_low") is not None and metric.get("ci_high") is not None:
+        text += f" [{100 * metric['ci_low']:.1f}, {100 * metric['ci_high']:.1f}]"
+    return text
+
+
+def results_table(results: dict[str, Any]) -> str:
+    """A small fixed-width table of one job's metrics."""
+    header = (
+        f"{results['model']['name']} @ {results['model']['revision']} | "
+        f"{results['benchmark']['name']} | {results['backend']['name']} | "
+        f"{results['num_problems']} problems x {results['num_samples']} samples"
+    )
+    lines = [header, f"{'metric':<10} {'value (%) ± stderr [95% CI]':<36} backend's own"]
+    for name, metric in results["metrics"].items():
+        own = results["backend_metrics"].get(name)
+        own_text = f"{100 * own:.1f}" if own is not None else "-"
+        lines.append(f"{name:<10} {format_metric(metric):<36} {own_text}")
+    if results["num_truncated"]:
+        lines.append(f"{results['num_truncated']} completion(s) hit max_new_tokens (scored wrong)")
+    return "\n".join(lines)
+
+
+def print_results(results: dict[str, Any], job_dir: Path) -> None:
+    """Print the results table and where the files are."""
+    print()
+    print(results_table(results))
+    print(f"results: {job_dir / 'results.json'}")

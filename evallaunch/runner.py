@@ -1,0 +1,189 @@
+"""Run one evaluation job: load data and model, call the backend, score, write the results."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from evallaunch.backends.base import Backend, BackendOutput, GenerationRequest
+from evallaunch.data import Problem, load_problems, write_problems
+from evallaunch.models import pick_device, pick_dtype, resolve_model
+from evallaunch.results import (
+    DETAILS_FILE,
+    RESULTS_FILE,
+    SCHEMA_VERSION,
+    STATUS_FILE,
+    fingerprint,
+    package_versions,
+    write_details,
+    write_json,
+)
+from evallaunch.scoring.metrics import summarize
+from evallaunch.scoring.registry import get_scorer
+
+log = logging.getLogger(__name__)
+
+OFFLINE_ENV = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE")
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def config_fingerprint(cfg: DictConfig, data_sha256: str) -> str:
+    """Hash of every setting that can change the numbers (not paths, not verbosity)."""
+    parts = OmegaConf.to_container(cfg, resolve=True)
+    assert isinstance(parts, dict)
+    model = {k: v for k, v in parts["model"].items() if k != "name"}
+    return fingerprint(
+        {
+            "model": model,
+            "benchmark": parts["benchmark"],
+            "generation": parts["generation"],
+            "backend": {k: parts["backend"][k] for k in ("name", "model_type", "model_args")},
+            "data_sha256": data_sha256,
+        }
+    )
+
+
+def run_job(cfg: DictConfig, job_dir: Path) -> dict[str, Any]:
+    """Evaluate one model on one benchmark with one backend; return the results dict.
+
+    Writes `status.json` first (running), then details, the resolved config and, last and
+    atomically, `results.json`; on any failure `status.json` says failed and no results.json
+    is written.
+    """
+    if cfg.get("offline", True):
+        for name in OFFLINE_ENV:
+            os.environ.setdefault(name, "1")
+    started, clock = _now(), time.monotonic()
+    status = {"status": "running", "started_at": started, "host": socket.gethostname()}
+    write_json(job_dir / STATUS_FILE, status)
+    try:
+        results = _evaluate(cfg, job_dir, started, clock)
+    except BaseException as err:
+        write_json(job_dir / STATUS_FILE, {**status, "status": "failed", "error": str(err)})
+        raise
+    write_json(job_dir / STATUS_FILE, {**status, "status": "completed", "finished_at": _now()})
+    return results
+
+
+def _evaluate(cfg: DictConfig, job_dir: Path, started: str, clock: float) -> dict[str, Any]:
+    bench, gen = cfg.benchmark, cfg.generation
+    problems, data_sha256 = load_problems(bench, cfg.paths.data_dir)
+    scorer = get_scorer(bench.scorer)  # fail on a bad scorer name before loading the model
+    log.info("Benchmark %s: %d problems x %d samples", bench.name, len(problems), bench.n)
+    model_path = resolve_model(cfg.model, cfg.paths.cache_dir)
+    device = pick_device(cfg.backend.device)
+    dtype = pick_dtype(cfg.model.dtype, device)
+    log.info("Instantiating backend <%s> for %s (%s, %s)", cfg.backend._target_, model_path, device, dtype)
+    backend: Backend = instantiate(cfg.backend)
+    request = GenerationRequest(
+        benchmark=bench.name,
+        problems=problems,
+        problems_file=write_problems(problems, job_dir / "data" / "test.jsonl"),
+        model_path=model_path,
+        revision=None if Path(model_path).is_dir() else cfg.model.revision,
+        dtype=dtype,
+        device=device,
+        chat_template=cfg.model.chat_template,
+        system_prompt=cfg.model.system_prompt,
+        max_model_length=cfg.model.max_model_length,
+        trust_remote_code=cfg.model.trust_remote_code,
+        n=bench.n,
+        temperature=gen.temperature,
+        top_p=gen.top_p,
+        max_new_tokens=gen.max_new_tokens,
+        seed=gen.seed,
+        work_dir=job_dir,
+        scorer=bench.scorer,
+    )
+    output = backend.generate(request)
+    rows = score_completions(output, problems, scorer)
+    write_details(job_dir / DETAILS_FILE, rows)
+    OmegaConf.save(cfg, job_dir / "config.yaml", resolve=True)
+    results = {
+        "schema_version": SCHEMA_VERSION,
+        "status": "completed",
+        "experiment": cfg.experiment_name,
+        "model": {
+            "name": cfg.model.name,
+            "name_or_path": cfg.model.name_or_path,
+            "revision": cfg.model.revision,
+            "resolved_path": model_path,
+            "dtype": dtype,
+            "device": device,
+        },
+        "benchmark": {
+            "name": bench.name,
+            "data_file": bench.dataset.file,
+            "data_sha256": data_sha256,
+            "limit": bench.limit,
+            "scorer": bench.scorer,
+        },
+        "backend": {"name": backend.name, "model_type": backend.model_type},
+        "metrics": metrics_from_details(rows, bench.n, gen.seed),
+        "backend_metrics": output.metrics,
+        "num_problems": len(problems),
+        "num_samples": bench.n,
+        "num_truncated": sum(row["truncated"] for row in rows),
+        "generation": OmegaConf.to_container(gen, resolve=True),
+        "seed": gen.seed,
+        "packages": package_versions(backend.packages),
+        "config_fingerprint": config_fingerprint(cfg, data_sha256),
+        "started_at": started,
+        "finished_at": _now(),
+        "duration_s": round(time.monotonic() - clock, 3),
+    }
+    write_json(job_dir / RESULTS_FILE, results)
+    return results
+
+
+def score_completions(
+    output: BackendOutput, problems: list[Problem], scorer: Any
+) -> list[dict[str, Any]]:
+    """One details row per completion, scored by evallaunch's scorer."""
+    gold = {problem.id: problem.answer for problem in problems}
+    order = {problem.id: index for index, problem in enumerate(problems)}
+    rows = []
+    for item in sorted(output.completions, key=lambda c: (order[c.problem_id], c.sample_index)):
+        truncated = item.finish_reason == "length"
+        score = scorer(item.completion, gold[item.problem_id])
+        rows.append(
+            {
+                "problem_id": item.problem_id,
+                "sample_index": item.sample_index,
+                "prompt": item.prompt,
+                "completion": item.completion,
+                "extracted_answer": score.extracted,
+                "gold": gold[item.problem_id],
+                # A completion cut off at max_new_tokens never counts as correct.
+                "correct": bool(score.correct and not truncated),
+                "finish_reason": item.finish_reason,
+                "truncated": truncated,
+                "num_tokens": item.num_tokens,
+            }
+        )
+    return rows
+
+
+def metrics_from_details(rows: list[dict[str, Any]], n: int, seed: int) -> dict[str, Any]:
+    """pass@k / maj@k with stderr and bootstrap CI, computed from the details rows."""
+    by_problem: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_problem.setdefault(row["problem_id"], []).append(row)
+    incomplete = {pid: len(samples) for pid, samples in by_problem.items() if len(samples) != n}
+    if not by_problem or incomplete:
+        raise RuntimeError(f"backend returned the wrong number of samples: {incomplete or 'none'}")
+    correct = [[bool(r["correct"]) for r in samples] for samples in by_problem.values()]
+    answers = [[r["extracted_answer"] for r in samples] for samples in by_problem.values()]
+    summary = summarize(correct, answers, seed=seed)
+    return {name: value.to_dict() for name, value in summary.items()}

@@ -1,0 +1,174 @@
+"""Structured-config schema: every config group is validated against these dataclasses.
+
+The schema is registered in Hydra's ConfigStore as ``evaluate_schema`` and is the first
+entry of ``conf/evaluate.yaml``'s defaults list, so an unknown key, a value of the wrong
+type or a missing required value fails while the config is composed, before anything runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, OmegaConf
+
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class ModelConfig:
+    """A model to evaluate: a Hub id, a local checkpoint, or ``embedded:<name>``."""
+
+    # Hub id ("org/name"), local directory, or "embedded:smollm2-135m-instruct".
+    name_or_path: str = MISSING
+    # Short name used in output paths; derived from name_or_path unless set.
+    name: str = "${el.model_name:}"
+    # Hub revision (branch, tag or commit); ignored for local paths.
+    revision: str = "main"
+    # auto: bfloat16 on GPU, float32 on CPU; or float32 / bfloat16 / float16.
+    dtype: str = "auto"
+    # Wrap prompts in the tokenizer's chat template.
+    chat_template: bool = True
+    # Optional system prompt placed before every problem.
+    system_prompt: str | None = None
+    # Context length (prompt + generation) the backend may use; null = the model's own.
+    max_model_length: int | None = None
+    trust_remote_code: bool = False
+    # Parameter count in billions, when known (used by resource planning and reports).
+    params_b: float | None = None
+
+
+@dataclass
+class DatasetSource:
+    """Where a benchmark's data comes from and how to recognise the local mirror file."""
+
+    # Hub dataset id and split, used by `evallaunch prepare` when online.
+    hub_id: str = MISSING
+    split: str = "test"
+    revision: str = "main"
+    # File name inside `data_dir` (JSON lines).
+    file: str = MISSING
+    # Expected sha256 of that file; null skips the check.
+    sha256: str | None = None
+    # Expected number of rows; null skips the check.
+    rows: int | None = None
+
+
+@dataclass
+class BenchmarkConfig:
+    """A benchmark: data, prompt, answer format and sampling."""
+
+    name: str = MISSING
+    dataset: DatasetSource = field(default_factory=DatasetSource)
+    # Field names in the data file.
+    id_field: str = "id"
+    problem_field: str = "problem"
+    answer_field: str = "answer"
+    # Prompt template; `{problem}` is replaced by the problem text.
+    prompt_template: str = MISSING
+    # Scorer applied to each completion (see evallaunch.scoring).
+    scorer: str = "math"
+    # Samples drawn per problem; pass@1 is averaged over them.
+    n: int = 1
+    # Evaluate only the first `limit` problems (smoke runs); null = all.
+    limit: int | None = None
+    # Metrics reported, e.g. ["pass@1", "maj@n"].
+    metrics: list[str] = field(default_factory=lambda: ["pass@1"])
+
+
+@dataclass
+class GenerationConfig:
+    """Sampling settings shared by every backend (the DeepSeek-R1 recipe by default)."""
+
+    temperature: float = 0.6
+    top_p: float = 0.95
+    max_new_tokens: int = 32768
+    seed: int = 1234
+
+
+@dataclass
+class BackendConfig:
+    """The evaluation harness that runs the model; `_target_` names its class."""
+
+    _target_: str = MISSING
+    name: str = MISSING
+    # transformers: in-process Hugging Face model (CPU default).
+    model_type: str = "transformers"
+    batch_size: int = 1
+    # auto: cuda when available, else cpu.
+    device: str = "auto"
+    # Extra keyword arguments for the harness's model constructor.
+    model_args: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ParallelismConfig:
+    """How the model is spread over devices."""
+
+    name: str = "single"
+    tensor_parallel_size: int = 1
+    data_parallel_size: int = 1
+    pipeline_parallel_size: int = 1
+
+
+@dataclass
+class PathsConfig:
+    """Where evallaunch reads data and writes results and caches."""
+
+    # Root of all job output directories.
+    output_root: str = "outputs"
+    # Local benchmark mirror (filled by `evallaunch prepare`).
+    data_dir: str = MISSING
+    # Converted embedded models and other caches.
+    cache_dir: str = MISSING
+
+
+@dataclass
+class EvaluateConfig:
+    """The composed configuration of one evaluation job."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    benchmark: BenchmarkConfig = field(default_factory=BenchmarkConfig)
+    backend: BackendConfig = field(default_factory=BackendConfig)
+    parallelism: ParallelismConfig = field(default_factory=ParallelismConfig)
+    generation: GenerationConfig = field(default_factory=GenerationConfig)
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    # Experiment name: the first level of the output tree.
+    experiment_name: str = "default"
+    # Set HF_HUB_OFFLINE=1 (and the datasets/transformers equivalents) for the job.
+    offline: bool = True
+    # Print the results table at the end.
+    verbose: bool = True
+
+
+def slug(name_or_path: str) -> str:
+    """Turn a Hub id, local path or embedded name into a file-system friendly model name."""
+    text = str(name_or_path).rstrip("/")
+    if text.startswith("embedded:"):
+        return text.split(":", 1)[1]
+    parts = [p for p in text.split("/") if p and p not in (".", "..")]
+    return "--".join(parts[-2:]) if parts else "model"
+
+
+def _model_name(*, _parent_: Any) -> str:
+    # Tolerates a missing name_or_path so that the output dir can still be computed and
+    # the entrypoint can report the missing value itself.
+    if OmegaConf.is_missing(_parent_, "name_or_path"):
+        return "MISSING"
+    return slug(_parent_.name_or_path)
+
+
+def missing_keys(cfg: Any) -> list[str]:
+    """Required values (`???`) that are still unset, as dotted keys."""
+    return sorted(OmegaConf.missing_keys(cfg))
+
+
+def register() -> None:
+    """Register the schema and evallaunch's resolvers with Hydra and OmegaConf (idempotent)."""
+    if not OmegaConf.has_resolver("el.model_name"):
+        OmegaConf.register_resolver("el.model_name", _model_name)
+    ConfigStore.instance().store(name="evaluate_schema", node=EvaluateConfig)
+
+
+register()

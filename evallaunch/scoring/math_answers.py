@@ -1,0 +1,199 @@
+"""Final-answer extraction and equivalence checking for math benchmarks, on math_verify.
+
+math_verify 0.5.2 times out with ``signal.alarm``, which fails off the main thread (it then
+quietly degrades to string comparison). Importing this module gives its parser and grader
+a timeout that means "none" for ``None`` and skips the alarm off the main thread. We pass
+``None``: scores depend on neither thread nor load, and answers that would make sympy build
+astronomically large numbers (``9^{9^{9^9}}``, ``1000000!``) are compared as strings only.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import math_verify.grader as _mv_grader
+import math_verify.parser as _mv_parser
+import sympy
+from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
+from math_verify.utils import timeout as _signal_timeout
+
+__all__ = ["MathScore", "score_math", "strip_think"]
+
+
+def _on_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+def _thread_safe_timeout(timeout_seconds: int | None = None) -> Callable[[Any], Any]:
+    def decorator(func: Any) -> Any:
+        guarded = _signal_timeout(timeout_seconds)(func) if timeout_seconds else func
+        return lambda *args, **kwargs: (guarded if _on_main_thread() else func)(*args, **kwargs)
+
+    return decorator
+
+
+_mv_parser.timeout = _thread_safe_timeout
+_mv_grader.timeout = _thread_safe_timeout
+
+# Fixed configs (math_verify caches compiled regexes for one config). Anchored: \boxed{}
+# always counts, free text only after "answer"/"final answer is" (truncated text: nothing).
+_CONFIGS = (
+    LatexExtractionConfig(try_extract_without_anchor=False),
+    ExprExtractionConfig(try_extract_without_anchor=False),
+)
+_BOX_RE = re.compile(r"\\(?:boxed|fbox|framebox)(?![a-zA-Z])")
+_MAX_ANSWER_CHARS = 1000  # longer "answers" are compared as strings only
+_MAX_LOG10 = 10_000.0  # refuse symbolic work on numbers with more digits than this
+_FACTORIALS = ("factorial", "factorial2", "subfactorial", "gamma", "binomial")
+_TEXT_RE = re.compile(r"\\(?:text|textbf|textrm|mathrm|mathbf|mbox)\s*\{([^{}]*)\}")
+_NOISE_RE = re.compile(r"\\left|\\right|\\[,;:! ]|\\displaystyle|\$|\s")
+
+
+@dataclass(frozen=True)
+class MathScore:
+    """Result of scoring one completion: the extracted answer and its correctness."""
+
+    extracted: str | None
+    correct: bool
+
+
+def strip_think(text: str) -> str:
+    """Removes ``<think>...</think>`` reasoning from a completion.
+
+    Args:
+        text: Raw model output.
+
+    Returns:
+        What follows the last ``</think>`` (cut before any later unclosed ``<think>``);
+        an empty string if a ``<think>`` block is opened but never closed.
+    """
+    if "</think>" in text:
+        text = text.rsplit("</think>", 1)[1]
+    return text.split("<think>", 1)[0]
+
+
+def _last_boxed(text: str) -> str | None:
+    """Content of the last complete ``\\boxed{...}`` (or ``\\boxed x``) in text."""
+    for match in reversed(list(_BOX_RE.finditer(text))):
+        after = text[match.end() :]
+        body, depth, i = after.lstrip(), 0, 0
+        if not body.startswith("{") and after[:1].isspace() and body:
+            return re.split(r"[\s$]", body, maxsplit=1)[0].rstrip(".,")
+        while body.startswith("{") and i < len(body):
+            depth += {"{": 1, "}": -1}.get(body[i], 0)
+            if depth == 0:
+                return body[1:i].strip()
+            i += 2 if body[i] == "\\" else 1
+    return None
+
+
+def _log10_bound(expr: Any) -> float:
+    """Rough upper bound on log10 of the magnitudes sympy may meet evaluating expr."""
+    if isinstance(expr, sympy.MatrixBase) and not isinstance(expr, sympy.Basic):
+        return sum((_log10_bound(e) for e in expr), 0.0)
+    if not isinstance(expr, sympy.Basic):
+        return 0.0
+    if isinstance(expr, sympy.Rational):
+        return max(math.log10(abs(int(v)) or 1) for v in (expr.p, expr.q))
+    if isinstance(expr, sympy.Float):
+        return math.log10(abs(float(expr)) + 1.0)
+    if isinstance(expr, sympy.Pow):
+        exponent = _log10_bound(expr.exp)
+        return math.inf if exponent > 8 else max(_log10_bound(expr.base), 1.0) * 10**exponent
+    if type(expr).__name__ in _FACTORIALS:
+        arg = max((_log10_bound(a) for a in expr.args), default=0.0)
+        return math.inf if arg > 8 else 10**arg * (arg + 1.0)
+    return sum((_log10_bound(a) for a in expr.args), 1.0)
+
+
+def _is_tame(value: Any) -> bool:
+    try:
+        return isinstance(value, str) or _log10_bound(value) <= _MAX_LOG10
+    except (RecursionError, OverflowError, ValueError, TypeError):
+        return False
+
+
+@lru_cache(maxsize=4096)
+def _parse_answer(answer: str) -> tuple[Any, ...]:
+    if len(answer) > _MAX_ANSWER_CHARS:
+        return (answer,)
+    return tuple(_parse("\\boxed{" + answer + "}")) or (answer,)
+
+
+def _parse(text: str) -> list[Any]:
+    """math_verify parse with timeouts off, dropping values unsafe to compare."""
+    return [v for v in parse(text, _CONFIGS, parsing_timeout=None) if _is_tame(v)]
+
+
+def _normalize(answer: str) -> str:
+    """Formatting-insensitive string form: no ``\\text{}``, spacing or ``$``."""
+    while (unwrapped := _TEXT_RE.sub(r"\1", answer)) != answer:
+        answer = unwrapped
+    answer = _NOISE_RE.sub("", answer).rstrip(".")
+    if re.fullmatch(r"\([A-Za-z]\)", answer):  # multiple choice: "(C)" == "C"
+        answer = answer[1]
+    return answer
+
+
+def _as_int(answer: str) -> int | None:
+    text = _normalize(answer).replace("{", "").replace("}", "")
+    text = text[1:-1] if text.startswith("(") and text.endswith(")") else text
+    return int(text) if re.fullmatch(r"[+-]?\d+", text) else None
+
+
+def _extract(text: str) -> tuple[str, Sequence[Any]] | None:
+    """(answer string, math_verify values) of the final answer in text, if any."""
+    boxed = _last_boxed(text)
+    if boxed is not None:
+        return (boxed, _parse_answer(boxed)) if boxed else None
+    values = _parse(text)
+    strings = [v for v in values if isinstance(v, str)]
+    return ((strings or [str(values[0])])[0], values) if values else None
+
+
+def _matches(answer: str, values: Sequence[Any], gold: str, integer_answer: bool) -> bool:
+    gold = (_last_boxed(gold) or gold).strip()  # a bare answer or a solution with a box
+    gold_int, pred_int = _as_int(gold), _as_int(answer)
+    if integer_answer and gold_int is not None and pred_int is not None:
+        return pred_int == gold_int
+    if _normalize(answer) and _normalize(answer) == _normalize(gold):
+        return True
+    return bool(verify(list(_parse_answer(gold)), list(values), timeout_seconds=None))
+
+
+def score_math(completion: str, gold: str, *, integer_answer: bool = False) -> MathScore:
+    """Extracts the final answer from a completion and checks it against the gold answer.
+
+    The last ``\\boxed{}`` after the think block wins, else math_verify's anchored
+    extraction ("the final answer is $...$", "Answer: 5").
+
+    Args:
+        completion: Raw model output, possibly with ``<think>`` reasoning.
+        gold: Reference answer, either bare (``\\frac{1}{2}``, ``025``) or a full
+            solution whose last ``\\boxed{}`` holds the answer.
+        integer_answer: Gold is an integer (AIME): plain integers compare by value,
+            so leading zeros do not matter.
+
+    Returns:
+        The extracted answer (canonical short string, None if none was found) and
+        whether it matches. Never raises; failures score as incorrect.
+    """
+    try:
+        found = _extract(strip_think(completion))
+        if found is None:
+            return MathScore(None, False)
+        answer, values = found
+        parsed = [v for v in values if not isinstance(v, str)]
+        extracted = " ".join(str(parsed[0] if parsed else answer).split())[:200]
+    except Exception:
+        return MathScore(None, False)
+    try:
+        return MathScore(extracted, _matches(answer, values, gold, integer_answer))
+    except Exception:
+        return MathScore(extracted, False)
