@@ -15,10 +15,11 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from evallaunch import schema  # registers the structured-config schema
+from evallaunch.compose import CONFIG_DIR
 from evallaunch.errors import EvallaunchError
 
 log = logging.getLogger("evallaunch")
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "conf"
+
 
 
 @hydra.main(config_path=str(CONFIG_DIR), config_name="evaluate")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -64,6 +65,7 @@ def run_job(cfg: DictConfig, job_dir: Path) -> dict[str, Any]:
     if cfg.get("offline", True):
         for name in OFFLINE_ENV:
             os.environ.setdefault(name, "1")
+    archive_previous(job_dir)
     started, clock = _now(), time.monotonic()
     status = {"status": "running", "started_at": started, "host": socket.gethostname()}
     write_json(job_dir / STATUS_FILE, status)
@@ -74,6 +76,24 @@ def run_job(cfg: DictConfig, job_dir: Path) -> dict[str, Any]:
         raise
     write_json(job_dir / STATUS_FILE, {**status, "status": "completed", "finished_at": _now()})
     return results
+
+
+def archive_previous(job_dir: Path) -> Path | None:
+    """Move an earlier run's files into `history/<finished_at>/` so a rerun never loses them."""
+    previous = job_dir / RESULTS_FILE
+    if not previous.is_file():
+        return None
+    try:
+        stamp = str(json.loads(previous.read_text()).get("finished_at", ""))
+    except (OSError, ValueError):
+        stamp = ""
+    archive = job_dir / "history" / (stamp.replace(":", "-") or f"unknown-{time.time_ns()}")
+    archive.mkdir(parents=True, exist_ok=True)
+    for name in (RESULTS_FILE, DETAILS_FILE, "config.yaml", "backend"):
+        if (job_dir / name).exists():
+            os.replace(job_dir / name, archive / name)
+    log.info("Moved the previous results of this job to %s", archive)
+    return archive
 
 
 def _evaluate(cfg: DictConfig, job_dir: Path, started: str, clock: float) -> dict[str, Any]:

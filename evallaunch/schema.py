@@ -168,7 +168,9 @@ def register() -> None:
     """Register the schema and evallaunch's resolvers with Hydra and OmegaConf (idempotent)."""
     if not OmegaConf.has_resolver("el.model_name"):
         OmegaConf.register_resolver("el.model_name", _model_name)
-    ConfigStore.instance().store(name="evaluate_schema", node=EvaluateConfig)
+    store = ConfigStore.instance()
+    if "evaluate_schema.yaml" not in store.repo:
+        store.store(name="evaluate_schema", node=EvaluateConfig)
 
 
 register()

@@ -130,6 +130,8 @@ class LightevalBackend(Backend):
             trust_remote_code=request.trust_remote_code,
             override_chat_template=request.chat_template,
             system_prompt=request.system_prompt,
+            # lighteval's sample cache, kept with the job (a rerun of the job reuses it).
+            cache_dir=str(request.work_dir / "backend" / "cache"),
             generation_parameters=GenerationParameters(
                 temperature=request.temperature,
                 top_p=request.top_p,

@@ -8,13 +8,24 @@
 # completing), 1 otherwise (then `bash scripts/slurm/up.sh` repairs it).
 set -uo pipefail
 
+# is_running PID: process exists and is not a zombie (PID 1 on these machines reaps
+# exited daemons only every ~2 s, so /proc/PID lingers after a daemon exits)
+is_running() {
+    local st
+    read -r st 2>/dev/null <"/proc/$1/stat" || return 1
+    st=${st##*) }
+    [[ ${st:0:1} != Z ]]
+}
+
 pid_of() { # NAME PIDFILE: pid of the running daemon, or nothing
     local name=$1 pidfile=$2 pid comm
-    if [[ -r $pidfile ]] && read -r pid <"$pidfile" 2>/dev/null && [[ $pid =~ ^[0-9]+$ ]] \
-        && read -r comm <"/proc/$pid/comm" 2>/dev/null && [[ $comm == "$name" ]]; then
+    if [[ -r $pidfile ]] && read -r pid 2>/dev/null <"$pidfile" && [[ $pid =~ ^[0-9]+$ ]] \
+        && read -r comm 2>/dev/null <"/proc/$pid/comm" && [[ $comm == "$name" ]] && is_running "$pid"; then
         echo "$pid"; return
     fi
-    pgrep -x "$name" | head -n 1
+    for pid in $(pgrep -x "$name"); do
+        is_running "$pid" && { echo "$pid"; return; }
+    done
 }
 
 ALL_UP=1

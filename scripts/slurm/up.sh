@@ -37,8 +37,8 @@ log() { printf '[slurm-up %6ss] %s\n' "$(elapsed)" "$*"; }
 die() { # message [logfile]
     printf '[slurm-up %6ss] ERROR: %s\n' "$(elapsed)" "$1" >&2
     if [[ -n ${2:-} && -f $2 ]]; then
-        printf -- '---- last 40 lines of %s ----\n' "$2" >&2
-        tail -n 40 "$2" >&2
+        printf -- '---- last 30 lines of %s ----\n' "$2" >&2
+        tail -n 30 "$2" >&2
         printf -- '---- end of %s ----\n' "$2" >&2
     fi
     exit 1
@@ -53,16 +53,26 @@ exec 9>"$LOCK_FILE"
 flock -w 600 9 || die "could not take $LOCK_FILE within 600 s"
 
 # ---------------------------------------------------------------- helpers
+# is_running PID: process exists and is not a zombie (PID 1 on these machines reaps
+# exited daemons only every ~2 s, so /proc/PID lingers after a daemon exits)
+is_running() {
+    local st
+    read -r st 2>/dev/null <"/proc/$1/stat" || return 1
+    st=${st##*) }
+    [[ ${st:0:1} != Z ]]
+}
+
 # alive_pid NAME PIDFILE: print the pid of the running daemon NAME (pid file first,
 # then an exact process-name match), return 1 if none is running.
 alive_pid() {
     local name=$1 pidfile=$2 pid comm
-    if [[ -r $pidfile ]] && read -r pid <"$pidfile" 2>/dev/null && [[ $pid =~ ^[0-9]+$ ]] \
-        && read -r comm <"/proc/$pid/comm" 2>/dev/null && [[ $comm == "$name" ]]; then
+    if [[ -r $pidfile ]] && read -r pid 2>/dev/null <"$pidfile" && [[ $pid =~ ^[0-9]+$ ]] \
+        && read -r comm 2>/dev/null <"/proc/$pid/comm" && [[ $comm == "$name" ]] && is_running "$pid"; then
         echo "$pid"; return 0
     fi
-    pid=$(pgrep -x "$name" | head -n 1) || true
-    [[ -n $pid ]] && { echo "$pid"; return 0; }
+    for pid in $(pgrep -x "$name"); do
+        is_running "$pid" && { echo "$pid"; return 0; }
+    done
     return 1
 }
 
@@ -72,7 +82,7 @@ stop_daemon() {
     pid=$(alive_pid "$name" "$pidfile") || return 0
     kill -TERM "$pid" 2>/dev/null || true
     for ((i = 0; i < 150; i++)); do
-        [[ -d /proc/$pid ]] || { rm -f "$pidfile"; return 0; }
+        is_running "$pid" || { rm -f "$pidfile"; return 0; }
         sleep 0.1
     done
     log "$name (pid $pid) ignored SIGTERM for 15 s; sending SIGKILL"
@@ -390,6 +400,12 @@ else
     CTLD_STATE=${CTLD_STATE:-started}
 fi
 log "slurmctld: $CTLD_STATE"
+# down.sh sets the partition DOWN while it cancels running jobs; make sure it schedules.
+part_state=$(sinfo -h -p "$PARTITION" -o %a 2>/dev/null | head -n 1) || true
+if [[ $part_state != up ]]; then
+    log "slurmctld: partition $PARTITION is '${part_state:-missing}'; setting it UP"
+    scontrol update partitionname="$PARTITION" state=up || die "could not set partition $PARTITION UP" "$CTLD_LOG"
+fi
 
 # ---------------------------------------------------------------- 7. slurmd
 SLURMD_LOG=$LOG_DIR/slurmd.log
@@ -399,9 +415,13 @@ if ((CHANGED_SLURM)) && alive_pid slurmd /run/slurmd.pid >/dev/null; then
     stop_daemon slurmd /run/slurmd.pid
     SLURMD_STATE=restarted
 fi
-if alive_pid slurmd /run/slurmd.pid >/dev/null; then
+if pid=$(alive_pid slurmd /run/slurmd.pid); then
     SLURMD_STATE=running
+    # A freshly started slurmctld marks the node usable only after its first ping (~4 s);
+    # SIGHUP makes slurmd re-read its config and register right away.
+    if [[ $CTLD_STATE != running ]] && ! node_ready; then kill -HUP "$pid" 2>/dev/null || true; fi
 else
+    printf -v SLURMD_LAUNCH '%(%Y-%m-%dT%H:%M:%S)T' -1
     slurmd </dev/null >>"$SLURMD_LOG" 2>&1 9>&- || die "slurmd failed to start" "$SLURMD_LOG"
     SLURMD_STATE=${SLURMD_STATE:-started}
 fi
@@ -420,6 +440,23 @@ if ! node_ready; then
     wait_until "node $NODE to become idle (sinfo)" "$SLURMD_LOG" slurmd /run/slurmd.pid node_ready
 fi
 log "slurmd: $SLURMD_STATE (node $NODE $(node_state))"
+
+# Jobs that slurmctld still lists as running on the node although their processes are
+# gone (the cluster was stopped while slurmctld could not cancel them): cancel them
+# now instead of letting them hold resources until Slurm's own periodic check.
+if [[ $SLURMD_STATE != running ]]; then
+    steps=$(ps -C slurmstepd -o args= 2>/dev/null | sed -n 's/^slurmstepd: \[\([0-9]*\)\..*/\1/p' | tr '\n' ' ') || true
+    steps=" $steps "
+    ghosts=()
+    # %A: unique job id (what slurmstepd shows); %i: 12_3 form, which scancel needs for array tasks
+    while read -r rawid jobid start; do
+        if [[ -n $rawid && $steps != *" $rawid "* && $start < "$SLURMD_LAUNCH" ]]; then ghosts+=("$jobid"); fi
+    done < <(squeue -h -t RUNNING,COMPLETING -w "$NODE" -o '%A %i %S' 2>/dev/null)
+    if ((${#ghosts[@]})); then
+        log "slurmd: cancelling job(s) ${ghosts[*]}: listed as running but their processes are gone"
+        scancel "${ghosts[@]}" 2>/dev/null || true
+    fi
+fi
 
 # ---------------------------------------------------------------- 8. accounting answers
 wait_until "sacct to answer" "$DBD_LOG" slurmdbd /run/slurmdbd.pid sacct -n -X -S now -o JobID

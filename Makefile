@@ -1,0 +1,60 @@
+# evallaunch — `make help` lists every target.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV      ?= .venv
+PY        := $(VENV)/bin/python
+PIP       := $(PY) -m pip
+SHARED    ?= $(abspath ../shared/datasets)
+# Benchmark mirror used by `make evaluate`; filled from $(SHARED) when that exists.
+DATA_DIR  ?= $(HOME)/.cache/evallaunch/datasets
+EXPERIMENT ?= quickstart
+ARGS      ?=
+PYTEST_ARGS ?=
+
+.PHONY: help setup evaluate prepare test test-fast lint format clean slurm-up slurm-down slurm-status
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml requirements.lock scripts/setup.sh
+	bash scripts/setup.sh $(VENV)
+	touch $@
+
+setup: $(VENV)/.installed ## create .venv with the pinned dependency set (idempotent)
+
+prepare: setup ## copy benchmark data into the local mirror (from ../shared/datasets when present)
+	@if [ -d "$(SHARED)" ]; then $(VENV)/bin/evallaunch prepare --source "$(SHARED)" --data-dir "$(DATA_DIR)"; \
+	else $(VENV)/bin/evallaunch prepare --data-dir "$(DATA_DIR)"; fi
+
+evaluate: prepare ## run the default evaluation (make evaluate ARGS="model=... benchmark=...")
+	EVALLAUNCH_DATA_DIR="$(DATA_DIR)" $(VENV)/bin/evallaunch-evaluate experiment=$(EXPERIMENT) $(ARGS)
+
+test: setup ## run the whole test suite (real backends on the embedded model)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: setup ## run the tests that need no model
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+lint: setup ## ruff + mypy
+	$(VENV)/bin/ruff check evallaunch tests
+	$(VENV)/bin/ruff format --check evallaunch tests
+	$(VENV)/bin/mypy evallaunch
+
+format: setup ## apply ruff's formatting and fixes
+	$(VENV)/bin/ruff format evallaunch tests
+	$(VENV)/bin/ruff check --fix evallaunch tests
+
+slurm-up: ## install and start a real single-node Slurm on this machine
+	bash scripts/slurm/up.sh
+
+slurm-down: ## stop the local Slurm
+	bash scripts/slurm/down.sh
+
+slurm-status: ## show whether the local Slurm daemons are up
+	bash scripts/slurm/status.sh
+
+clean: ## remove caches and outputs (keeps .venv)
+	rm -rf .pytest_cache .mypy_cache .ruff_cache multirun
+	find outputs -mindepth 1 ! -name README.md -exec rm -rf {} +
+	find . -name __pycache__ -not -path "./$(VENV)/*" -exec rm -rf {} +

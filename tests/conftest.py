@@ -1,0 +1,58 @@
+"""Shared fixtures: the repository's shared benchmark data and a helper to run evaluate."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATASETS = REPO.parent / "shared" / "datasets"
+
+# Small enough for a 2-core CPU: a few problems, a few dozen tokens.
+TINY = ["benchmark.limit=3", "benchmark.n=1", "generation.max_new_tokens=48"]
+
+
+@pytest.fixture(scope="session")
+def shared_datasets() -> Path:
+    """../shared/datasets beside the repository (benchmark mirror files)."""
+    if not SHARED_DATASETS.is_dir():
+        pytest.skip(f"benchmark data not found at {SHARED_DATASETS}")
+    return SHARED_DATASETS
+
+
+Evaluate = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def evaluate(tmp_path: Path, shared_datasets: Path) -> Evaluate:
+    """Run `python -m evallaunch.evaluate ARGS...` writing under tmp_path/outputs."""
+
+    def run(*args: str, check: bool = True, env: dict[str, str] | None = None):
+        command = [
+            sys.executable,
+            "-m",
+            "evallaunch.evaluate",
+            f"paths.output_root={tmp_path / 'outputs'}",
+            f"paths.data_dir={shared_datasets}",
+            *args,
+        ]
+        proc = subprocess.run(
+            command,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+            timeout=900,
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(
+                f"evaluate failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+            )
+        return proc
+
+    return run

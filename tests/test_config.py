@@ -1,0 +1,95 @@
+"""Every config file composes, and bad input fails at compose time with a clear message."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hydra.errors import ConfigCompositionException
+from omegaconf import OmegaConf
+from omegaconf.errors import ValidationError
+
+from evallaunch.compose import CONFIG_DIR, compose_config, group_options
+from evallaunch.schema import missing_keys
+
+GROUPS = ["model", "benchmark", "backend", "parallelism", "cluster", "experiment"]
+OPTIONS = [(group, option) for group in GROUPS for option in group_options(group)]
+
+
+def test_every_group_has_options() -> None:
+    for group in GROUPS:
+        assert group_options(group), f"conf/{group}/ has no options"
+
+
+@pytest.mark.parametrize(("group", "option"), OPTIONS, ids=[f"{g}/{o}" for g, o in OPTIONS])
+def test_every_config_file_composes(group: str, option: str) -> None:
+    overrides = [f"{group}={option}"]
+    if (group, option) == ("model", "custom"):
+        overrides.append("model.name_or_path=/models/run-1/checkpoint-500")
+    cfg = compose_config(overrides, return_hydra_config=True)
+    assert cfg.hydra.runtime.choices[group] == option
+    job_dir = Path(cfg.hydra.run.dir)  # the output layout resolves for every option
+    assert job_dir.parts[-5:] == (
+        cfg.experiment_name, cfg.model.name, cfg.model.revision, cfg.benchmark.name, cfg.backend.name
+    )
+    job = OmegaConf.masked_copy(cfg, [key for key in cfg if key != "hydra"])
+    assert isinstance(OmegaConf.to_container(job, resolve=True), dict)
+    assert not missing_keys(job), f"{group}={option} leaves required values unset"
+
+
+def test_default_config_is_the_embedded_model_on_math_500() -> None:
+    cfg = compose_config()
+    assert cfg.model.name_or_path == "embedded:smollm2-135m-instruct"
+    assert cfg.model.name == "smollm2-135m-instruct"
+    assert cfg.benchmark.name == "math_500"
+    assert cfg.backend.name == "lighteval"
+    # The DeepSeek-R1 recipe is the default generation setting.
+    assert (cfg.generation.temperature, cfg.generation.top_p) == (0.6, 0.95)
+    assert cfg.generation.max_new_tokens == 32768
+
+
+def test_model_name_follows_any_hub_id_or_path() -> None:
+    assert compose_config(["model.name_or_path=org/My-Model"]).model.name == "org--My-Model"
+    local = compose_config(["model.name_or_path=/ckpts/run7/checkpoint-500"])
+    assert local.model.name == "run7--checkpoint-500"
+
+
+def test_open_r1_models_are_listed() -> None:
+    models = [m for m in group_options("model") if m != "custom"]
+    ids = {compose_config([f"model={m}"]).model.name_or_path for m in models}
+    for size in ("Qwen-1.5B", "Qwen-7B", "Qwen-14B", "Qwen-32B", "Llama-8B", "Llama-70B"):
+        assert f"deepseek-ai/DeepSeek-R1-Distill-{size}" in ids
+
+
+def test_experiment_overrides_groups() -> None:
+    cfg = compose_config(["experiment=quickstart"])
+    assert cfg.experiment_name == "quickstart"
+    assert cfg.benchmark.limit == 5
+    assert cfg.generation.max_new_tokens <= 512
+
+
+def test_unknown_group_option_lists_the_choices() -> None:
+    with pytest.raises(ConfigCompositionException) as info:
+        compose_config(["model=gpt-17"])
+    message = str(info.value)
+    assert "model/gpt-17" in message
+    assert "smollm2_135m" in message
+
+
+def test_unknown_key_is_rejected_by_the_schema() -> None:
+    with pytest.raises(ConfigCompositionException) as info:
+        compose_config(["benchmark.limt=3"])
+    message = str(info.value.__cause__)
+    assert "Key 'limt' not in 'BenchmarkConfig'" in message
+    assert "Did you mean: 'limit'" in message
+
+
+def test_wrong_type_is_rejected_by_the_schema() -> None:
+    with pytest.raises(ConfigCompositionException) as info:
+        compose_config(["benchmark.n=many"])
+    assert isinstance(info.value.__cause__, ValidationError)
+    assert "benchmark.n" in str(info.value.__cause__)
+
+
+def test_config_dir_is_the_repository_conf() -> None:
+    assert CONFIG_DIR == Path(__file__).resolve().parents[1] / "conf"
