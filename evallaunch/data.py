@@ -86,9 +86,7 @@ def load_problems(benchmark: Any, data_dir: str | Path) -> tuple[list[Problem], 
     problems = []
     for number, row in enumerate(rows, start=1):
         missing = [
-            key
-            for key in (benchmark.problem_field, benchmark.answer_field)
-            if key not in row
+            key for key in (benchmark.problem_field, benchmark.answer_field) if key not in row
         ]
         if missing:
             raise EvallaunchError(
@@ -98,7 +96,9 @@ def load_problems(benchmark: Any, data_dir: str | Path) -> tuple[list[Problem], 
         problem_id = str(row.get(benchmark.id_field, number - 1))
         text = str(row[benchmark.problem_field])
         prompt = benchmark.prompt_template.replace("{problem}", text)
-        problems.append(Problem(id=problem_id, prompt=prompt, answer=str(row[benchmark.answer_field])))
+        problems.append(
+            Problem(id=problem_id, prompt=prompt, answer=str(row[benchmark.answer_field]))
+        )
     return problems, data_hash
 
 

@@ -1,7 +1,7 @@
 """`evallaunch-evaluate`: the one Hydra entrypoint. It only delegates to `evallaunch.runner`.
 
-    evallaunch-evaluate model=r1_distill_qwen_1_5b benchmark=math_500 backend=lmeval
-    evallaunch-evaluate --multirun benchmark=math_500,aime24 benchmark.limit=5
+evallaunch-evaluate model=r1_distill_qwen_1_5b benchmark=math_500 backend=lmeval
+evallaunch-evaluate --multirun benchmark=math_500,aime24 benchmark.limit=5
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from evallaunch.compose import CONFIG_DIR
 from evallaunch.errors import EvallaunchError
 
 log = logging.getLogger("evallaunch")
-
 
 
 @hydra.main(config_path=str(CONFIG_DIR), config_name="evaluate")

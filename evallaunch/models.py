@@ -45,7 +45,9 @@ def _check_local(path: Path, ref: str) -> Path:
             "Hugging Face checkpoint directory"
         ) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise EvallaunchError(f"model.name_or_path={ref}: {config} is not valid JSON ({err})") from None
+        raise EvallaunchError(
+            f"model.name_or_path={ref}: {config} is not valid JSON ({err})"
+        ) from None
     return path.resolve()
 
 
@@ -70,7 +72,10 @@ def _check_hub(repo_id: str, revision: str) -> None:
             "or point model.name_or_path at a local checkpoint directory",
         ) from None
     except (
-        RepositoryNotFoundError, RevisionNotFoundError, EntryNotFoundError, HFValidationError
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+        EntryNotFoundError,
+        HFValidationError,
     ) as err:
         raise EvallaunchError(
             f"model.name_or_path={repo_id} revision {revision}: {type(err).__name__}: {err}"

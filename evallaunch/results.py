@@ -6,11 +6,11 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import IO, Any, Iterator
+from typing import IO, Any
 
 SCHEMA_VERSION = 1
 RESULTS_FILE = "results.json"

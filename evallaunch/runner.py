@@ -104,7 +104,13 @@ def _evaluate(cfg: DictConfig, job_dir: Path, started: str, clock: float) -> dic
     model_path = resolve_model(cfg.model, cfg.paths.cache_dir)
     device = pick_device(cfg.backend.device)
     dtype = pick_dtype(cfg.model.dtype, device)
-    log.info("Instantiating backend <%s> for %s (%s, %s)", cfg.backend._target_, model_path, device, dtype)
+    log.info(
+        "Instantiating backend <%s> for %s (%s, %s)",
+        cfg.backend._target_,
+        model_path,
+        device,
+        dtype,
+    )
     backend: Backend = instantiate(cfg.backend)
     request = GenerationRequest(
         benchmark=bench.name,

@@ -51,7 +51,8 @@ def evaluate(tmp_path: Path, shared_datasets: Path) -> Evaluate:
         )
         if check and proc.returncode != 0:
             raise AssertionError(
-                f"evaluate failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+                f"evaluate failed ({proc.returncode}):\n"
+                f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
             )
         return proc
 

@@ -30,7 +30,11 @@ def test_every_config_file_composes(group: str, option: str) -> None:
     assert cfg.hydra.runtime.choices[group] == option
     job_dir = Path(cfg.hydra.run.dir)  # the output layout resolves for every option
     assert job_dir.parts[-5:] == (
-        cfg.experiment_name, cfg.model.name, cfg.model.revision, cfg.benchmark.name, cfg.backend.name
+        cfg.experiment_name,
+        cfg.model.name,
+        cfg.model.revision,
+        cfg.benchmark.name,
+        cfg.backend.name,
     )
     job = OmegaConf.masked_copy(cfg, [key for key in cfg if key != "hydra"])
     assert isinstance(OmegaConf.to_container(job, resolve=True), dict)
@@ -92,4 +96,4 @@ def test_wrong_type_is_rejected_by_the_schema() -> None:
 
 
 def test_config_dir_is_the_repository_conf() -> None:
-    assert CONFIG_DIR == Path(__file__).resolve().parents[1] / "conf"
+    assert Path(__file__).resolve().parents[1] / "conf" == CONFIG_DIR

@@ -97,7 +97,9 @@ class LmevalBackend(Backend):
         tokenizer = _tokenizer(request)
         completions = [c for s in samples for c in _completions(s, tokenizer, request)]
         score = results["results"][task][f"{METRIC},all_samples"]
-        return BackendOutput(completions=completions, metrics={METRIC: float(score)}, raw_dir=raw_dir)
+        return BackendOutput(
+            completions=completions, metrics={METRIC: float(score)}, raw_dir=raw_dir
+        )
 
 
 def _tokenizer(request: GenerationRequest) -> Any:
@@ -110,7 +112,9 @@ def _tokenizer(request: GenerationRequest) -> Any:
     )
 
 
-def _completions(sample: dict[str, Any], tokenizer: Any, request: GenerationRequest) -> list[Completion]:
+def _completions(
+    sample: dict[str, Any], tokenizer: Any, request: GenerationRequest
+) -> list[Completion]:
     prompt = sample["arguments"][0][0]
     out = []
     for index, text in enumerate(sample["filtered_resps"][0]):

@@ -178,6 +178,12 @@ fi
 # ---------------------------------------------------------------- 2. configuration
 mkdir -p "$ETC" "$STATE_DIR" "$SPOOL_DIR" "$LOG_DIR"
 
+# srun and slurmd look the node's name up: make sure it resolves (minimal containers).
+if ! getent hosts "$(hostname)" >/dev/null 2>&1; then
+    log "config: host name $(hostname) does not resolve; adding it to /etc/hosts"
+    printf '127.0.0.1 %s\n' "$(hostname)" >>/etc/hosts || die "could not add $(hostname) to /etc/hosts"
+fi
+
 # Node hardware as slurmd sees it (first line of `slurmd -C`), e.g.
 # NodeName=vm CPUs=2 Boards=1 SocketsPerBoard=1 CoresPerSocket=2 ThreadsPerCore=1 RealMemory=23994
 HW=$(slurmd -C 2>/dev/null | head -n 1) || true
@@ -226,6 +232,7 @@ AccountingStorageHost=localhost
 AccountingStorageTRES=gres/gpu
 JobCompType=jobcomp/none
 MaxArraySize=10001
+MaxJobCount=30000
 ReturnToService=2
 MailProg=/bin/true
 KillWait=5
