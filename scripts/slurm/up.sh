@@ -145,6 +145,7 @@ install_packages() {
         printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
         chmod 755 /usr/sbin/policy-rc.d
         own_policy=1
+        trap 'rm -f /usr/sbin/policy-rc.d' EXIT
     fi
     local ok=0 policy candidates
     # (no `cmd | grep -q` under pipefail: grep exiting early makes the pipeline fail)
@@ -163,7 +164,7 @@ install_packages() {
         apt-get update -q >>"$INSTALL_LOG" 2>&1 || log "apt-get update reported errors (continuing)"
         apt_install && ok=1
     fi
-    ((own_policy)) && rm -f /usr/sbin/policy-rc.d
+    if ((own_policy)); then rm -f /usr/sbin/policy-rc.d; trap - EXIT; fi
     ((ok)) || die "apt-get install failed" "$INSTALL_LOG"
     packages_present || die "packages installed but some binaries are missing" "$INSTALL_LOG"
     log "apt: installed $(dpkg-query -W -f='slurm ${Version}' slurmctld), $(dpkg-query -W -f='munge ${Version}' munge), $(dpkg-query -W -f='mariadb ${Version}' mariadb-server)"
@@ -349,7 +350,7 @@ else
             || die "mariadb-install-db failed" "$MYSQL_LOG"
     fi
     setsid -f mysqld_safe </dev/null >/dev/null 2>&1 9>&-
-    wait_until "MariaDB to answer" "$MYSQL_LOG" "" "" mysql_up
+    wait_until "MariaDB to answer" "$MYSQL_LOG" mysqld_safe /nonexistent mysql_up
     [[ $(mysql_settings) == 1 ]] || die "MariaDB runs without innodb_buffer_pool_size>=512M / innodb_lock_wait_timeout>=450 (see $MYSQL_CNF)" "$MYSQL_LOG"
     MYSQL_STARTED=1
     MYSQL_STATE=started
