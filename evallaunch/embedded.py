@@ -61,10 +61,12 @@ def embedded_checkpoint(name_or_path: str, cache_dir: str | Path) -> Path:
     if (target / COMPLETE_MARKER).is_file():
         return target
     root.mkdir(parents=True, exist_ok=True)
-    with open(root / f".{name}.lock", "w") as lock:
+    with open(root / f".lock-{name}", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if (target / COMPLETE_MARKER).is_file():  # converted by another process meanwhile
             return target
+        for stale in root.glob(f".{name}.*"):  # left by a conversion that was killed
+            shutil.rmtree(stale, ignore_errors=True)
         _convert(gguf, target)
     return target
 
