@@ -29,6 +29,32 @@ def _prepare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _status(args: argparse.Namespace) -> int:
+    from evallaunch.launching.sweep import format_status, status_rows
+
+    rows = status_rows(Path(args.sweep_dir))
+    print(format_status(rows))
+    return 0 if all(row["state"] == "completed" for row in rows) else 1
+
+
+def _cancel(args: argparse.Namespace) -> int:
+    from evallaunch.launching.sweep import cancel
+
+    ids = cancel(Path(args.sweep_dir))
+    print(f"cancelled {', '.join(ids)}" if ids else "nothing to cancel")
+    return 0
+
+
+def _resubmit(args: argparse.Namespace) -> int:
+    import subprocess
+
+    from evallaunch.launching.sweep import resubmit_command
+
+    argv, cwd = resubmit_command(Path(args.sweep_dir))
+    print("resubmitting the unfinished jobs:", " ".join(argv[3:]))
+    return subprocess.run(argv, cwd=cwd, check=False).returncode
+
+
 def register_commands(commands: Any) -> None:
     """Add evallaunch's sub-commands to an argparse sub-parsers object."""
     prepare = commands.add_parser(
@@ -41,3 +67,20 @@ def register_commands(commands: Any) -> None:
     prepare.add_argument("--source", help="local directory with the mirror files (offline)")
     prepare.add_argument("--data-dir", help="mirror directory (default: paths.data_dir)")
     prepare.set_defaults(func=_prepare)
+
+    sweep_help = "sweep directory (hydra.sweep.dir), e.g. outputs/<experiment>"
+    status = commands.add_parser("status", help="state of every job of a submitted sweep")
+    status.add_argument("sweep_dir", help=sweep_help)
+    status.set_defaults(func=_status)
+    cancel = commands.add_parser("cancel", help="cancel the unfinished Slurm jobs of one sweep")
+    cancel.add_argument("sweep_dir", help=sweep_help)
+    cancel.set_defaults(func=_cancel)
+    resubmit = commands.add_parser(
+        "resubmit",
+        help="submit the sweep's unfinished jobs again (finished and queued ones are skipped)",
+    )
+    resubmit.add_argument("sweep_dir", help=sweep_help)
+    resubmit.add_argument(
+        "--failed", action="store_true", help="only jobs that are not finished (the default)"
+    )
+    resubmit.set_defaults(func=_resubmit)

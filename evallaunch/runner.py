@@ -14,6 +14,7 @@ from typing import Any
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from evallaunch import __version__
 from evallaunch.backends.base import Backend, BackendOutput, GenerationRequest
 from evallaunch.data import Problem, load_problems, write_problems
 from evallaunch.models import pick_device, pick_dtype, resolve_model
@@ -41,15 +42,17 @@ def _now() -> str:
 
 def config_fingerprint(cfg: DictConfig, data_sha256: str) -> str:
     """Hash of every setting that can change the numbers (not paths, not verbosity)."""
-    parts = OmegaConf.to_container(cfg, resolve=True)
-    assert isinstance(parts, dict)
-    model = {k: v for k, v in parts["model"].items() if k != "name"}
+
+    def part(node: Any) -> Any:
+        return OmegaConf.to_container(node, resolve=True)
+
+    backend = part(cfg.backend)
     return fingerprint(
         {
-            "model": model,
-            "benchmark": parts["benchmark"],
-            "generation": parts["generation"],
-            "backend": {k: parts["backend"][k] for k in ("name", "model_type", "model_args")},
+            "model": {k: v for k, v in part(cfg.model).items() if k != "name"},
+            "benchmark": part(cfg.benchmark),
+            "generation": part(cfg.generation),
+            "backend": {k: backend[k] for k in ("name", "model_type", "model_args")},
             "data_sha256": data_sha256,
         }
     )
@@ -67,7 +70,14 @@ def run_job(cfg: DictConfig, job_dir: Path) -> dict[str, Any]:
             os.environ.setdefault(name, "1")
     archive_previous(job_dir)
     started, clock = _now(), time.monotonic()
-    status = {"status": "running", "started_at": started, "host": socket.gethostname()}
+    status = {
+        "status": "running",
+        "started_at": started,
+        "host": socket.gethostname(),
+        "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
+        # Set by Slurm when a job was requeued (time-out or preemption).
+        "requeues": int(os.environ.get("SLURM_RESTART_COUNT", "0") or 0),
+    }
     write_json(job_dir / STATUS_FILE, status)
     try:
         results = _evaluate(cfg, job_dir, started, clock)
@@ -98,6 +108,7 @@ def archive_previous(job_dir: Path) -> Path | None:
 
 def _evaluate(cfg: DictConfig, job_dir: Path, started: str, clock: float) -> dict[str, Any]:
     bench, gen = cfg.benchmark, cfg.generation
+    log.info("evallaunch %s running from %s", __version__, Path(__file__).resolve().parent)
     problems, data_sha256 = load_problems(bench, cfg.paths.data_dir)
     scorer = get_scorer(bench.scorer)  # fail on a bad scorer name before loading the model
     log.info("Benchmark %s: %d problems x %d samples", bench.name, len(problems), bench.n)

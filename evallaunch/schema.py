@@ -104,12 +104,35 @@ class BackendConfig:
 
 @dataclass
 class ParallelismConfig:
-    """How the model is spread over devices."""
+    """How the model is spread over GPUs; null sizes are chosen by the planner."""
 
+    # auto (plan from memory arithmetic), single (one GPU), tp (all GPUs of a node as one
+    # tensor-parallel replica), dp (smallest fitting replica, node filled with replicas).
     name: str = "single"
-    tensor_parallel_size: int = 1
-    data_parallel_size: int = 1
-    pipeline_parallel_size: int = 1
+    tensor_parallel_size: int | None = None
+    data_parallel_size: int | None = None
+    pipeline_parallel_size: int | None = None
+    # Fraction of GPU memory vLLM may use (weights + KV cache).
+    gpu_memory_utilization: float = 0.9
+
+
+@dataclass
+class LaunchConfig:
+    """How a sweep is submitted (used by the evallaunch launchers)."""
+
+    # Print each array's sbatch script and the job table; submit nothing.
+    dry_run: bool = False
+    # Rerun jobs whose complete results already exist with the same config fingerprint.
+    force: bool = False
+    # Benchmarks of the same model run one after another in one job (one allocation).
+    benchmarks_per_job: int = 1
+    # Requeues allowed after a time-out or preemption.
+    max_requeues: int = 3
+    # Freeze the code at submit time (a copy of the repository in the sweep dir).
+    snapshot: bool = True
+    # Wait for the jobs to finish (false: submit, print the table and return;
+    # follow them with `evallaunch status`).
+    wait: bool = True
 
 
 @dataclass
@@ -134,6 +157,7 @@ class EvaluateConfig:
     parallelism: ParallelismConfig = field(default_factory=ParallelismConfig)
     generation: GenerationConfig = field(default_factory=GenerationConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
+    launch: LaunchConfig = field(default_factory=LaunchConfig)
     # Experiment name: the first level of the output tree.
     experiment_name: str = "default"
     # Set HF_HUB_OFFLINE=1 (and the datasets/transformers equivalents) for the job.

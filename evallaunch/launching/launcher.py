@@ -1,0 +1,186 @@
+"""Hydra launchers `evallaunch_slurm` / `evallaunch_local`: submitit, one job array per shape.
+
+The stock submitit launcher gives every job of a sweep the same resources and re-reads
+`conf/` on the node. This one composes every job at submit time, skips jobs whose results
+already exist (same config fingerprint) or are still queued, plans each job's resources,
+groups jobs into one array per resource shape, optionally runs several benchmarks of one
+model in one job, and records the sweep for `evallaunch status / cancel / resubmit`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any, Sequence
+
+from hydra.core.singleton import Singleton
+from hydra.core.utils import JobReturn, JobStatus
+from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
+from hydra_plugins.hydra_submitit_launcher.submitit_launcher import BaseSubmititLauncher
+from omegaconf import OmegaConf, open_dict
+
+from evallaunch.launching import config as _config  # noqa: F401  (registers the launcher configs)
+
+log = logging.getLogger(__name__)
+
+# Exported to every job: multiprocessing-safe vLLM workers, no Hub access from compute nodes.
+JOB_ENV = {
+    "VLLM_WORKER_MULTIPROC_METHOD": "spawn",
+    "HF_HUB_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+}
+
+
+class EvallaunchSubmititLauncher(BaseSubmititLauncher):
+    """Base of the evallaunch launchers (see the module docstring)."""
+
+    def __init__(self, **params: Any) -> None:
+        hardware = params.pop("hardware", {})
+        super().__init__(**params)
+        if OmegaConf.is_config(hardware):
+            hardware = OmegaConf.to_container(hardware, resolve=True)
+        self.hardware: dict[str, Any] = dict(hardware)
+
+    def launch(
+        self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
+    ) -> Sequence[JobReturn]:
+        from evallaunch.errors import EvallaunchError
+
+        try:
+            return self._launch(job_overrides, initial_job_idx)
+        except EvallaunchError as err:
+            print(f"evallaunch: error: {err}", file=sys.stderr)
+            sys.exit(2)
+
+    def _launch(
+        self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
+    ) -> Sequence[JobReturn]:
+        from evallaunch.launching import plan_arrays
+        from evallaunch.launching.sweep import append_jobs
+
+        assert self.config is not None
+        launch = self.config.launch
+        sweep_dir = Path(str(self.config.hydra.sweep.dir))
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        specs = [self._compose(list(o), initial_job_idx + i) for i, o in enumerate(job_overrides)]
+        todo, skipped = plan_arrays.split_finished(specs, sweep_dir, force=launch.force)
+        for spec, reason in skipped:
+            log.info("skip #%d %s: %s", spec.index, spec.label, reason)
+        arrays = plan_arrays.group(todo, launch.benchmarks_per_job)
+        print(plan_arrays.format_table(specs, skipped, arrays))
+        if launch.dry_run:
+            for shape, batches in arrays.items():
+                print(plan_arrays.render_sbatch(self._executor(dict(shape)), len(batches)))
+            return [JobReturn(status=JobStatus.COMPLETED, _return_value=None) for _ in specs]
+        submitted = self._submit(arrays, sweep_dir, launch.snapshot)
+        append_jobs(
+            sweep_dir,
+            [sys.executable, "-m", "evallaunch.evaluate", *sys.argv[1:]],
+            os.getcwd(),
+            plan_arrays.record_entries(specs, skipped, submitted),
+        )
+        if not launch.wait:
+            return [JobReturn(status=JobStatus.COMPLETED, _return_value=None) for _ in specs]
+        return plan_arrays.collect_returns(specs, skipped, submitted)
+
+    def _compose(self, overrides: list[str], index: int) -> Any:
+        from evallaunch.launching.specs import JobSpec, job_dir_of, job_fingerprint, job_resources
+
+        assert self.hydra_context is not None and self.config is not None
+        cfg = self.hydra_context.config_loader.load_sweep_config(self.config, overrides)
+        with open_dict(cfg):
+            cfg.hydra.job.num = index
+            for key in ("output_root", "data_dir", "cache_dir"):  # the node's cwd differs
+                cfg.paths[key] = str(Path(str(cfg.paths[key])).expanduser().resolve())
+        return JobSpec(
+            index=index,
+            overrides=overrides,
+            config=cfg,
+            job_dir=job_dir_of(cfg),
+            fingerprint=job_fingerprint(cfg),
+            resources=job_resources(cfg, self.params, self.hardware),
+        )
+
+    def _executor(self, resources: dict[str, Any]) -> Any:
+        import submitit
+
+        params = dict(self.params)
+        params.update(resources)
+        init_keys = {"submitit_folder", "max_num_timeout", "python"}
+        executor = submitit.AutoExecutor(
+            cluster=self._EXECUTOR,
+            folder=params["submitit_folder"],
+            **{f"{self._EXECUTOR}_{k}": params[k] for k in ("max_num_timeout", "python") if k in params},
+        )
+        base = set(OmegaConf.structured(BaseQueueConf).keys())
+        specific = {
+            (k if k in base else f"{self._EXECUTOR}_{k}"): v
+            for k, v in params.items()
+            if k not in init_keys and v is not None
+        }
+        if self._EXECUTOR == "slurm":
+            setup = list(specific.pop("slurm_setup", None) or [])
+            setup += [f"export {key}={value}" for key, value in JOB_ENV.items()]
+            specific["slurm_setup"] = setup
+        executor.update_parameters(**specific)
+        return executor
+
+    def _submit(self, arrays: dict[Any, list[Any]], sweep_dir: Path, snapshot: bool) -> dict[int, Any]:
+        import submitit
+
+        from evallaunch.launching.task import BatchTask
+
+        assert self.hydra_context is not None and self.task_function is not None
+        task = BatchTask(self.hydra_context, self.task_function, Singleton.get_state())
+        root = _code_root()
+        use_snapshot = snapshot and root is not None and submitit.helpers.RsyncSnapshot.available()
+        context = (
+            submitit.helpers.RsyncSnapshot(
+                snapshot_dir=sweep_dir / ".evallaunch" / "code", root_dir=root
+            )
+            if use_snapshot
+            else nullcontext()
+        )
+        submitted: dict[int, Any] = {}
+        with context:
+            for shape, batches in arrays.items():
+                executor = self._executor(dict(shape))
+                jobs = executor.map_array(
+                    task,
+                    [[spec.config for spec in batch] for batch in batches],
+                    [[spec.fingerprint for spec in batch] for batch in batches],
+                )
+                for batch, job in zip(batches, jobs, strict=True):
+                    log.info("submitted %s: %s", job.job_id, ", ".join(s.label for s in batch))
+                    for position, spec in enumerate(batch):
+                        submitted[spec.index] = (job, position)
+        return submitted
+
+
+def _code_root() -> Path | None:
+    """The git checkout evallaunch runs from (what a snapshot copies), if it is one."""
+    import subprocess
+
+    import evallaunch
+
+    package_dir = Path(evallaunch.__file__).resolve().parent
+    proc = subprocess.run(
+        ["git", "rev-parse", "--show-toplevel"],
+        cwd=package_dir,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return Path(proc.stdout.strip()) if proc.returncode == 0 else None
+
+
+class EvallaunchSlurmLauncher(EvallaunchSubmititLauncher):
+    _EXECUTOR = "slurm"
+
+
+class EvallaunchLocalLauncher(EvallaunchSubmititLauncher):
+    _EXECUTOR = "local"

@@ -1,0 +1,131 @@
+"""From a sweep's jobs to job arrays: dedup, grouping by shape, batching, reports."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from hydra.core.utils import JobReturn, JobStatus
+
+from evallaunch.launching.specs import JobSpec, is_finished
+
+Shape = tuple[tuple[str, Any], ...]
+Arrays = dict[Shape, list[list[JobSpec]]]
+
+
+def split_finished(
+    specs: list[JobSpec], sweep_dir: Path, force: bool
+) -> tuple[list[JobSpec], list[tuple[JobSpec, str]]]:
+    """Jobs to submit, and (job, reason) for those skipped: finished or still queued."""
+    from evallaunch.launching.sweep import IN_FLIGHT, job_state, latest_jobs, load_record, record_path
+    from evallaunch.launching.sweep import slurm_states
+
+    in_flight: set[str] = set()
+    if not force and record_path(sweep_dir).is_file():
+        previous = latest_jobs(load_record(sweep_dir))
+        states = slurm_states([job.get("slurm_job_id") or "" for job in previous])
+        in_flight = {job["job_dir"] for job in previous if job_state(job, states) in IN_FLIGHT}
+    todo, skipped = [], []
+    for spec in specs:
+        if not force and is_finished(spec.job_dir, spec.fingerprint):
+            skipped.append((spec, f"finished (fingerprint {spec.fingerprint})"))
+        elif str(spec.job_dir) in in_flight:
+            skipped.append((spec, "already queued or running"))
+        else:
+            todo.append(spec)
+    return todo, skipped
+
+
+def group(specs: list[JobSpec], benchmarks_per_job: int) -> Arrays:
+    """One array per resource shape; within it, batches of up to `benchmarks_per_job`
+    benchmarks of the same model and backend (they share one allocation)."""
+    if benchmarks_per_job < 1:
+        from evallaunch.errors import EvallaunchError
+
+        raise EvallaunchError(f"launch.benchmarks_per_job={benchmarks_per_job} must be >= 1")
+    by_key: dict[tuple[Any, ...], list[JobSpec]] = defaultdict(list)
+    for spec in specs:
+        by_key[spec.batch_key].append(spec)
+    arrays: Arrays = defaultdict(list)
+    for key, members in by_key.items():
+        for start in range(0, len(members), benchmarks_per_job):
+            arrays[key[-1]].append(members[start : start + benchmarks_per_job])
+    return dict(arrays)
+
+
+def format_table(specs: list[JobSpec], skipped: list[tuple[JobSpec, str]], arrays: Arrays) -> str:
+    """The job table printed at submit (and by a dry run)."""
+    where: dict[int, str] = {}
+    for number, (shape, batches) in enumerate(arrays.items()):
+        for task, batch in enumerate(batches):
+            for spec in batch:
+                where[spec.index] = f"array {number} task {task}"
+    reasons = {spec.index: reason for spec, reason in skipped}
+    lines = [f"{'#':>3}  {'job':<46} {'gpus':>4} {'nodes':>5} {'time':>6}  submit"]
+    for spec in specs:
+        res = spec.resources
+        lines.append(
+            f"{spec.index:>3}  {spec.label:<46} {res.get('gpus_per_node') or 0:>4} "
+            f"{res.get('nodes', 1):>5} {res.get('timeout_min', '-'):>6}  "
+            f"{where.get(spec.index) or 'skip: ' + reasons.get(spec.index, '')}"
+        )
+    shapes = ", ".join(
+        f"array {n}: {len(b)} task(s) x {dict(s)}" for n, (s, b) in enumerate(arrays.items())
+    )
+    lines.append(f"{len(specs)} job(s), {len(skipped)} skipped; {shapes or 'nothing to submit'}")
+    return "\n".join(lines)
+
+
+def render_sbatch(executor: Any, num_tasks: int) -> str:
+    """The sbatch script submitit would submit for an array of `num_tasks` tasks."""
+    inner = executor._executor  # submitit's SlurmExecutor behind the AutoExecutor
+    parameters = dict(inner.parameters)
+    if num_tasks > 1:
+        parameters["map_count"] = num_tasks
+    from submitit.slurm.slurm import _make_sbatch_string
+
+    return _make_sbatch_string(
+        command=inner._submitit_command_str, folder=inner.folder, **parameters
+    )
+
+
+def record_entries(
+    specs: list[JobSpec], skipped: list[tuple[JobSpec, str]], submitted: dict[int, Any]
+) -> list[dict[str, Any]]:
+    """Entries of the sweep record, one per job."""
+    reasons = {spec.index: reason for spec, reason in skipped}
+    entries = []
+    for spec in specs:
+        entry: dict[str, Any] = {
+            "index": spec.index,
+            "label": spec.label,
+            "overrides": spec.overrides,
+            "job_dir": str(spec.job_dir),
+            "fingerprint": spec.fingerprint,
+            "resources": spec.resources,
+        }
+        if spec.index in submitted:
+            job, _ = submitted[spec.index]
+            entry.update(state="submitted", slurm_job_id=job.job_id, log=str(job.paths.stdout))
+        else:
+            entry.update(state="skipped", reason=reasons.get(spec.index, ""))
+        entries.append(entry)
+    return entries
+
+
+def collect_returns(
+    specs: list[JobSpec], skipped: list[tuple[JobSpec, str]], submitted: dict[int, Any]
+) -> list[JobReturn]:
+    """Wait for every submitted job; one JobReturn per spec, in sweep order."""
+    returns = []
+    for spec in specs:
+        if spec.index not in submitted:
+            returns.append(JobReturn(status=JobStatus.COMPLETED, _return_value=None))
+            continue
+        job, position = submitted[spec.index]
+        try:
+            returns.append(job.results()[0][position])
+        except Exception as err:  # the whole Slurm job failed (killed, node failure, ...)
+            returns.append(JobReturn(status=JobStatus.FAILED, _return_value=err))
+    return returns

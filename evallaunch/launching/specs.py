@@ -1,0 +1,86 @@
+"""The jobs of a sweep, composed at submit time: config, output dir, fingerprint, resources."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig
+
+from evallaunch.data import mirror_file, sha256_of
+from evallaunch.results import RESULTS_FILE, STATUS_FILE, validate_results
+
+RESOURCE_KEYS = ("nodes", "gpus_per_node", "tasks_per_node", "cpus_per_task", "mem_gb", "timeout_min")
+
+
+@dataclass
+class JobSpec:
+    """One job of a sweep (one model x benchmark x backend), fixed at submit time."""
+
+    index: int
+    overrides: list[str]
+    config: DictConfig
+    job_dir: Path
+    fingerprint: str
+    resources: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        cfg = self.config
+        return f"{cfg.model.name}@{cfg.model.revision} {cfg.benchmark.name} {cfg.backend.name}"
+
+    @property
+    def shape(self) -> tuple[tuple[str, Any], ...]:
+        """The Slurm resources as a hashable key: one job array per distinct shape."""
+        return tuple(sorted(self.resources.items()))
+
+    @property
+    def batch_key(self) -> tuple[Any, ...]:
+        """Jobs with the same key may share one allocation (same model, backend, resources)."""
+        cfg = self.config
+        return (cfg.model.name_or_path, cfg.model.revision, cfg.backend.name, self.shape)
+
+
+def job_fingerprint(cfg: DictConfig) -> str:
+    """The fingerprint the job's results.json will carry (data hash read from the mirror)."""
+    from evallaunch.runner import config_fingerprint
+
+    data = mirror_file(cfg.benchmark, cfg.paths.data_dir)
+    return config_fingerprint(cfg, sha256_of(data))
+
+
+def job_dir_of(cfg: DictConfig) -> Path:
+    return Path(str(cfg.hydra.sweep.dir)) / str(cfg.hydra.sweep.subdir)
+
+
+def is_finished(job_dir: Path, fingerprint: str) -> bool:
+    """Whether `job_dir` holds complete, valid results with this fingerprint."""
+    try:
+        results = json.loads((job_dir / RESULTS_FILE).read_text())
+        status = json.loads((job_dir / STATUS_FILE).read_text())
+    except (OSError, ValueError):
+        return False
+    return (
+        not validate_results(results)
+        and status.get("status") == "completed"
+        and results.get("config_fingerprint") == fingerprint
+    )
+
+
+def base_resources(params: dict[str, Any]) -> dict[str, Any]:
+    """The launcher's own resource settings (what every job gets without a plan)."""
+    return {key: params[key] for key in RESOURCE_KEYS if params.get(key) is not None}
+
+
+def job_resources(cfg: DictConfig, params: dict[str, Any], hardware: dict[str, Any]) -> dict[str, Any]:
+    """Resources of one job: the launcher's settings, refined by the planner on GPU clusters."""
+    resources = base_resources(params)
+    if float(hardware.get("gpu_memory_gb") or 0) <= 0 or int(hardware.get("gpus_per_node") or 0) <= 0:
+        return resources  # CPU-only cluster: nothing to plan
+    from evallaunch.planning.jobs import plan_for_config
+
+    plan = plan_for_config(cfg, hardware)
+    return {**resources, **plan.slurm_resources()}
+

@@ -1,0 +1,156 @@
+"""The record of a submitted sweep (`<sweep dir>/.evallaunch/sweep.json`) and what reads it:
+`evallaunch status`, `cancel` and `resubmit`."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from evallaunch.errors import EvallaunchError
+from evallaunch.results import RESULTS_FILE, STATUS_FILE, validate_results, write_json
+
+RECORD = Path(".evallaunch") / "sweep.json"
+IN_FLIGHT = {"pending", "running", "requeued", "configuring", "completing", "suspended"}
+
+
+def record_path(sweep_dir: Path) -> Path:
+    return sweep_dir / RECORD
+
+
+def load_record(sweep_dir: Path) -> dict[str, Any]:
+    """The sweep's record, or an error saying there is none."""
+    path = record_path(sweep_dir)
+    try:
+        return dict(json.loads(path.read_text()))
+    except FileNotFoundError:
+        raise EvallaunchError(
+            f"no sweep record at {path}",
+            hint="give the sweep directory (hydra.sweep.dir) of a sweep submitted with "
+            "cluster=slurm, e.g. outputs/<experiment>",
+        ) from None
+    except ValueError as err:
+        raise EvallaunchError(f"{path} is corrupt ({err})") from None
+
+
+def append_jobs(sweep_dir: Path, argv: list[str], cwd: str, jobs: list[dict[str, Any]]) -> None:
+    """Add one submission's jobs to the record (later entries win per job dir)."""
+    path = record_path(sweep_dir)
+    record = load_record(sweep_dir) if path.is_file() else {"jobs": []}
+    record.update(argv=argv, cwd=cwd, updated_at=datetime.now(timezone.utc).isoformat())
+    record["jobs"].extend(jobs)
+    write_json(path, record)
+
+
+def latest_jobs(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """The most recent entry of every job directory, in first-submitted order."""
+    latest: dict[str, dict[str, Any]] = {}
+    for job in record.get("jobs", []):
+        latest[job["job_dir"]] = job
+    return list(latest.values())
+
+
+def slurm_states(job_ids: list[str]) -> dict[str, str]:
+    """State of each Slurm job id (e.g. '12_3') from sacct, lower-cased."""
+    ids = sorted({job_id.split("_")[0] for job_id in job_ids if job_id})
+    if not ids or shutil.which("sacct") is None:
+        return {}
+    proc = subprocess.run(
+        ["sacct", "-n", "-P", "-X", "-o", "JobID,State", "-j", ",".join(ids)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    states = {}
+    for line in proc.stdout.splitlines():
+        job_id, _, state = line.partition("|")
+        states[job_id.strip()] = state.split()[0].lower() if state else "unknown"
+    return states
+
+
+def job_state(job: dict[str, Any], states: dict[str, str]) -> str:
+    """completed / failed from the job's own files first, else the scheduler's state."""
+    job_dir = Path(job["job_dir"])
+    try:
+        status = json.loads((job_dir / STATUS_FILE).read_text()).get("status")
+    except (OSError, ValueError):
+        status = None
+    if status == "completed":
+        try:
+            results = json.loads((job_dir / RESULTS_FILE).read_text())
+        except (OSError, ValueError):
+            return "failed"
+        return "completed" if not validate_results(results) else "failed"
+    scheduler = states.get(job.get("slurm_job_id") or "", "")
+    if scheduler.startswith("cancelled"):
+        return "cancelled"
+    if scheduler in ("timeout", "preempted", "node_fail", "out_of_memory", "failed"):
+        return scheduler.replace("_", "-")
+    if status == "failed":
+        return "failed"
+    if scheduler in IN_FLIGHT:
+        return scheduler
+    if job.get("state") == "skipped":
+        return "completed"
+    return status or scheduler or "unknown"
+
+
+def requeues(job: dict[str, Any]) -> int:
+    try:
+        status = json.loads((Path(job["job_dir"]) / STATUS_FILE).read_text())
+    except (OSError, ValueError):
+        return 0
+    return int(status.get("requeues", 0))
+
+
+def status_rows(sweep_dir: Path) -> list[dict[str, Any]]:
+    """One row per job: label, Slurm id, state, requeues, job dir and log path."""
+    jobs = latest_jobs(load_record(sweep_dir))
+    states = slurm_states([job.get("slurm_job_id") or "" for job in jobs])
+    return [
+        {
+            "label": job["label"],
+            "slurm_job_id": job.get("slurm_job_id") or "-",
+            "state": job_state(job, states),
+            "requeues": requeues(job),
+            "job_dir": job["job_dir"],
+            "log": job.get("log") or "-",
+        }
+        for job in jobs
+    ]
+
+
+def format_status(rows: list[dict[str, Any]]) -> str:
+    """A fixed-width table of status rows with a count per state."""
+    lines = [f"{'job':<48} {'slurm id':<10} {'state':<11} {'requeues':>8}  log"]
+    for row in rows:
+        lines.append(
+            f"{row['label']:<48} {row['slurm_job_id']:<10} {row['state']:<11} "
+            f"{row['requeues']:>8}  {row['log']}"
+        )
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["state"]] = counts.get(row["state"], 0) + 1
+    lines.append(", ".join(f"{count} {state}" for state, count in sorted(counts.items())))
+    return "\n".join(lines)
+
+
+def cancel(sweep_dir: Path) -> list[str]:
+    """scancel the unfinished Slurm jobs of this sweep only; return the ids cancelled."""
+    rows = status_rows(sweep_dir)
+    ids = sorted(
+        {row["slurm_job_id"] for row in rows if row["state"] in IN_FLIGHT and row["slurm_job_id"] != "-"}
+    )
+    if ids:
+        subprocess.run(["scancel", *ids], check=True)
+    return ids
+
+
+def resubmit_command(sweep_dir: Path) -> tuple[list[str], str]:
+    """The sweep's original command: rerunning it submits only the unfinished jobs
+    (finished ones are skipped by fingerprint, in-flight ones by the record)."""
+    record = load_record(sweep_dir)
+    return list(record["argv"]), str(record["cwd"])

@@ -1,0 +1,70 @@
+"""What a submitted Slurm (or submitit-local) job runs: one or more pre-composed Hydra jobs."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from hydra.core.singleton import Singleton
+from hydra.core.utils import JobReturn, JobStatus, run_job, setup_globals
+from hydra.types import HydraContext, TaskFunction
+from omegaconf import DictConfig, open_dict
+
+log = logging.getLogger(__name__)
+
+
+class BatchTask:
+    """Runs the jobs of one batch one after another (configs fixed at submit time).
+
+    The configs were composed when the sweep was submitted, so editing `conf/` while the
+    job waits in the queue does not change what it runs. A job that fails does not stop
+    the others of its batch. On a time-out or preemption signal, submitit calls
+    `checkpoint`, which requeues the same batch; finished jobs are then skipped.
+    """
+
+    def __init__(
+        self,
+        hydra_context: HydraContext,
+        task_function: TaskFunction,
+        singleton_state: dict[Any, Any],
+    ) -> None:
+        self.hydra_context = hydra_context
+        self.task_function = task_function
+        self.singleton_state = singleton_state
+
+    def __call__(self, configs: list[DictConfig], fingerprints: list[str]) -> list[JobReturn]:
+        import submitit
+
+        from evallaunch.launching.specs import is_finished, job_dir_of
+
+        Singleton.set_state(self.singleton_state)
+        setup_globals()
+        job_id = submitit.JobEnvironment().job_id
+        returns = []
+        for cfg, fingerprint in zip(configs, fingerprints, strict=True):
+            if is_finished(job_dir_of(cfg), fingerprint):  # done before a requeue
+                returns.append(JobReturn(status=JobStatus.COMPLETED, _return_value=None))
+                continue
+            with open_dict(cfg.hydra.job):
+                cfg.hydra.job.id = job_id
+            returns.append(self._run(cfg))
+        return returns
+
+    def _run(self, cfg: DictConfig) -> JobReturn:
+        try:
+            return run_job(
+                hydra_context=self.hydra_context,
+                task_function=self.task_function,
+                config=cfg,
+                job_dir_key="hydra.sweep.dir",
+                job_subdir_key="hydra.sweep.subdir",
+            )
+        except SystemExit as exit_:  # the entrypoint exits non-zero on user errors
+            error = RuntimeError(f"job exited with status {exit_.code}")
+            return JobReturn(status=JobStatus.FAILED, _return_value=error)
+
+    def checkpoint(self, *args: Any, **kwargs: Any) -> Any:
+        """Requeue this batch with the same arguments (submitit's preemption hook)."""
+        import submitit
+
+        return submitit.helpers.DelayedSubmission(self, *args, **kwargs)

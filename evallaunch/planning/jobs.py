@@ -1,0 +1,69 @@
+"""Plan one evaluation job from its composed config and the cluster's hardware."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from typing import Any
+
+from omegaconf import DictConfig
+
+from evallaunch.errors import EvallaunchError
+from evallaunch.planning.model_facts import ModelFacts, load_model_facts
+from evallaunch.planning.planner import Hardware, Plan, PlanRequest, plan
+
+STRATEGIES = ("auto", "single", "tp", "dp")
+
+
+@lru_cache(maxsize=256)
+def _facts(name_or_path: str, revision: str, cache_dir: str) -> ModelFacts:
+    from evallaunch.embedded import embedded_checkpoint, is_embedded
+
+    source = (
+        str(embedded_checkpoint(name_or_path, cache_dir))
+        if is_embedded(name_or_path)
+        else name_or_path
+    )
+    return load_model_facts(source, revision=revision, name=name_or_path)
+
+
+def model_facts(cfg: DictConfig) -> ModelFacts:
+    """Architecture facts of the job's model (config.json only; cached per model)."""
+    if cfg.get("offline", True):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    return _facts(str(cfg.model.name_or_path), str(cfg.model.revision), str(cfg.paths.cache_dir))
+
+
+def plan_request(cfg: DictConfig, facts: ModelFacts) -> PlanRequest:
+    """What the job asks of the hardware, from its model, benchmark and generation settings."""
+    par = cfg.parallelism
+    if par.name not in STRATEGIES:
+        raise EvallaunchError(f"parallelism.name={par.name!r}; valid choices: {STRATEGIES}")
+    bench = cfg.benchmark
+    num_prompts = bench.limit or bench.dataset.rows or 500
+    max_len = cfg.model.max_model_length or facts.max_position_embeddings or 32768
+    return PlanRequest(
+        dtype="bfloat16" if cfg.model.dtype == "auto" else str(cfg.model.dtype),
+        max_model_length=int(max_len),
+        concurrent_sequences=int(bench.n) * max(int(cfg.backend.batch_size), 1),
+        num_prompts=int(num_prompts),
+        samples_per_prompt=int(bench.n),
+        max_new_tokens=int(cfg.generation.max_new_tokens),
+        strategy=str(par.name),
+        tensor_parallel_size=par.tensor_parallel_size,
+        data_parallel_size=par.data_parallel_size,
+        pipeline_parallel_size=par.pipeline_parallel_size,
+        gpu_memory_utilization=float(par.gpu_memory_utilization),
+    )
+
+
+def hardware_from(conf: dict[str, Any]) -> Hardware:
+    """The planner's Hardware from a launcher's `hardware` block."""
+    fields = Hardware.__dataclass_fields__
+    return Hardware(**{key: value for key, value in conf.items() if key in fields})
+
+
+def plan_for_config(cfg: DictConfig, hardware: dict[str, Any]) -> Plan:
+    """The resource plan of one composed job config on the given hardware."""
+    facts = model_facts(cfg)
+    return plan(facts, hardware_from(hardware), plan_request(cfg, facts))

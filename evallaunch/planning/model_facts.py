@@ -1,0 +1,336 @@
+"""What the resource planner needs to know about a model, read without loading any weights.
+
+The parameter count comes from the first source that works:
+
+1. safetensors metadata: ``model.safetensors.index.json`` (``metadata.total_parameters``, or
+   ``metadata.total_size`` bytes / bytes per parameter of the config's dtype), else the JSON
+   headers of the local ``*.safetensors`` files (8-byte little-endian length + JSON; the
+   tensors' element counts are summed);
+2. the architecture in ``config.json`` (Llama/Qwen-style gated MLP; MoE experts and router);
+3. a size in the name ("-1.5B", "70b", "135M", "30B-A3B" = 30e9 total, 3e9 active), used only
+   when config.json itself cannot be had; the architecture fields are then None.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from evallaunch.errors import EvallaunchError
+
+INDEX_FILE = "model.safetensors.index.json"
+DTYPE_BYTES = {"float32": 4, "float": 4, "bfloat16": 2, "float16": 2, "half": 2, "int8": 1}
+# KV-cache guess when the architecture is unknown: K+V elements per token per parameter.
+# GQA models of 1.5B-70B need 2e-6..8e-6, MHA models ~4e-5; 1e-5 errs on the large side.
+KV_ELEMENTS_PER_PARAM = 1e-5
+_SIZE = re.compile(r"(?<![a-z0-9.])(\d+(?:\.\d+)?)(?:x(\d+(?:\.\d+)?))?([mb])(?![a-z0-9])")
+_ACTIVE = re.compile(r"-a(\d+(?:\.\d+)?)([mb])(?![a-z0-9])")
+_UNIT = {"m": 1e6, "b": 1e9}
+_MISSING = object()
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    """Size and shape of a model, as far as they are known.
+
+    Attributes:
+        name: Display name (Hub id or directory name).
+        num_params: Total parameters (every expert of a MoE model).
+        num_active_params: Parameters used per token (equal to num_params for dense models).
+        num_layers: Decoder layers; None (like the other architecture fields) when only the
+            name gave the size.
+        hidden_size: Model width.
+        num_attention_heads: Query heads (tensor parallelism must divide them).
+        num_kv_heads: Key/value heads (GQA).
+        head_dim: Width of one attention head.
+        vocab_size: Vocabulary size.
+        max_position_embeddings: Longest context the config declares.
+        is_moe: Whether the MLPs are mixtures of experts.
+        param_source: "safetensors-index", "architecture" or "name".
+        notes: Caveats about how the facts were obtained.
+    """
+
+    name: str
+    num_params: int
+    num_active_params: int
+    num_layers: int | None = None
+    hidden_size: int | None = None
+    num_attention_heads: int | None = None
+    num_kv_heads: int | None = None
+    head_dim: int | None = None
+    vocab_size: int | None = None
+    max_position_embeddings: int | None = None
+    is_moe: bool = False
+    param_source: str = "architecture"
+    notes: tuple[str, ...] = ()
+
+
+def kv_cache_bytes_per_token(facts: ModelFacts, dtype_bytes: int) -> int:
+    """KV-cache bytes one token occupies in the whole model: 2 x layers x kv_heads x head_dim x bytes.
+
+    Without the architecture (name-only facts) it is estimated as
+    ``num_params x KV_ELEMENTS_PER_PARAM x dtype_bytes``.
+    """
+    if facts.num_layers and facts.num_kv_heads and facts.head_dim:
+        return 2 * facts.num_layers * facts.num_kv_heads * facts.head_dim * dtype_bytes
+    return math.ceil(facts.num_params * KV_ELEMENTS_PER_PARAM) * dtype_bytes
+
+
+def parse_size_from_name(name: str) -> tuple[int, int] | None:
+    """(total, active) parameters from a size in a model name, or None when there is none.
+
+    The largest size wins ("Qwen2.5-Math-1.5B" -> 1.5e9, "8x7B" -> 56e9); "-A3B" after a MoE
+    total is the active count.
+    """
+    text = name.lower()
+    sizes = [
+        float(num) * (float(mult) if mult else 1.0) * _UNIT[unit]
+        for num, mult, unit in _SIZE.findall(text)
+    ]
+    if not sizes:
+        return None
+    total = int(max(sizes))
+    active = _ACTIVE.search(text)
+    return total, int(float(active.group(1)) * _UNIT[active.group(2)]) if active else total
+
+
+def load_model_facts(
+    source: str | Path,
+    *,
+    revision: str = "main",
+    name: str | None = None,
+    offline: bool | None = None,
+) -> ModelFacts:
+    """Read a model's facts from a local checkpoint directory or a Hugging Face Hub id.
+
+    From the Hub only config.json and model.safetensors.index.json are downloaded; if either
+    download fails the next source in the fallback order is used (see the module docstring).
+
+    Args:
+        source: Checkpoint directory, or a Hub id ("org/name").
+        revision: Hub revision (ignored for directories).
+        name: Display name; defaults to the Hub id or the directory name.
+        offline: Only look in the local Hub cache. None follows HF_HUB_OFFLINE.
+
+    Returns:
+        The model's facts.
+
+    Raises:
+        EvallaunchError: The directory or its config.json is missing or invalid, or a config
+            key the planner needs is missing; or nothing at all tells the model's size.
+    """
+    text = str(source)
+    path = Path(text).expanduser()
+    if path.is_dir():
+        config_file = path / "config.json"
+        if not config_file.is_file():
+            raise EvallaunchError(
+                f"{config_file} is missing, so {text} is not a Hugging Face checkpoint directory"
+            )
+        config = _read_config(config_file)
+        exact, note = _local_exact_count(path, config)
+        return _facts_from_config(config, config_file, name or path.resolve().name, exact, note)
+    if text.startswith(("/", "./", "../", "~")) or text.count("/") != 1:
+        raise EvallaunchError(f"model {text}: no such checkpoint directory")
+    if offline is None:
+        offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+    return _from_hub(text, revision, name or text, offline)
+
+
+def _from_hub(repo_id: str, revision: str, label: str, offline: bool) -> ModelFacts:
+    from huggingface_hub import hf_hub_download
+
+    try:
+        config_file = Path(
+            hf_hub_download(repo_id, "config.json", revision=revision, local_files_only=offline)
+        )
+    except Exception as err:  # any failure (offline, missing repo, gated...) -> name fallback
+        return _facts_from_name(repo_id, label, f"config.json unavailable ({type(err).__name__})")
+    config = _read_config(config_file)
+    try:
+        index = hf_hub_download(repo_id, INDEX_FILE, revision=revision, local_files_only=offline)
+        exact, note = _index_count(Path(index), config)
+    except Exception:  # single-file checkpoints have no index: count from the architecture
+        exact, note = None, None
+    return _facts_from_config(config, config_file, label, exact, note)
+
+
+def _facts_from_name(repo_id: str, label: str, why: str) -> ModelFacts:
+    sizes = parse_size_from_name(repo_id) or parse_size_from_name(label)
+    if sizes is None:
+        raise EvallaunchError(
+            f"cannot tell the size of model {repo_id}: {why} and its name has no size like '7B'",
+            hint="download the model (huggingface-cli download) or use a local checkpoint",
+        )
+    return ModelFacts(
+        name=label,
+        num_params=sizes[0],
+        num_active_params=sizes[1],
+        is_moe=sizes[1] != sizes[0],
+        param_source="name",
+        notes=(
+            f"{why}: size {sizes[0] / 1e9:g}B taken from the name; heads, layers and KV-cache "
+            "size are unknown, so conservative defaults are used",
+        ),
+    )
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    try:
+        config = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise EvallaunchError(f"{path} is not valid JSON ({err})") from None
+    except OSError as err:
+        raise EvallaunchError(f"cannot read {path} ({err})") from None
+    if not isinstance(config, dict):
+        raise EvallaunchError(f"{path} is not valid JSON ({type(config).__name__} at top level)")
+    text = config.get("text_config")  # multimodal checkpoints keep the LLM under text_config
+    if isinstance(text, dict) and "hidden_size" not in config:
+        config = {**config, **text}
+    return config
+
+
+def _int(config: dict[str, Any], key: str, path: Path, default: Any = _MISSING) -> Any:
+    value = config.get(key)
+    if value is None:
+        if default is _MISSING:
+            raise EvallaunchError(
+                f"{path}: key '{key}' is missing",
+                hint="the resource planner needs Llama/Qwen-style config keys",
+            )
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise EvallaunchError(f"{path}: '{key}' must be a non-negative integer, got {value!r}")
+    return value
+
+
+def _local_exact_count(path: Path, config: dict[str, Any]) -> tuple[int | None, str | None]:
+    if (path / INDEX_FILE).is_file():
+        return _index_count(path / INDEX_FILE, config)
+    files = sorted(path.glob("*.safetensors"))
+    if not files:
+        return None, None
+    try:
+        return sum(safetensors_numel(f) for f in files), None
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        return None, f"safetensors header unreadable ({err}); counted from the architecture"
+
+
+def safetensors_numel(path: Path) -> int:
+    """Number of tensor elements in a .safetensors file, from its JSON header alone.
+
+    Raises:
+        ValueError: The file does not start with a valid safetensors header.
+    """
+    with path.open("rb") as fh:
+        raw = fh.read(8)
+        if len(raw) != 8:
+            raise ValueError(f"{path.name} is too short for a safetensors header")
+        (length,) = struct.unpack("<Q", raw)
+        if length > 100_000_000:
+            raise ValueError(f"{path.name}: implausible header length {length}")
+        header = json.loads(fh.read(length))
+    if not isinstance(header, dict):
+        raise ValueError(f"{path.name}: header is not a JSON object")
+    return sum(math.prod(t["shape"]) for k, t in header.items() if k != "__metadata__")
+
+
+def _index_count(index: Path, config: dict[str, Any]) -> tuple[int | None, str | None]:
+    try:
+        meta = json.loads(index.read_text()).get("metadata") or {}
+    except (OSError, ValueError, AttributeError) as err:
+        return None, f"{index.name} unreadable ({err}); counted from the architecture"
+    if isinstance(meta.get("total_parameters"), int):
+        return meta["total_parameters"], None
+    dtype = str(config.get("torch_dtype") or config.get("dtype") or "")
+    size = meta.get("total_size")
+    if not isinstance(size, int) or dtype not in DTYPE_BYTES or "quantization_config" in config:
+        return None, f"{index.name} gives no parameter count for dtype {dtype or '?'}"
+    return size // DTYPE_BYTES[dtype], None
+
+
+def _facts_from_config(
+    c: dict[str, Any], path: Path, label: str, exact: int | None, note: str | None
+) -> ModelFacts:
+    hidden = _int(c, "hidden_size", path)
+    layers = _int(c, "num_hidden_layers", path)
+    heads = _int(c, "num_attention_heads", path)
+    kv = _int(c, "num_key_value_heads", path, heads) or heads
+    head_dim = _int(c, "head_dim", path, None) or hidden // max(heads, 1)
+    vocab = _int(c, "vocab_size", path)
+    if min(hidden, layers, heads, vocab) == 0:
+        raise EvallaunchError(f"{path}: hidden_size, num_hidden_layers, ... must be positive")
+    total, active, is_moe = _count_params(c, path, hidden, layers, heads, kv, head_dim, vocab)
+    notes = [note] if note else []
+    if exact is not None:  # exact total; the inactive-expert share still comes from the config
+        total, active = exact, max(exact - (total - active), 0)
+    return ModelFacts(
+        name=label,
+        num_params=total,
+        num_active_params=active,
+        num_layers=layers,
+        hidden_size=hidden,
+        num_attention_heads=heads,
+        num_kv_heads=kv,
+        head_dim=head_dim,
+        vocab_size=vocab,
+        max_position_embeddings=_int(c, "max_position_embeddings", path, None),
+        is_moe=is_moe,
+        param_source="safetensors-index" if exact is not None else "architecture",
+        notes=tuple(notes),
+    )
+
+
+def _count_params(
+    c: dict[str, Any],
+    path: Path,
+    hidden: int,
+    layers: int,
+    heads: int,
+    kv: int,
+    hd: int,
+    vocab: int,
+) -> tuple[int, int, bool]:
+    """(total, active, is_moe) for a Llama/Qwen-style decoder (gated MLP, RMSNorm)."""
+    model_type = str(c.get("model_type", ""))
+    q, k = heads * hd, kv * hd
+    attn = 2 * hidden * q + 2 * hidden * k  # q, o and k, v projections
+    bias = c.get("attention_bias")
+    if bias if bias is not None else model_type in ("qwen2", "qwen2_moe"):
+        attn += q + 2 * k
+    if model_type.startswith("qwen3"):
+        attn += 2 * hd  # q_norm, k_norm
+    experts = next(
+        (
+            c[key]
+            for key in ("num_experts", "num_local_experts", "n_routed_experts")
+            if isinstance(c.get(key), int) and c[key] > 1
+        ),
+        0,
+    )
+    sparse_total = sparse_active = n_sparse = 0
+    if experts:
+        inter = _int(c, "moe_intermediate_size", path, None) or _int(c, "intermediate_size", path)
+        top_k = _int(c, "num_experts_per_tok", path)
+        shared = 3 * hidden * _int(c, "shared_expert_intermediate_size", path, 0)
+        shared += 3 * hidden * inter * _int(c, "n_shared_experts", path, 0)
+        fixed = hidden * experts + shared  # router + shared experts
+        sparse_total = experts * 3 * hidden * inter + fixed
+        sparse_active = top_k * 3 * hidden * inter + fixed
+        dense_only = set(c.get("mlp_only_layers") or [])
+        step = _int(c, "decoder_sparse_step", path, 1) or 1
+        first = _int(c, "first_k_dense_replace", path, 0)
+        n_sparse = sum(
+            1 for i in range(layers) if i not in dense_only and (i + 1) % step == 0 and i >= first
+        )
+    dense_mlp = 3 * hidden * _int(c, "intermediate_size", path) if n_sparse < layers else 0
+    base = layers * (attn + 2 * hidden) + (layers - n_sparse) * dense_mlp + hidden
+    embeddings = vocab * hidden * (1 if c.get("tie_word_embeddings", False) else 2)
+    common = base + embeddings
+    return common + n_sparse * sparse_total, common + n_sparse * sparse_active, bool(experts)

@@ -1,0 +1,344 @@
+"""Turn a model's facts and the cluster's hardware into a vLLM parallelism plan and Slurm resources.
+
+Memory model, per GPU (GB = 1e9 bytes; a nominal "80 GB" GPU has ~85e9, which is slack):
+
+    usable    = gpu_memory_gb x gpu_memory_utilization - reserve
+    reserve   = 2 GB (CUDA context, NCCL buffers, CUDA-graph pools) + 2% of gpu_memory_gb
+                (activation peak of vLLM's profiling pass): 80 GB at 0.9 -> 72 - 3.6 = 68.4 GB
+    weights   = num_params x dtype bytes / (tp x pp)
+    KV/token  = 2 x ceil(layers / pp) x ceil(kv_heads / tp) x head_dim x dtype bytes
+    KV budget = usable - weights (vLLM gives all of it to the paged KV cache); a layout holds
+                n sequences when n x max_model_length tokens of KV fit in it.
+
+TP must divide the attention heads, and KV heads must divide TP or TP them (vLLM replicates
+them); vocabulary divisibility is not needed. Layouts are tried in groups: (1) pp = 1 inside a
+node, tp = 1, 2, 4, 8...: the smallest tp holding ``concurrent_sequences``, else the one holding
+the most sequences node-wide (dp x per replica; a smaller tp wins within 10%; strategy "dp":
+the smallest tp holding one); (2) the same with pp > 1 inside a node at the largest valid tp;
+(3) pp over whole nodes: the fewest nodes holding one sequence, up to ``max_nodes``. Single-node
+replicas are repeated (data parallel) to fill the node or ``total_gpus``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from evallaunch.errors import EvallaunchError
+from evallaunch.planning.model_facts import ModelFacts, kv_cache_bytes_per_token
+
+RESERVE_FIXED_GB = 2.0
+RESERVE_FRACTION = 0.02
+STARTUP_MIN = 10.0  # model download/load, CUDA graphs, before the first token
+SAFETY_FACTOR = 1.5
+TIME_STEP_MIN = 30
+SMALLER_TP_TOLERANCE = 0.9
+STRATEGIES = ("auto", "single", "tp", "dp")
+DTYPE_BYTES = {"auto": 2, "bfloat16": 2, "float16": 2, "float32": 4}
+GB = 1e9
+
+
+@dataclass(frozen=True)
+class Hardware:
+    """One kind of GPU node; throughput is an assumed decode rate used for time estimates."""
+
+    gpu_type: str
+    gpu_memory_gb: float
+    gpus_per_node: int
+    cpus_per_gpu: int = 8
+    mem_per_gpu_gb: float = 64
+    tokens_per_second_per_gpu: float = 1500.0
+    max_nodes: int = 8
+
+
+@dataclass(frozen=True)
+class PlanRequest:
+    """What one job asks for. Parallel sizes left None are chosen by the planner."""
+
+    dtype: str
+    max_model_length: int
+    concurrent_sequences: int
+    num_prompts: int
+    samples_per_prompt: int
+    max_new_tokens: int
+    strategy: str = "auto"
+    tensor_parallel_size: int | None = None
+    data_parallel_size: int | None = None
+    pipeline_parallel_size: int | None = None
+    gpu_memory_utilization: float = 0.9
+    total_gpus: int | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A parallelism layout with its memory arithmetic, time estimate and Slurm resources."""
+
+    tp: int
+    dp: int
+    pp: int
+    gpus_per_replica: int
+    total_gpus: int
+    nodes: int
+    gpus_per_node: int
+    gpu_memory_utilization: float
+    weights_gb_per_gpu: float
+    kv_bytes_per_token: int
+    kv_cache_gb_per_gpu: float
+    max_num_seqs: int
+    sequences_that_fit: int
+    estimated_hours: float
+    time_limit_min: int
+    cpus_per_task: int
+    mem_gb: int
+    dtype: str = "bfloat16"
+    max_model_len: int = 0
+    notes: tuple[str, ...] = ()
+
+    def vllm_args(self) -> dict[str, Any]:
+        """Keyword arguments for vLLM's engine (``vllm.LLM`` / lighteval's vLLM model config)."""
+        return {
+            "tensor_parallel_size": self.tp,
+            "data_parallel_size": self.dp,
+            "pipeline_parallel_size": self.pp,
+            "gpu_memory_utilization": self.gpu_memory_utilization,
+            "max_num_seqs": self.max_num_seqs,
+            "max_model_len": self.max_model_len,
+            "dtype": self.dtype,
+        }
+
+    def transformers_args(self) -> dict[str, Any]:
+        """Keyword arguments for ``from_pretrained`` (one replica; transformers has no DP)."""
+        multi = {"device_map": "auto"} if self.gpus_per_replica > 1 else {}
+        return {"dtype": self.dtype, **multi}
+
+    def slurm_resources(self) -> dict[str, Any]:
+        """Parameters of submitit / hydra-submitit-launcher's Slurm launcher."""
+        return {
+            "nodes": self.nodes,
+            "gpus_per_node": self.gpus_per_node,
+            "tasks_per_node": 1,
+            "cpus_per_task": self.cpus_per_task,
+            "mem_gb": self.mem_gb,
+            "timeout_min": self.time_limit_min,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """All fields as JSON-serialisable values."""
+        return {**dataclasses.asdict(self), "notes": list(self.notes)}
+
+
+@dataclass(frozen=True)
+class _Layout:
+    tp: int
+    pp: int
+    weights_gb: float  # per GPU
+    budget_gb: float  # KV budget per GPU
+    fit: int  # full-length sequences per replica
+
+
+def usable_gb_per_gpu(hardware: Hardware, gpu_memory_utilization: float) -> float:
+    """GPU memory left for weights and KV cache after the utilization cap and the reserve."""
+    reserve = RESERVE_FIXED_GB + RESERVE_FRACTION * hardware.gpu_memory_gb
+    return hardware.gpu_memory_gb * gpu_memory_utilization - reserve
+
+
+def valid_tp(facts: ModelFacts, tp: int) -> bool:
+    """Whether vLLM accepts this tensor-parallel size for the model's attention heads."""
+    heads, kv = facts.num_attention_heads, facts.num_kv_heads or facts.num_attention_heads
+    if heads is None or kv is None:
+        return tp >= 1 and tp & (tp - 1) == 0  # heads unknown: powers of two
+    return tp >= 1 and heads % tp == 0 and (kv % tp == 0 or tp % kv == 0)
+
+
+def plan(facts: ModelFacts, hardware: Hardware, request: PlanRequest) -> Plan:
+    """Choose tensor, pipeline and data parallel sizes and the Slurm resources of one job.
+
+    Args:
+        facts: The model (see ``load_model_facts``).
+        hardware: The GPU nodes the job may use.
+        request: Precision, context length, concurrency, workload and overrides.
+
+    Raises:
+        EvallaunchError: An invalid request or override (naming its config key), or a model
+            that does not fit in ``max_nodes`` nodes (with the numbers).
+    """
+    req, hw, notes = request, hardware, list(facts.notes)
+    if req.dtype not in DTYPE_BYTES:
+        raise EvallaunchError(f"model.dtype={req.dtype!r}; valid choices: {tuple(DTYPE_BYTES)}")
+    if req.strategy not in STRATEGIES:
+        raise EvallaunchError(f"parallelism.name={req.strategy!r}; valid choices: {STRATEGIES}")
+    if min(req.max_model_length, req.concurrent_sequences) < 1:
+        raise EvallaunchError("max_model_length and concurrent_sequences must be positive")
+    nbytes = DTYPE_BYTES[req.dtype]
+    lay = _choose(facts, hw, req, nbytes)
+    gpr, node = lay.tp * lay.pp, hw.gpus_per_node
+    if gpr <= node:
+        cap = min(req.total_gpus or node, node)
+        if cap < gpr:
+            raise EvallaunchError(f"total_gpus={req.total_gpus}; one replica needs {gpr} GPUs")
+        if cap < (req.total_gpus or 0):
+            notes.append(f"total_gpus={req.total_gpus} capped at one node of {node} GPUs")
+        dp, nodes = req.data_parallel_size or cap // gpr, 1
+        per_node = dp * gpr
+    else:
+        dp, nodes, per_node = req.data_parallel_size or 1, gpr // node, node
+        notes.append(f"pipeline parallel over {nodes} nodes: vLLM needs a Ray cluster on them")
+    if dp < 1 or dp * gpr > max(node, gpr):
+        raise EvallaunchError(
+            f"parallelism.data_parallel_size={dp}: {dp} x {gpr} GPUs; valid choices: "
+            f"1..{max(node // gpr, 1)}"
+        )
+    if lay.fit < req.concurrent_sequences:
+        notes.append(
+            f"only {lay.fit} of {req.concurrent_sequences} concurrent sequences of "
+            f"{req.max_model_length} tokens fit in a replica's KV cache (max_num_seqs)"
+        )
+    max_pos = facts.max_position_embeddings
+    if max_pos and req.max_model_length > max_pos:
+        notes.append(
+            f"model.max_model_length={req.max_model_length} > max_position_embeddings="
+            f"{max_pos}: vLLM refuses it unless rope scaling is configured"
+        )
+    tokens = req.num_prompts * req.samples_per_prompt * req.max_new_tokens
+    gen_hours = tokens / (hw.tokens_per_second_per_gpu * dp * gpr) / 3600
+    hours = (gen_hours + STARTUP_MIN / 60) * SAFETY_FACTOR
+    return Plan(
+        tp=lay.tp,
+        dp=dp,
+        pp=lay.pp,
+        gpus_per_replica=gpr,
+        total_gpus=dp * gpr,
+        nodes=nodes,
+        gpus_per_node=per_node,
+        gpu_memory_utilization=req.gpu_memory_utilization,
+        weights_gb_per_gpu=round(lay.weights_gb, 2),
+        kv_bytes_per_token=kv_cache_bytes_per_token(facts, nbytes),
+        kv_cache_gb_per_gpu=round(lay.budget_gb, 2),
+        max_num_seqs=max(1, min(lay.fit, req.concurrent_sequences)),
+        sequences_that_fit=lay.fit,
+        estimated_hours=round(hours, 2),
+        time_limit_min=max(1, math.ceil(hours * 60 / TIME_STEP_MIN)) * TIME_STEP_MIN,
+        cpus_per_task=hw.cpus_per_gpu * per_node,
+        mem_gb=math.ceil(hw.mem_per_gpu_gb * per_node),
+        dtype="bfloat16" if req.dtype == "auto" else req.dtype,
+        max_model_len=req.max_model_length,
+        notes=tuple(notes),
+    )
+
+
+def _layout(
+    facts: ModelFacts, hw: Hardware, req: PlanRequest, tp: int, pp: int, nb: int
+) -> _Layout:
+    weights = facts.num_params * nb / (tp * pp) / GB
+    if facts.num_layers and facts.num_kv_heads and facts.head_dim:
+        layers, kv = -(-facts.num_layers // pp), -(-facts.num_kv_heads // tp)
+        per_token = 2 * layers * kv * facts.head_dim * nb
+    else:  # name-only facts: the estimate, split evenly
+        per_token = -(-kv_cache_bytes_per_token(facts, nb) // (tp * pp))
+    budget = usable_gb_per_gpu(hw, req.gpu_memory_utilization) - weights
+    fit = int(budget * GB // (per_token * req.max_model_length)) if budget > 0 else 0
+    return _Layout(tp, pp, weights, budget, fit)
+
+
+def _best(group: list[_Layout], want: int, node: int, strategy: str) -> _Layout | None:
+    if found := next((lay for lay in group if lay.fit >= want), None):
+        return found
+    some = [lay for lay in group if lay.fit >= 1]
+    if not some or strategy == "dp":
+        return some[0] if some else None
+    totals = [max(node // (lay.tp * lay.pp), 1) * lay.fit for lay in some]
+    best = max(totals)
+    return next(
+        lay for lay, n in zip(some, totals, strict=True) if n >= SMALLER_TP_TOLERANCE * best
+    )
+
+
+def _choose(facts: ModelFacts, hw: Hardware, req: PlanRequest, nb: int) -> _Layout:
+    node, limit = hw.gpus_per_node, hw.gpus_per_node * hw.max_nodes
+    fixed_tp, fixed_pp = req.tensor_parallel_size, req.pipeline_parallel_size
+    tps = [t for t in (2**i for i in range(10)) if t <= node and valid_tp(facts, t)]
+    tps = {"single": tps[:1], "tp": tps[-1:]}.get(req.strategy, tps)
+    if fixed_tp is not None:
+        choices = [t for t in range(1, node + 1) if valid_tp(facts, t)]
+        if fixed_tp not in choices:
+            raise EvallaunchError(
+                f"parallelism.tensor_parallel_size={fixed_tp} is invalid for {facts.name} "
+                f"({facts.num_attention_heads} heads, {facts.num_kv_heads} KV heads, {node} "
+                f"GPUs per node); valid choices: {choices}"
+            )
+        tps = [fixed_tp]
+    max_pp = min(facts.num_layers or limit, limit // tps[-1])
+    pps = range(1, 2 if req.strategy == "single" else max_pp + 1)
+    if fixed_pp is not None:
+        choices = [
+            p for p in range(1, max_pp + 1) if tps[-1] * p <= node or tps[-1] * p % node == 0
+        ]
+        if fixed_pp not in choices:
+            raise EvallaunchError(
+                f"parallelism.pipeline_parallel_size={fixed_pp}: tp x pp must fit in one node or "
+                f"fill whole nodes ({node} GPUs, at most {hw.max_nodes}); valid choices: {choices}"
+            )
+        pps = range(fixed_pp, fixed_pp + 1)
+    layouts = [
+        _layout(facts, hw, req, t, p, nb)
+        for p in pps
+        for t in tps
+        if (p == 1 or fixed_pp or t == tps[-1])  # pipeline stages only at the largest TP
+        and (t * p <= node or t * p % node == 0)  # inside one node, or whole nodes
+    ]
+    for group in (
+        [x for x in layouts if x.pp == 1],
+        [x for x in layouts if 1 < x.tp * x.pp <= node and x.pp > 1],
+    ):
+        if found := _best(group, req.concurrent_sequences, node, req.strategy):
+            return found
+    multi = [x for x in layouts if x.tp * x.pp > node and x.fit >= 1]
+    if multi:  # extra nodes cost: the fewest that hold at least one sequence
+        return min(multi, key=lambda x: x.tp * x.pp)
+    biggest = max(layouts, key=lambda x: x.tp * x.pp)
+    weights = facts.num_params * nb / GB
+    seq_gb = kv_cache_bytes_per_token(facts, nb) * req.max_model_length / GB
+    raise EvallaunchError(
+        f"{facts.name} does not fit: {weights:.1f} GB of weights in {req.dtype} plus {seq_gb:.2f}"
+        f" GB of KV cache per {req.max_model_length}-token sequence; each {hw.gpu_memory_gb:g} GB "
+        f"{hw.gpu_type} has {usable_gb_per_gpu(hw, req.gpu_memory_utilization):.1f} GB usable, "
+        f"{node} per node, at most {hw.max_nodes} node(s); largest layout tried: TP {biggest.tp}"
+        f" x PP {biggest.pp} ({biggest.weights_gb:.1f} GB of weights per GPU)",
+        hint="use bfloat16, a shorter model.max_model_length, more nodes or larger GPUs",
+    )
+
+
+def open_r1_rule(facts: ModelFacts) -> dict[str, int]:
+    """open-r1's GPU choice, for comparison (``open_r1/utils/hub.py`` and ``evaluation.py``).
+
+    GPUs = the largest of 8, 4, 2, 1 dividing both the attention heads and 64; tensor parallel
+    over them for models of 30e9 parameters or more, data parallel otherwise.
+    """
+    gpus = next(g for g in (8, 4, 2, 1) if (facts.num_attention_heads or 64) % g == 0)
+    tensor = facts.num_params >= 30e9
+    return {"gpus": gpus, "tp": gpus if tensor else 1, "dp": 1 if tensor else gpus}
+
+
+_HEADER = "job|GPUs|nodes|TP|DP|PP|weights GB/GPU|KV GB/GPU|max seqs|est. hours|time limit"
+
+
+def format_plan_table(rows: list[tuple[str, Plan]]) -> str:
+    """A fixed-width table of plans, one row per job, ending with the total GPU-hours."""
+    table = [_HEADER.split("|")]
+    for job, p in rows:
+        ints = map(str, (p.total_gpus, p.nodes, p.tp, p.dp, p.pp))
+        gbs = (f"{p.weights_gb_per_gpu:.1f}", f"{p.kv_cache_gb_per_gpu:.1f}", str(p.max_num_seqs))
+        limit = f"{p.time_limit_min // 60}:{p.time_limit_min % 60:02d}:00"
+        table.append([job, *ints, *gbs, f"{p.estimated_hours:.2f}", limit])
+    widths = [max(map(len, column)) for column in zip(*table, strict=True)]
+    lines = [
+        "  ".join([row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:], widths[1:])])
+        for row in table
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    used = sum(p.total_gpus * p.estimated_hours for _, p in rows)
+    reserved = sum(p.total_gpus * p.time_limit_min / 60 for _, p in rows)
+    lines.append(f"total GPU-hours: {used:.1f} (estimated; the time limits reserve {reserved:.1f})")
+    return "\n".join(lines)
