@@ -72,34 +72,45 @@ def verify_mirror(benchmark: Any, path: Path) -> str:
     return actual
 
 
+def read_benchmark_rows(benchmark: Any, path: Path) -> list[dict[str, Any]]:
+    """Rows of a mirror file: JSON lines, or a CSV member of a (password-protected) zip,
+    read in memory so that protected questions are never written out in plain text."""
+    spec = benchmark.dataset
+    if not spec.member:
+        return read_rows(path)
+    import csv
+    import io
+    import zipfile
+
+    password = spec.password.encode() if spec.password else None
+    try:
+        with zipfile.ZipFile(path) as archive:
+            text = archive.read(spec.member, pwd=password).decode("utf-8")
+    except KeyError:
+        raise EvallaunchError(
+            f"{path}: no member {spec.member!r} (benchmark.dataset.member)"
+        ) from None
+    except (zipfile.BadZipFile, RuntimeError) as err:
+        raise EvallaunchError(f"{path}: cannot read {spec.member!r}: {err}") from None
+    return list(csv.DictReader(io.StringIO(text)))
+
+
 def load_problems(benchmark: Any, data_dir: str | Path) -> tuple[list[Problem], str]:
     """Load a benchmark's problems (the first `benchmark.limit` of them) and the data hash."""
+    from evallaunch.problems import build_problems, row_in_window
+
     path = mirror_file(benchmark, data_dir)
     data_hash = verify_mirror(benchmark, path)
-    rows = read_rows(path)
+    rows = [row for row in read_benchmark_rows(benchmark, path) if row_in_window(benchmark, row)]
     if benchmark.limit is not None:
         if benchmark.limit < 1:
             raise EvallaunchError(
                 f"benchmark.limit={benchmark.limit} must be a positive number of problems or null"
             )
         rows = rows[: benchmark.limit]
-    problems = []
-    for number, row in enumerate(rows, start=1):
-        missing = [
-            key for key in (benchmark.problem_field, benchmark.answer_field) if key not in row
-        ]
-        if missing:
-            raise EvallaunchError(
-                f"{path}:{number}: missing field(s) {missing}; fields present: {sorted(row)}",
-                hint="check benchmark.problem_field / benchmark.answer_field",
-            )
-        problem_id = str(row.get(benchmark.id_field, number - 1))
-        text = str(row[benchmark.problem_field])
-        prompt = benchmark.prompt_template.replace("{problem}", text)
-        problems.append(
-            Problem(id=problem_id, prompt=prompt, answer=str(row[benchmark.answer_field]))
-        )
-    return problems, data_hash
+    if not rows:
+        raise EvallaunchError(f"benchmark '{benchmark.name}': no problems selected from {path}")
+    return build_problems(benchmark, rows), data_hash
 
 
 def write_problems(problems: list[Problem], path: Path) -> Path:

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from evallaunch.data import read_rows, sha256_of
+from evallaunch.data import read_benchmark_rows, sha256_of
 from evallaunch.errors import EvallaunchError
 from evallaunch.results import atomic_open, write_json
 
@@ -51,7 +51,7 @@ def _check(benchmark: Any, path: Path, digest: str) -> None:
             f"benchmark '{benchmark.name}': {path} has sha256 {digest}, expected {spec.sha256}",
             hint="the file is corrupted or a different version of the dataset",
         )
-    rows = len(read_rows(path))
+    rows = len(read_benchmark_rows(benchmark, path))
     if spec.rows is not None and rows != spec.rows:
         raise EvallaunchError(
             f"benchmark '{benchmark.name}': {path} has {rows} rows, expected {spec.rows}"
@@ -64,7 +64,9 @@ def _download(benchmark: Any, target: Path) -> None:
 
     spec = benchmark.dataset
     try:
-        dataset = load_dataset(spec.hub_id, split=spec.split, revision=spec.revision)
+        dataset = load_dataset(
+            spec.hub_id, name=spec.subset, split=spec.split, revision=spec.revision
+        )
     except Exception as err:  # datasets raises many types for offline / missing / gated
         raise EvallaunchError(
             f"benchmark '{benchmark.name}': could not download {spec.hub_id} "
@@ -76,6 +78,12 @@ def _download(benchmark: Any, target: Path) -> None:
             f"benchmark '{benchmark.name}': {spec.hub_id} has {len(dataset)} rows, "
             f"expected {spec.rows}"
         )
+    if spec.member:  # the benchmark reads a CSV member of a zip archive
+        import zipfile
+
+        with atomic_open(target, "wb") as handle, zipfile.ZipFile(handle, "w") as archive:
+            archive.writestr(spec.member, dataset.to_pandas().to_csv(index=False))
+        return
     with atomic_open(target) as handle:
         for row in dataset:
             handle.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
@@ -86,7 +94,7 @@ def _record(benchmark: Any, path: Path, origin: str, action: str) -> dict[str, A
         "benchmark": benchmark.name,
         "file": path.name,
         "sha256": sha256_of(path),
-        "rows": len(read_rows(path)),
+        "rows": len(read_benchmark_rows(benchmark, path)),
         "origin": origin,
         "action": action,
         "prepared_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),

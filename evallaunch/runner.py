@@ -15,20 +15,18 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from evallaunch import __version__
-from evallaunch.backends.base import Backend, BackendOutput, GenerationRequest
-from evallaunch.data import Problem, load_problems, write_problems
+from evallaunch.backends.base import Backend, GenerationRequest
+from evallaunch.data import load_problems, write_problems
+from evallaunch.grading import score_completions, write_outcome
 from evallaunch.models import pick_device, pick_dtype, resolve_model
 from evallaunch.results import (
     DETAILS_FILE,
     RESULTS_FILE,
-    SCHEMA_VERSION,
     STATUS_FILE,
     fingerprint,
     package_versions,
-    write_details,
     write_json,
 )
-from evallaunch.scoring.metrics import summarize
 from evallaunch.scoring.registry import get_scorer
 
 log = logging.getLogger(__name__)
@@ -110,7 +108,7 @@ def _evaluate(cfg: DictConfig, job_dir: Path, started: str, clock: float) -> dic
     bench, gen = cfg.benchmark, cfg.generation
     log.info("evallaunch %s running from %s", __version__, Path(__file__).resolve().parent)
     problems, data_sha256 = load_problems(bench, cfg.paths.data_dir)
-    scorer = get_scorer(bench.scorer)  # fail on a bad scorer name before loading the model
+    get_scorer(bench.scorer)  # fail on a bad scorer name before loading the model
     log.info("Benchmark %s: %d problems x %d samples", bench.name, len(problems), bench.n)
     model_path = resolve_model(cfg.model, cfg.paths.cache_dir)
     device = pick_device(cfg.backend.device)
@@ -144,12 +142,9 @@ def _evaluate(cfg: DictConfig, job_dir: Path, started: str, clock: float) -> dic
         scorer=bench.scorer,
     )
     output = backend.generate(request)
-    rows = score_completions(output, problems, scorer)
-    write_details(job_dir / DETAILS_FILE, rows)
+    rows = score_completions(output.completions, problems, bench.scorer)
     OmegaConf.save(cfg, job_dir / "config.yaml", resolve=True)
-    results = {
-        "schema_version": SCHEMA_VERSION,
-        "status": "completed",
+    fields = {
         "experiment": cfg.experiment_name,
         "model": {
             "name": cfg.model.name,
@@ -167,11 +162,9 @@ def _evaluate(cfg: DictConfig, job_dir: Path, started: str, clock: float) -> dic
             "scorer": bench.scorer,
         },
         "backend": {"name": backend.name, "model_type": backend.model_type},
-        "metrics": metrics_from_details(rows, bench.n, gen.seed),
         "backend_metrics": output.metrics,
         "num_problems": len(problems),
         "num_samples": bench.n,
-        "num_truncated": sum(row["truncated"] for row in rows),
         "generation": OmegaConf.to_container(gen, resolve=True),
         "seed": gen.seed,
         "packages": package_versions(backend.packages),
@@ -180,47 +173,4 @@ def _evaluate(cfg: DictConfig, job_dir: Path, started: str, clock: float) -> dic
         "finished_at": _now(),
         "duration_s": round(time.monotonic() - clock, 3),
     }
-    write_json(job_dir / RESULTS_FILE, results)
-    return results
-
-
-def score_completions(
-    output: BackendOutput, problems: list[Problem], scorer: Any
-) -> list[dict[str, Any]]:
-    """One details row per completion, scored by evallaunch's scorer."""
-    gold = {problem.id: problem.answer for problem in problems}
-    order = {problem.id: index for index, problem in enumerate(problems)}
-    rows = []
-    for item in sorted(output.completions, key=lambda c: (order[c.problem_id], c.sample_index)):
-        truncated = item.finish_reason == "length"
-        score = scorer(item.completion, gold[item.problem_id])
-        rows.append(
-            {
-                "problem_id": item.problem_id,
-                "sample_index": item.sample_index,
-                "prompt": item.prompt,
-                "completion": item.completion,
-                "extracted_answer": score.extracted,
-                "gold": gold[item.problem_id],
-                # A completion cut off at max_new_tokens never counts as correct.
-                "correct": bool(score.correct and not truncated),
-                "finish_reason": item.finish_reason,
-                "truncated": truncated,
-                "num_tokens": item.num_tokens,
-            }
-        )
-    return rows
-
-
-def metrics_from_details(rows: list[dict[str, Any]], n: int, seed: int) -> dict[str, Any]:
-    """pass@k / maj@k with stderr and bootstrap CI, computed from the details rows."""
-    by_problem: dict[str, list[dict[str, Any]]] = {}
-    for row in rows:
-        by_problem.setdefault(row["problem_id"], []).append(row)
-    incomplete = {pid: len(samples) for pid, samples in by_problem.items() if len(samples) != n}
-    if not by_problem or incomplete:
-        raise RuntimeError(f"backend returned the wrong number of samples: {incomplete or 'none'}")
-    correct = [[bool(r["correct"]) for r in samples] for samples in by_problem.values()]
-    answers = [[r["extracted_answer"] for r in samples] for samples in by_problem.values()]
-    summary = summarize(correct, answers, seed=seed)
-    return {name: value.to_dict() for name, value in summary.items()}
+    return write_outcome(job_dir, rows, bench.n, gen.seed, fields)

@@ -45,10 +45,14 @@ class DatasetSource:
 
     # Hub dataset id and split, used by `evallaunch prepare` when online.
     hub_id: str = MISSING
+    subset: str | None = None
     split: str = "test"
     revision: str = "main"
-    # File name inside `data_dir` (JSON lines).
+    # File name inside `data_dir`: JSON lines, or a zip archive holding a CSV `member`.
     file: str = MISSING
+    # For zip archives: the CSV inside, and the archive's password (public for GPQA).
+    member: str | None = None
+    password: str | None = None
     # Expected sha256 of that file; null skips the check.
     sha256: str | None = None
     # Expected number of rows; null skips the check.
@@ -65,9 +69,18 @@ class BenchmarkConfig:
     id_field: str = "id"
     problem_field: str = "problem"
     answer_field: str = "answer"
-    # Prompt template; `{problem}` is replaced by the problem text.
+    # How rows become prompts: math, multiple_choice or code (see evallaunch.problems).
+    format: str = "math"
+    # multiple_choice: fields of the wrong options, and the seed of the option order.
+    distractor_fields: list[str] = field(default_factory=list)
+    choice_seed: int = 0
+    # Keep rows whose date_field lies in [date_from, date_to) (e.g. a LiveCodeBench release).
+    date_field: str = "contest_date"
+    date_from: str | None = None
+    date_to: str | None = None
+    # Prompt template; `{problem}` is replaced by the problem text ({A}..{D}: options).
     prompt_template: str = MISSING
-    # Scorer applied to each completion (see evallaunch.scoring).
+    # Scorer applied to each completion: math, integer, choice, code (evallaunch.scoring).
     scorer: str = "math"
     # Samples drawn per problem; pass@1 is averaged over them.
     n: int = 1

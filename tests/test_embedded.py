@@ -17,7 +17,10 @@ from evallaunch.errors import EvallaunchError
 
 pytestmark = pytest.mark.slow
 
-CONVERT = "from evallaunch.embedded import embedded_checkpoint as e; import sys; e(sys.argv[1], sys.argv[2])"
+CONVERT = (
+    "import sys; from evallaunch.embedded import embedded_checkpoint; "
+    "embedded_checkpoint(sys.argv[1], sys.argv[2])"
+)
 
 
 def test_killed_conversion_leaves_nothing_that_is_used(tmp_path: Path) -> None:

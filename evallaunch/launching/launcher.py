@@ -12,9 +12,10 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Sequence
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from hydra.core.singleton import Singleton
 from hydra.core.utils import JobReturn, JobStatus
@@ -67,6 +68,7 @@ class EvallaunchSubmititLauncher(BaseSubmititLauncher):
         sweep_dir = Path(str(self.config.hydra.sweep.dir))
         sweep_dir.mkdir(parents=True, exist_ok=True)
         specs = [self._compose(list(o), initial_job_idx + i) for i, o in enumerate(job_overrides)]
+        plan_arrays.check_distinct_dirs(specs)
         todo, skipped = plan_arrays.split_finished(specs, sweep_dir, force=launch.force)
         for spec, reason in skipped:
             log.info("skip #%d %s: %s", spec.index, spec.label, reason)
@@ -114,7 +116,11 @@ class EvallaunchSubmititLauncher(BaseSubmititLauncher):
         executor = submitit.AutoExecutor(
             cluster=self._EXECUTOR,
             folder=params["submitit_folder"],
-            **{f"{self._EXECUTOR}_{k}": params[k] for k in ("max_num_timeout", "python") if k in params},
+            **{
+                f"{self._EXECUTOR}_{k}": params[k]
+                for k in ("max_num_timeout", "python")
+                if k in params
+            },
         )
         base = set(OmegaConf.structured(BaseQueueConf).keys())
         specific = {
@@ -129,7 +135,9 @@ class EvallaunchSubmititLauncher(BaseSubmititLauncher):
         executor.update_parameters(**specific)
         return executor
 
-    def _submit(self, arrays: dict[Any, list[Any]], sweep_dir: Path, snapshot: bool) -> dict[int, Any]:
+    def _submit(
+        self, arrays: dict[Any, list[Any]], sweep_dir: Path, snapshot: bool
+    ) -> dict[int, Any]:
         import submitit
 
         from evallaunch.launching.task import BatchTask

@@ -14,12 +14,35 @@ Shape = tuple[tuple[str, Any], ...]
 Arrays = dict[Shape, list[list[JobSpec]]]
 
 
+def check_distinct_dirs(specs: list[JobSpec]) -> None:
+    """Two jobs of one sweep must not write into the same directory."""
+    seen: dict[Path, JobSpec] = {}
+    for spec in specs:
+        if spec.job_dir in seen:
+            from evallaunch.errors import EvallaunchError
+
+            first = seen[spec.job_dir]
+            raise EvallaunchError(
+                f"jobs #{first.index} ({' '.join(first.overrides)}) and #{spec.index} "
+                f"({' '.join(spec.overrides)}) would both write to {spec.job_dir}",
+                hint="the output path is <experiment>/<model>/<revision>/<benchmark>/<backend>: "
+                "sweep experiment_name too (e.g. experiment_name=a,b) or split the sweep",
+            )
+        seen[spec.job_dir] = spec
+
+
 def split_finished(
     specs: list[JobSpec], sweep_dir: Path, force: bool
 ) -> tuple[list[JobSpec], list[tuple[JobSpec, str]]]:
     """Jobs to submit, and (job, reason) for those skipped: finished or still queued."""
-    from evallaunch.launching.sweep import IN_FLIGHT, job_state, latest_jobs, load_record, record_path
-    from evallaunch.launching.sweep import slurm_states
+    from evallaunch.launching.sweep import (
+        IN_FLIGHT,
+        job_state,
+        latest_jobs,
+        load_record,
+        record_path,
+        slurm_states,
+    )
 
     in_flight: set[str] = set()
     if not force and record_path(sweep_dir).is_file():
@@ -57,7 +80,7 @@ def group(specs: list[JobSpec], benchmarks_per_job: int) -> Arrays:
 def format_table(specs: list[JobSpec], skipped: list[tuple[JobSpec, str]], arrays: Arrays) -> str:
     """The job table printed at submit (and by a dry run)."""
     where: dict[int, str] = {}
-    for number, (shape, batches) in enumerate(arrays.items()):
+    for number, batches in enumerate(arrays.values()):
         for task, batch in enumerate(batches):
             for spec in batch:
                 where[spec.index] = f"array {number} task {task}"

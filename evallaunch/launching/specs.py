@@ -12,7 +12,14 @@ from omegaconf import DictConfig
 from evallaunch.data import mirror_file, sha256_of
 from evallaunch.results import RESULTS_FILE, STATUS_FILE, validate_results
 
-RESOURCE_KEYS = ("nodes", "gpus_per_node", "tasks_per_node", "cpus_per_task", "mem_gb", "timeout_min")
+RESOURCE_KEYS = (
+    "nodes",
+    "gpus_per_node",
+    "tasks_per_node",
+    "cpus_per_task",
+    "mem_gb",
+    "timeout_min",
+)
 
 
 @dataclass
@@ -74,13 +81,17 @@ def base_resources(params: dict[str, Any]) -> dict[str, Any]:
     return {key: params[key] for key in RESOURCE_KEYS if params.get(key) is not None}
 
 
-def job_resources(cfg: DictConfig, params: dict[str, Any], hardware: dict[str, Any]) -> dict[str, Any]:
+def job_resources(
+    cfg: DictConfig, params: dict[str, Any], hardware: dict[str, Any]
+) -> dict[str, Any]:
     """Resources of one job: the launcher's settings, refined by the planner on GPU clusters."""
     resources = base_resources(params)
-    if float(hardware.get("gpu_memory_gb") or 0) <= 0 or int(hardware.get("gpus_per_node") or 0) <= 0:
+    if (
+        float(hardware.get("gpu_memory_gb") or 0) <= 0
+        or int(hardware.get("gpus_per_node") or 0) <= 0
+    ):
         return resources  # CPU-only cluster: nothing to plan
     from evallaunch.planning.jobs import plan_for_config
 
     plan = plan_for_config(cfg, hardware)
     return {**resources, **plan.slurm_resources()}
-

@@ -142,7 +142,11 @@ def cancel(sweep_dir: Path) -> list[str]:
     """scancel the unfinished Slurm jobs of this sweep only; return the ids cancelled."""
     rows = status_rows(sweep_dir)
     ids = sorted(
-        {row["slurm_job_id"] for row in rows if row["state"] in IN_FLIGHT and row["slurm_job_id"] != "-"}
+        {
+            row["slurm_job_id"]
+            for row in rows
+            if row["state"] in IN_FLIGHT and row["slurm_job_id"] != "-"
+        }
     )
     if ids:
         subprocess.run(["scancel", *ids], check=True)

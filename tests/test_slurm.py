@@ -1,0 +1,167 @@
+"""Sweeps as Slurm job arrays on the real single-node Slurm of `make slurm-up`.
+
+The cluster has 2 CPUs and 2 fake GPUs (gres): GPU requests schedule, models run on CPU.
+Without a running cluster these tests skip (CI starts one with scripts/slurm/up.sh).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from evallaunch.results import validate_results
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.slow
+
+SMOKE = ["benchmark.limit=1", "benchmark.n=1", "generation.max_new_tokens=12"]
+
+
+@pytest.fixture(scope="module")
+def slurm() -> None:
+    if shutil.which("sbatch") is None:
+        pytest.skip("Slurm is not installed (run `make slurm-up`)")
+    status = subprocess.run(
+        ["bash", str(REPO / "scripts" / "slurm" / "status.sh")], capture_output=True, check=False
+    )
+    if status.returncode != 0:
+        pytest.skip("the local Slurm is not running (run `make slurm-up`)")
+
+
+def sweep(tmp_path: Path, shared: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`evallaunch-evaluate --multirun cluster=slurm ARGS` in tmp_path."""
+    command = [
+        sys.executable,
+        "-m",
+        "evallaunch.evaluate",
+        "--multirun",
+        "cluster=slurm",
+        f"paths.output_root={tmp_path / 'outputs'}",
+        f"paths.data_dir={shared}",
+        *args,
+    ]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.run(
+        command, cwd=tmp_path, capture_output=True, text=True, env=env, timeout=900
+    )
+
+
+def evallaunch(*args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "evallaunch.cli", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=900)
+
+
+def record(tmp_path: Path) -> list[dict]:
+    path = tmp_path / "outputs" / "default" / ".evallaunch" / "sweep.json"
+    return list(json.loads(path.read_text())["jobs"])
+
+
+def results_of(job_dir: str) -> dict:
+    return dict(json.loads((Path(job_dir) / "results.json").read_text()))
+
+
+def test_two_by_two_sweep_runs_as_one_array(
+    slurm: None, tmp_path: Path, shared_datasets: Path
+) -> None:
+    proc = sweep(
+        tmp_path, shared_datasets, "benchmark=math_500,aime24", "backend=lighteval,lmeval", *SMOKE
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    jobs = record(tmp_path)
+    assert len(jobs) == 4
+    arrays = {job["slurm_job_id"].split("_")[0] for job in jobs}
+    assert len(arrays) == 1, f"expected one job array, got {arrays}"
+    assert sorted(job["slurm_job_id"].split("_")[1] for job in jobs) == ["0", "1", "2", "3"]
+    for job in jobs:
+        results = results_of(job["job_dir"])
+        assert validate_results(results) == []
+        assert Path(job["log"]).is_file()
+    status = evallaunch("status", str(tmp_path / "outputs" / "default"))
+    assert status.returncode == 0 and "4 completed" in status.stdout
+
+
+def test_failed_job_is_reported_and_resubmitted_alone(
+    slurm: None, tmp_path: Path, shared_datasets: Path
+) -> None:
+    late = tmp_path / "late-model"  # does not exist yet: its job fails
+    models = f"model.name_or_path=embedded:smollm2-135m-instruct,{late}"
+    proc = sweep(tmp_path, shared_datasets, models, *SMOKE)
+    assert proc.returncode != 0
+    sweep_dir = tmp_path / "outputs" / "default"
+    status = evallaunch("status", str(sweep_dir))
+    assert status.returncode == 1
+    assert "1 completed, 1 failed" in status.stdout
+
+    good = next(job for job in record(tmp_path) if "late-model" not in job["job_dir"])
+    stamp = (Path(good["job_dir"]) / "results.json").stat().st_mtime
+    embedded = Path(results_of(good["job_dir"])["model"]["resolved_path"])
+    shutil.copytree(embedded, late)  # the checkpoint appears; resubmit only the failed job
+    resubmit = evallaunch("resubmit", "--failed", str(sweep_dir))
+    assert resubmit.returncode == 0, resubmit.stdout[-3000:] + resubmit.stderr[-3000:]
+    entries = record(tmp_path)
+    assert len(entries) == 4 and entries[2]["state"] == "skipped"
+    assert entries[3]["state"] == "submitted" and "late-model" in entries[3]["job_dir"]
+    assert (Path(good["job_dir"]) / "results.json").stat().st_mtime == stamp
+    assert "2 completed" in evallaunch("status", str(sweep_dir)).stdout
+
+
+def test_time_limit_signal_requeues_and_the_job_finishes(
+    slurm: None, tmp_path: Path, shared_datasets: Path
+) -> None:
+    args = [
+        "benchmark.limit=2",
+        "benchmark.n=1",
+        "generation.max_new_tokens=96",
+        "launch.wait=false",
+    ]
+    proc = sweep(tmp_path, shared_datasets, "benchmark=math_500", *args)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    (job,) = record(tmp_path)
+    status_file = Path(job["job_dir"]) / "status.json"
+    wait_for(lambda: status_file.is_file(), "the job to start")
+    # The signal Slurm sends before the time limit (submitit's --signal=USR2@...).
+    subprocess.run(["scancel", "--signal=USR2", job["slurm_job_id"]], check=True)
+    wait_for(
+        lambda: (Path(job["job_dir"]) / "results.json").is_file(), "the requeued job to finish"
+    )
+    status = json.loads(status_file.read_text())
+    assert status["status"] == "completed"
+    assert status["requeues"] == 1
+
+
+def wait_for(condition, what: str, timeout: float = 600) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_two_resource_shapes_become_two_arrays(
+    slurm: None, tmp_path: Path, shared_datasets: Path
+) -> None:
+    # single: 1 GPU; dp: the node filled with replicas of the 135M model (2 fake GPUs).
+    proc = sweep(tmp_path, shared_datasets, "parallelism=single,dp", "experiment_name=a,b", *SMOKE)
+    output = proc.stdout + proc.stderr
+    jobs = record(tmp_path)
+    gpus = {job["resources"]["gpus_per_node"] for job in jobs}
+    assert gpus == {1, 2}, output[-3000:]
+    arrays = {job["slurm_job_id"].split("_")[0] for job in jobs}
+    assert len(jobs) == 4 and len(arrays) == 2
+    assert proc.returncode == 0, output[-3000:]
+    for job in jobs:
+        tres = subprocess.run(
+            ["sacct", "-n", "-P", "-X", "-o", "AllocTRES", "-j", job["slurm_job_id"]],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        assert f"gres/gpu={job['resources']['gpus_per_node']}" in tres
