@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,8 @@ from omegaconf import DictConfig
 
 from evallaunch.data import mirror_file, sha256_of
 from evallaunch.results import RESULTS_FILE, STATUS_FILE, validate_results
+
+log = logging.getLogger(__name__)
 
 RESOURCE_KEYS = (
     "nodes",
@@ -91,7 +94,12 @@ def job_resources(
         or int(hardware.get("gpus_per_node") or 0) <= 0
     ):
         return resources  # CPU-only cluster: nothing to plan
+    from evallaunch.errors import EvallaunchError
     from evallaunch.planning.jobs import plan_for_config
 
-    plan = plan_for_config(cfg, hardware)
+    try:
+        plan = plan_for_config(cfg, hardware)
+    except EvallaunchError as err:  # e.g. a checkpoint that does not exist yet
+        log.warning("cannot plan %s (%s): using the launcher's resources", cfg.model.name, err)
+        return {**resources, "gpus_per_node": 1}
     return {**resources, **plan.slurm_resources()}

@@ -1,14 +1,12 @@
 """What the resource planner needs to know about a model, read without loading any weights.
 
-The parameter count comes from the first source that works:
-
-1. safetensors metadata: ``model.safetensors.index.json`` (``metadata.total_parameters``, or
-   ``metadata.total_size`` bytes / bytes per parameter of the config's dtype), else the JSON
-   headers of the local ``*.safetensors`` files (8-byte little-endian length + JSON; the
-   tensors' element counts are summed);
-2. the architecture in ``config.json`` (Llama/Qwen-style gated MLP; MoE experts and router);
-3. a size in the name ("-1.5B", "70b", "135M", "30B-A3B" = 30e9 total, 3e9 active), used only
-   when config.json itself cannot be had; the architecture fields are then None.
+The parameter count comes from the first source that works: (1) safetensors metadata, i.e.
+``model.safetensors.index.json`` (``metadata.total_parameters``, or ``metadata.total_size`` /
+bytes per parameter of the config's dtype), else the headers of local ``*.safetensors`` files
+(8-byte little-endian length + JSON; element counts summed); (2) the architecture in
+``config.json`` (Llama/Qwen-style gated MLP, untied embeddings unless the config ties them;
+MoE experts and router); (3) a size in the name ("-1.5B", "70b", "135M", "30B-A3B" = 30e9
+total, 3e9 active), only when config.json cannot be had; the architecture fields are then None.
 """
 
 from __future__ import annotations
@@ -40,18 +38,10 @@ class ModelFacts:
     """Size and shape of a model, as far as they are known.
 
     Attributes:
-        name: Display name (Hub id or directory name).
         num_params: Total parameters (every expert of a MoE model).
-        num_active_params: Parameters used per token (equal to num_params for dense models).
-        num_layers: Decoder layers; None (like the other architecture fields) when only the
-            name gave the size.
-        hidden_size: Model width.
-        num_attention_heads: Query heads (tensor parallelism must divide them).
-        num_kv_heads: Key/value heads (GQA).
-        head_dim: Width of one attention head.
-        vocab_size: Vocabulary size.
-        max_position_embeddings: Longest context the config declares.
-        is_moe: Whether the MLPs are mixtures of experts.
+        num_active_params: Parameters used per token (num_params for dense models).
+        num_layers: Like the other architecture fields (config.json names), None when only
+            the model's name gave its size.
         param_source: "safetensors-index", "architecture" or "name".
         notes: Caveats about how the facts were obtained.
     """
@@ -72,10 +62,9 @@ class ModelFacts:
 
 
 def kv_cache_bytes_per_token(facts: ModelFacts, dtype_bytes: int) -> int:
-    """KV-cache bytes one token occupies in the whole model: 2 x layers x kv_heads x head_dim x bytes.
+    """KV-cache bytes of one token in the whole model: 2 x layers x kv_heads x head_dim x bytes.
 
-    Without the architecture (name-only facts) it is estimated as
-    ``num_params x KV_ELEMENTS_PER_PARAM x dtype_bytes``.
+    Name-only facts get the estimate ``num_params x KV_ELEMENTS_PER_PARAM x dtype_bytes``.
     """
     if facts.num_layers and facts.num_kv_heads and facts.head_dim:
         return 2 * facts.num_layers * facts.num_kv_heads * facts.head_dim * dtype_bytes
@@ -109,8 +98,8 @@ def load_model_facts(
 ) -> ModelFacts:
     """Read a model's facts from a local checkpoint directory or a Hugging Face Hub id.
 
-    From the Hub only config.json and model.safetensors.index.json are downloaded; if either
-    download fails the next source in the fallback order is used (see the module docstring).
+    From the Hub only config.json and model.safetensors.index.json are fetched; on failure, or
+    for a local path not written yet, the next source in the module docstring's order is used.
 
     Args:
         source: Checkpoint directory, or a Hub id ("org/name").
@@ -118,26 +107,18 @@ def load_model_facts(
         name: Display name; defaults to the Hub id or the directory name.
         offline: Only look in the local Hub cache. None follows HF_HUB_OFFLINE.
 
-    Returns:
-        The model's facts.
-
     Raises:
-        EvallaunchError: The directory or its config.json is missing or invalid, or a config
-            key the planner needs is missing; or nothing at all tells the model's size.
+        EvallaunchError: A directory's config.json is missing or invalid or lacks a key the
+            planner needs; or nothing at all tells the model's size.
     """
     text = str(source)
     path = Path(text).expanduser()
     if path.is_dir():
-        config_file = path / "config.json"
-        if not config_file.is_file():
-            raise EvallaunchError(
-                f"{config_file} is missing, so {text} is not a Hugging Face checkpoint directory"
-            )
-        config = _read_config(config_file)
+        config = _read_config(config_file := path / "config.json")
         exact, note = _local_exact_count(path, config)
         return _facts_from_config(config, config_file, name or path.resolve().name, exact, note)
-    if text.startswith(("/", "./", "../", "~")) or text.count("/") != 1:
-        raise EvallaunchError(f"model {text}: no such checkpoint directory")
+    if text.startswith(("/", "./", "../", "~")) or text.count("/") != 1:  # not written yet?
+        return _facts_from_name(text, name or path.name, "no such checkpoint directory")
     if offline is None:
         offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
     return _from_hub(text, revision, name or text, offline)
@@ -146,16 +127,16 @@ def load_model_facts(
 def _from_hub(repo_id: str, revision: str, label: str, offline: bool) -> ModelFacts:
     from huggingface_hub import hf_hub_download
 
+    def get(filename: str) -> Path:
+        return Path(hf_hub_download(repo_id, filename, revision=revision, local_files_only=offline))
+
     try:
-        config_file = Path(
-            hf_hub_download(repo_id, "config.json", revision=revision, local_files_only=offline)
-        )
+        config_file = get("config.json")
     except Exception as err:  # any failure (offline, missing repo, gated...) -> name fallback
         return _facts_from_name(repo_id, label, f"config.json unavailable ({type(err).__name__})")
     config = _read_config(config_file)
     try:
-        index = hf_hub_download(repo_id, INDEX_FILE, revision=revision, local_files_only=offline)
-        exact, note = _index_count(Path(index), config)
+        exact, note = _index_count(get(INDEX_FILE), config)
     except Exception:  # single-file checkpoints have no index: count from the architecture
         exact, note = None, None
     return _facts_from_config(config, config_file, label, exact, note)
@@ -168,22 +149,19 @@ def _facts_from_name(repo_id: str, label: str, why: str) -> ModelFacts:
             f"cannot tell the size of model {repo_id}: {why} and its name has no size like '7B'",
             hint="download the model (huggingface-cli download) or use a local checkpoint",
         )
-    return ModelFacts(
-        name=label,
-        num_params=sizes[0],
-        num_active_params=sizes[1],
-        is_moe=sizes[1] != sizes[0],
-        param_source="name",
-        notes=(
-            f"{why}: size {sizes[0] / 1e9:g}B taken from the name; heads, layers and KV-cache "
-            "size are unknown, so conservative defaults are used",
-        ),
+    note = (
+        f"{why}: size {sizes[0] / 1e9:g}B taken from the name; heads, layers and KV-cache size "
+        "are unknown, so conservative defaults are used"
     )
+    moe = sizes[1] != sizes[0]
+    return ModelFacts(label, *sizes, is_moe=moe, param_source="name", notes=(note,))
 
 
 def _read_config(path: Path) -> dict[str, Any]:
     try:
         config = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise EvallaunchError(f"{path} is missing: not a Hugging Face checkpoint") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise EvallaunchError(f"{path} is not valid JSON ({err})") from None
     except OSError as err:
@@ -198,15 +176,15 @@ def _read_config(path: Path) -> dict[str, Any]:
 
 def _int(config: dict[str, Any], key: str, path: Path, default: Any = _MISSING) -> Any:
     value = config.get(key)
-    if value is None:
+    if value is None:  # required keys must be positive, optional ones non-negative
         if default is _MISSING:
             raise EvallaunchError(
                 f"{path}: key '{key}' is missing",
                 hint="the resource planner needs Llama/Qwen-style config keys",
             )
         return default
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise EvallaunchError(f"{path}: '{key}' must be a non-negative integer, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or value < (default is _MISSING):
+        raise EvallaunchError(f"{path}: '{key}' must be a positive integer, got {value!r}")
     return value
 
 
@@ -261,12 +239,10 @@ def _facts_from_config(
     hidden = _int(c, "hidden_size", path)
     layers = _int(c, "num_hidden_layers", path)
     heads = _int(c, "num_attention_heads", path)
-    kv = _int(c, "num_key_value_heads", path, heads) or heads
-    head_dim = _int(c, "head_dim", path, None) or hidden // max(heads, 1)
+    kv = _int(c, "num_key_value_heads", path, None) or heads
+    head_dim = _int(c, "head_dim", path, None) or hidden // heads
     vocab = _int(c, "vocab_size", path)
-    if min(hidden, layers, heads, vocab) == 0:
-        raise EvallaunchError(f"{path}: hidden_size, num_hidden_layers, ... must be positive")
-    total, active, is_moe = _count_params(c, path, hidden, layers, heads, kv, head_dim, vocab)
+    total, active, is_moe = _count_params(c, path, (hidden, layers, heads, kv, head_dim, vocab))
     notes = [note] if note else []
     if exact is not None:  # exact total; the inactive-expert share still comes from the config
         total, active = exact, max(exact - (total - active), 0)
@@ -287,17 +263,9 @@ def _facts_from_config(
     )
 
 
-def _count_params(
-    c: dict[str, Any],
-    path: Path,
-    hidden: int,
-    layers: int,
-    heads: int,
-    kv: int,
-    hd: int,
-    vocab: int,
-) -> tuple[int, int, bool]:
+def _count_params(c: dict[str, Any], path: Path, dims: tuple[int, ...]) -> tuple[int, int, bool]:
     """(total, active, is_moe) for a Llama/Qwen-style decoder (gated MLP, RMSNorm)."""
+    hidden, layers, heads, kv, hd, vocab = dims
     model_type = str(c.get("model_type", ""))
     q, k = heads * hd, kv * hd
     attn = 2 * hidden * q + 2 * hidden * k  # q, o and k, v projections
@@ -306,14 +274,9 @@ def _count_params(
         attn += q + 2 * k
     if model_type.startswith("qwen3"):
         attn += 2 * hd  # q_norm, k_norm
-    experts = next(
-        (
-            c[key]
-            for key in ("num_experts", "num_local_experts", "n_routed_experts")
-            if isinstance(c.get(key), int) and c[key] > 1
-        ),
-        0,
-    )
+    keys = ("num_experts", "num_local_experts", "n_routed_experts")
+    experts = max(_int(c, key, path, 0) for key in keys)
+    experts = experts if experts > 1 else 0
     sparse_total = sparse_active = n_sparse = 0
     if experts:
         inter = _int(c, "moe_intermediate_size", path, None) or _int(c, "intermediate_size", path)

@@ -1,22 +1,15 @@
 """Turn a model's facts and the cluster's hardware into a vLLM parallelism plan and Slurm resources.
 
-Memory model, per GPU (GB = 1e9 bytes; a nominal "80 GB" GPU has ~85e9, which is slack):
-
-    usable    = gpu_memory_gb x gpu_memory_utilization - reserve
-    reserve   = 2 GB (CUDA context, NCCL buffers, CUDA-graph pools) + 2% of gpu_memory_gb
-                (activation peak of vLLM's profiling pass): 80 GB at 0.9 -> 72 - 3.6 = 68.4 GB
-    weights   = num_params x dtype bytes / (tp x pp)
-    KV/token  = 2 x ceil(layers / pp) x ceil(kv_heads / tp) x head_dim x dtype bytes
-    KV budget = usable - weights (vLLM gives all of it to the paged KV cache); a layout holds
-                n sequences when n x max_model_length tokens of KV fit in it.
-
-TP must divide the attention heads, and KV heads must divide TP or TP them (vLLM replicates
-them); vocabulary divisibility is not needed. Layouts are tried in groups: (1) pp = 1 inside a
-node, tp = 1, 2, 4, 8...: the smallest tp holding ``concurrent_sequences``, else the one holding
-the most sequences node-wide (dp x per replica; a smaller tp wins within 10%; strategy "dp":
-the smallest tp holding one); (2) the same with pp > 1 inside a node at the largest valid tp;
-(3) pp over whole nodes: the fewest nodes holding one sequence, up to ``max_nodes``. Single-node
-replicas are repeated (data parallel) to fill the node or ``total_gpus``.
+Per GPU (GB = 1e9 bytes): usable = gpu_memory_gb x gpu_memory_utilization - reserve, reserve =
+2 GB (CUDA context, NCCL, CUDA graphs) + 2% of gpu_memory_gb (activation peak), so 80 GB at 0.9
+leaves 68.4 GB; weights = num_params x dtype bytes / (tp x pp); KV per token = 2 x ceil(layers /
+pp) x ceil(kv_heads / tp) x head_dim x dtype bytes; usable - weights is the KV budget, holding n
+sequences when n x max_model_length tokens fit. TP divides the heads, and KV heads divide TP or
+TP them (vLLM replicates them). Single-node replicas fill the node (dp), so a layout holds dp x n
+sequences. Groups of layouts, in order: (1) pp = 1, tp = 1, 2, 4... in one node: the smallest tp
+holding ``concurrent_sequences``, else the one holding most (a smaller tp wins within 10%;
+strategy "dp": the smallest holding one); (2) likewise pp > 1 in one node at the largest tp;
+(3) pp over the fewest whole nodes that hold one sequence.
 """
 
 from __future__ import annotations
@@ -98,15 +91,9 @@ class Plan:
 
     def vllm_args(self) -> dict[str, Any]:
         """Keyword arguments for vLLM's engine (``vllm.LLM`` / lighteval's vLLM model config)."""
-        return {
-            "tensor_parallel_size": self.tp,
-            "data_parallel_size": self.dp,
-            "pipeline_parallel_size": self.pp,
-            "gpu_memory_utilization": self.gpu_memory_utilization,
-            "max_num_seqs": self.max_num_seqs,
-            "max_model_len": self.max_model_len,
-            "dtype": self.dtype,
-        }
+        sizes = {"tensor_parallel_size": self.tp, "data_parallel_size": self.dp}
+        names = ("gpu_memory_utilization", "max_num_seqs", "max_model_len", "dtype")
+        return {**sizes, "pipeline_parallel_size": self.pp, **{n: getattr(self, n) for n in names}}
 
     def transformers_args(self) -> dict[str, Any]:
         """Keyword arguments for ``from_pretrained`` (one replica; transformers has no DP)."""
@@ -115,18 +102,12 @@ class Plan:
 
     def slurm_resources(self) -> dict[str, Any]:
         """Parameters of submitit / hydra-submitit-launcher's Slurm launcher."""
-        return {
-            "nodes": self.nodes,
-            "gpus_per_node": self.gpus_per_node,
-            "tasks_per_node": 1,
-            "cpus_per_task": self.cpus_per_task,
-            "mem_gb": self.mem_gb,
-            "timeout_min": self.time_limit_min,
-        }
+        same = {n: getattr(self, n) for n in ("nodes", "gpus_per_node", "cpus_per_task", "mem_gb")}
+        return {**same, "tasks_per_node": 1, "timeout_min": self.time_limit_min}
 
     def to_dict(self) -> dict[str, Any]:
         """All fields as JSON-serialisable values."""
-        return {**dataclasses.asdict(self), "notes": list(self.notes)}
+        return dataclasses.asdict(self)
 
 
 @dataclass(frozen=True)
@@ -136,12 +117,6 @@ class _Layout:
     weights_gb: float  # per GPU
     budget_gb: float  # KV budget per GPU
     fit: int  # full-length sequences per replica
-
-
-def usable_gb_per_gpu(hardware: Hardware, gpu_memory_utilization: float) -> float:
-    """GPU memory left for weights and KV cache after the utilization cap and the reserve."""
-    reserve = RESERVE_FIXED_GB + RESERVE_FRACTION * hardware.gpu_memory_gb
-    return hardware.gpu_memory_gb * gpu_memory_utilization - reserve
 
 
 def valid_tp(facts: ModelFacts, tp: int) -> bool:
@@ -174,33 +149,22 @@ def plan(facts: ModelFacts, hardware: Hardware, request: PlanRequest) -> Plan:
     nbytes = DTYPE_BYTES[req.dtype]
     lay = _choose(facts, hw, req, nbytes)
     gpr, node = lay.tp * lay.pp, hw.gpus_per_node
-    if gpr <= node:
-        cap = min(req.total_gpus or node, node)
-        if cap < gpr:
-            raise EvallaunchError(f"total_gpus={req.total_gpus}; one replica needs {gpr} GPUs")
-        if cap < (req.total_gpus or 0):
-            notes.append(f"total_gpus={req.total_gpus} capped at one node of {node} GPUs")
-        dp, nodes = req.data_parallel_size or cap // gpr, 1
-        per_node = dp * gpr
-    else:
-        dp, nodes, per_node = req.data_parallel_size or 1, gpr // node, node
-        notes.append(f"pipeline parallel over {nodes} nodes: vLLM needs a Ray cluster on them")
-    if dp < 1 or dp * gpr > max(node, gpr):
+    dp = _replicas(req, node, gpr) if gpr <= node else req.data_parallel_size or 1
+    if dp < 1 or (dp > 1 and dp * gpr > node):
         raise EvallaunchError(
-            f"parallelism.data_parallel_size={dp}: {dp} x {gpr} GPUs; valid choices: "
-            f"1..{max(node // gpr, 1)}"
+            f"parallelism.data_parallel_size={dp}: {dp} replicas of {gpr} GPUs do not fit in one "
+            f"node of {node}; valid choices: 1..{max(node // gpr, 1)}"
         )
-    if lay.fit < req.concurrent_sequences:
-        notes.append(
-            f"only {lay.fit} of {req.concurrent_sequences} concurrent sequences of "
-            f"{req.max_model_length} tokens fit in a replica's KV cache (max_num_seqs)"
-        )
+    nodes, per_node = max(gpr // node, 1), min(dp * gpr, node)
+    if req.total_gpus and req.total_gpus != dp * gpr:
+        notes.append(f"total_gpus={req.total_gpus}: using {dp * gpr} (whole replicas, one node)")
+    if nodes > 1:
+        notes.append(f"pipeline parallel over {nodes} nodes: vLLM needs a Ray cluster on them")
+    if dp * lay.fit < req.concurrent_sequences:
+        notes.append(f"only {dp * lay.fit} of {req.concurrent_sequences} full-length sequences fit")
     max_pos = facts.max_position_embeddings
     if max_pos and req.max_model_length > max_pos:
-        notes.append(
-            f"model.max_model_length={req.max_model_length} > max_position_embeddings="
-            f"{max_pos}: vLLM refuses it unless rope scaling is configured"
-        )
+        notes.append(f"model.max_model_length > max_position_embeddings ({max_pos}): vLLM refuses")
     tokens = req.num_prompts * req.samples_per_prompt * req.max_new_tokens
     gen_hours = tokens / (hw.tokens_per_second_per_gpu * dp * gpr) / 3600
     hours = (gen_hours + STARTUP_MIN / 60) * SAFETY_FACTOR
@@ -228,84 +192,77 @@ def plan(facts: ModelFacts, hardware: Hardware, request: PlanRequest) -> Plan:
     )
 
 
-def _layout(
-    facts: ModelFacts, hw: Hardware, req: PlanRequest, tp: int, pp: int, nb: int
-) -> _Layout:
+def _layout(facts: ModelFacts, tp: int, pp: int, nb: int, usable: float, length: int) -> _Layout:
     weights = facts.num_params * nb / (tp * pp) / GB
     if facts.num_layers and facts.num_kv_heads and facts.head_dim:
         layers, kv = -(-facts.num_layers // pp), -(-facts.num_kv_heads // tp)
         per_token = 2 * layers * kv * facts.head_dim * nb
     else:  # name-only facts: the estimate, split evenly
         per_token = -(-kv_cache_bytes_per_token(facts, nb) // (tp * pp))
-    budget = usable_gb_per_gpu(hw, req.gpu_memory_utilization) - weights
-    fit = int(budget * GB // (per_token * req.max_model_length)) if budget > 0 else 0
-    return _Layout(tp, pp, weights, budget, fit)
+    fit = int((usable - weights) * GB // (per_token * length)) if usable > weights else 0
+    return _Layout(tp, pp, weights, usable - weights, fit)
 
 
-def _best(group: list[_Layout], want: int, node: int, strategy: str) -> _Layout | None:
-    if found := next((lay for lay in group if lay.fit >= want), None):
-        return found
-    some = [lay for lay in group if lay.fit >= 1]
-    if not some or strategy == "dp":
-        return some[0] if some else None
-    totals = [max(node // (lay.tp * lay.pp), 1) * lay.fit for lay in some]
-    best = max(totals)
-    return next(
-        lay for lay, n in zip(some, totals, strict=True) if n >= SMALLER_TP_TOLERANCE * best
-    )
+def _replicas(req: PlanRequest, node: int, gpus_per_replica: int) -> int:
+    fill = max(min(req.total_gpus or node, node) // gpus_per_replica, 1)
+    return req.data_parallel_size or (1 if req.strategy == "single" else fill)
+
+
+def _best(group: list[_Layout], req: PlanRequest, node: int) -> _Layout | None:
+    """The smallest layout whose replicas hold the concurrent sequences, else the most held."""
+    held = [(x, _replicas(req, node, x.tp * x.pp) * x.fit) for x in group if x.fit >= 1]
+    full = [x for x, n in held if n >= req.concurrent_sequences]
+    if full or not held or req.strategy == "dp":
+        return full[0] if full else held[0][0] if held else None
+    floor = SMALLER_TP_TOLERANCE * max(n for _, n in held)  # a smaller tp wins within 10%
+    return next(x for x, n in held if n >= floor)
 
 
 def _choose(facts: ModelFacts, hw: Hardware, req: PlanRequest, nb: int) -> _Layout:
     node, limit = hw.gpus_per_node, hw.gpus_per_node * hw.max_nodes
+    reserve = RESERVE_FIXED_GB + RESERVE_FRACTION * hw.gpu_memory_gb
+    usable = hw.gpu_memory_gb * req.gpu_memory_utilization - reserve
     fixed_tp, fixed_pp = req.tensor_parallel_size, req.pipeline_parallel_size
-    tps = [t for t in (2**i for i in range(10)) if t <= node and valid_tp(facts, t)]
-    tps = {"single": tps[:1], "tp": tps[-1:]}.get(req.strategy, tps)
-    if fixed_tp is not None:
-        choices = [t for t in range(1, node + 1) if valid_tp(facts, t)]
-        if fixed_tp not in choices:
-            raise EvallaunchError(
-                f"parallelism.tensor_parallel_size={fixed_tp} is invalid for {facts.name} "
-                f"({facts.num_attention_heads} heads, {facts.num_kv_heads} KV heads, {node} "
-                f"GPUs per node); valid choices: {choices}"
-            )
-        tps = [fixed_tp]
-    max_pp = min(facts.num_layers or limit, limit // tps[-1])
-    pps = range(1, 2 if req.strategy == "single" else max_pp + 1)
-    if fixed_pp is not None:
-        choices = [
-            p for p in range(1, max_pp + 1) if tps[-1] * p <= node or tps[-1] * p % node == 0
-        ]
-        if fixed_pp not in choices:
-            raise EvallaunchError(
-                f"parallelism.pipeline_parallel_size={fixed_pp}: tp x pp must fit in one node or "
-                f"fill whole nodes ({node} GPUs, at most {hw.max_nodes}); valid choices: {choices}"
-            )
-        pps = range(fixed_pp, fixed_pp + 1)
+
+    def placeable(gpus: int) -> bool:  # inside one node, or whole nodes
+        return gpus <= node or (gpus % node == 0 and gpus <= limit)
+
+    choices = [t for t in range(1, node + 1) if valid_tp(facts, t)]
+    if fixed_tp is not None and fixed_tp not in choices:
+        raise EvallaunchError(
+            f"parallelism.tensor_parallel_size={fixed_tp} does not suit {facts.name} ("
+            f"{facts.num_attention_heads} heads, {facts.num_kv_heads} KV); valid choices: {choices}"
+        )
+    tps = [t for t in choices if t & (t - 1) == 0]  # powers of two
+    tps = [fixed_tp] if fixed_tp else {"single": tps[:1], "tp": tps[-1:]}.get(req.strategy, tps)
+    layers = facts.num_layers or limit
+    pps = [fixed_pp] if fixed_pp else range(1, 2 if req.strategy == "single" else layers + 1)
     layouts = [
-        _layout(facts, hw, req, t, p, nb)
+        _layout(facts, t, p, nb, usable, req.max_model_length)
         for p in pps
-        for t in tps
-        if (p == 1 or fixed_pp or t == tps[-1])  # pipeline stages only at the largest TP
-        and (t * p <= node or t * p % node == 0)  # inside one node, or whole nodes
+        for t in tps  # pipeline stages only at the largest TP:
+        if (p == 1 or fixed_pp or t == tps[-1]) and 1 <= p <= layers and placeable(t * p)
     ]
-    for group in (
-        [x for x in layouts if x.pp == 1],
-        [x for x in layouts if 1 < x.tp * x.pp <= node and x.pp > 1],
-    ):
-        if found := _best(group, req.concurrent_sequences, node, req.strategy):
+    if not layouts:
+        valid = [p for p in range(1, layers + 1) if placeable(tps[-1] * p)]
+        raise EvallaunchError(
+            f"parallelism.pipeline_parallel_size={fixed_pp}: TP {tps[-1]} x PP must fit one node or"
+            f" fill whole nodes ({node} GPUs, at most {hw.max_nodes} nodes); valid choices: {valid}"
+        )
+    in_node = [x for x in layouts if x.tp * x.pp <= node]
+    for group in ([x for x in in_node if x.pp == 1], [x for x in in_node if x.pp > 1]):
+        if found := _best(group, req, node):
             return found
     multi = [x for x in layouts if x.tp * x.pp > node and x.fit >= 1]
     if multi:  # extra nodes cost: the fewest that hold at least one sequence
         return min(multi, key=lambda x: x.tp * x.pp)
-    biggest = max(layouts, key=lambda x: x.tp * x.pp)
-    weights = facts.num_params * nb / GB
+    big = max(layouts, key=lambda x: x.tp * x.pp)
     seq_gb = kv_cache_bytes_per_token(facts, nb) * req.max_model_length / GB
     raise EvallaunchError(
-        f"{facts.name} does not fit: {weights:.1f} GB of weights in {req.dtype} plus {seq_gb:.2f}"
-        f" GB of KV cache per {req.max_model_length}-token sequence; each {hw.gpu_memory_gb:g} GB "
-        f"{hw.gpu_type} has {usable_gb_per_gpu(hw, req.gpu_memory_utilization):.1f} GB usable, "
-        f"{node} per node, at most {hw.max_nodes} node(s); largest layout tried: TP {biggest.tp}"
-        f" x PP {biggest.pp} ({biggest.weights_gb:.1f} GB of weights per GPU)",
+        f"{facts.name} does not fit: {facts.num_params * nb / GB:.1f} GB of weights in {req.dtype}"
+        f" + {seq_gb:.2f} GB of KV cache per {req.max_model_length}-token sequence; a "
+        f"{hw.gpu_memory_gb:g} GB {hw.gpu_type} has {usable:.1f} GB usable, {node} per node, at "
+        f"most {hw.max_nodes} node(s); tried up to TP {big.tp} x PP {big.pp}",
         hint="use bfloat16, a shorter model.max_model_length, more nodes or larger GPUs",
     )
 
@@ -333,10 +290,8 @@ def format_plan_table(rows: list[tuple[str, Plan]]) -> str:
         limit = f"{p.time_limit_min // 60}:{p.time_limit_min % 60:02d}:00"
         table.append([job, *ints, *gbs, f"{p.estimated_hours:.2f}", limit])
     widths = [max(map(len, column)) for column in zip(*table, strict=True)]
-    lines = [
-        "  ".join([row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:], widths[1:])])
-        for row in table
-    ]
+    fmt = "  ".join(f"{{:{'<' if i == 0 else '>'}{w}}}" for i, w in enumerate(widths))
+    lines = [fmt.format(*row) for row in table]
     lines.insert(1, "  ".join("-" * w for w in widths))
     used = sum(p.total_gpus * p.estimated_hours for _, p in rows)
     reserved = sum(p.total_gpus * p.time_limit_min / 60 for _, p in rows)

@@ -1,0 +1,33 @@
+"""Resource planning: model facts + cluster hardware -> parallelism plan and Slurm resources."""
+
+from evallaunch.planning.model_facts import (
+    ModelFacts,
+    kv_cache_bytes_per_token,
+    load_model_facts,
+    parse_size_from_name,
+    safetensors_numel,
+)
+from evallaunch.planning.planner import (
+    Hardware,
+    Plan,
+    PlanRequest,
+    format_plan_table,
+    open_r1_rule,
+    plan,
+    valid_tp,
+)
+
+__all__ = [
+    "Hardware",
+    "ModelFacts",
+    "Plan",
+    "PlanRequest",
+    "format_plan_table",
+    "kv_cache_bytes_per_token",
+    "load_model_facts",
+    "open_r1_rule",
+    "parse_size_from_name",
+    "plan",
+    "safetensors_numel",
+    "valid_tp",
+]
