@@ -29,6 +29,35 @@ def _prepare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _score(args: argparse.Namespace) -> int:
+    from evallaunch.compose import compose_config, group_options
+    from evallaunch.errors import EvallaunchError
+    from evallaunch.report import results_table
+    from evallaunch.rescore import rescore
+
+    if args.benchmark not in group_options("benchmark"):
+        raise EvallaunchError(
+            f"unknown benchmark {args.benchmark!r}; valid choices: {group_options('benchmark')}"
+        )
+    cfg = compose_config([f"benchmark={args.benchmark}"])
+    completions = Path(args.completions)
+    out_dir = Path(args.output or Path("outputs") / "score" / args.benchmark / completions.stem)
+    data_dir = args.data_dir or cfg.paths.data_dir
+    results = rescore(cfg.benchmark, data_dir, completions, out_dir)
+    print(results_table(results))
+    print(f"results: {out_dir / 'results.json'}")
+    return 0
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from evallaunch.planning.planner import format_plan_table
+    from evallaunch.planning.sweep_plan import plan_sweep
+
+    rows = plan_sweep(args.overrides, args.multirun)
+    print(format_plan_table(rows))
+    return 0
+
+
 def _status(args: argparse.Namespace) -> int:
     from evallaunch.launching.sweep import format_status, status_rows
 
@@ -84,3 +113,24 @@ def register_commands(commands: Any) -> None:
         "--failed", action="store_true", help="only jobs that are not finished (the default)"
     )
     resubmit.set_defaults(func=_resubmit)
+
+    score = commands.add_parser(
+        "score",
+        help="grade saved completions (details.parquet or JSONL) without running a model",
+    )
+    score.add_argument("benchmark", help="benchmark name, e.g. math_500")
+    score.add_argument("completions", help='details.parquet, or JSONL of {"id", "completion"}')
+    score.add_argument("--output", help="output directory (default outputs/score/...)")
+    score.add_argument("--data-dir", help="benchmark mirror (default: paths.data_dir)")
+    score.set_defaults(func=_score)
+
+    plan = commands.add_parser(
+        "plan",
+        help="print each job's GPUs, parallelism and Slurm resources; launch nothing",
+        description="Plan every job of a sweep on its cluster from memory arithmetic, e.g. "
+        "evallaunch plan --multirun cluster=slurm_h100_example model=r1_distill_qwen_7b,"
+        "r1_distill_llama_70b benchmark=aime24,math_500 parallelism=auto",
+    )
+    plan.add_argument("overrides", nargs="*", help="Hydra overrides, as for evallaunch-evaluate")
+    plan.add_argument("-m", "--multirun", action="store_true", help="expand sweeps (a,b,c)")
+    plan.set_defaults(func=_plan)
