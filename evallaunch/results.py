@@ -16,7 +16,7 @@ SCHEMA_VERSION = 1
 RESULTS_FILE = "results.json"
 STATUS_FILE = "status.json"
 DETAILS_FILE = "details.parquet"
-STATUSES = ("running", "completed", "failed")
+STATUSES = ("running", "completed", "failed", "interrupted")
 
 DETAIL_COLUMNS = (
     "problem_id",

@@ -80,7 +80,9 @@ def run_job(cfg: DictConfig, job_dir: Path) -> dict[str, Any]:
     try:
         results = _evaluate(cfg, job_dir, started, clock)
     except BaseException as err:
-        write_json(job_dir / STATUS_FILE, {**status, "status": "failed", "error": str(err)})
+        # Killed by a signal (preemption, time limit, Ctrl-C): not a failure of the job.
+        state = "interrupted" if isinstance(err, (SystemExit, KeyboardInterrupt)) else "failed"
+        write_json(job_dir / STATUS_FILE, {**status, "status": state, "error": str(err)})
         raise
     write_json(job_dir / STATUS_FILE, {**status, "status": "completed", "finished_at": _now()})
     return results
@@ -150,6 +152,8 @@ def _evaluate(cfg: DictConfig, job_dir: Path, started: str, clock: float) -> dic
             "name": cfg.model.name,
             "name_or_path": cfg.model.name_or_path,
             "revision": cfg.model.revision,
+            "step": cfg.model.step,
+            "tokens_trained": cfg.model.tokens_trained,
             "resolved_path": model_path,
             "dtype": dtype,
             "device": device,

@@ -37,6 +37,9 @@ class ModelConfig:
     trust_remote_code: bool = False
     # Parameter count in billions, when known (used by resource planning and reports).
     params_b: float | None = None
+    # Training step and tokens trained of this checkpoint (learning curves), when known.
+    step: int | None = None
+    tokens_trained: int | None = None
 
 
 @dataclass

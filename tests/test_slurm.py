@@ -148,15 +148,31 @@ def wait_for(condition, what: str, timeout: float = 600) -> None:
 def test_two_resource_shapes_become_two_arrays(
     slurm: None, tmp_path: Path, shared_datasets: Path
 ) -> None:
-    # single: 1 GPU; dp: the node filled with replicas of the 135M model (2 fake GPUs).
-    proc = sweep(tmp_path, shared_datasets, "parallelism=single,dp", "experiment_name=a,b", *SMOKE)
+    # Two user experiments (from --config-dir): one GPU, and the node filled with replicas.
+    experiments = tmp_path / "user_conf" / "experiment"
+    experiments.mkdir(parents=True)
+    for name, parallelism in (("one_gpu", "single"), ("full_node", "dp")):
+        (experiments / f"{name}.yaml").write_text(
+            "# @package _global_\n"
+            f"defaults:\n  - override /parallelism: {parallelism}\n"
+            f"experiment_name: {name}\n"
+        )
+    proc = sweep(
+        tmp_path,
+        shared_datasets,
+        "--config-dir",
+        str(tmp_path / "user_conf"),
+        "experiment=one_gpu,full_node",
+        "benchmark=math_500,aime24",
+        *SMOKE,
+    )
     output = proc.stdout + proc.stderr
-    jobs = record(tmp_path)
-    gpus = {job["resources"]["gpus_per_node"] for job in jobs}
-    assert gpus == {1, 2}, output[-3000:]
-    arrays = {job["slurm_job_id"].split("_")[0] for job in jobs}
-    assert len(jobs) == 4 and len(arrays) == 2
     assert proc.returncode == 0, output[-3000:]
+    jobs = record(tmp_path)
+    assert len(jobs) == 4
+    assert {job["resources"]["gpus_per_node"] for job in jobs} == {1, 2}
+    arrays = {job["slurm_job_id"].split("_")[0] for job in jobs}
+    assert len(arrays) == 2
     for job in jobs:
         tres = subprocess.run(
             ["sacct", "-n", "-P", "-X", "-o", "AllocTRES", "-j", job["slurm_job_id"]],
@@ -165,3 +181,4 @@ def test_two_resource_shapes_become_two_arrays(
             check=True,
         ).stdout
         assert f"gres/gpu={job['resources']['gpus_per_node']}" in tres
+        assert validate_results(results_of(job["job_dir"])) == []

@@ -15,6 +15,8 @@ from evallaunch.results import RESULTS_FILE, STATUS_FILE, validate_results, writ
 
 RECORD = Path(".evallaunch") / "sweep.json"
 IN_FLIGHT = {"pending", "running", "requeued", "configuring", "completing", "suspended"}
+# status.json states a job leaves when it stops early (it is not finished).
+STOPPED = {"failed", "interrupted"}
 
 
 def record_path(sweep_dir: Path) -> Path:
@@ -89,10 +91,10 @@ def job_state(job: dict[str, Any], states: dict[str, str]) -> str:
         return "cancelled"
     if scheduler in ("timeout", "preempted", "node_fail", "out_of_memory", "failed"):
         return scheduler.replace("_", "-")
-    if status == "failed":
-        return "failed"
     if scheduler in IN_FLIGHT:
         return scheduler
+    if status in STOPPED:
+        return str(status)
     if job.get("state") == "skipped":
         return "completed"
     return status or scheduler or "unknown"

@@ -8,7 +8,7 @@ from typing import Any
 from hydra.core.singleton import Singleton
 from hydra.core.utils import JobReturn, JobStatus, run_job, setup_globals
 from hydra.types import HydraContext, TaskFunction
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig, open_dict, read_write
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ class BatchTask:
             if is_finished(job_dir_of(cfg), fingerprint):  # done before a requeue
                 returns.append(JobReturn(status=JobStatus.COMPLETED, _return_value=None))
                 continue
-            with open_dict(cfg.hydra.job):
+            with read_write(cfg.hydra.job), open_dict(cfg.hydra.job):  # read-only after a run
                 cfg.hydra.job.id = job_id
             returns.append(self._run(cfg))
         return returns
