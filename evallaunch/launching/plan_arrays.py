@@ -61,8 +61,8 @@ def split_finished(
 
 
 def group(specs: list[JobSpec], benchmarks_per_job: int) -> Arrays:
-    """One array per resource shape; within it, batches of up to `benchmarks_per_job`
-    benchmarks of the same model and backend (they share one allocation)."""
+    """Batches of up to `benchmarks_per_job` benchmarks of the same model, backend and GPUs
+    (one allocation, time limits added up); then one array per resource shape."""
     if benchmarks_per_job < 1:
         from evallaunch.errors import EvallaunchError
 
@@ -71,9 +71,13 @@ def group(specs: list[JobSpec], benchmarks_per_job: int) -> Arrays:
     for spec in specs:
         by_key[spec.batch_key].append(spec)
     arrays: Arrays = defaultdict(list)
-    for key, members in by_key.items():
+    for members in by_key.values():
         for start in range(0, len(members), benchmarks_per_job):
-            arrays[key[-1]].append(members[start : start + benchmarks_per_job])
+            batch = members[start : start + benchmarks_per_job]
+            resources = dict(batch[0].resources)
+            if "timeout_min" in resources:
+                resources["timeout_min"] = sum(int(s.resources["timeout_min"]) for s in batch)
+            arrays[tuple(sorted(resources.items()))].append(batch)
     return dict(arrays)
 
 

@@ -48,9 +48,11 @@ class JobSpec:
 
     @property
     def batch_key(self) -> tuple[Any, ...]:
-        """Jobs with the same key may share one allocation (same model, backend, resources)."""
+        """Jobs with the same key may share one allocation: same model, backend and GPUs
+        (their time limits are added up)."""
         cfg = self.config
-        return (cfg.model.name_or_path, cfg.model.revision, cfg.backend.name, self.shape)
+        gpus = tuple(sorted((k, v) for k, v in self.resources.items() if k != "timeout_min"))
+        return (cfg.model.name_or_path, cfg.model.revision, cfg.backend.name, gpus)
 
 
 def job_fingerprint(cfg: DictConfig) -> str:

@@ -26,6 +26,7 @@ RESERVE_FIXED_GB = 2.0
 RESERVE_FRACTION = 0.02
 STARTUP_MIN = 10.0  # model download/load, CUDA graphs, before the first token
 SAFETY_FACTOR = 1.5
+REFERENCE_PARAMS = 7e9  # tokens_per_second_per_gpu is quoted for a 7B-class model
 TIME_STEP_MIN = 30
 SMALLER_TP_TOLERANCE = 0.9
 STRATEGIES = ("auto", "single", "tp", "dp")
@@ -35,7 +36,8 @@ GB = 1e9
 
 @dataclass(frozen=True)
 class Hardware:
-    """One kind of GPU node; throughput is an assumed decode rate used for time estimates."""
+    """One kind of GPU node; throughput is an assumed decode rate (tokens/s per GPU for a
+    7B-class model, scaled by active parameters) used for time estimates."""
 
     gpu_type: str
     gpu_memory_gb: float
@@ -166,7 +168,11 @@ def plan(facts: ModelFacts, hardware: Hardware, request: PlanRequest) -> Plan:
     if max_pos and req.max_model_length > max_pos:
         notes.append(f"model.max_model_length > max_position_embeddings ({max_pos}): vLLM refuses")
     tokens = req.num_prompts * req.samples_per_prompt * req.max_new_tokens
-    gen_hours = tokens / (hw.tokens_per_second_per_gpu * dp * gpr) / 3600
+    # Decode is memory-bound: throughput falls with the active parameters per token.
+    speed = hw.tokens_per_second_per_gpu * min(
+        REFERENCE_PARAMS / max(facts.num_active_params, 1), 4.0
+    )
+    gen_hours = tokens / (speed * dp * gpr) / 3600
     hours = (gen_hours + STARTUP_MIN / 60) * SAFETY_FACTOR
     return Plan(
         tp=lay.tp,

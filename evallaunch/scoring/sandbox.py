@@ -72,7 +72,8 @@ class _Plan:
     interpreter: str  # Python for the untrusted program (one that uid can read)
 
 
-_LOCK = threading.Lock()
+_LOCK = threading.Lock()  # guards _PLAN
+_UID_LOCK = threading.Lock()  # guards _FREE_UIDS and _NEXT_UID
 _PLAN: list[_Plan | None] = []  # filled once by _plan()
 _FREE_UIDS: list[int] = []
 _NEXT_UID = [1_900_000_000 + (os.getpid() % 100_000) * 1_000]
@@ -154,7 +155,7 @@ print("isolated" if ok else "leaky")
 
 
 def _take_uid() -> int:
-    with _LOCK:
+    with _UID_LOCK:
         if _FREE_UIDS:
             return _FREE_UIDS.pop()
         _NEXT_UID[0] += 1
@@ -203,7 +204,7 @@ def _run(plan: _Plan, code: str, stdin: str, limits: SandboxLimits) -> Execution
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
         if uid is not None:
-            with _LOCK:
+            with _UID_LOCK:
                 _FREE_UIDS.append(uid)
     status, detail = _classify(timed_out, proc.returncode, len(stdout), stderr, limits)
     return Execution(status, detail, stdout[: limits.output_bytes].decode("utf-8", "replace"))

@@ -1,0 +1,13 @@
+"""Collect finished evaluation jobs into one results table; report, compare, publish.
+
+Modules: `table` (scan, validate, long table, merge/dedup, suite groups), `report`
+(terminal, markdown, self-contained HTML), `plots` (matplotlib PNGs), `compare` (paired
+tests, run diffs), `publish` (W&B, Hub dataset), `commands` (the CLI sub-commands).
+"""
+
+from __future__ import annotations
+
+from evallaunch.collect.commands import register_collect_commands
+from evallaunch.collect.table import KEY, Collection, Skipped, collect, merge_tables
+
+__all__ = ["KEY", "Collection", "Skipped", "collect", "merge_tables", "register_collect_commands"]

@@ -1,0 +1,172 @@
+"""The `collect`, `compare` and `diff` sub-commands of `evallaunch`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from evallaunch.errors import EvallaunchError
+
+
+def _warn(message: str) -> None:
+    print(f"evallaunch: warning: {message}", file=sys.stderr)
+
+
+def _wandb_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("wandb") is not None
+
+
+def _collect(args: argparse.Namespace) -> int:
+    from evallaunch.collect import plots, publish, report
+    from evallaunch.collect.table import (
+        change_counts,
+        collect,
+        load_groups,
+        read_table,
+        write_table,
+    )
+
+    roots = [Path(root) for root in (args.roots or ["outputs"])]
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    out_dir = Path(args.output or Path("outputs") / "collect" / stamp)
+    merge_path = Path(args.merge) if args.merge else None
+    previous = read_table(merge_path) if merge_path and merge_path.is_file() else None
+    groups = load_groups()
+    result = collect(roots, [previous] if previous is not None else [], groups)
+    for skipped in result.skipped:
+        _warn(f"skipped {skipped}")
+    table = result.table
+    if args.hub_repo:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            staging = out_dir / "hub" if not args.dry_run else Path(tmp)
+            plan = publish.sync_hub(args.hub_repo, table, staging, groups, dry_run=args.dry_run)
+        print(("would commit to " if args.dry_run else "Hub: ") + plan.describe())
+        table = plan.table
+    print(report.terminal_table(table))
+    print(f"{len(result.new_rows)} rows from {len(roots)} root(s); {len(result.skipped)} skipped")
+    if args.dry_run:
+        if merge_path:
+            counts = change_counts(previous, result.new_rows)
+            print(
+                f"would update {merge_path}: {counts['added']} rows added, "
+                f"{counts['updated']} updated, {counts['unchanged']} unchanged"
+            )
+        print(f"would write {out_dir}/table.parquet, report.md, report.html and plots")
+        return 0
+    files = write_table(table, out_dir / "table.parquet", csv=args.csv)
+    if merge_path:
+        write_table(table, merge_path)
+        print(f"merged into {merge_path}")
+    references = report.load_references()
+    comparison = report.compare_to_references(table, references)
+    written = [
+        *plots.learning_curves(table, out_dir / "plots"),
+        *plots.reference_bars(comparison, out_dir / "plots"),
+    ]
+    (out_dir / "report.md").write_text(report.markdown_report(table, comparison, result.coverage))
+    page = report.html_report(table, comparison, result.coverage, [p.path for p in written])
+    (out_dir / "report.html").write_text(page)
+    use_wandb = args.wandb if args.wandb is not None else _wandb_available()
+    if use_wandb:
+        runs = publish.publish_wandb(
+            table,
+            out_dir,
+            project=args.wandb_project,
+            per_model=args.wandb_per_model,
+            plots=written,
+            details=publish.details_files(result.new_rows),
+            name=f"collect-{stamp}",
+        )
+        for run_dir in runs:
+            print(f"W&B run: {run_dir}  (upload an offline run with: wandb sync {run_dir})")
+    manifest: dict[str, Any] = {
+        "roots": [str(root) for root in roots],
+        "rows": len(table),
+        "new_rows": len(result.new_rows),
+        "skipped": [{"path": str(s.path), "reason": s.reason} for s in result.skipped],
+        "plots": [str(p.path) for p in written],
+    }
+    (out_dir / "collect.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    print("wrote " + ", ".join(str(f) for f in [*files, out_dir / "report.html"]))
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from evallaunch.collect.compare import compare, format_comparisons
+
+    roots = [Path(root) for root in (args.root or ["outputs"])]
+    rows = compare(args.a, args.b, roots, seed=args.seed)
+    print(f"A = {args.a}\nB = {args.b}")
+    print(format_comparisons(rows))
+    return 0
+
+
+def _diff(args: argparse.Namespace) -> int:
+    from evallaunch.collect.compare import diff_runs, format_diff
+
+    runs = [Path(args.run1), Path(args.run2)]
+    for run in runs:
+        if not (run / "results.json").is_file():
+            raise EvallaunchError(f"{run} is not a finished job directory (no results.json)")
+    differences = diff_runs(*runs)
+    print(format_diff(differences))
+    return 1 if differences else 0
+
+
+def register_collect_commands(commands: Any) -> None:
+    """Add `collect`, `compare` and `diff` to an argparse sub-parsers object."""
+    collect = commands.add_parser(
+        "collect",
+        help="gather every finished job into one results table, reports and plots",
+        description="Scan output roots for finished jobs, build one long table (parquet), "
+        "merge it with earlier tables (latest evaluation wins), write a terminal table, "
+        "report.md, a self-contained report.html and plots, and publish to W&B / the Hub.",
+    )
+    collect.add_argument("roots", nargs="*", metavar="ROOT", help="output roots (default: outputs)")
+    collect.add_argument("--output", help="output directory (default outputs/collect/<time>)")
+    collect.add_argument("--merge", metavar="PATH", help="table to merge into (updated in place)")
+    collect.add_argument("--csv", action="store_true", help="also write table.csv")
+    collect.add_argument(
+        "--wandb",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="log to W&B (default: when wandb is installed; WANDB_MODE defaults to offline)",
+    )
+    collect.add_argument("--wandb-project", default="evallaunch", help="W&B project")
+    collect.add_argument("--wandb-per-model", action="store_true", help="one W&B run per model")
+    collect.add_argument("--hub-repo", metavar="ORG/NAME", help="Hub dataset repo to update")
+    collect.add_argument(
+        "--dry-run", action="store_true", help="print what would change; write and upload nothing"
+    )
+    collect.set_defaults(func=_collect)
+
+    compare = commands.add_parser(
+        "compare",
+        help="paired significance test of two runs (B minus A) per shared benchmark",
+        description="A and B are job directories, or model@revision / model:step resolved "
+        "in the output roots. Uses per-problem outcomes from details.parquet: paired "
+        "bootstrap CI and p-value, and McNemar's exact test when both have one sample.",
+    )
+    compare.add_argument("a", metavar="A")
+    compare.add_argument("b", metavar="B")
+    compare.add_argument(
+        "--root", action="append", help="output root (repeatable; default outputs)"
+    )
+    compare.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    compare.set_defaults(func=_compare)
+
+    diff = commands.add_parser(
+        "diff",
+        help="what differs between two job directories that can move the numbers",
+    )
+    diff.add_argument("run1", metavar="RUN1")
+    diff.add_argument("run2", metavar="RUN2")
+    diff.set_defaults(func=_diff)

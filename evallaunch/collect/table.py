@@ -1,0 +1,371 @@
+"""Scan job directories into one long results table; merge, deduplicate, add suite groups.
+
+One row per (model, revision, step, benchmark, metric, variant, backend). Merging keeps,
+per key, the row with the latest ``eval_date``; group rows (``benchmark="group:<name>"``)
+are always recomputed from the merged table, so collecting twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from evallaunch.errors import EvallaunchError
+from evallaunch.results import RESULTS_FILE, STATUS_FILE, atomic_open, validate_results
+
+KEY = ["model", "revision", "step", "benchmark", "metric", "variant", "backend"]
+# Column -> dtype of the table (the parquet file keeps them).
+COLUMNS: dict[str, str] = {
+    "model": "str",
+    "revision": "str",
+    "step": "Int64",
+    "benchmark": "str",
+    "metric": "str",
+    "variant": "str",
+    "backend": "str",
+    "value": "float64",
+    "stderr": "float64",
+    "ci_low": "float64",
+    "ci_high": "float64",
+    "num_problems": "Int64",
+    "num_samples": "Int64",
+    "eval_date": "datetime64[us, UTC]",
+    "config_fingerprint": "str",
+    "tokens_trained": "Int64",
+    "packages": "str",
+    "experiment": "str",
+    "name_or_path": "str",
+    "job_dir": "str",
+}
+UNIT = ["model", "revision", "step", "backend"]  # one evaluated checkpoint on one harness
+GROUP_PREFIX = "group:"
+GROUPS_FILE = Path(__file__).resolve().parents[2] / "conf" / "groups.yaml"
+_PRUNE = {"history", "wandb", "__pycache__"}
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A job directory left out of the table, with the file at fault and why."""
+
+    path: Path
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+@dataclass
+class Collection:
+    """The outcome of `collect`: the merged table and what was left out.
+
+    Attributes:
+        table: The long table, merged, deduplicated, with group rows.
+        new_rows: The rows read from the scanned roots alone (no group rows).
+        skipped: One entry per job directory that was not usable.
+        coverage: Per (model, revision, step, backend, group): members found and missing.
+    """
+
+    table: pd.DataFrame
+    new_rows: pd.DataFrame
+    skipped: list[Skipped] = field(default_factory=list)
+    coverage: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+def find_job_dirs(roots: Sequence[Path]) -> Iterator[Path]:
+    """Yield every directory holding a results.json or status.json, in sorted order.
+
+    Hidden directories, ``history/`` (older runs) and a job's own subfolders are not entered.
+    """
+    for root in roots:
+        if not root.is_dir():
+            raise EvallaunchError(
+                f"output root not found: {root}", hint="give the directory of evaluate's outputs"
+            )
+        stack = [str(root)]
+        while stack:
+            current = stack.pop()
+            entries = sorted(os.scandir(current), key=lambda e: e.name, reverse=True)
+            names = {entry.name for entry in entries if entry.is_file()}
+            if RESULTS_FILE in names or STATUS_FILE in names:
+                yield Path(current)
+                continue
+            stack.extend(
+                e.path
+                for e in entries
+                if e.is_dir() and not e.name.startswith(".") and e.name not in _PRUNE
+            )
+
+
+def load_job(job_dir: Path) -> dict[str, Any] | Skipped:
+    """The results of a finished job directory, or why it cannot be used."""
+    status_path, results_path = job_dir / STATUS_FILE, job_dir / RESULTS_FILE
+    has_results = results_path.is_file()
+    if status_path.is_file():
+        try:
+            status = json.loads(status_path.read_text())
+            state = status.get("status") if isinstance(status, dict) else None
+        except (OSError, ValueError) as err:
+            return Skipped(status_path, f"invalid JSON ({err})")
+        if state == "running" and not has_results:
+            return Skipped(status_path, "job still running (no results.json yet)")
+        if state == "failed":
+            error = str(status.get("error") or "no error recorded").strip().splitlines()
+            return Skipped(status_path, f"job failed: {error[0][:160] if error else '?'}")
+        if state != "completed":
+            return Skipped(status_path, f"status is {state!r}, not 'completed'")
+    if not has_results:
+        return Skipped(results_path, "missing although status.json says completed")
+    try:
+        data = json.loads(results_path.read_text())
+    except (OSError, ValueError) as err:
+        return Skipped(results_path, f"invalid JSON ({err})")
+    problems = validate_results(data)
+    if not problems:
+        problems = [
+            f"missing {part}.name"
+            for part in ("model", "benchmark", "backend")
+            if not data[part].get("name")
+        ]
+    if problems:
+        more = f" (+{len(problems) - 3} more)" if len(problems) > 3 else ""
+        return Skipped(results_path, "schema: " + "; ".join(problems[:3]) + more)
+    if data["status"] != "completed":
+        return Skipped(results_path, f"status is {data['status']!r}, not 'completed'")
+    return data
+
+
+def scan(roots: Sequence[Path]) -> tuple[list[tuple[Path, dict[str, Any]]], list[Skipped]]:
+    """Load every usable job under `roots`; the others come back as `Skipped`."""
+    jobs, skipped = [], []
+    for job_dir in find_job_dirs(roots):
+        loaded = load_job(job_dir)
+        if isinstance(loaded, Skipped):
+            skipped.append(loaded)
+        else:
+            jobs.append((job_dir, loaded))
+    return jobs, skipped
+
+
+def variant_of(num_samples: Any, limit: Any) -> str:
+    """``n=64``, or ``n=1,limit=5`` for a run on the first problems only."""
+    return f"n={num_samples}" + (f",limit={limit}" if limit not in (None, "") else "")
+
+
+def long_table(jobs: Sequence[tuple[Path, dict[str, Any]]]) -> pd.DataFrame:
+    """One row per job and metric, in the table's columns and dtypes."""
+    cols: dict[str, list[Any]] = {name: [] for name in COLUMNS}
+    for job_dir, res in jobs:
+        model, bench = res["model"], res["benchmark"]
+        packages = ";".join(f"{k}={v}" for k, v in sorted(res["packages"].items()))
+        base = {
+            "model": model["name"],
+            "revision": str(model.get("revision") or "main"),
+            "step": model.get("step"),
+            "benchmark": bench["name"],
+            "variant": variant_of(res["num_samples"], bench.get("limit")),
+            "backend": res["backend"]["name"],
+            "num_samples": res["num_samples"],
+            "eval_date": res["finished_at"],
+            "config_fingerprint": res["config_fingerprint"],
+            "tokens_trained": model.get("tokens_trained"),
+            "packages": packages,
+            "experiment": res["experiment"],
+            "name_or_path": str(model.get("name_or_path") or ""),
+            "job_dir": str(job_dir),
+        }
+        for name, metric in res["metrics"].items():
+            row = {**base, "metric": name, "num_problems": metric.get("n", res["num_problems"])}
+            for part in ("value", "stderr", "ci_low", "ci_high"):
+                row[part] = metric.get(part)
+            for column, values in cols.items():
+                values.append(row[column])
+    return normalize(pd.DataFrame(cols))
+
+
+def normalize(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with exactly the table's columns, in order, with the table's dtypes."""
+    out = {}
+    for column, dtype in COLUMNS.items():
+        values = frame[column] if column in frame else pd.Series(pd.NA, index=frame.index)
+        if str(values.dtype) == dtype:
+            out[column] = values.fillna("") if dtype == "str" else values
+            continue
+        if dtype == "str":
+            values = values.astype(object).where(values.notna(), "").astype("str")
+        elif dtype.startswith("datetime"):
+            values = pd.to_datetime(values, utc=True, format="ISO8601").astype(dtype)
+        else:
+            values = pd.to_numeric(values.astype(object), errors="coerce").astype(dtype)
+        out[column] = values
+    return pd.DataFrame(out).reset_index(drop=True)
+
+
+def merge_tables(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """Concatenate tables; per key keep the row with the latest eval_date; drop group rows.
+
+    Ties (the same run collected twice) keep the later frame's row. Sorted by the key.
+    """
+    frames = [normalize(f) for f in frames if len(f)]
+    if not frames:
+        return normalize(pd.DataFrame(columns=list(COLUMNS)))
+    merged = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    merged = merged[~merged["benchmark"].str.startswith(GROUP_PREFIX)]
+    merged = merged.sort_values("eval_date", kind="stable", na_position="first")
+    merged = merged.drop_duplicates(KEY, keep="last")
+    return merged.sort_values(KEY, kind="stable", ignore_index=True)
+
+
+def changed_rows(old: pd.DataFrame | None, new: pd.DataFrame) -> pd.DataFrame:
+    """Rows of `new` that merging into `old` adds or updates, with a ``change`` column.
+
+    ``change`` is "added" (key not in `old`), "updated" (a later eval_date) or "unchanged".
+    """
+    new = new[~new["benchmark"].str.startswith(GROUP_PREFIX)]
+    if old is None or not len(old):
+        return new.assign(change="added")
+    old = old.loc[~old["benchmark"].str.startswith(GROUP_PREFIX), [*KEY, "eval_date"]]
+    joined = new.merge(old, on=KEY, how="left", suffixes=("", "_old"), indicator=True)
+    matched = joined["_merge"] == "both"
+    newer = matched & (joined["eval_date"] > joined["eval_date_old"])
+    change = np.select([~matched, newer], ["added", "updated"], "unchanged")
+    return joined.drop(columns=["eval_date_old", "_merge"]).assign(change=change)
+
+
+def change_counts(old: pd.DataFrame | None, new: pd.DataFrame) -> dict[str, int]:
+    """How merging `new` into `old` changes it: rows added, updated (newer) and unchanged."""
+    counts = changed_rows(old, new)["change"].value_counts()
+    return {name: int(counts.get(name, 0)) for name in ("added", "updated", "unchanged")}
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """Read a table written by `write_table` (parquet or CSV)."""
+    try:
+        frame = pd.read_csv(path) if path.suffix == ".csv" else pd.read_parquet(path)
+    except (OSError, ValueError) as err:
+        raise EvallaunchError(f"cannot read the results table {path}: {err}") from None
+    missing = sorted(set(KEY) - set(frame.columns))
+    if missing:
+        raise EvallaunchError(f"{path} is not an evallaunch results table (missing {missing})")
+    return normalize(frame)
+
+
+def write_table(frame: pd.DataFrame, path: Path, csv: bool = False) -> list[Path]:
+    """Write the table as parquet (and CSV beside it), atomically; return the files."""
+    with atomic_open(path, "wb") as handle:
+        frame.to_parquet(handle, index=False)
+    written = [path]
+    if csv:
+        with atomic_open(path.with_suffix(".csv")) as handle:
+            frame.to_csv(handle, index=False)
+        written.append(path.with_suffix(".csv"))
+    return written
+
+
+def load_groups(path: Path = GROUPS_FILE) -> dict[str, list[str]]:
+    """Suite groups, e.g. ``{"reasoning": ["aime24", ...]}`` from conf/groups.yaml."""
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as err:
+        raise EvallaunchError(f"cannot read the suite groups {path}: {err}") from None
+    if not isinstance(data, dict) or not all(isinstance(v, list) for v in data.values()):
+        raise EvallaunchError(f"{path}: expected `name: [benchmark, ...]` entries")
+    return {str(k): [str(b) for b in v] for k, v in data.items()}
+
+
+def best_rows(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """One row per `by`: most problems, then most samples, then the latest eval."""
+    order = frame.sort_values(["num_problems", "num_samples", "eval_date"], kind="stable")
+    return order.drop_duplicates(by, keep="last")
+
+
+def group_rows(table: pd.DataFrame, groups: Mapping[str, list[str]]) -> tuple[pd.DataFrame, ...]:
+    """Macro and problem-weighted pass@1 per unit and group, and the coverage of each group.
+
+    Returns:
+        (rows, coverage): rows for units that have every member (variants ``macro`` and
+        ``weighted``); coverage lists each unit and group with the members found/missing.
+    """
+    plain = table[(table["metric"] == "pass@1") & ~table["benchmark"].str.startswith(GROUP_PREFIX)]
+    best = best_rows(plain, [*UNIT, "benchmark"])
+    rows, coverage = [], []
+    for name, members in groups.items():
+        sub = best[best["benchmark"].isin(members)].copy()
+        if sub.empty:
+            continue
+        weight = sub["num_problems"].astype("float64")
+        sub["_wv"], sub["_se2"] = sub["value"] * weight, sub["stderr"] ** 2
+        sub["_wse2"], sub["_w"] = (weight * sub["stderr"]) ** 2, weight
+        agg = sub.groupby(UNIT, dropna=False, sort=True).agg(
+            found=("benchmark", "nunique"),
+            benchmarks=("benchmark", lambda s: ",".join(sorted(s))),
+            value=("value", "sum"),
+            se_count=("stderr", "count"),
+            se2=("_se2", "sum"),
+            wv=("_wv", "sum"),
+            w=("_w", "sum"),
+            wse2=("_wse2", "sum"),
+            num_problems=("num_problems", "sum"),
+            eval_date=("eval_date", "max"),
+            tokens_trained=("tokens_trained", "first"),
+            experiment=("experiment", "first"),
+            name_or_path=("name_or_path", "first"),
+        )
+        agg = agg.reset_index()
+        found = agg["benchmarks"].str.split(",")
+        agg["missing"] = [sorted(set(members) - set(f)) for f in found]
+        coverage.append(agg[[*UNIT, "found", "missing"]].assign(group=name, size=len(members)))
+        full = agg[agg["found"] == len(members)]
+        has_se = full["se_count"] == len(members)
+        k = len(members)
+        for variant, value, stderr in (
+            ("macro", full["value"] / k, np.sqrt(full["se2"]) / k),
+            ("weighted", full["wv"] / full["w"], np.sqrt(full["wse2"]) / full["w"]),
+        ):
+            stderr = stderr.where(has_se)
+            rows.append(
+                full[[*UNIT, "num_problems", "eval_date", "tokens_trained"]].assign(
+                    benchmark=GROUP_PREFIX + name,
+                    metric="pass@1",
+                    variant=variant,
+                    value=value,
+                    stderr=stderr,
+                    ci_low=(value - 1.96 * stderr).clip(0.0, 1.0),
+                    ci_high=(value + 1.96 * stderr).clip(0.0, 1.0),
+                    experiment=full["experiment"],
+                    name_or_path=full["name_or_path"],
+                )
+            )
+    out = normalize(pd.concat(rows, ignore_index=True)) if rows else normalize(pd.DataFrame())
+    cov = pd.concat(coverage, ignore_index=True) if coverage else pd.DataFrame()
+    return out, cov
+
+
+def collect(
+    roots: Sequence[Path],
+    existing: Sequence[pd.DataFrame] = (),
+    groups: Mapping[str, list[str]] | None = None,
+) -> Collection:
+    """Scan `roots`, merge with `existing` tables (newest eval wins) and add group rows.
+
+    Args:
+        roots: Output roots (or sweep or job directories) to scan.
+        existing: Earlier tables to merge with (a local table file, the Hub's table).
+        groups: Suite groups; None reads conf/groups.yaml.
+
+    Returns:
+        The collection: merged table, this scan's own rows, skipped jobs, group coverage.
+    """
+    jobs, skipped = scan(roots)
+    new_rows = long_table(jobs)
+    merged = merge_tables([*existing, new_rows])
+    extra, coverage = group_rows(merged, load_groups() if groups is None else groups)
+    table = pd.concat([merged, extra], ignore_index=True) if len(extra) else merged
+    return Collection(table.sort_values(KEY, ignore_index=True), new_rows, skipped, coverage)
