@@ -28,7 +28,6 @@ def dry_run(tmp_path: Path, shared: Path, *args: str) -> str:
         **os.environ,
         "HF_HUB_OFFLINE": "1",
         "EVALLAUNCH_OUTPUTS": str(tmp_path / "out"),
-        "EVALLAUNCH_CACHE": str(tmp_path / "cache"),
     }
     proc = subprocess.run(
         command, cwd=tmp_path, capture_output=True, text=True, env=env, check=False
