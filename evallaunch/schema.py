@@ -40,6 +40,13 @@ class ModelConfig:
     # Training step and tokens trained of this checkpoint (learning curves), when known.
     step: int | None = None
     tokens_trained: int | None = None
+    # Checkpoint sweep: a glob of local checkpoint dirs (run/checkpoint-*) or a Hub repo
+    # whose branches are checkpoints (hf://org/name); expanded into one job per checkpoint.
+    checkpoints: str | None = None
+    # Which checkpoints: all, latest, every:K (every K-th step), last:N, steps:100,200.
+    checkpoint_select: str = "all"
+    # Tokens per optimizer step (global batch x sequence length), for tokens_trained.
+    tokens_per_step: int | None = None
 
 
 @dataclass
@@ -104,18 +111,40 @@ class GenerationConfig:
 
 
 @dataclass
+class ServerConfig:
+    """Inference servers a job starts when `backend.model_type=server`."""
+
+    num_servers: int = 1
+    # Command template; ${port}, ${model_path}, ${tensor_parallel_size},
+    # ${data_parallel_size} and ${max_model_length} are filled in per server.
+    command: str = (
+        "vllm serve ${model_path} --port ${port} --tensor-parallel-size ${tensor_parallel_size}"
+        " --data-parallel-size ${data_parallel_size} --max-model-len ${max_model_length}"
+    )
+    health_path: str = "/health"
+    startup_timeout_s: float = 900.0
+    # First port; server i listens on base_port + i, the load balancer on base_port - 1.
+    base_port: int = 18100
+    # Retries of a failed request on another server.
+    max_retries: int = 3
+
+
+@dataclass
 class BackendConfig:
     """The evaluation harness that runs the model; `_target_` names its class."""
 
     _target_: str = MISSING
     name: str = MISSING
-    # transformers: in-process Hugging Face model (CPU default).
+    # transformers: in-process Hugging Face model (CPU default); vllm: in-process vLLM;
+    # server: the job starts OpenAI-compatible servers and talks to them over HTTP.
     model_type: str = "transformers"
     batch_size: int = 1
     # auto: cuda when available, else cpu.
     device: str = "auto"
     # Extra keyword arguments for the harness's model constructor.
     model_args: dict[str, Any] = field(default_factory=dict)
+    # Used when model_type=server.
+    server: ServerConfig = field(default_factory=ServerConfig)
 
 
 @dataclass

@@ -19,9 +19,9 @@ from evallaunch.collect.report import pass1_cells
 from evallaunch.collect.table import (
     GROUP_PREFIX,
     changed_rows,
-    group_rows,
     merge_tables,
     read_table,
+    with_groups,
     write_table,
 )
 from evallaunch.errors import EvallaunchError, require
@@ -199,8 +199,7 @@ def plan_hub_commit(
     changes = changed_rows(existing, table)
     counts = {c: int((changes["change"] == c).sum()) for c in ("added", "updated", "unchanged")}
     merged = merge_tables([existing, table] if existing is not None else [table])
-    extra, _ = group_rows(merged, groups)
-    merged = pd.concat([merged, extra], ignore_index=True) if len(extra) else merged
+    merged = with_groups(merged, groups)
     plan = HubPlan(repo_id, merged, counts["added"], counts["updated"], counts["unchanged"])
     if not counts["added"] and not counts["updated"]:
         return plan

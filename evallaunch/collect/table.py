@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,29 +22,12 @@ from evallaunch.errors import EvallaunchError
 from evallaunch.results import RESULTS_FILE, STATUS_FILE, atomic_open, validate_results
 
 KEY = ["model", "revision", "step", "benchmark", "metric", "variant", "backend"]
-# Column -> dtype of the table (the parquet file keeps them).
-COLUMNS: dict[str, str] = {
-    "model": "str",
-    "revision": "str",
-    "step": "Int64",
-    "benchmark": "str",
-    "metric": "str",
-    "variant": "str",
-    "backend": "str",
-    "value": "float64",
-    "stderr": "float64",
-    "ci_low": "float64",
-    "ci_high": "float64",
-    "num_problems": "Int64",
-    "num_samples": "Int64",
-    "eval_date": "datetime64[us, UTC]",
-    "config_fingerprint": "str",
-    "tokens_trained": "Int64",
-    "packages": "str",
-    "experiment": "str",
-    "name_or_path": "str",
-    "job_dir": "str",
-}
+# Column:dtype of the table, in order (the parquet file keeps the dtypes).
+_SPEC = """model:str revision:str step:Int64 benchmark:str metric:str variant:str backend:str
+value:float64 stderr:float64 ci_low:float64 ci_high:float64 num_problems:Int64
+num_samples:Int64 eval_date:datetime64[us,_UTC] config_fingerprint:str tokens_trained:Int64
+packages:str experiment:str name_or_path:str job_dir:str"""
+COLUMNS: dict[str, str] = dict(i.replace("_UTC", " UTC").split(":") for i in _SPEC.split())
 UNIT = ["model", "revision", "step", "backend"]  # one evaluated checkpoint on one harness
 GROUP_PREFIX = "group:"
 GROUPS_FILE = Path(__file__).resolve().parents[2] / "conf" / "groups.yaml"
@@ -75,8 +58,8 @@ class Collection:
 
     table: pd.DataFrame
     new_rows: pd.DataFrame
-    skipped: list[Skipped] = field(default_factory=list)
-    coverage: pd.DataFrame = field(default_factory=pd.DataFrame)
+    skipped: list[Skipped]
+    coverage: pd.DataFrame
 
 
 def find_job_dirs(roots: Sequence[Path]) -> Iterator[Path]:
@@ -86,54 +69,47 @@ def find_job_dirs(roots: Sequence[Path]) -> Iterator[Path]:
     """
     for root in roots:
         if not root.is_dir():
-            raise EvallaunchError(
-                f"output root not found: {root}", hint="give the directory of evaluate's outputs"
-            )
-        stack = [str(root)]
+            raise EvallaunchError(f"output root not found: {root}", hint="give evaluate's outputs")
+        stack = [root]
         while stack:
-            current = stack.pop()
-            entries = sorted(os.scandir(current), key=lambda e: e.name, reverse=True)
-            names = {entry.name for entry in entries if entry.is_file()}
-            if RESULTS_FILE in names or STATUS_FILE in names:
-                yield Path(current)
+            entries = sorted(os.scandir(current := stack.pop()), key=lambda e: e.name)
+            if any(e.name in (RESULTS_FILE, STATUS_FILE) and e.is_file() for e in entries):
+                yield current
                 continue
-            stack.extend(
-                e.path
-                for e in entries
-                if e.is_dir() and not e.name.startswith(".") and e.name not in _PRUNE
-            )
+            stack += [Path(e.path) for e in reversed(entries) if e.is_dir() and _walk(e.name)]
+
+
+def _walk(name: str) -> bool:
+    return not name.startswith(".") and name not in _PRUNE
 
 
 def load_job(job_dir: Path) -> dict[str, Any] | Skipped:
     """The results of a finished job directory, or why it cannot be used."""
     status_path, results_path = job_dir / STATUS_FILE, job_dir / RESULTS_FILE
-    has_results = results_path.is_file()
     if status_path.is_file():
         try:
             status = json.loads(status_path.read_text())
             state = status.get("status") if isinstance(status, dict) else None
         except (OSError, ValueError) as err:
             return Skipped(status_path, f"invalid JSON ({err})")
-        if state == "running" and not has_results:
+        if state == "running" and not results_path.is_file():
             return Skipped(status_path, "job still running (no results.json yet)")
         if state == "failed":
-            error = str(status.get("error") or "no error recorded").strip().splitlines()
-            return Skipped(status_path, f"job failed: {error[0][:160] if error else '?'}")
+            error = str(status.get("error") or "").strip().splitlines() or ["no error recorded"]
+            return Skipped(status_path, f"job failed: {error[0][:160]}")
         if state != "completed":
             return Skipped(status_path, f"status is {state!r}, not 'completed'")
-    if not has_results:
-        return Skipped(results_path, "missing although status.json says completed")
     try:
         data = json.loads(results_path.read_text())
+    except FileNotFoundError:
+        return Skipped(results_path, "missing although status.json says completed")
     except (OSError, ValueError) as err:
         return Skipped(results_path, f"invalid JSON ({err})")
-    problems = validate_results(data)
-    if not problems:
-        problems = [
-            f"missing {part}.name"
-            for part in ("model", "benchmark", "backend")
-            if not data[part].get("name")
-        ]
+    problems = validate_results(data) or [
+        f"missing {part}.name"
+        for part in ("model", "benchmark", "backend")
+        if not data[part].get("name")
+    ]
     if problems:
         more = f" (+{len(problems) - 3} more)" if len(problems) > 3 else ""
         return Skipped(results_path, "schema: " + "; ".join(problems[:3]) + more)
@@ -144,14 +120,9 @@ def load_job(job_dir: Path) -> dict[str, Any] | Skipped:
 
 def scan(roots: Sequence[Path]) -> tuple[list[tuple[Path, dict[str, Any]]], list[Skipped]]:
     """Load every usable job under `roots`; the others come back as `Skipped`."""
-    jobs, skipped = [], []
-    for job_dir in find_job_dirs(roots):
-        loaded = load_job(job_dir)
-        if isinstance(loaded, Skipped):
-            skipped.append(loaded)
-        else:
-            jobs.append((job_dir, loaded))
-    return jobs, skipped
+    loaded = [(job_dir, load_job(job_dir)) for job_dir in find_job_dirs(roots)]
+    jobs = [(job_dir, data) for job_dir, data in loaded if isinstance(data, dict)]
+    return jobs, [data for _, data in loaded if isinstance(data, Skipped)]
 
 
 def variant_of(num_samples: Any, limit: Any) -> str:
@@ -161,10 +132,9 @@ def variant_of(num_samples: Any, limit: Any) -> str:
 
 def long_table(jobs: Sequence[tuple[Path, dict[str, Any]]]) -> pd.DataFrame:
     """One row per job and metric, in the table's columns and dtypes."""
-    cols: dict[str, list[Any]] = {name: [] for name in COLUMNS}
+    records = []
     for job_dir, res in jobs:
         model, bench = res["model"], res["benchmark"]
-        packages = ";".join(f"{k}={v}" for k, v in sorted(res["packages"].items()))
         base = {
             "model": model["name"],
             "revision": str(model.get("revision") or "main"),
@@ -176,18 +146,21 @@ def long_table(jobs: Sequence[tuple[Path, dict[str, Any]]]) -> pd.DataFrame:
             "eval_date": res["finished_at"],
             "config_fingerprint": res["config_fingerprint"],
             "tokens_trained": model.get("tokens_trained"),
-            "packages": packages,
+            "packages": ";".join(f"{k}={v}" for k, v in sorted(res["packages"].items())),
             "experiment": res["experiment"],
             "name_or_path": str(model.get("name_or_path") or ""),
             "job_dir": str(job_dir),
         }
-        for name, metric in res["metrics"].items():
-            row = {**base, "metric": name, "num_problems": metric.get("n", res["num_problems"])}
-            for part in ("value", "stderr", "ci_low", "ci_high"):
-                row[part] = metric.get(part)
-            for column, values in cols.items():
-                values.append(row[column])
-    return normalize(pd.DataFrame(cols))
+        records += [
+            {
+                **base,
+                "metric": name,
+                "num_problems": m.get("n", res["num_problems"]),
+                **{part: m.get(part) for part in ("value", "stderr", "ci_low", "ci_high")},
+            }
+            for name, m in res["metrics"].items()
+        ]
+    return normalize(pd.DataFrame.from_records(records, columns=list(COLUMNS)))
 
 
 def normalize(frame: pd.DataFrame) -> pd.DataFrame:
@@ -239,12 +212,6 @@ def changed_rows(old: pd.DataFrame | None, new: pd.DataFrame) -> pd.DataFrame:
     return joined.drop(columns=["eval_date_old", "_merge"]).assign(change=change)
 
 
-def change_counts(old: pd.DataFrame | None, new: pd.DataFrame) -> dict[str, int]:
-    """How merging `new` into `old` changes it: rows added, updated (newer) and unchanged."""
-    counts = changed_rows(old, new)["change"].value_counts()
-    return {name: int(counts.get(name, 0)) for name in ("added", "updated", "unchanged")}
-
-
 def read_table(path: Path) -> pd.DataFrame:
     """Read a table written by `write_table` (parquet or CSV)."""
     try:
@@ -261,12 +228,10 @@ def write_table(frame: pd.DataFrame, path: Path, csv: bool = False) -> list[Path
     """Write the table as parquet (and CSV beside it), atomically; return the files."""
     with atomic_open(path, "wb") as handle:
         frame.to_parquet(handle, index=False)
-    written = [path]
     if csv:
         with atomic_open(path.with_suffix(".csv")) as handle:
             frame.to_csv(handle, index=False)
-        written.append(path.with_suffix(".csv"))
-    return written
+    return [path, path.with_suffix(".csv")] if csv else [path]
 
 
 def load_groups(path: Path = GROUPS_FILE) -> dict[str, list[str]]:
@@ -295,43 +260,30 @@ def group_rows(table: pd.DataFrame, groups: Mapping[str, list[str]]) -> tuple[pd
     """
     plain = table[(table["metric"] == "pass@1") & ~table["benchmark"].str.startswith(GROUP_PREFIX)]
     best = best_rows(plain, [*UNIT, "benchmark"])
+    w = best["num_problems"].astype("float64")
+    best = best.assign(w=w, wv=w * best["value"], se2=best["stderr"] ** 2)
+    best = best.assign(wse2=(w * best["stderr"]) ** 2)
+    sums = {c: "sum" for c in ("value", "se2", "wv", "w", "wse2", "num_problems")}
+    firsts = {c: "first" for c in ("tokens_trained", "experiment", "name_or_path")}
     rows, coverage = [], []
     for name, members in groups.items():
-        sub = best[best["benchmark"].isin(members)].copy()
-        if sub.empty:
+        grouped = best[best["benchmark"].isin(members)].groupby(UNIT, dropna=False, sort=True)
+        if not grouped.ngroups:
             continue
-        weight = sub["num_problems"].astype("float64")
-        sub["_wv"], sub["_se2"] = sub["value"] * weight, sub["stderr"] ** 2
-        sub["_wse2"], sub["_w"] = (weight * sub["stderr"]) ** 2, weight
-        agg = sub.groupby(UNIT, dropna=False, sort=True).agg(
-            found=("benchmark", "nunique"),
-            benchmarks=("benchmark", lambda s: ",".join(sorted(s))),
-            value=("value", "sum"),
-            se_count=("stderr", "count"),
-            se2=("_se2", "sum"),
-            wv=("_wv", "sum"),
-            w=("_w", "sum"),
-            wse2=("_wse2", "sum"),
-            num_problems=("num_problems", "sum"),
-            eval_date=("eval_date", "max"),
-            tokens_trained=("tokens_trained", "first"),
-            experiment=("experiment", "first"),
-            name_or_path=("name_or_path", "first"),
+        agg = grouped.agg(
+            {"benchmark": "nunique", "stderr": "count", "eval_date": "max", **sums, **firsts}
         )
-        agg = agg.reset_index()
-        found = agg["benchmarks"].str.split(",")
-        agg["missing"] = [sorted(set(members) - set(f)) for f in found]
+        agg["missing"] = grouped["benchmark"].agg(lambda s, m=members: sorted(set(m) - set(s)))
+        agg = agg.rename(columns={"benchmark": "found"}).reset_index()
         coverage.append(agg[[*UNIT, "found", "missing"]].assign(group=name, size=len(members)))
-        full = agg[agg["found"] == len(members)]
-        has_se = full["se_count"] == len(members)
-        k = len(members)
+        full, k = agg[agg["found"] == len(members)], len(members)
         for variant, value, stderr in (
             ("macro", full["value"] / k, np.sqrt(full["se2"]) / k),
             ("weighted", full["wv"] / full["w"], np.sqrt(full["wse2"]) / full["w"]),
         ):
-            stderr = stderr.where(has_se)
+            stderr = stderr.where(full["stderr"] == k)  # every member has a stderr
             rows.append(
-                full[[*UNIT, "num_problems", "eval_date", "tokens_trained"]].assign(
+                full[[*UNIT, "num_problems", "eval_date", *firsts]].assign(
                     benchmark=GROUP_PREFIX + name,
                     metric="pass@1",
                     variant=variant,
@@ -339,13 +291,16 @@ def group_rows(table: pd.DataFrame, groups: Mapping[str, list[str]]) -> tuple[pd
                     stderr=stderr,
                     ci_low=(value - 1.96 * stderr).clip(0.0, 1.0),
                     ci_high=(value + 1.96 * stderr).clip(0.0, 1.0),
-                    experiment=full["experiment"],
-                    name_or_path=full["name_or_path"],
                 )
             )
-    out = normalize(pd.concat(rows, ignore_index=True)) if rows else normalize(pd.DataFrame())
-    cov = pd.concat(coverage, ignore_index=True) if coverage else pd.DataFrame()
-    return out, cov
+    out = normalize(pd.concat(rows, ignore_index=True) if rows else pd.DataFrame())
+    return out, pd.concat(coverage, ignore_index=True) if coverage else pd.DataFrame()
+
+
+def with_groups(merged: pd.DataFrame, groups: Mapping[str, list[str]]) -> pd.DataFrame:
+    """`merged` plus its group rows, sorted by the key."""
+    extra, _ = group_rows(merged, groups)
+    return pd.concat([merged, extra], ignore_index=True).sort_values(KEY, ignore_index=True)
 
 
 def collect(
@@ -366,6 +321,6 @@ def collect(
     jobs, skipped = scan(roots)
     new_rows = long_table(jobs)
     merged = merge_tables([*existing, new_rows])
-    extra, coverage = group_rows(merged, load_groups() if groups is None else groups)
-    table = pd.concat([merged, extra], ignore_index=True) if len(extra) else merged
-    return Collection(table.sort_values(KEY, ignore_index=True), new_rows, skipped, coverage)
+    groups = load_groups() if groups is None else groups
+    _, coverage = group_rows(merged, groups)
+    return Collection(with_groups(merged, groups), new_rows, skipped, coverage)
