@@ -115,11 +115,11 @@ class ServerConfig:
     """Inference servers a job starts when `backend.model_type=server`."""
 
     num_servers: int = 1
-    # Command template; ${port}, ${model_path}, ${tensor_parallel_size},
-    # ${data_parallel_size} and ${max_model_length} are filled in per server.
+    # Command template; {port}, {model_path}, {tensor_parallel_size}, {data_parallel_size}
+    # and {max_model_length} are filled in per server (Python str.format fields).
     command: str = (
-        "vllm serve ${model_path} --port ${port} --tensor-parallel-size ${tensor_parallel_size}"
-        " --data-parallel-size ${data_parallel_size} --max-model-len ${max_model_length}"
+        "vllm serve {model_path} --port {port} --tensor-parallel-size {tensor_parallel_size}"
+        " --data-parallel-size {data_parallel_size} --max-model-len {max_model_length}"
     )
     health_path: str = "/health"
     startup_timeout_s: float = 900.0

@@ -25,7 +25,6 @@ def _wandb_available() -> bool:
 def _collect(args: argparse.Namespace) -> int:
     from evallaunch.collect import plots, publish, report
     from evallaunch.collect.table import (
-        change_counts,
         collect,
         load_groups,
         read_table,
@@ -54,10 +53,10 @@ def _collect(args: argparse.Namespace) -> int:
     print(f"{len(result.new_rows)} rows from {len(roots)} root(s); {len(result.skipped)} skipped")
     if args.dry_run:
         if merge_path:
-            counts = change_counts(previous, result.new_rows)
+            counts = publish.changed_rows(previous, result.new_rows)["change"].value_counts()
             print(
-                f"would update {merge_path}: {counts['added']} rows added, "
-                f"{counts['updated']} updated, {counts['unchanged']} unchanged"
+                f"would update {merge_path}: {counts.get('added', 0)} rows added, "
+                f"{counts.get('updated', 0)} updated, {counts.get('unchanged', 0)} unchanged"
             )
         print(f"would write {out_dir}/table.parquet, report.md, report.html and plots")
         return 0

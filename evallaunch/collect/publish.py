@@ -12,13 +12,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from evallaunch.collect.plots import PlotFile, safe_name
 from evallaunch.collect.report import pass1_cells
 from evallaunch.collect.table import (
     GROUP_PREFIX,
-    changed_rows,
+    KEY,
     merge_tables,
     read_table,
     with_groups,
@@ -145,6 +146,22 @@ def _log_run(
         for path_in_artifact, local in sorted(files.items()):
             artifact.add_file(str(local), name=path_in_artifact, policy="immutable")
         run.log_artifact(artifact)
+
+
+def changed_rows(old: pd.DataFrame | None, new: pd.DataFrame) -> pd.DataFrame:
+    """Rows of `new` that merging into `old` adds or updates, with a ``change`` column.
+
+    ``change`` is "added" (key not in `old`), "updated" (a later eval_date) or "unchanged".
+    """
+    new = new[~new["benchmark"].str.startswith(GROUP_PREFIX)]
+    if old is None or not len(old):
+        return new.assign(change="added")
+    old = old.loc[~old["benchmark"].str.startswith(GROUP_PREFIX), [*KEY, "eval_date"]]
+    joined = new.merge(old, on=KEY, how="left", suffixes=("", "_old"), indicator=True)
+    matched = joined["_merge"] == "both"
+    newer = matched & (joined["eval_date"] > joined["eval_date_old"])
+    change = np.select([~matched, newer], ["added", "updated"], "unchanged")
+    return joined.drop(columns=["eval_date_old", "_merge"]).assign(change=change)
 
 
 @dataclass

@@ -1,8 +1,7 @@
 """Scan job directories into one long results table; merge, deduplicate, add suite groups.
 
-One row per (model, revision, step, benchmark, metric, variant, backend). Merging keeps,
-per key, the row with the latest ``eval_date``; group rows (``benchmark="group:<name>"``)
-are always recomputed from the merged table, so collecting twice changes nothing.
+One row per KEY. Merging keeps, per key, the row with the latest ``eval_date``; group rows
+(``benchmark="group:<name>"``) are recomputed from the merged table: collecting is idempotent.
 """
 
 from __future__ import annotations
@@ -151,15 +150,10 @@ def long_table(jobs: Sequence[tuple[Path, dict[str, Any]]]) -> pd.DataFrame:
             "name_or_path": str(model.get("name_or_path") or ""),
             "job_dir": str(job_dir),
         }
-        records += [
-            {
-                **base,
-                "metric": name,
-                "num_problems": m.get("n", res["num_problems"]),
-                **{part: m.get(part) for part in ("value", "stderr", "ci_low", "ci_high")},
-            }
-            for name, m in res["metrics"].items()
-        ]
+        for name, m in res["metrics"].items():
+            stats = {part: m.get(part) for part in ("value", "stderr", "ci_low", "ci_high")}
+            n = m.get("n", res["num_problems"])
+            records.append({**base, **stats, "metric": name, "num_problems": n})
     return normalize(pd.DataFrame.from_records(records, columns=list(COLUMNS)))
 
 
@@ -194,22 +188,6 @@ def merge_tables(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
     merged = merged.sort_values("eval_date", kind="stable", na_position="first")
     merged = merged.drop_duplicates(KEY, keep="last")
     return merged.sort_values(KEY, kind="stable", ignore_index=True)
-
-
-def changed_rows(old: pd.DataFrame | None, new: pd.DataFrame) -> pd.DataFrame:
-    """Rows of `new` that merging into `old` adds or updates, with a ``change`` column.
-
-    ``change`` is "added" (key not in `old`), "updated" (a later eval_date) or "unchanged".
-    """
-    new = new[~new["benchmark"].str.startswith(GROUP_PREFIX)]
-    if old is None or not len(old):
-        return new.assign(change="added")
-    old = old.loc[~old["benchmark"].str.startswith(GROUP_PREFIX), [*KEY, "eval_date"]]
-    joined = new.merge(old, on=KEY, how="left", suffixes=("", "_old"), indicator=True)
-    matched = joined["_merge"] == "both"
-    newer = matched & (joined["eval_date"] > joined["eval_date_old"])
-    change = np.select([~matched, newer], ["added", "updated"], "unchanged")
-    return joined.drop(columns=["eval_date_old", "_merge"]).assign(change=change)
 
 
 def read_table(path: Path) -> pd.DataFrame:
@@ -282,18 +260,13 @@ def group_rows(table: pd.DataFrame, groups: Mapping[str, list[str]]) -> tuple[pd
             ("weighted", full["wv"] / full["w"], np.sqrt(full["wse2"]) / full["w"]),
         ):
             stderr = stderr.where(full["stderr"] == k)  # every member has a stderr
-            rows.append(
-                full[[*UNIT, "num_problems", "eval_date", *firsts]].assign(
-                    benchmark=GROUP_PREFIX + name,
-                    metric="pass@1",
-                    variant=variant,
-                    value=value,
-                    stderr=stderr,
-                    ci_low=(value - 1.96 * stderr).clip(0.0, 1.0),
-                    ci_high=(value + 1.96 * stderr).clip(0.0, 1.0),
-                )
-            )
+            part = full[[*UNIT, "num_problems", "eval_date", *firsts]]
+            rows.append(part.assign(benchmark=GROUP_PREFIX + name, variant=variant, value=value))
+            rows[-1]["stderr"] = stderr
     out = normalize(pd.concat(rows, ignore_index=True) if rows else pd.DataFrame())
+    out["metric"] = "pass@1"
+    out["ci_low"] = (out["value"] - 1.96 * out["stderr"]).clip(0.0, 1.0)
+    out["ci_high"] = (out["value"] + 1.96 * out["stderr"]).clip(0.0, 1.0)
     return out, pd.concat(coverage, ignore_index=True) if coverage else pd.DataFrame()
 
 
@@ -321,6 +294,6 @@ def collect(
     jobs, skipped = scan(roots)
     new_rows = long_table(jobs)
     merged = merge_tables([*existing, new_rows])
-    groups = load_groups() if groups is None else groups
-    _, coverage = group_rows(merged, groups)
-    return Collection(with_groups(merged, groups), new_rows, skipped, coverage)
+    extra, coverage = group_rows(merged, load_groups() if groups is None else groups)
+    table = pd.concat([merged, extra], ignore_index=True).sort_values(KEY, ignore_index=True)
+    return Collection(table, new_rows, skipped, coverage)

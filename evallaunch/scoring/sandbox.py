@@ -130,7 +130,7 @@ def _detect() -> _Plan | None:
     for prefix, drop_uid in modes:
         for interpreter in interpreters:
             outside = os.path.join(tempfile.gettempdir(), f"evallaunch-probe-{uuid.uuid4().hex}")
-            probe = _PROBE.format(outside=outside, root_ok=not drop_uid)
+            probe = _PROBE.format(outside=outside)
             try:
                 run = _run(_Plan(prefix, drop_uid, interpreter), probe, "", _PROBE_LIMITS)
             finally:
@@ -144,7 +144,7 @@ def _detect() -> _Plan | None:
 _PROBE_LIMITS = SandboxLimits(cpu_seconds=10, wall_seconds=30)
 _PROBE = """\
 import ctypes, os
-ok = open("/proc/net/dev").read().count(":") == 1 and ({root_ok} or os.getuid() != 0)
+ok = open("/proc/net/dev").read().count(":") == 1 and os.getuid() != 0  # lo only, no root
 ok = ok and ctypes.CDLL(None).mount(None, b"/", None, 4096 | 32, None) != 0  # stays ro
 try:
     open({outside!r}, "w").close()
@@ -166,7 +166,8 @@ def _take_uid() -> int:
 def _run(plan: _Plan, code: str, stdin: str, limits: SandboxLimits) -> Execution:
     uid = _take_uid() if plan.drop_uid else None
     workdir = os.path.realpath(tempfile.mkdtemp(prefix="evallaunch-sandbox-"))
-    cpu, memory, size = math.ceil(limits.cpu_seconds), limits.memory_mb << 20, limits.output_bytes
+    cpu, memory = max(1, math.ceil(limits.cpu_seconds)), limits.memory_mb << 20
+    size = limits.output_bytes
     rlimits = [("RLIMIT_CPU", (cpu, cpu + 1)), ("RLIMIT_AS", (memory, memory))]
     rlimits += [("RLIMIT_FSIZE", (size, size)), ("RLIMIT_CORE", (0, 0))]
     rlimits += [("RLIMIT_NPROC", (limits.max_processes, limits.max_processes))]
@@ -177,29 +178,32 @@ def _run(plan: _Plan, code: str, stdin: str, limits: SandboxLimits) -> Execution
         with open(os.path.join(workdir, "main.py"), "w", encoding="utf-8") as f:
             f.write(code)
         config_json = json.dumps({**config, "isolated": bool(plan.prefix), "rlimits": rlimits})
-        with tempfile.TemporaryFile() as inp, tempfile.TemporaryFile() as out:
-            with tempfile.TemporaryFile() as err:
-                inp.write(stdin.encode("utf-8"))
-                inp.seek(0)
-                proc = subprocess.Popen(
-                    [*command, config_json],
-                    stdin=inp,
-                    stdout=out,
-                    stderr=err,
-                    cwd=workdir,
-                    env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C.UTF-8"},
-                    start_new_session=True,
-                )
-                try:
-                    proc.wait(limits.wall_seconds)
-                except subprocess.TimeoutExpired:
-                    timed_out = True
-                finally:  # the leader is not reaped yet, so its process group is intact
-                    with contextlib.suppress(ProcessLookupError):
-                        os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait()
-                err.seek(0)
-                stderr = err.read(20_000).decode("utf-8", "replace").strip()
+        with (
+            tempfile.TemporaryFile() as inp,
+            tempfile.TemporaryFile() as out,
+            tempfile.TemporaryFile() as err,
+        ):
+            inp.write(stdin.encode("utf-8"))
+            inp.seek(0)
+            proc = subprocess.Popen(
+                [*command, config_json],
+                stdin=inp,
+                stdout=out,
+                stderr=err,
+                cwd=workdir,
+                env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C.UTF-8"},
+                start_new_session=True,
+            )
+            try:
+                proc.wait(limits.wall_seconds)
+            except subprocess.TimeoutExpired:
+                timed_out = True
+            finally:  # the leader is not reaped yet, so its process group is intact
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+            err.seek(0)
+            stderr = err.read(20_000).decode("utf-8", "replace").strip()
             out.seek(0)
             stdout = out.read(limits.output_bytes + 1)
     finally:
@@ -277,9 +281,8 @@ def _launch(config_json: str) -> None:
                 os.setgroups([])
                 os.setgid(uid)
                 os.setuid(uid)
-            elif config["isolated"]:  # a nested user namespace: no capabilities over mounts
-                if ctypes.CDLL(None, use_errno=True).unshare(0x10000000) != 0:  # CLONE_NEWUSER
-                    raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWUSER) failed")
+            elif config["isolated"] and ctypes.CDLL(None).unshare(0x10000000) != 0:
+                raise OSError("unshare(CLONE_NEWUSER) failed")  # else ns root could remount
             for name, value in config["rlimits"]:
                 resource.setrlimit(getattr(resource, name), tuple(value))
             argv = [config["interpreter"], "-I", "-S", "-B", "main.py"]
