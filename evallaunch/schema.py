@@ -37,9 +37,11 @@ class ModelConfig:
     trust_remote_code: bool = False
     # Parameter count in billions, when known (used by resource planning and reports).
     params_b: float | None = None
-    # Training step and tokens trained of this checkpoint (learning curves), when known.
-    step: int | None = None
-    tokens_trained: int | None = None
+    # Training step and tokens trained of this checkpoint (learning curves): by default
+    # the step in the name (checkpoint-500, or the revision), tokens from tokens_per_step
+    # or the checkpoint's trainer_state.json.
+    step: int | None = "${el.checkpoint_step:}"  # type: ignore[assignment]
+    tokens_trained: int | None = "${el.tokens_trained:}"  # type: ignore[assignment]
     # Checkpoint sweep: a glob of local checkpoint dirs (run/checkpoint-*) or a Hub repo
     # whose branches are checkpoints (hf://org/name); expanded into one job per checkpoint.
     checkpoints: str | None = None
@@ -228,6 +230,22 @@ def _model_name(*, _parent_: Any) -> str:
     return slug(_parent_.name_or_path)
 
 
+def _checkpoint_step(*, _parent_: Any) -> int | None:
+    from evallaunch.checkpoints import step_of
+
+    if OmegaConf.is_missing(_parent_, "name_or_path"):
+        return None
+    return step_of(_parent_.name_or_path) or step_of(_parent_.revision)
+
+
+def _tokens_trained(*, _parent_: Any) -> int | None:
+    from evallaunch.checkpoints import tokens_trained
+
+    if OmegaConf.is_missing(_parent_, "name_or_path"):
+        return None
+    return tokens_trained(str(_parent_.name_or_path), _parent_.step, _parent_.tokens_per_step)
+
+
 def missing_keys(cfg: Any) -> list[str]:
     """Required values (`???`) that are still unset, as dotted keys."""
     return sorted(OmegaConf.missing_keys(cfg))
@@ -235,8 +253,13 @@ def missing_keys(cfg: Any) -> list[str]:
 
 def register() -> None:
     """Register the schema and evallaunch's resolvers with Hydra and OmegaConf (idempotent)."""
-    if not OmegaConf.has_resolver("el.model_name"):
-        OmegaConf.register_resolver("el.model_name", _model_name)
+    for name, resolver in (
+        ("el.model_name", _model_name),
+        ("el.checkpoint_step", _checkpoint_step),
+        ("el.tokens_trained", _tokens_trained),
+    ):
+        if not OmegaConf.has_resolver(name):
+            OmegaConf.register_resolver(name, resolver)
     store = ConfigStore.instance()
     if "evaluate_schema.yaml" not in store.repo:
         store.store(name="evaluate_schema", node=EvaluateConfig)

@@ -80,12 +80,14 @@ class Backend(abc.ABC):
         batch_size: int = 1,
         device: str = "auto",
         model_args: dict[str, Any] | None = None,
+        server: Any = None,
     ) -> None:
         self.name = name
         self.model_type = model_type
         self.batch_size = batch_size
         self.device = device
         self.model_args = dict(model_args or {})
+        self.server = server
 
     def generate(self, request: GenerationRequest) -> BackendOutput:
         """Sample `request.n` completions per problem; the backend scores them with

@@ -1,0 +1,129 @@
+"""Hydra sweeper `evallaunch`: the basic sweeper, plus checkpoint sweeps and dedup.
+
+- `model.checkpoints=<glob or hf://org/name>` (with `model.checkpoint_select`) expands
+  into one job per selected checkpoint; the resolved list is written to the sweep dir as
+  `checkpoints.json` (model, path or revision, step, tokens trained).
+- Jobs whose complete results already exist with the same config fingerprint are skipped
+  (`launch.force=true` reruns them), whatever the launcher.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra.core.config_store import ConfigStore
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.utils import JobReturn
+from omegaconf import OmegaConf
+
+log = logging.getLogger(__name__)
+CHECKPOINT_KEYS = ("model.checkpoints", "model.checkpoint_select", "model.tokens_per_step")
+
+
+@dataclass
+class EvallaunchSweeperConf:
+    _target_: str = "evallaunch.launching.sweeper.EvallaunchSweeper"
+    max_batch_size: int | None = None
+    params: dict[str, str] | None = None
+
+
+ConfigStore.instance().store(
+    group="hydra/sweeper", name="evallaunch", node=EvallaunchSweeperConf, provider="evallaunch"
+)
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+class EvallaunchSweeper(BasicSweeper):
+    """The basic sweeper with checkpoint expansion and dedup of finished jobs."""
+
+    def sweep(self, arguments: list[str]) -> Any:
+        from evallaunch.errors import EvallaunchError
+
+        try:
+            arguments = self._expand_checkpoints(arguments)
+            return self._sweep(arguments)
+        except EvallaunchError as err:
+            print(f"evallaunch: error: {err}", file=sys.stderr)
+            sys.exit(2)
+
+    def _expand_checkpoints(self, arguments: list[str]) -> list[str]:
+        from evallaunch import checkpoints as ckpts
+
+        assert self.config is not None
+        given = {a.split("=", 1)[0].lstrip("+"): a.split("=", 1)[1] for a in arguments if "=" in a}
+        model = self.config.model
+        spec = given.get("model.checkpoints", model.get("checkpoints"))
+        if spec in (None, "null", ""):
+            return arguments
+        selector = str(given.get("model.checkpoint_select", model.checkpoint_select))
+        per_step = given.get("model.tokens_per_step", model.get("tokens_per_step"))
+        per_step = int(per_step) if per_step not in (None, "null") else None
+        found = ckpts.resolve(str(spec), selector, per_step)
+        rest = [a for a in arguments if a.split("=", 1)[0].lstrip("+") not in CHECKPOINT_KEYS]
+        rest.append("model.checkpoints=null")
+        if per_step is not None:
+            rest.append(f"model.tokens_per_step={per_step}")
+        if str(spec).startswith(ckpts.HUB_PREFIX):
+            rest.append(f"model.name_or_path={_quote(found[0].name_or_path)}")
+            rest.append("model.revision=" + ",".join(_quote(c.revision) for c in found))
+        else:
+            rest.append("model.name_or_path=" + ",".join(_quote(c.name_or_path) for c in found))
+        sweep_dir = Path(str(self.config.hydra.sweep.dir))
+        ckpts.write_manifest(sweep_dir / "checkpoints.json", str(spec), found)
+        for c in found:
+            log.info(
+                "checkpoint %s %s: step %s, %s tokens",
+                c.name_or_path,
+                c.revision,
+                c.step,
+                ckpts.human_tokens(c.tokens_trained),
+            )
+        return rest
+
+    def _sweep(self, arguments: list[str]) -> Sequence[Sequence[JobReturn]]:
+        assert self.config is not None and self.launcher is not None
+        assert self.hydra_context is not None
+        params = self._parse_config() + arguments
+        parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
+        batches = self.split_arguments(parser.parse_overrides(params), self.max_batch_size)
+        sweep_dir = Path(str(self.config.hydra.sweep.dir))
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+        returns: list[Sequence[JobReturn]] = []
+        index = 0
+        for batch in batches:
+            tic = time.perf_counter()
+            todo = self._unfinished(batch)
+            log.debug("composed %d jobs in %.2f s", len(batch), time.perf_counter() - tic)
+            if todo:
+                results = self.launcher.launch(todo, initial_job_idx=index)
+                for result in results:
+                    _ = result.return_value  # raises if the job failed
+                returns.append(results)
+            index += len(batch)
+        return returns
+
+    def _unfinished(self, batch: Sequence[Sequence[str]]) -> list[list[str]]:
+        """The jobs of a batch that have no finished results yet (all with launch.force)."""
+        from evallaunch.launching.specs import is_finished, job_dir_of, job_fingerprint
+
+        assert self.hydra_context is not None and self.config is not None
+        todo = []
+        for overrides in batch:
+            cfg = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
+            if not cfg.launch.force and is_finished(job_dir_of(cfg), job_fingerprint(cfg)):
+                log.info("skip (finished): %s", " ".join(overrides))
+                print(f"skip (already finished): {job_dir_of(cfg)}")
+                continue
+            todo.append(list(overrides))
+        return todo

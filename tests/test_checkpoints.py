@@ -1,0 +1,164 @@
+"""Evaluate every training checkpoint: the Trainer callback and checkpoint sweeps."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from evallaunch.checkpoints import Checkpoint, human_tokens, select, step_of
+from evallaunch.errors import EvallaunchError
+
+
+def test_step_is_read_from_checkpoint_names() -> None:
+    assert step_of("/runs/a/checkpoint-500") == 500
+    assert step_of("checkpoint-500/") == 500
+    assert step_of("global_step1200") == 1200
+    assert step_of("/runs/a/final") is None
+
+
+def test_selectors() -> None:
+    found = [Checkpoint(f"/r/checkpoint-{s}", "main", s, None) for s in (300, 100, 200, 400)]
+    steps = lambda chosen: [c.step for c in chosen]  # noqa: E731
+    assert steps(select(found, "all")) == [100, 200, 300, 400]
+    assert steps(select(found, "latest")) == [400]
+    assert steps(select(found, "last:2")) == [300, 400]
+    assert steps(select(found, "every:200")) == [200, 400]
+    assert steps(select(found, "steps:100,300")) == [100, 300]
+    with pytest.raises(EvallaunchError, match="model.checkpoint_select='every:x'"):
+        select(found, "every:x")
+
+
+def test_tokens_are_shown_with_units() -> None:
+    assert [human_tokens(n) for n in (None, 999, 1500, 2_000_000, 3.5e9, 1.2e12)] == [
+        "-",
+        "999",
+        "1.5K",
+        "2.0M",
+        "3.5B",
+        "1.2T",
+    ]
+
+
+def tiny_trainer(output_dir: Path, max_steps: int, callbacks: list, resume: bool = False):
+    """A real transformers Trainer on a ~1.6M-parameter Llama with the embedded tokenizer."""
+    import torch
+    from transformers import (
+        AutoTokenizer,
+        LlamaConfig,
+        LlamaForCausalLM,
+        Trainer,
+        TrainingArguments,
+    )
+
+    from evallaunch.compose import compose_config
+    from evallaunch.embedded import embedded_checkpoint
+
+    cache = compose_config().paths.cache_dir
+    tokenizer = AutoTokenizer.from_pretrained(
+        embedded_checkpoint("embedded:smollm2-135m-instruct", cache)
+    )
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+    model = LlamaForCausalLM(config)
+    texts = ["The answer is \\boxed{2}.", "Two plus two is four."] * 8
+    encoded = [tokenizer(t, truncation=True, max_length=16, padding="max_length") for t in texts]
+    dataset = [
+        {
+            "input_ids": e["input_ids"],
+            "attention_mask": e["attention_mask"],
+            "labels": e["input_ids"],
+        }
+        for e in encoded
+    ]
+    args = TrainingArguments(
+        output_dir=str(output_dir),
+        max_steps=max_steps,
+        save_steps=1,
+        save_strategy="steps",
+        per_device_train_batch_size=2,
+        gradient_accumulation_steps=1,
+        learning_rate=1e-3,
+        report_to=[],
+        use_cpu=True,
+        logging_steps=1,
+        dataloader_num_workers=0,
+    )
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        callbacks=callbacks,
+    )
+    trainer.train(resume_from_checkpoint=str(output_dir / "checkpoint-3") if resume else None)
+    return trainer
+
+
+@pytest.mark.slow
+def test_trainer_callback_then_checkpoint_sweep(tmp_path: Path, shared_datasets: Path) -> None:
+    from evallaunch.integrations import LAUNCH_LOG, EvalOnSaveCallback
+
+    outputs = tmp_path / "outputs"
+    common = [
+        f"paths.output_root={outputs}",
+        f"paths.data_dir={shared_datasets}",
+        "experiment_name=train",
+        "benchmark.limit=1",
+        "benchmark.n=1",
+        "generation.max_new_tokens=4",
+        "model.max_model_length=256",
+    ]
+    callback = EvalOnSaveCallback(overrides=common, tokens_per_step=2 * 16)
+    run = tmp_path / "run"
+    tiny_trainer(run, max_steps=3, callbacks=[callback])
+    assert callback.wait(timeout=600) == [0, 0, 0]
+    launches = [json.loads(line) for line in (run / LAUNCH_LOG).read_text().splitlines()]
+    assert [launch["step"] for launch in launches] == [1, 2, 3]
+    results = sorted(outputs.glob("train/*/main/math_500/lighteval/results.json"))
+    assert len(results) == 3
+    points = sorted(
+        (
+            json.loads(p.read_text())["model"]["step"],
+            json.loads(p.read_text())["model"]["tokens_trained"],
+        )
+        for p in results
+    )
+    assert points == [(1, 32), (2, 64), (3, 96)]
+
+    # One more checkpoint; the sweep skips the three finished ones and runs the new one.
+    tiny_trainer(run, max_steps=4, callbacks=[], resume=True)
+    sweep = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "evallaunch.evaluate",
+            "--multirun",
+            *common,
+            f"model.checkpoints={run}/checkpoint-*",
+            "model.tokens_per_step=32",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert sweep.returncode == 0, sweep.stdout[-3000:] + sweep.stderr[-3000:]
+    assert sweep.stdout.count("skip (already finished)") == 3
+    manifest = json.loads((outputs / "train" / "checkpoints.json").read_text())
+    assert [c["step"] for c in manifest["checkpoints"]] == [1, 2, 3, 4]
+    assert [c["tokens"] for c in manifest["checkpoints"]] == ["32", "64", "96", "128"]
+    assert len(list(outputs.glob("train/*/main/math_500/lighteval/results.json"))) == 4
