@@ -32,7 +32,7 @@ transformers = require("transformers", extra="embedded")
 LAUNCH_LOG = "evallaunch_launches.jsonl"
 
 
-class EvalOnSaveCallback(transformers.TrainerCallback):  # type: ignore[misc,name-defined]
+class EvalOnSaveCallback(transformers.TrainerCallback):  # type: ignore[name-defined]
     """Launch evallaunch evaluations of each checkpoint the Trainer saves.
 
     Args:

@@ -107,7 +107,7 @@ def _outcomes(job_dir: Path) -> pd.DataFrame:
 def compare_jobs(a_dir: Path, b_dir: Path, benchmark: str, seed: int = 0) -> Comparison:
     """Paired comparison of two job directories of the same benchmark."""
     a, b = _outcomes(a_dir), _outcomes(b_dir)
-    both = a.join(b, how="inner", lsuffix="_a", rsuffix="_b")
+    both = a.merge(b, how="inner", left_index=True, right_index=True, suffixes=("_a", "_b"))
     if both.empty:
         raise EvallaunchError(f"{a_dir} and {b_dir} share no problems of {benchmark}")
     diff, low, high, p_boot = paired_bootstrap(both["score_a"], both["score_b"], seed)

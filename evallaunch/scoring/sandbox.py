@@ -1,38 +1,34 @@
 """Runs an untrusted Python program on one input in a throwaway sandbox (a fresh process tree).
 
-The isolation is probed once per process (a program checks it from inside), then cached:
-``unshare --net --mount --pid --ipc --uts --fork --kill-child --mount-proc`` gives no network
-(a down loopback only), a private process table (when its first process ends, the kernel kills
-all the rest) and a private mount table, in which this file, run as the launcher, mounts a
-small tmpfs on the working directory and remounts every other mount read-only. Non-root users
-get the same through ``--user --map-root-user``; root runs the program as a spare uid, one per
-concurrent run so that ``RLIMIT_NPROC`` counts only that run. rlimits cap CPU, memory, file
-sizes (stdout and stderr are files too), processes and core dumps; a wall-clock timeout kills
-the process group. Without namespaces, runs are refused unless ``allow_unsandboxed``.
+Isolation is probed once (a program checks it from inside), then cached: ``unshare --net
+--mount --pid --ipc --uts --fork --kill-child --mount-proc`` (``--user --map-root-user`` added
+for non-root users) gives no network, a private process table (the kernel kills what is left
+when its first process ends) and private mounts, in which this file, run as the launcher, puts a
+tmpfs on the working directory and makes every other mount read-only. The program runs as a
+spare uid (root) or in a nested user namespace (non-root), under rlimits (CPU, memory, file size
+incl. stdout, processes, no core), killed with its process group at the wall-clock limit.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import itertools
 import json
-import logging
 import math
 import os
 import re
 import resource
-import shutil
 import signal
-import subprocess
 import sys
-import tempfile
 import threading
-import uuid
 from dataclasses import dataclass
+from pathlib import Path
+
+# logging, shutil, subprocess, tempfile: imported where used, so the launcher starts faster.
 
 __all__ = ["Execution", "SandboxLimits", "execute", "sandbox_available"]
 
-_log = logging.getLogger(__name__)
 _SETUP_FAILED = 125  # launcher exit status when it could not set the sandbox up
 _MS = {"ro": 1, "nosuid": 2, "nodev": 4, "noexec": 8, "remount": 32, "noatime": 1024}
 _MS |= {"nodiratime": 2048, "bind": 4096, "relatime": 1 << 21, "strictatime": 1 << 24}
@@ -73,10 +69,10 @@ class _Plan:
 
 
 _LOCK = threading.Lock()  # guards _PLAN
-_UID_LOCK = threading.Lock()  # guards _FREE_UIDS and _NEXT_UID
+_UID_LOCK = threading.Lock()  # guards _FREE_UIDS and _NEW_UIDS
 _PLAN: list[_Plan | None] = []  # filled once by _plan()
-_FREE_UIDS: list[int] = []
-_NEXT_UID = [1_900_000_000 + (os.getpid() % 100_000) * 1_000]
+_FREE_UIDS: list[int] = []  # spare uids: unused by any account, distinct per scorer process
+_NEW_UIDS = itertools.count(1_900_000_000 + (os.getpid() % 100_000) * 1_000)
 
 
 def sandbox_available() -> bool:
@@ -107,15 +103,20 @@ def execute(
 
 
 def _plan() -> _Plan | None:
+    import logging
+
     with _LOCK:
         if not _PLAN:
             _PLAN.append(_detect())
-            _log.info("code sandbox: %s", _PLAN[0] or "no namespace isolation available")
+            logging.getLogger(__name__).info("code sandbox (None: unavailable): %s", _PLAN[0])
         return _PLAN[0]
 
 
 def _detect() -> _Plan | None:
     """The first isolation (and interpreter) that passes the probe."""
+    import shutil
+    import tempfile
+
     unshare = shutil.which("unshare")
     if unshare is None:
         return None
@@ -129,7 +130,7 @@ def _detect() -> _Plan | None:
     interpreters = [path for path in dict.fromkeys(candidates) if path and os.path.isfile(path)]
     for prefix, drop_uid in modes:
         for interpreter in interpreters:
-            outside = os.path.join(tempfile.gettempdir(), f"evallaunch-probe-{uuid.uuid4().hex}")
+            outside = os.path.join(tempfile.gettempdir(), f"evallaunch-probe-{os.urandom(8).hex()}")
             probe = _PROBE.format(outside=outside)
             try:
                 run = _run(_Plan(prefix, drop_uid, interpreter), probe, "", _PROBE_LIMITS)
@@ -155,28 +156,24 @@ print("isolated" if ok else "leaky")
 """
 
 
-def _take_uid() -> int:
-    with _UID_LOCK:
-        if _FREE_UIDS:
-            return _FREE_UIDS.pop()
-        _NEXT_UID[0] += 1
-        return _NEXT_UID[0]
-
-
 def _run(plan: _Plan, code: str, stdin: str, limits: SandboxLimits) -> Execution:
-    uid = _take_uid() if plan.drop_uid else None
+    import shutil
+    import subprocess
+    import tempfile
+
+    with _UID_LOCK:
+        uid = (_FREE_UIDS.pop() if _FREE_UIDS else next(_NEW_UIDS)) if plan.drop_uid else None
     workdir = os.path.realpath(tempfile.mkdtemp(prefix="evallaunch-sandbox-"))
     cpu, memory = max(1, math.ceil(limits.cpu_seconds)), limits.memory_mb << 20
-    size = limits.output_bytes
     rlimits = [("RLIMIT_CPU", (cpu, cpu + 1)), ("RLIMIT_AS", (memory, memory))]
-    rlimits += [("RLIMIT_FSIZE", (size, size)), ("RLIMIT_CORE", (0, 0))]
-    rlimits += [("RLIMIT_NPROC", (limits.max_processes, limits.max_processes))]
+    rlimits += [("RLIMIT_FSIZE", (limits.output_bytes,) * 2), ("RLIMIT_CORE", (0, 0))]
+    rlimits += [("RLIMIT_NPROC", (limits.max_processes,) * 2)]
     config = {"workdir": workdir, "uid": uid, "interpreter": plan.interpreter}
+    config["alarm"] = math.ceil(limits.wall_seconds) + 5  # in case the scorer dies
     command = [*plan.prefix, sys.executable, "-I", "-S", "-B", __file__]
     timed_out = False
     try:
-        with open(os.path.join(workdir, "main.py"), "w", encoding="utf-8") as f:
-            f.write(code)
+        Path(workdir, "main.py").write_text(code, encoding="utf-8")
         config_json = json.dumps({**config, "isolated": bool(plan.prefix), "rlimits": rlimits})
         with (
             tempfile.TemporaryFile() as inp,
@@ -245,16 +242,13 @@ def _mount(source: str | None, target: str, fstype: str | None, flags: int, data
 
 def _confine_filesystem(workdir: str, uid: int | None) -> None:
     """Swaps the working directory for a private tmpfs; makes every other mount read-only."""
-    with open(os.path.join(workdir, "main.py"), encoding="utf-8") as f:
-        code = f.read()
+    code = Path(workdir, "main.py").read_text(encoding="utf-8")
     owner = f",uid={uid},gid={uid}" if uid is not None else ""
     options = f"size=64m,nr_inodes=4096,mode=0700{owner}"
     _mount("tmpfs", workdir, "tmpfs", _MS["nosuid"] | _MS["nodev"], options)
-    with open(os.path.join(workdir, "main.py"), "w", encoding="utf-8") as f:
-        f.write(code)
-    with open("/proc/self/mountinfo", encoding="utf-8") as f:
-        mounts = [line.split() for line in f]
-    for fields in mounts:
+    Path(workdir, "main.py").write_text(code, encoding="utf-8")
+    mounts = Path("/proc/self/mountinfo").read_text(encoding="utf-8").splitlines()
+    for fields in map(str.split, mounts):
         target = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[4])
         if target == workdir:
             continue
@@ -290,10 +284,11 @@ def _launch(config_json: str) -> None:
         except BaseException as exc:
             os.write(2, f"sandbox setup failed: {exc!r}\n".encode())
             os._exit(_SETUP_FAILED)
-    while True:  # as a namespace's init, orphans are ours to reap too
+    signal.signal(signal.SIGALRM, lambda *_: os.killpg(0, signal.SIGKILL))
+    signal.alarm(config["alarm"])
+    done, status = 0, 0
+    while done != pid:  # as a namespace's init, orphans are ours to reap too
         done, status = os.waitpid(-1, 0)
-        if done == pid:
-            break
     code = os.waitstatus_to_exitcode(status)
     os._exit(128 - code if code < 0 else code)
 
