@@ -156,7 +156,7 @@ def extract_code(completion: str) -> str | None:
             if fence is not None:
                 body.append(line)
         elif fence is None:
-            fence, body = stripped[3:].strip().lower(), []
+            fence, body = (stripped[3:].split() or [""])[0].lower(), []  # "```python3 x"
         else:
             blocks.append((fence, "\n".join(body)))
             fence = None
