@@ -10,12 +10,15 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import random
 from collections.abc import Callable
 from typing import Any
 
 from evallaunch.data import Problem
 from evallaunch.errors import EvallaunchError
+
+log = logging.getLogger(__name__)
 
 LETTERS = "ABCDEFGHIJ"
 Builder = Callable[[Any, dict[str, Any], int], Problem]
@@ -96,7 +99,21 @@ def build_problems(benchmark: Any, rows: list[dict[str, Any]]) -> list[Problem]:
         raise EvallaunchError(
             f"benchmark.format={benchmark.format!r}; valid choices: {sorted(BUILDERS)}"
         ) from None
-    return [builder(benchmark, row, number) for number, row in enumerate(rows, start=1)]
+    problems = [builder(benchmark, row, number) for number, row in enumerate(rows, start=1)]
+    if benchmark.format == "code":
+        from evallaunch.scoring.code import tests_from_json
+
+        scorable = [p for p in problems if tests_from_json(p.answer)]
+        if len(scorable) < len(problems):
+            log.warning(
+                "%s: %d of %d problems have no public tests in the mirror (function-call "
+                "problems need the Hub's private tests) and are left out",
+                benchmark.name,
+                len(problems) - len(scorable),
+                len(problems),
+            )
+        problems = scorable
+    return problems
 
 
 def row_in_window(benchmark: Any, row: dict[str, Any]) -> bool:

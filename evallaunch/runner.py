@@ -28,6 +28,7 @@ from evallaunch.results import (
     write_json,
 )
 from evallaunch.scoring.registry import get_scorer
+from evallaunch.serving import inference_servers
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +144,9 @@ def _evaluate(cfg: DictConfig, job_dir: Path, started: str, clock: float) -> dic
         work_dir=job_dir,
         scorer=bench.scorer,
     )
-    output = backend.generate(request)
+    # model_type=server: start the job's inference servers for the backend to call.
+    with inference_servers(cfg, request) as request:
+        output = backend.generate(request)
     rows = score_completions(output.completions, problems, bench.scorer)
     OmegaConf.save(cfg, job_dir / "config.yaml", resolve=True)
     fields = {
@@ -164,6 +167,8 @@ def _evaluate(cfg: DictConfig, job_dir: Path, started: str, clock: float) -> dic
             "data_sha256": data_sha256,
             "limit": bench.limit,
             "scorer": bench.scorer,
+            # LiveCodeBench from the offline mirror: only the statement's sample tests.
+            "tests": "public-only" if bench.format == "code" else None,
         },
         "backend": {"name": backend.name, "model_type": backend.model_type},
         "backend_metrics": output.metrics,

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from evallaunch.results import DETAIL_COLUMNS, validate_results
+from evallaunch.scoring.registry import score_batch
 from tests.conftest import TINY, Evaluate
 
 pytestmark = pytest.mark.slow
@@ -83,3 +84,34 @@ def test_rerun_keeps_the_previous_results(evaluate: Evaluate, tmp_path: Path) ->
     assert second["config_fingerprint"] != first["config_fingerprint"]
     archived = list((directory / "history").glob("*/results.json"))
     assert [json.loads(p.read_text())["seed"] for p in archived] == [1234]
+
+
+SUITE = ["math_500", "aime24", "gpqa_diamond", "lcb_codegen"]
+
+
+@pytest.mark.parametrize("backend", ["lighteval", "lmeval"])
+@pytest.mark.parametrize("benchmark", SUITE)
+def test_suite_with_two_samples(
+    evaluate: Evaluate, tmp_path: Path, benchmark: str, backend: str
+) -> None:
+    """Every benchmark runs on both backends; n=2 really draws two different samples, and
+    the backend's own pass@1 equals evallaunch's scoring of the same completions."""
+    evaluate(
+        f"benchmark={benchmark}",
+        f"backend={backend}",
+        "benchmark.limit=2",
+        "benchmark.n=2",
+        "generation.max_new_tokens=24",
+        "generation.temperature=1.0",
+    )
+    directory = job_dir(tmp_path, benchmark=benchmark, backend=backend)
+    results = check_job(directory)
+    assert results["num_samples"] == 2 and "pass@2" in results["metrics"]
+    details = pd.read_parquet(directory / "details.parquet")
+    for _, samples in details.groupby("problem_id"):
+        assert samples["completion"].nunique() == 2, "n=2 returned the same sample twice"
+    rescored = score_batch(
+        results["benchmark"]["scorer"], list(details["completion"]), list(details["gold"])
+    )
+    backend_view = sum(s.correct for s in rescored) / len(rescored)  # no truncation rule
+    assert results["backend_metrics"]["pass@1"] == pytest.approx(backend_view, abs=1e-3)
