@@ -42,9 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
     version.add_argument("--all", action="store_true", help="also the backends' versions")
     version.set_defaults(func=_version)
 
+    from evallaunch.collect import register_collect_commands
     from evallaunch.commands import register_commands
 
     register_commands(commands)
+    register_collect_commands(commands)
     return parser
 
 

@@ -19,6 +19,7 @@ from evallaunch.backends.base import Backend, GenerationRequest
 from evallaunch.data import load_problems, write_problems
 from evallaunch.grading import score_completions, write_outcome
 from evallaunch.models import pick_device, pick_dtype, resolve_model
+from evallaunch.preflight import effective_max_new_tokens, validate_job
 from evallaunch.results import (
     DETAILS_FILE,
     RESULTS_FILE,
@@ -64,6 +65,7 @@ def run_job(cfg: DictConfig, job_dir: Path) -> dict[str, Any]:
     atomically, `results.json`; on any failure `status.json` says failed and no results.json
     is written.
     """
+    validate_job(cfg)
     if cfg.get("offline", True):
         for name in OFFLINE_ENV:
             os.environ.setdefault(name, "1")
@@ -124,6 +126,15 @@ def _evaluate(cfg: DictConfig, job_dir: Path, started: str, clock: float) -> dic
         dtype,
     )
     backend: Backend = instantiate(cfg.backend)
+    max_new_tokens = effective_max_new_tokens(gen.max_new_tokens, cfg.model.max_model_length)
+    if max_new_tokens != gen.max_new_tokens:
+        log.warning(
+            "generation.max_new_tokens=%d does not fit model.max_model_length=%d with the "
+            "prompt: using %d",
+            gen.max_new_tokens,
+            cfg.model.max_model_length,
+            max_new_tokens,
+        )
     request = GenerationRequest(
         benchmark=bench.name,
         problems=problems,
@@ -139,7 +150,7 @@ def _evaluate(cfg: DictConfig, job_dir: Path, started: str, clock: float) -> dic
         n=bench.n,
         temperature=gen.temperature,
         top_p=gen.top_p,
-        max_new_tokens=gen.max_new_tokens,
+        max_new_tokens=max_new_tokens,
         seed=gen.seed,
         work_dir=job_dir,
         scorer=bench.scorer,
@@ -174,7 +185,10 @@ def _evaluate(cfg: DictConfig, job_dir: Path, started: str, clock: float) -> dic
         "backend_metrics": output.metrics,
         "num_problems": len(problems),
         "num_samples": bench.n,
-        "generation": OmegaConf.to_container(gen, resolve=True),
+        "generation": {
+            **OmegaConf.to_container(gen, resolve=True),  # type: ignore[dict-item]
+            "max_new_tokens": max_new_tokens,
+        },
         "seed": gen.seed,
         "packages": package_versions(backend.packages),
         "config_fingerprint": config_fingerprint(cfg, data_sha256),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -84,8 +85,9 @@ def _collect(args: argparse.Namespace) -> int:
             details=publish.details_files(result.new_rows),
             name=f"collect-{stamp}",
         )
+        offline = os.environ.get("WANDB_MODE") == "offline"
         for run_dir in runs:
-            print(f"W&B run: {run_dir}  (upload an offline run with: wandb sync {run_dir})")
+            print(f"W&B run: {run_dir}" + (f"  (upload: wandb sync {run_dir})" if offline else ""))
     manifest: dict[str, Any] = {
         "roots": [str(root) for root in roots],
         "rows": len(table),

@@ -105,6 +105,7 @@ def reference_bars(comparison: pd.DataFrame, out_dir: Path) -> list[PlotFile]:
         ax.set_title(unit_label(first), fontsize=10)
         ax.legend(fontsize=8)
         ax.grid(axis="y", alpha=0.3)
-        name = safe_name(f"{first['model']}_{first['revision']}_{first['step']}_{first['backend']}")
+        step = "" if pd.isna(first["step"]) else f"_step{first['step']}"
+        name = safe_name(f"{first['model']}_{first['revision']}{step}_{first['backend']}")
         written.append(PlotFile(_save(fig, out_dir / f"bars_{name}.png"), first["model"], "bars"))
     return written

@@ -140,7 +140,9 @@ def _log_run(
     }
     if images:
         run.log(images)
-    files = {k: v for k, v in details.items() if model is None or k.startswith(safe_name(model))}
+    files = {
+        k: v for k, v in details.items() if model is None or k.startswith(f"{safe_name(model)}/")
+    }
     if files:
         artifact = wandb.Artifact(safe_name(f"details-{model or 'collect'}"), type="eval-details")
         for path_in_artifact, local in sorted(files.items()):
@@ -266,7 +268,8 @@ def sync_hub(
         existing = read_table(Path(path))
     except LocalEntryNotFoundError as err:
         raise EvallaunchError(
-            f"the Hub is not reachable ({err})", hint="unset HF_HUB_OFFLINE or drop --hub-repo"
+            f"the Hub is not reachable ({err})",
+            hint="check the network (and that HF_HUB_OFFLINE is unset), or drop --hub-repo",
         ) from None
     except (EntryNotFoundError, NoRepo):
         existing = None

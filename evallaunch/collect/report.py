@@ -72,6 +72,12 @@ def unit_label(row: Any) -> str:
     return f"{row['model']}@{row['revision']}{step} [{row['backend']}]"
 
 
+def unit_labels(frame: pd.DataFrame) -> pd.Series:
+    """`unit_label` of every row, vectorized."""
+    step = (":" + frame["step"].astype("string")).fillna("")
+    return frame["model"] + "@" + frame["revision"] + step + " [" + frame["backend"] + "]"
+
+
 def percent(value: Any, stderr: Any = None) -> str:
     """``55.3 ± 2.1`` (percent), ``-`` when missing."""
     if value is None or pd.isna(value):
@@ -87,7 +93,7 @@ def wide(table: pd.DataFrame) -> pd.DataFrame:
     if cells.empty:
         return pd.DataFrame()
     cells = cells.assign(
-        unit=[unit_label(r) for _, r in cells.iterrows()],
+        unit=unit_labels(cells),
         text=[percent(v, s) for v, s in zip(cells["value"], cells["stderr"], strict=True)],
     )
     grid = cells.pivot_table(index="unit", columns="benchmark", values="text", aggfunc="first")

@@ -116,11 +116,13 @@ class EvallaunchSweeper(BasicSweeper):
     def _unfinished(self, batch: Sequence[Sequence[str]]) -> list[list[str]]:
         """The jobs of a batch that have no finished results yet (all with launch.force)."""
         from evallaunch.launching.specs import is_finished, job_dir_of, job_fingerprint
+        from evallaunch.preflight import validate_job
 
         assert self.hydra_context is not None and self.config is not None
         todo = []
         for overrides in batch:
             cfg = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
+            validate_job(cfg)
             if not cfg.launch.force and is_finished(job_dir_of(cfg), job_fingerprint(cfg)):
                 log.info("skip (finished): %s", " ".join(overrides))
                 print(f"skip (already finished): {job_dir_of(cfg)}")

@@ -1,0 +1,98 @@
+"""Checks that run before any job starts (a Hydra callback): bad values fail with one clear
+message while the config is composed, not minutes later inside a backend."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+from evallaunch.errors import EvallaunchError
+
+
+def _check_range(key: str, value: Any, ok: bool, expected: str) -> None:
+    if not ok:
+        raise EvallaunchError(f"{key}={value!r} is invalid: expected {expected}")
+
+
+def validate_job(cfg: DictConfig) -> None:
+    """Value checks the schema's types cannot express."""
+    from evallaunch.schema import missing_keys
+
+    if missing := [key for key in missing_keys(cfg) if not key.startswith("hydra.")]:
+        raise EvallaunchError(
+            f"missing required value(s): {', '.join(missing)}",
+            hint=f"set them on the command line, e.g. {missing[0]}=...",
+        )
+    bench, gen = cfg.benchmark, cfg.generation
+    _check_range("benchmark.n", bench.n, bench.n >= 1, "a number of samples >= 1")
+    if bench.limit is not None:
+        _check_range("benchmark.limit", bench.limit, bench.limit >= 1, "a positive number or null")
+    _check_range("generation.temperature", gen.temperature, gen.temperature >= 0, "a value >= 0")
+    _check_range("generation.top_p", gen.top_p, 0 < gen.top_p <= 1, "a value in (0, 1]")
+    _check_range(
+        "generation.max_new_tokens", gen.max_new_tokens, gen.max_new_tokens >= 1, "a value >= 1"
+    )
+    if bench.n > 1 and gen.temperature == 0:
+        raise EvallaunchError(
+            f"benchmark.n={bench.n} with generation.temperature=0 would draw {bench.n} "
+            "identical greedy samples",
+            hint="set generation.temperature>0 (e.g. 0.6) or benchmark.n=1",
+        )
+    _check_range(
+        "launch.benchmarks_per_job",
+        cfg.launch.benchmarks_per_job,
+        cfg.launch.benchmarks_per_job >= 1,
+        "a value >= 1",
+    )
+
+
+def check_writable(directory: str) -> None:
+    """Create the output root if needed and make sure files can be written into it."""
+    path = Path(directory).expanduser()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".evallaunch-write-test-{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as err:
+        raise EvallaunchError(
+            f"paths.output_root={directory} is not writable ({err.strerror or err})",
+            hint="point paths.output_root (or EVALLAUNCH_OUTPUTS) at a writable directory",
+        ) from None
+
+
+class Preflight(Callback):
+    """Hydra callback: validate the config and the output root before any job runs.
+
+    Hydra turns exceptions raised by callbacks into warnings, so a failed check prints
+    its message and exits (status 2) instead.
+    """
+
+    def _check(self, config: DictConfig) -> None:
+        try:
+            validate_job(config)
+            check_writable(str(config.paths.output_root))
+        except EvallaunchError as err:
+            print(f"evallaunch: error: {err}", file=sys.stderr)
+            raise SystemExit(2) from None
+
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        self._check(config)
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        self._check(config)
+
+
+PROMPT_RESERVE = 2048  # tokens kept for the prompt when max_new_tokens is clamped
+
+
+def effective_max_new_tokens(max_new_tokens: int, max_model_length: int | None) -> int:
+    """max_new_tokens, clamped so that prompt + generation fit the model's context."""
+    if not max_model_length or max_new_tokens + PROMPT_RESERVE <= max_model_length:
+        return max_new_tokens
+    return max(max_model_length - PROMPT_RESERVE, max_model_length // 2)
