@@ -166,6 +166,7 @@ def _evaluate(cfg: DictConfig, job_dir: Path, started: str, clock: float) -> dic
             "name": cfg.model.name,
             "name_or_path": cfg.model.name_or_path,
             "revision": cfg.model.revision,
+            "version": cfg.model.version,
             "step": cfg.model.step,
             "tokens_trained": cfg.model.tokens_trained,
             "resolved_path": model_path,

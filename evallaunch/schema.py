@@ -26,6 +26,9 @@ class ModelConfig:
     name: str = "${el.model_name:}"
     # Hub revision (branch, tag or commit); ignored for local paths.
     revision: str = "main"
+    # Output path level below the model name: the revision, or for a local checkpoint
+    # directory its name (run7/checkpoint-500 -> model run7, version checkpoint-500).
+    version: str = "${el.model_version:}"
     # auto: bfloat16 on GPU, float32 on CPU; or float32 / bfloat16 / float16.
     dtype: str = "auto"
     # Wrap prompts in the tokenizer's chat template.
@@ -214,12 +217,27 @@ class EvaluateConfig:
 
 
 def slug(name_or_path: str) -> str:
-    """Turn a Hub id, local path or embedded name into a file-system friendly model name."""
+    """Turn a Hub id, local path or embedded name into a file-system friendly model name;
+    the checkpoints of one training run share the run's name."""
+    from evallaunch.checkpoints import step_of
+
     text = str(name_or_path).rstrip("/")
     if text.startswith("embedded:"):
         return text.split(":", 1)[1]
     parts = [p for p in text.split("/") if p and p not in (".", "..")]
+    if len(parts) > 1 and step_of(parts[-1]) is not None:
+        parts = parts[:-1]
     return "--".join(parts[-2:]) if parts else "model"
+
+
+def _model_version(*, _parent_: Any) -> str:
+    from evallaunch.checkpoints import step_of
+
+    if not OmegaConf.is_missing(_parent_, "name_or_path"):
+        last = str(_parent_.name_or_path).rstrip("/").rsplit("/", 1)[-1]
+        if "/" in str(_parent_.name_or_path) and step_of(last) is not None:
+            return last
+    return str(_parent_.revision)
 
 
 def _model_name(*, _parent_: Any) -> str:
@@ -255,6 +273,7 @@ def register() -> None:
     """Register the schema and evallaunch's resolvers with Hydra and OmegaConf (idempotent)."""
     for name, resolver in (
         ("el.model_name", _model_name),
+        ("el.model_version", _model_version),
         ("el.checkpoint_step", _checkpoint_step),
         ("el.tokens_trained", _tokens_trained),
     ):

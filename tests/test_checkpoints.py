@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from evallaunch.checkpoints import Checkpoint, human_tokens, select, step_of
@@ -128,7 +129,7 @@ def test_trainer_callback_then_checkpoint_sweep(tmp_path: Path, shared_datasets:
     assert callback.wait(timeout=600) == [0, 0, 0]
     launches = [json.loads(line) for line in (run / LAUNCH_LOG).read_text().splitlines()]
     assert [launch["step"] for launch in launches] == [1, 2, 3]
-    results = sorted(outputs.glob("train/*/main/math_500/lighteval/results.json"))
+    results = sorted(outputs.glob("train/*/checkpoint-*/math_500/lighteval/results.json"))
     assert len(results) == 3
     points = sorted(
         (
@@ -138,6 +139,30 @@ def test_trainer_callback_then_checkpoint_sweep(tmp_path: Path, shared_datasets:
         for p in results
     )
     assert points == [(1, 32), (2, 64), (3, 96)]
+
+    # The collector sees one model (the run) with three steps, and draws its learning curve.
+    collected = tmp_path / "collect"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "evallaunch.cli",
+            "collect",
+            str(outputs),
+            "--output",
+            str(collected),
+            "--no-wandb",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    table = pd.read_parquet(collected / "table.parquet")
+    curve = table[(table["benchmark"] == "math_500") & (table["metric"] == "pass@1")]
+    assert sorted(curve["step"]) == [1, 2, 3] and curve["model"].nunique() == 1
+    (png,) = collected.glob("plots/curve_*.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
 
     # One more checkpoint; the sweep skips the three finished ones and runs the new one.
     tiny_trainer(run, max_steps=4, callbacks=[], resume=True)
@@ -161,4 +186,4 @@ def test_trainer_callback_then_checkpoint_sweep(tmp_path: Path, shared_datasets:
     manifest = json.loads((outputs / "train" / "checkpoints.json").read_text())
     assert [c["step"] for c in manifest["checkpoints"]] == [1, 2, 3, 4]
     assert [c["tokens"] for c in manifest["checkpoints"]] == ["32", "64", "96", "128"]
-    assert len(list(outputs.glob("train/*/main/math_500/lighteval/results.json"))) == 4
+    assert len(list(outputs.glob("train/*/checkpoint-*/math_500/lighteval/results.json"))) == 4

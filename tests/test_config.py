@@ -32,7 +32,7 @@ def test_every_config_file_composes(group: str, option: str) -> None:
     assert job_dir.parts[-5:] == (
         cfg.experiment_name,
         cfg.model.name,
-        cfg.model.revision,
+        cfg.model.version,
         cfg.benchmark.name,
         cfg.backend.name,
     )
@@ -55,7 +55,15 @@ def test_default_config_is_the_embedded_model_on_math_500() -> None:
 def test_model_name_follows_any_hub_id_or_path() -> None:
     assert compose_config(["model.name_or_path=org/My-Model"]).model.name == "org--My-Model"
     local = compose_config(["model.name_or_path=/ckpts/run7/checkpoint-500"])
-    assert local.model.name == "run7--checkpoint-500"
+    # The checkpoints of a run share its name; the checkpoint is the version level.
+    assert (local.model.name, local.model.version) == ("ckpts--run7", "checkpoint-500")
+    assert local.model.step == 500
+    hub = compose_config(["model.name_or_path=org/run", "model.revision=checkpoint-100"])
+    assert (hub.model.name, hub.model.version, hub.model.step) == (
+        "org--run",
+        "checkpoint-100",
+        100,
+    )
 
 
 def test_open_r1_models_are_listed() -> None:

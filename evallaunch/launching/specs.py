@@ -39,7 +39,7 @@ class JobSpec:
     @property
     def label(self) -> str:
         cfg = self.config
-        return f"{cfg.model.name}@{cfg.model.revision} {cfg.benchmark.name} {cfg.backend.name}"
+        return f"{cfg.model.name}@{cfg.model.version} {cfg.benchmark.name} {cfg.backend.name}"
 
     @property
     def shape(self) -> tuple[tuple[str, Any], ...]:

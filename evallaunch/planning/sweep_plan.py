@@ -82,6 +82,6 @@ def plan_sweep(overrides: Sequence[str], multirun: bool) -> list[tuple[str, Plan
     rows = []
     for job in jobs:
         cfg = composer.compose(job)
-        label = f"{cfg.model.name}@{cfg.model.revision} {cfg.benchmark.name}"
+        label = f"{cfg.model.name}@{cfg.model.version} {cfg.benchmark.name}"
         rows.append((label, plan_for_config(cfg, hardware_of(cfg))))
     return rows
