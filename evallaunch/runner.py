@@ -29,6 +29,13 @@ from evallaunch.results import (
     write_json,
 )
 from evallaunch.scoring.registry import get_scorer
+from evallaunch.secrets import (
+    config_secrets,
+    env_secrets,
+    install_log_filter,
+    redact_config,
+    scrub_files,
+)
 from evallaunch.serving import inference_servers
 
 log = logging.getLogger(__name__)
@@ -66,6 +73,9 @@ def run_job(cfg: DictConfig, job_dir: Path) -> dict[str, Any]:
     is written.
     """
     validate_job(cfg)
+    secrets = job_secrets(cfg)
+    install_log_filter(secrets)
+    scrub_files(job_dir / ".hydra", secrets)  # Hydra's own record of the config
     if cfg.get("offline", True):
         for name in OFFLINE_ENV:
             os.environ.setdefault(name, "1")
@@ -87,8 +97,15 @@ def run_job(cfg: DictConfig, job_dir: Path) -> dict[str, Any]:
         state = "interrupted" if isinstance(err, (SystemExit, KeyboardInterrupt)) else "failed"
         write_json(job_dir / STATUS_FILE, {**status, "status": state, "error": str(err)})
         raise
+    finally:
+        scrub_files(job_dir, secrets)
     write_json(job_dir / STATUS_FILE, {**status, "status": "completed", "finished_at": _now()})
     return results
+
+
+def job_secrets(cfg: DictConfig) -> set[str]:
+    """Secret values this job must never write: from the environment and the config."""
+    return env_secrets() | config_secrets(OmegaConf.to_container(cfg, resolve=True))
 
 
 def archive_previous(job_dir: Path) -> Path | None:
@@ -159,7 +176,8 @@ def _evaluate(cfg: DictConfig, job_dir: Path, started: str, clock: float) -> dic
     with inference_servers(cfg, request) as request:
         output = backend.generate(request)
     rows = score_completions(output.completions, problems, bench.scorer)
-    OmegaConf.save(cfg, job_dir / "config.yaml", resolve=True)
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    OmegaConf.save(OmegaConf.create(redact_config(resolved)), job_dir / "config.yaml")
     fields = {
         "experiment": cfg.experiment_name,
         "model": {

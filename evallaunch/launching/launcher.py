@@ -129,7 +129,7 @@ class EvallaunchSubmititLauncher(BaseSubmititLauncher):
             if k not in init_keys and v is not None
         }
         if self._EXECUTOR == "slurm":
-            setup = list(specific.pop("slurm_setup", None) or [])
+            setup = [line for line in specific.pop("slurm_setup", None) or [] if _safe(line)]
             setup += [f"export {key}={value}" for key, value in JOB_ENV.items()]
             specific["slurm_setup"] = setup
         executor.update_parameters(**specific)
@@ -167,6 +167,17 @@ class EvallaunchSubmititLauncher(BaseSubmititLauncher):
                     for position, spec in enumerate(batch):
                         submitted[spec.index] = (job, position)
         return submitted
+
+
+def _safe(line: str) -> bool:
+    """Setup lines that would write a secret into the sbatch script are dropped: Slurm
+    passes the submitting shell's environment (HF_TOKEN included) to the job anyway."""
+    from evallaunch.secrets import config_secrets, env_secrets
+
+    if config_secrets([line]) or any(secret in line for secret in env_secrets()):
+        log.warning("dropped a setup line that holds a secret (the job inherits the env)")
+        return False
+    return True
 
 
 def _code_root() -> Path | None:

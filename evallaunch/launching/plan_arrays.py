@@ -121,13 +121,16 @@ def record_entries(
     specs: list[JobSpec], skipped: list[tuple[JobSpec, str]], submitted: dict[int, Any]
 ) -> list[dict[str, Any]]:
     """Entries of the sweep record, one per job."""
+    from evallaunch.secrets import config_secrets, env_secrets, redact_text
+
     reasons = {spec.index: reason for spec, reason in skipped}
     entries = []
     for spec in specs:
+        secrets = env_secrets() | config_secrets(spec.overrides)
         entry: dict[str, Any] = {
             "index": spec.index,
             "label": spec.label,
-            "overrides": spec.overrides,
+            "overrides": [redact_text(o, secrets) for o in spec.overrides],
             "job_dir": str(spec.job_dir),
             "fingerprint": spec.fingerprint,
             "resources": spec.resources,

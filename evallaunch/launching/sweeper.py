@@ -98,7 +98,10 @@ class EvallaunchSweeper(BasicSweeper):
         batches = self.split_arguments(parser.parse_overrides(params), self.max_batch_size)
         sweep_dir = Path(str(self.config.hydra.sweep.dir))
         sweep_dir.mkdir(parents=True, exist_ok=True)
-        OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+        from evallaunch.secrets import redact_config
+
+        container = OmegaConf.to_container(self.config, resolve=False)
+        OmegaConf.save(OmegaConf.create(redact_config(container)), sweep_dir / "multirun.yaml")
         returns: list[Sequence[JobReturn]] = []
         index = 0
         for batch in batches:
