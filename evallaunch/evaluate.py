@@ -36,6 +36,14 @@ def main(cfg: DictConfig) -> float | None:
     except EvallaunchError as err:
         print(f"evallaunch: error: {err}", file=sys.stderr)
         sys.exit(2)
+    except KeyboardInterrupt:
+        print(f"evallaunch: interrupted; {job_dir}/status.json says so", file=sys.stderr)
+        sys.exit(130)
+    except OSError as err:  # out of disk, permissions, ... while writing outputs
+        print(
+            f"evallaunch: error: {err.strerror or err}: {err.filename or job_dir}", file=sys.stderr
+        )
+        sys.exit(2)
     if cfg.verbose:
         print_results(results, job_dir)
     return float(results["metrics"]["pass@1"]["value"])

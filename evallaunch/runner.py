@@ -95,7 +95,10 @@ def run_job(cfg: DictConfig, job_dir: Path) -> dict[str, Any]:
     except BaseException as err:
         # Killed by a signal (preemption, time limit, Ctrl-C): not a failure of the job.
         state = "interrupted" if isinstance(err, (SystemExit, KeyboardInterrupt)) else "failed"
-        write_json(job_dir / STATUS_FILE, {**status, "status": state, "error": str(err)})
+        try:
+            write_json(job_dir / STATUS_FILE, {**status, "status": state, "error": str(err)})
+        except OSError:  # e.g. the disk is full: the original error is what matters
+            log.error("could not record the job's status in %s", job_dir)
         raise
     finally:
         scrub_files(job_dir, secrets)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from evallaunch.data import Problem
-from evallaunch.errors import require
+from evallaunch.errors import EvallaunchError, require
 from evallaunch.scoring.registry import Scorer, get_scorer
 
 
@@ -35,6 +35,9 @@ class GenerationRequest:
     work_dir: Path
     # Scorer name (benchmark.scorer), see evallaunch.scoring.registry.
     scorer: str = "math"
+    # model_type=server: the OpenAI-compatible base URL (".../v1") of the job's inference
+    # servers (their load balancer), set by evallaunch.serving.inference_servers.
+    base_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,20 @@ class Backend(abc.ABC):
         self.device = device
         self.model_args = dict(model_args or {})
         self.server = server
+
+    def server_concurrency(self) -> int:
+        """Requests a model_type=server backend keeps in flight by default: 32 per server."""
+        servers = self.server.get("num_servers", 1) if self.server is not None else 1
+        return 32 * max(1, int(servers))
+
+    def require_base_url(self, request: GenerationRequest) -> str:
+        """The servers' URL of a model_type=server request (set by the runner)."""
+        if not request.base_url:
+            raise EvallaunchError(
+                f"backend {self.name} has model_type=server but no server URL was given",
+                hint="run it through evallaunch-evaluate, which starts the servers",
+            )
+        return request.base_url.rstrip("/")
 
     def generate(self, request: GenerationRequest) -> BackendOutput:
         """Sample `request.n` completions per problem; the backend scores them with

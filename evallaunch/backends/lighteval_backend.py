@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import logging
+from pathlib import Path
 from typing import Any
 
 from evallaunch.backends.base import Backend, BackendOutput, Completion, GenerationRequest
@@ -103,7 +104,8 @@ def _offline_pipeline_class() -> type:
 
 
 class LightevalBackend(Backend):
-    """Runs lighteval's pipeline on an in-process transformers model."""
+    """Runs lighteval's pipeline on an in-process transformers model, or, with
+    model_type=server, on the job's inference servers (evallaunch.serving)."""
 
     requires = ("lighteval", "lighteval")
     packages = ("lighteval", "transformers", "torch")
@@ -111,14 +113,53 @@ class LightevalBackend(Backend):
     def run(self, request: GenerationRequest, scorer: Scorer) -> BackendOutput:
         import transformers
         from lighteval.logging.evaluation_tracker import EvaluationTracker
+        from lighteval.pipeline import ParallelismManager, PipelineParameters
+
+        transformers.set_seed(request.seed)
+        server = self.model_type == "server"
+        model = self._server_model(request) if server else self._transformers_model(request)
+        end_ids = {model.tokenizer.eos_token_id, model.tokenizer.pad_token_id} - {None}
+        prompt_manager = model.prompt_manager
+        raw_dir = request.work_dir / "backend"
+        tracker = EvaluationTracker(output_dir=str(raw_dir), save_details=True)
+        pipeline = _offline_pipeline_class()(
+            task_configs=[build_task_config(request, scorer)],
+            pipeline_parameters=PipelineParameters(
+                launcher_type=ParallelismManager.NONE, remove_reasoning_tags=False
+            ),
+            evaluation_tracker=tracker,
+            model=model,
+        )
+        pipeline.evaluate()
+        pipeline.save_and_push_results()
+        task_key = f"{TASK_NAME}|0"
+        # lighteval names the task "evallaunch|0" in details and "evallaunch:0" in results.
+        scores = next(v for k, v in pipeline.get_results()["results"].items() if k != "all")
+        completions = [
+            completion
+            for detail in pipeline.get_details()[task_key]
+            for completion in _completions(
+                detail,
+                prompt_manager.prepare_prompt(detail.doc),
+                end_ids,
+                request,
+                model if server else None,
+            )
+        ]
+        return BackendOutput(
+            completions=completions,
+            metrics={METRIC: float(scores[METRIC])},
+            raw_dir=raw_dir,
+        )
+
+    def _transformers_model(self, request: GenerationRequest) -> Any:
+        """lighteval's in-process transformers model."""
         from lighteval.models.model_input import GenerationParameters
         from lighteval.models.transformers.transformers_model import (
             TransformersModel,
             TransformersModelConfig,
         )
-        from lighteval.pipeline import ParallelismManager, PipelineParameters
 
-        transformers.set_seed(request.seed)
         extra = dict(self.model_args)
         model_config = TransformersModelConfig(
             model_name=request.model_path,
@@ -144,39 +185,49 @@ class LightevalBackend(Backend):
         # lighteval leaves do_sample to the checkpoint's generation config; without it,
         # n > 1 samples would all be the greedy completion.
         model.generation_config_dict["do_sample"] = request.temperature > 0
-        end_ids = {model.tokenizer.eos_token_id, model.tokenizer.pad_token_id} - {None}
-        prompt_manager = model.prompt_manager
-        raw_dir = request.work_dir / "backend"
-        tracker = EvaluationTracker(output_dir=str(raw_dir), save_details=True)
-        pipeline = _offline_pipeline_class()(
-            task_configs=[build_task_config(request, scorer)],
-            pipeline_parameters=PipelineParameters(
-                launcher_type=ParallelismManager.NONE, remove_reasoning_tags=False
+        return model
+
+    def _server_model(self, request: GenerationRequest) -> Any:
+        """A client of the job's inference servers (model_type=server); backend.model_args
+        may set served_model, concurrent_requests and request_timeout_s."""
+        from lighteval.models.model_input import GenerationParameters
+        from transformers import AutoTokenizer
+
+        from evallaunch.serving.lighteval_model import ServerModel, ServerModelConfig
+
+        base_url = self.require_base_url(request)
+        extra = dict(self.model_args)
+        concurrency = int(extra.pop("concurrent_requests", self.server_concurrency()))
+        timeout = extra.pop("request_timeout_s", None)
+        config = ServerModelConfig(
+            model_name=Path(request.model_path).name or "model",
+            served_model=str(extra.pop("served_model", request.model_path)),
+            chat_template=request.chat_template,
+            system_prompt=request.system_prompt,
+            max_model_length=request.max_model_length,
+            cache_dir=str(request.work_dir / "backend" / "cache"),
+            generation_parameters=GenerationParameters(
+                temperature=request.temperature,
+                top_p=request.top_p,
+                max_new_tokens=request.max_new_tokens,
+                seed=request.seed,
             ),
-            evaluation_tracker=tracker,
-            model=model,
+            **extra,
         )
-        pipeline.evaluate()
-        pipeline.save_and_push_results()
-        task_key = f"{TASK_NAME}|0"
-        # lighteval names the task "evallaunch|0" in details and "evallaunch:0" in results.
-        scores = next(v for k, v in pipeline.get_results()["results"].items() if k != "all")
-        completions = [
-            completion
-            for detail in pipeline.get_details()[task_key]
-            for completion in _completions(
-                detail, prompt_manager.prepare_prompt(detail.doc), end_ids, request
-            )
-        ]
-        return BackendOutput(
-            completions=completions,
-            metrics={METRIC: float(scores[METRIC])},
-            raw_dir=raw_dir,
+        tokenizer = AutoTokenizer.from_pretrained(
+            request.model_path,
+            revision=request.revision or "main",
+            trust_remote_code=request.trust_remote_code,
         )
+        return ServerModel(config, base_url, tokenizer, concurrency, timeout)
 
 
 def _completions(
-    detail: Any, prompt: str, end_ids: set[int], request: GenerationRequest
+    detail: Any,
+    prompt: str,
+    end_ids: set[int],
+    request: GenerationRequest,
+    server: Any = None,
 ) -> list[Completion]:
     response = detail.model_response
     out = []
@@ -184,14 +235,21 @@ def _completions(
         tokens = list(response.output_tokens[index]) if response.output_tokens else []
         while tokens and tokens[-1] in end_ids:  # samples are padded to the longest one
             tokens.pop()
+        num_tokens = len(tokens)
+        finish_reason = "length" if num_tokens >= request.max_new_tokens else "stop"
+        if server is not None:  # model_type=server: text only; the server tells the finish
+            num_tokens = len(server.tokenizer(text, add_special_tokens=False)["input_ids"])
+            told = server.usage.get((detail.doc.query, index), (None, None))[0]
+            length = told == "length" if told else num_tokens >= request.max_new_tokens
+            finish_reason = "length" if length else "stop"
         out.append(
             Completion(
                 problem_id=str(detail.doc.specific["id"]),
                 sample_index=index,
                 prompt=prompt,
                 completion=text,
-                finish_reason="length" if len(tokens) >= request.max_new_tokens else "stop",
-                num_tokens=len(tokens),
+                finish_reason=finish_reason,
+                num_tokens=num_tokens,
             )
         )
     return out

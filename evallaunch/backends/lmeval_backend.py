@@ -9,6 +9,7 @@ that conflicts with math-verify.
 
 from __future__ import annotations
 
+import collections
 import copy
 import json
 import logging
@@ -50,7 +51,9 @@ def build_task_config(request: GenerationRequest, scorer: Scorer) -> dict[str, A
 
 
 class LmevalBackend(Backend):
-    """Runs lm-eval's `simple_evaluate` on its in-process Hugging Face model (`hf`)."""
+    """Runs lm-eval's `simple_evaluate` on its in-process Hugging Face model (`hf`), or, with
+    model_type=server, on the job's inference servers through lm-eval's
+    `local-chat-completions` model (`local-completions` without the chat template)."""
 
     requires = ("lm_eval", "lmeval")
     packages = ("lm_eval", "transformers", "torch")
@@ -70,8 +73,11 @@ class LmevalBackend(Backend):
         if request.max_model_length:
             model_args["max_length"] = request.max_model_length
         model_args.update(self.model_args)
+        model: Any = "hf"
+        if self.model_type == "server":  # lm-eval's OpenAI-compatible client instead of "hf"
+            model, model_args = self._server_lm(request), {}
         results = lm_eval.simple_evaluate(
-            model="hf",
+            model=model,
             model_args=model_args,
             tasks=[build_task_config(request, scorer)],
             task_manager=TaskManager(include_defaults=False),
@@ -95,11 +101,58 @@ class LmevalBackend(Backend):
             for sample in samples:
                 handle.write(json.dumps(sample, default=str) + "\n")
         tokenizer = _tokenizer(request)
-        completions = [c for s in samples for c in _completions(s, tokenizer, request)]
+        chat = self.model_type == "server" and request.chat_template
+        completions = [c for s in samples for c in _completions(s, tokenizer, request, chat)]
         score = results["results"][task][f"{METRIC},all_samples"]
         return BackendOutput(
             completions=completions, metrics={METRIC: float(score)}, raw_dir=raw_dir
         )
+
+    def _server_lm(self, request: GenerationRequest) -> Any:
+        """lm-eval's client of the job's servers. The servers apply the chat template; the
+        local tokenizer only gives the end-of-sequence stop string. backend.model_args
+        override these arguments (e.g. num_concurrent, timeout)."""
+        from lm_eval.models.openai_completions import LocalChatCompletion, LocalCompletionsAPI
+
+        chat = request.chat_template
+        base: type = LocalChatCompletion if chat else LocalCompletionsAPI
+
+        class ServerLM(base):
+            """Seeds the k-th repeat of a prompt with seed + k (lm-eval sends one seed with
+            every request, so the n samples of a problem would all be the same), and
+            leaves out an empty stop list."""
+
+            def __init__(self, **kwargs: Any) -> None:
+                super().__init__(**kwargs)
+                self._repeats: collections.Counter[str] = collections.Counter()
+
+            def _create_payload(self, messages: Any, *args: Any, **kwargs: Any) -> Any:
+                key = json.dumps(messages, sort_keys=True, default=str)
+                kwargs["seed"] = int(kwargs.get("seed", request.seed)) + self._repeats[key]
+                self._repeats[key] += 1
+                payload = super()._create_payload(messages, *args, **kwargs)
+                if not payload.get("stop"):  # `transformers serve` fails on "stop": []
+                    payload.pop("stop", None)
+                return payload
+
+        args: dict[str, Any] = {
+            "model": request.model_path,
+            "base_url": self.require_base_url(request)
+            + ("/chat/completions" if chat else "/completions"),
+            "tokenizer_backend": "huggingface",
+            "tokenizer": request.model_path,
+            "tokenized_requests": False,
+            "num_concurrent": self.server_concurrency(),
+            "seed": request.seed,
+            "max_gen_toks": request.max_new_tokens,
+            "timeout": 24 * 3600,  # per request; long reasoning traces take a while
+            "trust_remote_code": request.trust_remote_code,
+            "revision": request.revision or "main",
+        }
+        if request.max_model_length:
+            args["max_length"] = request.max_model_length
+        args.update(self.model_args)
+        return ServerLM(**args)
 
 
 def _tokenizer(request: GenerationRequest) -> Any:
@@ -113,9 +166,11 @@ def _tokenizer(request: GenerationRequest) -> Any:
 
 
 def _completions(
-    sample: dict[str, Any], tokenizer: Any, request: GenerationRequest
+    sample: dict[str, Any], tokenizer: Any, request: GenerationRequest, chat: bool = False
 ) -> list[Completion]:
     prompt = sample["arguments"][0][0]
+    if chat:  # lm-eval keeps the chat messages as JSON; record the prompt the server saw
+        prompt = _chat_prompt(prompt, tokenizer)
     out = []
     for index, text in enumerate(sample["filtered_resps"][0]):
         # lm-eval returns text only: count its tokens to tell a cut-off completion.
@@ -131,3 +186,15 @@ def _completions(
             )
         )
     return out
+
+
+def _chat_prompt(prompt: Any, tokenizer: Any) -> str:
+    """The chat template applied to lm-eval's JSON messages (as they are if not JSON)."""
+    text = prompt[0] if isinstance(prompt, (list, tuple)) and prompt else prompt
+    try:
+        messages = json.loads(str(text))
+        return str(
+            tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        )
+    except (ValueError, TypeError):
+        return str(text)

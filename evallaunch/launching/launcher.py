@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import sys
 from collections.abc import Sequence
 from contextlib import nullcontext
@@ -142,7 +143,15 @@ class EvallaunchSubmititLauncher(BaseSubmititLauncher):
 
         from evallaunch.launching.task import BatchTask
 
+        from evallaunch.errors import EvallaunchError
+
         assert self.hydra_context is not None and self.task_function is not None
+        if self._EXECUTOR == "slurm" and shutil.which("sbatch") is None:
+            raise EvallaunchError(
+                "Slurm is not available here: sbatch is not on PATH",
+                hint="run from a Slurm login node, start the local one with `make slurm-up`, "
+                "or use cluster=local",
+            )
         task = BatchTask(self.hydra_context, self.task_function, Singleton.get_state())
         root = _code_root()
         use_snapshot = snapshot and root is not None and submitit.helpers.RsyncSnapshot.available()
@@ -157,11 +166,18 @@ class EvallaunchSubmititLauncher(BaseSubmititLauncher):
         with context:
             for shape, batches in arrays.items():
                 executor = self._executor(dict(shape))
-                jobs = executor.map_array(
-                    task,
-                    [[spec.config for spec in batch] for batch in batches],
-                    [[spec.fingerprint for spec in batch] for batch in batches],
-                )
+                try:
+                    jobs = executor.map_array(
+                        task,
+                        [[spec.config for spec in batch] for batch in batches],
+                        [[spec.fingerprint for spec in batch] for batch in batches],
+                    )
+                except (submitit.core.utils.FailedJobError, OSError) as err:
+                    raise EvallaunchError(
+                        f"sbatch rejected the job array: {str(err).strip().splitlines()[-1]}",
+                        hint="check hydra.launcher.partition / account / qos / gres against "
+                        "`sinfo` and `sacctmgr show assoc`",
+                    ) from None
                 for batch, job in zip(batches, jobs, strict=True):
                     log.info("submitted %s: %s", job.job_id, ", ".join(s.label for s in batch))
                     for position, spec in enumerate(batch):

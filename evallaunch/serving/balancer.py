@@ -1,0 +1,249 @@
+"""A least-connections HTTP load balancer in front of a job's inference servers (aiohttp).
+
+It runs on its own event loop in a daemon thread of the job's process, listens on
+127.0.0.1 and forwards every request unchanged to the live server with the fewest requests
+in flight. A request that fails with a connection error or a 5xx answer is retried on
+another server, up to `max_retries` times; a server whose process has died is skipped.
+`/_balancer/stats` and `/_balancer/health` are answered by the balancer itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from evallaunch.serving.servers import HOST
+
+log = logging.getLogger(__name__)
+
+# Headers that belong to one connection, not to the message (RFC 9110 7.6.1), plus the ones
+# aiohttp sets itself. Bodies pass through undecoded, so Content-Encoding stays.
+HOP_HEADERS = frozenset(
+    h.lower()
+    for h in (
+        "Connection",
+        "Keep-Alive",
+        "Proxy-Authenticate",
+        "Proxy-Authorization",
+        "TE",
+        "Trailer",
+        "Transfer-Encoding",
+        "Upgrade",
+        "Host",
+        "Content-Length",
+    )
+)
+
+
+@dataclass
+class Upstream:
+    """One server behind the balancer, with its live counters."""
+
+    url: str
+    alive: Callable[[], bool] = lambda: True
+    active: int = 0
+    requests: int = 0
+    failures: int = 0
+    down_until: float = 0.0
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "alive": self.alive(),
+            "active": self.active,
+            "requests": self.requests,
+            "failures": self.failures,
+        }
+
+
+class LoadBalancer:
+    """Least-connections balancer over `urls`; `start()` returns its own base URL."""
+
+    def __init__(
+        self,
+        urls: Sequence[str],
+        port: int = 0,
+        max_retries: int = 3,
+        alive: Sequence[Callable[[], bool]] | None = None,
+        connect_timeout_s: float = 10.0,
+        cooldown_s: float = 5.0,
+    ) -> None:
+        checks = list(alive) if alive is not None else [lambda: True] * len(urls)
+        self.upstreams = [
+            Upstream(url.rstrip("/"), check) for url, check in zip(urls, checks, strict=True)
+        ]
+        self.port = port
+        self.max_retries = max_retries
+        self.connect_timeout_s = connect_timeout_s
+        self.cooldown_s = cooldown_s
+        self.retries = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def __enter__(self) -> LoadBalancer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self, timeout_s: float = 30.0) -> str:
+        """Listen in a background thread; return the balancer's URL once it accepts requests."""
+        self._thread = threading.Thread(target=self._run, name="evallaunch-balancer", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout_s):
+            raise RuntimeError("the load balancer did not start")
+        if self._error is not None:
+            raise self._error
+        log.info("Load balancer at %s over %d server(s)", self.url, len(self.upstreams))
+        return self.url
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Stop listening and end the thread (idempotent)."""
+        loop, stopping = self._loop, self._stopping
+        if loop is not None and stopping is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(stopping.set)
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+
+    def stats(self) -> dict[str, Any]:
+        return {"retries": self.retries, "servers": [u.stats() for u in self.upstreams]}
+
+    # --- the event loop thread --------------------------------------------------------------
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        try:
+            loop.run_until_complete(self._serve())
+        except BaseException as err:  # reported by start() when it happens while starting
+            self._error = err
+            if self._ready.is_set():
+                log.exception("The load balancer stopped with an error")
+        finally:
+            self._ready.set()
+            loop.close()
+
+    async def _serve(self) -> None:
+        self._stopping = asyncio.Event()
+        app = web.Application(client_max_size=256 * 1024**2)
+        app.router.add_get("/_balancer/stats", self._stats)
+        app.router.add_get("/_balancer/health", self._health)
+        app.router.add_route("*", "/{tail:.*}", self._forward)
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.connect_timeout_s)
+        self._session = aiohttp.ClientSession(
+            timeout=timeout, connector=aiohttp.TCPConnector(limit=0), auto_decompress=False
+        )
+        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        try:
+            await runner.setup()
+            site = web.TCPSite(runner, HOST, self.port)
+            await site.start()
+            self.port = int(runner.addresses[0][1])
+            self._ready.set()
+            await self._stopping.wait()
+        finally:
+            await runner.cleanup()
+            await self._session.close()
+
+    async def _stats(self, request: web.Request) -> web.Response:
+        return web.json_response(self.stats())
+
+    async def _health(self, request: web.Request) -> web.Response:
+        up = any(u.alive() for u in self.upstreams)
+        return web.json_response({"status": "ok" if up else "no server"}, status=200 if up else 503)
+
+    def pick(self, tried: set[int]) -> int | None:
+        """Index of the live server with the fewest requests in flight, preferring servers
+        not tried yet for this request and not failed recently; None if all are dead."""
+        now = time.monotonic()
+        live = [i for i, u in enumerate(self.upstreams) if u.alive()]
+        for candidates in (
+            [i for i in live if i not in tried and self.upstreams[i].down_until <= now],
+            [i for i in live if i not in tried],
+            live,
+        ):
+            if candidates:
+                return min(
+                    candidates, key=lambda i: (self.upstreams[i].active, self.upstreams[i].requests)
+                )
+        return None
+
+    async def _forward(self, request: web.Request) -> web.StreamResponse:
+        assert self._session is not None
+        body = await request.read()
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_HEADERS}
+        tried: set[int] = set()
+        error = "no live inference server"
+        attempts = 0
+        for attempt in range(self.max_retries + 1):
+            index = self.pick(tried)
+            if index is None:
+                break
+            attempts += 1
+            if attempt:
+                self.retries += 1
+                log.warning("Retrying %s on server %d (%s)", request.path, index, error)
+            tried.add(index)
+            upstream = self.upstreams[index]
+            upstream.active += 1
+            upstream.requests += 1
+            try:
+                async with self._session.request(
+                    request.method,
+                    upstream.url + request.path_qs,
+                    headers=headers,
+                    data=body,
+                    allow_redirects=False,
+                ) as answer:
+                    if answer.status >= 500:
+                        text = (await answer.text(errors="replace"))[:300]
+                        error = f"server {index} answered {answer.status}: {text}"
+                        upstream.failures += 1
+                        continue
+                    return await self._relay(request, answer)
+            except (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError) as err:
+                error = f"server {index}: {type(err).__name__}: {err}"
+                upstream.failures += 1
+                upstream.down_until = time.monotonic() + self.cooldown_s
+            finally:
+                upstream.active -= 1
+        message = f"load balancer: request failed after {attempts} attempt(s): {error}"
+        log.error(message)
+        return web.json_response({"error": {"message": message, "type": "balancer"}}, status=502)
+
+    async def _relay(
+        self, request: web.Request, answer: aiohttp.ClientResponse
+    ) -> web.StreamResponse:
+        headers = {k: v for k, v in answer.headers.items() if k.lower() not in HOP_HEADERS}
+        if not answer.content_type.startswith("text/event-stream"):
+            # Read it all first: a server dying mid-body is then retried like any failure.
+            return web.Response(status=answer.status, body=await answer.read(), headers=headers)
+        response = web.StreamResponse(status=answer.status, headers=headers)
+        await response.prepare(request)
+        try:
+            async for chunk in answer.content.iter_any():
+                await response.write(chunk)
+        except (aiohttp.ClientError, ConnectionError) as err:  # too late to retry
+            log.error("Stream from %s broke off: %s", answer.url, err)
+            return response
+        await response.write_eof()
+        return response
