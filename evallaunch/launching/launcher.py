@@ -141,9 +141,8 @@ class EvallaunchSubmititLauncher(BaseSubmititLauncher):
     ) -> dict[int, Any]:
         import submitit
 
-        from evallaunch.launching.task import BatchTask
-
         from evallaunch.errors import EvallaunchError
+        from evallaunch.launching.task import BatchTask
 
         assert self.hydra_context is not None and self.task_function is not None
         if self._EXECUTOR == "slurm" and shutil.which("sbatch") is None:
