@@ -1,46 +1,159 @@
-"""Bad input: one clear message naming the key, a non-zero exit, and no results.json."""
+"""Bad input: one clear message naming the key, a non-zero exit, and no results.json.
+
+The cases are the table in docs/bad-inputs.md (the documentation is the test list)."""
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import Evaluate
+from tests.conftest import REPO
 
-CASES = {
-    "unknown group option": (["model=gpt-17"], ["model/gpt-17", "smollm2_135m"]),
-    "unknown key": (["benchmark.limt=3"], ["benchmark.limt", "Did you mean: 'limit'"]),
-    "wrong type": (["benchmark.limit=three"], ["benchmark.limit", "three"]),
-    "missing required value": (["model=custom"], ["missing required value", "model.name_or_path"]),
-    "bad override syntax": (["benchmark.limit=[1,"], ["benchmark.limit"]),
-    "missing data file": (["paths.data_dir=/nonexistent"], ["math500.jsonl", "paths.data_dir"]),
-    "missing model dir": (["model.name_or_path=/no/such/model"], ["/no/such/model"]),
-    "model not cached offline": (["model.name_or_path=org/not-cached"], ["org/not-cached"]),
-    "unknown scorer": (["benchmark.scorer=regex"], ["benchmark.scorer", "math"]),
-    "unknown dtype": (["model.dtype=int3"], ["model.dtype", "float32"]),
-}
+TABLE = REPO / "docs" / "bad-inputs.md"
 
 
-@pytest.mark.parametrize("args, expected", CASES.values(), ids=CASES.keys())
+def table_rows() -> list[tuple[str, str, list[str]]]:
+    rows = []
+    for line in TABLE.read_text().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 4 and cells[0].isdigit():
+            command = re.findall(r"`([^`]+)`", cells[2])[0]
+            rows.append((cells[1], command, re.findall(r"`([^`]+)`", cells[3])))
+    return rows
+
+
+ROWS = table_rows()
+
+
+def test_the_table_has_at_least_30_cases() -> None:
+    assert len(ROWS) >= 30
+
+
+@pytest.fixture
+def places(tmp_path: Path, shared_datasets: Path) -> dict[str, str]:
+    (tmp_path / "empty").mkdir()
+    corrupt = tmp_path / "corrupt_data"
+    corrupt.mkdir()
+    lines = (shared_datasets / "aime24.jsonl").read_text().splitlines()
+    (corrupt / "aime24.jsonl").write_text("\n".join(lines[:-1]) + "\n")
+    broken = tmp_path / "broken_model"
+    broken.mkdir()
+    (broken / "config.json").write_text("{not json")
+    (tmp_path / "run" / "checkpoint-5").mkdir(parents=True)
+    foreign = tmp_path / "foreign.jsonl"
+    foreign.write_text('{"id": "test/precalculus/807.json", "completion": "\\\\boxed{1}"}\n')
+    return {
+        "tmp": str(tmp_path),
+        "data": str(shared_datasets),
+        "corrupt_data": str(corrupt),
+        "broken_model": str(broken),
+        "foreign": str(foreign),
+    }
+
+
+def command_line(command: str, places: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+    words = command.format(**places).split()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    job = [f"paths.output_root={places['tmp']}/out", f"paths.data_dir={places['data']}"]
+    kind, args = words[0], words[1:]
+    if kind == "evallaunch":
+        return [sys.executable, "-m", "evallaunch.cli", *args], env
+    if not any(a.startswith("benchmark.limit") for a in args):
+        job.append("benchmark.limit=1")
+    job = [j for j in job if j.split("=")[0] not in {a.split("=")[0] for a in args}]
+    evaluate = [sys.executable, "-m", "evallaunch.evaluate"]
+    if kind == "evaluate":
+        return [*evaluate, *job, *args], env
+    if kind == "multirun-without-slurm":
+        empty = Path(places["tmp"]) / "empty"
+        env["PATH"] = str(empty)
+    elif kind == "multirun-on-slurm" and shutil.which("sbatch") is None:
+        pytest.skip("needs Slurm (make slurm-up)")
+    return [*evaluate, "--multirun", *job, *args], env
+
+
+@pytest.mark.parametrize(("case", "command", "expected"), ROWS, ids=[r[0] for r in ROWS])
 def test_bad_input_fails_cleanly(
-    evaluate: Evaluate, tmp_path: Path, args: list[str], expected: list[str]
+    case: str, command: str, expected: list[str], places: dict[str, str]
 ) -> None:
-    smoke = [] if any(a.startswith("benchmark.limit") for a in args) else ["benchmark.limit=1"]
-    proc = evaluate(*args, *smoke, check=False)
+    argv, env = command_line(command, places)
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=600)
     output = proc.stdout + proc.stderr
-    assert proc.returncode != 0
+    assert proc.returncode != 0, f"{case}: exit 0\n{output[-2000:]}"
     for text in expected:
-        assert text in output, f"{text!r} not in:\n{output[-2000:]}"
-    assert "Traceback" not in output
+        assert text.format(**places) in output, f"{text!r} not in:\n{output[-2000:]}"
+    assert "Traceback" not in output, output[-3000:]
+    assert not list(Path(places["tmp"]).rglob("results.json"))
+
+
+@pytest.mark.slow
+def test_ctrl_c_leaves_an_interrupted_status(tmp_path: Path, shared_datasets: Path) -> None:
+    command = [
+        sys.executable,
+        "-m",
+        "evallaunch.evaluate",
+        f"paths.output_root={tmp_path}",
+        f"paths.data_dir={shared_datasets}",
+        "benchmark.limit=3",
+        "generation.max_new_tokens=256",
+    ]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    status = next(iter([]), None)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and status is None:
+        found = list(tmp_path.rglob("status.json"))
+        status = found[0] if found else None
+        time.sleep(0.5)
+    assert status is not None
+    time.sleep(8)  # inside model loading or generation
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-2000:]
+    assert "interrupted" in err and "Traceback" not in err
+    assert '"status": "interrupted"' in status.read_text()
     assert not list(tmp_path.rglob("results.json"))
 
 
-def test_corrupt_model_config_is_reported(evaluate: Evaluate, tmp_path: Path) -> None:
-    model = tmp_path / "broken-model"
-    model.mkdir()
-    (model / "config.json").write_text("{not json")
-    proc = evaluate(f"model.name_or_path={model}", check=False)
-    assert proc.returncode != 0
-    assert "config.json is not valid JSON" in proc.stderr
-    assert not list(tmp_path.rglob("results.json"))
+@pytest.mark.slow
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root")
+def test_full_disk_gives_one_clear_line(tmp_path: Path, shared_datasets: Path) -> None:
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=40k", "tmpfs", str(disk)])
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "evallaunch.evaluate",
+                f"paths.output_root={disk}",
+                f"paths.data_dir={shared_datasets}",
+                "benchmark.limit=2",
+                "generation.max_new_tokens=16",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert proc.returncode != 0
+        assert "No space left on device" in proc.stderr, proc.stderr[-2000:]
+        assert "Traceback" not in proc.stderr
+        assert not list(disk.rglob("results.json"))
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)
+
+
+def test_corrupt_model_config_is_reported_by_file(places: dict[str, str]) -> None:
+    argv, env = command_line("evaluate model.name_or_path={broken_model}", places)
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env)
+    assert f"{places['broken_model']}/config.json" in proc.stderr
