@@ -12,7 +12,7 @@ EXPERIMENT ?= quickstart
 ARGS      ?=
 PYTEST_ARGS ?=
 
-.PHONY: help setup evaluate prepare test test-fast lint format clean slurm-up slurm-down slurm-status
+.PHONY: help setup setup-vllm evaluate prepare test test-fast lint format bench clean slurm-up slurm-down slurm-status
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -22,6 +22,9 @@ $(VENV)/.installed: pyproject.toml requirements.lock scripts/setup.sh
 	touch $@
 
 setup: $(VENV)/.installed ## create .venv with the pinned dependency set (idempotent)
+
+setup-vllm: ## build vLLM in its own environment (.venv-vllm) for `vllm serve` on GPUs
+	bash scripts/setup-vllm.sh
 
 prepare: setup ## copy benchmark data into the local mirror (from ../shared/datasets when present)
 	@if [ -d "$(SHARED)" ]; then $(VENV)/bin/evallaunch prepare --source "$(SHARED)" --data-dir "$(DATA_DIR)"; \
@@ -44,6 +47,9 @@ lint: setup ## ruff + mypy
 format: setup ## apply ruff's formatting and fixes
 	$(VENV)/bin/ruff format evallaunch tests
 	$(VENV)/bin/ruff check --fix evallaunch tests
+
+bench: setup ## run bench/ (ratios against the raw tools; QUICK=1 for a smoke run)
+	$(PY) bench/run_all.py $(if $(QUICK),--quick,)
 
 slurm-up: ## install and start a real single-node Slurm on this machine
 	bash scripts/slurm/up.sh
