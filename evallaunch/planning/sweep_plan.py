@@ -6,7 +6,7 @@ import copy
 from collections.abc import Sequence
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, OmegaConf
 
 from evallaunch.errors import EvallaunchError
 from evallaunch.planning.planner import Plan
@@ -29,33 +29,80 @@ def _is_group(override: str) -> bool:
     return key in GROUPS or key.startswith("hydra/")
 
 
+class Namespace(dict[str, Any]):
+    """A plain, resolved job config with attribute access (cheap to copy and update)."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            value = self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+        return Namespace(value) if isinstance(value, dict) else value
+
+
 class SweepComposer:
-    """Composes job configs, re-using one composition per combination of group choices
-    (a checkpoint sweep changes only values, so it composes once)."""
+    """Job configs of a sweep for planning. Hydra composes and resolves once per
+    combination of group choices (a checkpoint sweep changes only values, so it composes
+    once); each job is then a plain copy with its value overrides applied and the model's
+    derived keys (name, version, step, tokens trained) recomputed."""
 
     def __init__(self) -> None:
-        self._cache: dict[tuple[str, ...], DictConfig] = {}
+        self._cache: dict[tuple[str, ...], tuple[dict[str, Any], dict[str, Any]]] = {}
+        self._parser: Any = None
+        self._values: dict[str, Any] = {}
 
-    def compose(self, overrides: list[str]) -> DictConfig:
+    def compose(self, overrides: list[str]) -> tuple[Namespace, dict[str, Any]]:
+        """(the job's resolved config, the cluster's hardware) for one job."""
         from evallaunch.compose import compose_config
 
         groups = tuple(o for o in overrides if _is_group(o))
         if groups not in self._cache:
-            self._cache[groups] = compose_config(list(groups), return_hydra_config=True)
-        cfg = copy.deepcopy(self._cache[groups])
-        with open_dict(cfg):
-            for override in overrides:
-                if not _is_group(override):
-                    key, _, value = override.partition("=")
-                    OmegaConf.update(cfg, key.lstrip("+"), _parse_value(value), merge=True)
-        return cfg
+            full = compose_config(list(groups), return_hydra_config=True)
+            job = OmegaConf.masked_copy(full, [str(key) for key in full if key != "hydra"])
+            container = OmegaConf.to_container(job, resolve=True)
+            assert isinstance(container, dict)
+            self._cache[groups] = ({str(k): v for k, v in container.items()}, hardware_of(full))
+        cached, hardware = self._cache[groups]
+        cfg = copy.deepcopy(cached)
+        touched_model = False
+        for override in overrides:
+            if not _is_group(override):
+                key, _, value = override.partition("=")
+                *parents, leaf = key.lstrip("+").split(".")
+                node = cfg
+                for part in parents:
+                    node = node.setdefault(part, {})
+                node[leaf] = self._value(value)
+                touched_model |= key.lstrip("+").startswith("model.")
+        if touched_model:
+            _derive_model_keys(cfg["model"], [o.split("=", 1)[0] for o in overrides])
+        return Namespace(cfg), hardware
+
+    def _value(self, text: str) -> Any:
+        from hydra.core.override_parser.overrides_parser import OverridesParser
+
+        if text not in self._values:
+            if self._parser is None:
+                self._parser = OverridesParser.create()
+            self._values[text] = self._parser.parse_override(f"x={text}").value()
+        return copy.deepcopy(self._values[text])
 
 
-def _parse_value(text: str) -> Any:
-    from hydra.core.override_parser.overrides_parser import OverridesParser
+def _derive_model_keys(model: dict[str, Any], keys: list[str]) -> None:
+    """What the schema's resolvers compute from name_or_path and revision, for a copy."""
+    from evallaunch.checkpoints import step_of, tokens_trained
+    from evallaunch.schema import slug
 
-    override = OverridesParser.create().parse_override(f"x={text}")
-    return override.value()
+    path = str(model["name_or_path"])
+    if "model.name" not in keys:
+        model["name"] = slug(path)
+    if "model.version" not in keys:
+        last = path.rstrip("/").rsplit("/", 1)[-1]
+        model["version"] = last if "/" in path and step_of(last) is not None else model["revision"]
+    if "model.step" not in keys:
+        model["step"] = step_of(path) or step_of(model["revision"])
+    if "model.tokens_trained" not in keys:
+        model["tokens_trained"] = tokens_trained(path, model["step"], model.get("tokens_per_step"))
 
 
 def hardware_of(cfg: DictConfig) -> dict[str, Any]:
@@ -81,7 +128,7 @@ def plan_sweep(overrides: Sequence[str], multirun: bool) -> list[tuple[str, Plan
     composer = SweepComposer()
     rows = []
     for job in jobs:
-        cfg = composer.compose(job)
+        cfg, hardware = composer.compose(job)
         label = f"{cfg.model.name}@{cfg.model.version} {cfg.benchmark.name}"
-        rows.append((label, plan_for_config(cfg, hardware_of(cfg))))
+        rows.append((label, plan_for_config(cfg, hardware)))  # type: ignore[arg-type]
     return rows
