@@ -123,7 +123,8 @@ class ServerConfig:
     # Command template; {port}, {model_path}, {tensor_parallel_size}, {data_parallel_size}
     # and {max_model_length} are filled in per server (Python str.format fields).
     command: str = (
-        "vllm serve {model_path} --port {port} --tensor-parallel-size {tensor_parallel_size}"
+        "vllm serve {model_path} --host {host} --port {port}"
+        " --tensor-parallel-size {tensor_parallel_size}"
         " --data-parallel-size {data_parallel_size} --max-model-len {max_model_length}"
     )
     health_path: str = "/health"

@@ -9,6 +9,7 @@ scorer, so lighteval's reported pass@1 is computed with the same rules as evalla
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 from pathlib import Path
 from typing import Any
@@ -171,17 +172,17 @@ class LightevalBackend(Backend):
             trust_remote_code=request.trust_remote_code,
             override_chat_template=request.chat_template,
             system_prompt=request.system_prompt,
-            # lighteval's sample cache, kept with the job (a rerun of the job reuses it).
-            cache_dir=str(request.work_dir / "backend" / "cache"),
+            # No max_new_tokens here: lighteval would cut the prompt to that many tokens.
+            # The task's generation_size sets the length instead.
             generation_parameters=GenerationParameters(
                 temperature=request.temperature,
                 top_p=request.top_p,
-                max_new_tokens=request.max_new_tokens,
                 seed=request.seed,
             ),
             **extra,
         )
         model = TransformersModel(config=model_config)
+        _keep_sample_cache_with_the_job(model, request.work_dir / "backend" / "cache")
         # lighteval leaves do_sample to the checkpoint's generation config; without it,
         # n > 1 samples would all be the greedy completion.
         model.generation_config_dict["do_sample"] = request.temperature > 0
@@ -220,6 +221,18 @@ class LightevalBackend(Backend):
             trust_remote_code=request.trust_remote_code,
         )
         return ServerModel(config, base_url, tokenizer, concurrency, timeout)
+
+
+def _keep_sample_cache_with_the_job(model: Any, cache_dir: Path) -> None:
+    """lighteval puts its sample cache at <cache_dir>/<model_name>, which for a local model
+    path is inside the checkpoint itself; keep it with the job (a rerun of the job reuses
+    it, no other run does)."""
+    cache = model._cache
+    default = Path(cache.cache_dir)
+    cache.cache_dir = cache_dir / default.name
+    cache.cache_dir.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(OSError):
+        default.rmdir()  # created empty by lighteval next to the weights
 
 
 def _completions(
