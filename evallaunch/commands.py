@@ -21,6 +21,11 @@ def _prepare(args: argparse.Namespace) -> int:
     configs = [compose_config([f"benchmark={name}"]) for name in names]
     data_dir = Path(args.data_dir or configs[0].paths.data_dir).expanduser()
     source = Path(args.source).expanduser() if args.source else None
+    if source is not None and not args.benchmarks:  # all: those the source directory has
+        for cfg in configs:
+            if not (source / cfg.benchmark.dataset.file).is_file():
+                print(f"{cfg.benchmark.name:<14} skipped    not in {source} (prepare it online)")
+        configs = [c for c in configs if (source / c.benchmark.dataset.file).is_file()]
     for record in prepare([cfg.benchmark for cfg in configs], data_dir, source):
         print(
             f"{record['benchmark']:<14} {record['action']:<10} {record['rows']:>5} rows  "

@@ -182,3 +182,29 @@ def test_two_resource_shapes_become_two_arrays(
         ).stdout
         assert f"gres/gpu={job['resources']['gpus_per_node']}" in tres
         assert validate_results(results_of(job["job_dir"])) == []
+
+
+def test_cancel_stops_only_this_sweeps_jobs(
+    slurm: None, tmp_path: Path, shared_datasets: Path
+) -> None:
+    args = ["benchmark.limit=5", "generation.max_new_tokens=512", "launch.wait=false"]
+    proc = sweep(tmp_path, shared_datasets, "benchmark=math_500,aime24", *args)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    sweep_dir = tmp_path / "outputs" / "default"
+    cancelled = evallaunch("cancel", str(sweep_dir))
+    assert cancelled.returncode == 0 and "cancelled" in cancelled.stdout
+    ids = {job["slurm_job_id"] for job in record(tmp_path)}
+
+    def all_cancelled() -> bool:
+        states = subprocess.run(
+            ["sacct", "-n", "-P", "-X", "-o", "JobID,State", "-j", ",".join(ids)],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout
+        lines = [line for line in states.splitlines() if line]
+        return len(lines) == len(ids) and all("CANCELLED" in line for line in lines)
+
+    wait_for(all_cancelled, "sacct to show the jobs cancelled", timeout=120)
+    status = evallaunch("status", str(sweep_dir))
+    assert status.returncode == 1 and "2 cancelled" in status.stdout
