@@ -12,6 +12,7 @@ that custom-task module, the smallest change that makes lighteval run offline.
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 TASKS_FILE = Path(__file__).with_name("raw_lighteval_tasks.py")
@@ -22,10 +23,12 @@ def main() -> None:
     p.add_argument("--model", required=True, help="Hugging Face checkpoint directory")
     p.add_argument("--out", required=True, help="lighteval output directory")
     p.add_argument("--cache", required=True, help="lighteval sample-cache directory")
-    p.add_argument("--tokens", type=int, default=32, help="max new tokens")
+    p.add_argument("--tokens", type=int, help="max new tokens (default: RAW_MATH500_TOKENS)")
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--max-length", type=int, default=8192)
     args = p.parse_args()
+    if args.tokens is not None:
+        os.environ["RAW_MATH500_TOKENS"] = str(args.tokens)  # read by the task module
 
     import transformers
     from lighteval.logging.evaluation_tracker import EvaluationTracker
@@ -49,9 +52,10 @@ def main() -> None:
         max_length=args.max_length,
         override_chat_template=True,
         cache_dir=args.cache,
-        generation_parameters=GenerationParameters(
-            temperature=0.0, top_p=1.0, max_new_tokens=args.tokens, seed=args.seed
-        ),
+        # The generation length is the task's generation_size (RAW_MATH500_TOKENS): with
+        # max_new_tokens set here, lighteval 0.13 would also cut the prompt to that many
+        # tokens.
+        generation_parameters=GenerationParameters(temperature=0.0, top_p=1.0, seed=args.seed),
     )
     pipeline = Pipeline(
         tasks="raw_math500|0",

@@ -141,17 +141,20 @@ def format_status(rows: list[dict[str, Any]]) -> str:
 
 
 def cancel(sweep_dir: Path) -> list[str]:
-    """scancel the unfinished Slurm jobs of this sweep only; return the ids cancelled."""
+    """scancel the unfinished Slurm jobs of this sweep only; return the ids cancelled.
+
+    Jobs sacct does not know yet (it lags submission by a moment) count as unfinished."""
     rows = status_rows(sweep_dir)
+    finished = {"completed", "failed", "cancelled", "timeout", "interrupted"}
     ids = sorted(
         {
             row["slurm_job_id"]
             for row in rows
-            if row["state"] in IN_FLIGHT and row["slurm_job_id"] != "-"
+            if row["state"] not in finished and row["slurm_job_id"] != "-"
         }
     )
     if ids:
-        subprocess.run(["scancel", *ids], check=True)
+        subprocess.run(["scancel", *ids], check=False)
     return ids
 
 
