@@ -9,6 +9,7 @@ model in one job, and records the sweep for `evallaunch status / cancel / resubm
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import shutil
@@ -79,13 +80,19 @@ class EvallaunchSubmititLauncher(BaseSubmititLauncher):
             for shape, batches in arrays.items():
                 print(plan_arrays.render_sbatch(self._executor(dict(shape)), len(batches)))
             return [JobReturn(status=JobStatus.COMPLETED, _return_value=None) for _ in specs]
-        submitted = self._submit(arrays, sweep_dir, launch.snapshot)
-        append_jobs(
-            sweep_dir,
-            [sys.executable, "-m", "evallaunch.evaluate", *sys.argv[1:]],
-            os.getcwd(),
-            plan_arrays.record_entries(specs, skipped, submitted),
-        )
+        # Sweeps submitted at once into one directory (e.g. by a training callback) share
+        # the code snapshot and the record: one at a time.
+        lock_path = sweep_dir / ".evallaunch" / "submit.lock"
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(lock_path, "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            submitted = self._submit(arrays, sweep_dir, launch.snapshot)
+            append_jobs(
+                sweep_dir,
+                [sys.executable, "-m", "evallaunch.evaluate", *sys.argv[1:]],
+                os.getcwd(),
+                plan_arrays.record_entries(specs, skipped, submitted),
+            )
         if not launch.wait:
             return [JobReturn(status=JobStatus.COMPLETED, _return_value=None) for _ in specs]
         return plan_arrays.collect_returns(specs, skipped, submitted)
