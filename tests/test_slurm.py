@@ -105,9 +105,10 @@ def test_failed_job_is_reported_and_resubmitted_alone(
     shutil.copytree(embedded, late)  # the checkpoint appears; resubmit only the failed job
     resubmit = evallaunch("resubmit", "--failed", str(sweep_dir))
     assert resubmit.returncode == 0, resubmit.stdout[-3000:] + resubmit.stderr[-3000:]
-    entries = record(tmp_path)
-    assert len(entries) == 4 and entries[2]["state"] == "skipped"
-    assert entries[3]["state"] == "submitted" and "late-model" in entries[3]["job_dir"]
+    entries = record(tmp_path)  # the finished job is not even sent to the launcher again
+    assert len(entries) == 3
+    assert entries[2]["state"] == "submitted" and "late-model" in entries[2]["job_dir"]
+    assert "skip (already finished)" in resubmit.stdout
     assert (Path(good["job_dir"]) / "results.json").stat().st_mtime == stamp
     assert "2 completed" in evallaunch("status", str(sweep_dir)).stdout
 
