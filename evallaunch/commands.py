@@ -55,8 +55,8 @@ def _score(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from evallaunch.planning.planner import format_plan_table
     from evallaunch.planning.sweep_plan import plan_sweep
+    from evallaunch.planning.table import format_plan_table
 
     rows = plan_sweep(args.overrides, args.multirun)
     print(format_plan_table(rows))

@@ -11,11 +11,11 @@ from evallaunch.planning.planner import (
     Hardware,
     Plan,
     PlanRequest,
-    format_plan_table,
     open_r1_rule,
     plan,
     valid_tp,
 )
+from evallaunch.planning.table import format_plan_table
 
 __all__ = [
     "Hardware",
