@@ -44,6 +44,19 @@ def test_tokens_are_shown_with_units() -> None:
     ]
 
 
+def eval_overrides(outputs: Path, data: Path) -> list[str]:
+    """The smallest evaluation of each checkpoint: one problem, four tokens."""
+    return [
+        f"paths.output_root={outputs}",
+        f"paths.data_dir={data}",
+        "experiment_name=train",
+        "benchmark.limit=1",
+        "benchmark.n=1",
+        "generation.max_new_tokens=4",
+        "model.max_model_length=256",
+    ]
+
+
 def tiny_trainer(output_dir: Path, max_steps: int, callbacks: list, resume: bool = False):
     """A real transformers Trainer on a ~1.6M-parameter Llama with the embedded tokenizer."""
     import torch
@@ -114,15 +127,7 @@ def test_trainer_callback_then_checkpoint_sweep(tmp_path: Path, shared_datasets:
     from evallaunch.integrations import LAUNCH_LOG, EvalOnSaveCallback
 
     outputs = tmp_path / "outputs"
-    common = [
-        f"paths.output_root={outputs}",
-        f"paths.data_dir={shared_datasets}",
-        "experiment_name=train",
-        "benchmark.limit=1",
-        "benchmark.n=1",
-        "generation.max_new_tokens=4",
-        "model.max_model_length=256",
-    ]
+    common = eval_overrides(outputs, shared_datasets)
     callback = EvalOnSaveCallback(overrides=common, tokens_per_step=2 * 16)
     run = tmp_path / "run"
     tiny_trainer(run, max_steps=3, callbacks=[callback])
@@ -205,16 +210,7 @@ def test_trainer_callback_submits_to_slurm(tmp_path: Path, shared_datasets: Path
     if shutil.which("sbatch") is None or status.returncode != 0:
         pytest.skip("the local Slurm is not running (make slurm-up)")
     outputs = tmp_path / "outputs"
-    common = [
-        "cluster=slurm",
-        f"paths.output_root={outputs}",
-        f"paths.data_dir={shared_datasets}",
-        "experiment_name=train",
-        "benchmark.limit=1",
-        "benchmark.n=1",
-        "generation.max_new_tokens=4",
-        "model.max_model_length=256",
-    ]
+    common = ["cluster=slurm", *eval_overrides(outputs, shared_datasets)]
     callback = EvalOnSaveCallback(overrides=common, tokens_per_step=32)
     tiny_trainer(tmp_path / "run", max_steps=3, callbacks=[callback])
     assert callback.wait(timeout=300) == [0, 0, 0]  # submitted, not run
