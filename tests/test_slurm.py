@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from evallaunch.launching.sweep import slurm_states
 from evallaunch.results import validate_results
 from tests.conftest import REPO
 
@@ -196,16 +197,61 @@ def test_cancel_stops_only_this_sweeps_jobs(
     assert cancelled.returncode == 0 and "cancelled" in cancelled.stdout
     ids = {job["slurm_job_id"] for job in record(tmp_path)}
 
-    def all_cancelled() -> bool:
-        states = subprocess.run(
-            ["sacct", "-n", "-P", "-X", "-o", "JobID,State", "-j", ",".join(ids)],
+    def none_queued() -> bool:
+        queued = subprocess.run(
+            ["squeue", "-h", "-o", "%i", "-j", ",".join(ids)],
             capture_output=True,
             text=True,
             check=False,
         ).stdout
-        lines = [line for line in states.splitlines() if line]
-        return len(lines) == len(ids) and all("CANCELLED" in line for line in lines)
+        return not queued.strip()
 
-    wait_for(all_cancelled, "sacct to show the jobs cancelled", timeout=120)
+    wait_for(none_queued, "squeue to drop the cancelled jobs", timeout=120)
+    # sacct lags the controller a little, and folds never-started tasks ('12_[0-1]').
+    wait_for(
+        lambda: "2 cancelled" in evallaunch("status", str(sweep_dir)).stdout,
+        "status to report both jobs cancelled",
+        timeout=120,
+    )
     status = evallaunch("status", str(sweep_dir))
     assert status.returncode == 1 and "2 cancelled" in status.stdout
+
+
+def test_status_reads_array_tasks_cancelled_before_they_started(
+    slurm: None, tmp_path: Path
+) -> None:
+    """sacct prints tasks cancelled while pending as one folded line, e.g. '12_[1-3]'."""
+    script = tmp_path / "sleep.sh"
+    script.write_text("#!/bin/bash\nsleep 120\n")
+    array_id = subprocess.run(
+        [
+            "sbatch",
+            "--parsable",
+            "--array=0-3",
+            "--cpus-per-task=2",
+            f"--chdir={tmp_path}",
+            "--output=/dev/null",
+            str(script),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    wait_for(
+        lambda: (
+            subprocess.run(
+                ["squeue", "-h", "-t", "R", "-j", array_id], capture_output=True, text=True
+            ).stdout.strip()
+            != ""
+        ),
+        "the first task to start",
+        timeout=60,
+    )
+    subprocess.run(["scancel", array_id], check=True)
+    tasks = [f"{array_id}_{i}" for i in range(4)]
+
+    def all_cancelled() -> bool:
+        states = slurm_states(tasks)
+        return all(states.get(task, "").startswith("cancelled") for task in tasks)
+
+    wait_for(all_cancelled, "sacct to record all four tasks cancelled", timeout=120)

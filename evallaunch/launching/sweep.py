@@ -69,8 +69,23 @@ def slurm_states(job_ids: list[str]) -> dict[str, str]:
     states = {}
     for line in proc.stdout.splitlines():
         job_id, _, state = line.partition("|")
-        states[job_id.strip()] = state.split()[0].lower() if state else "unknown"
+        for one_id in expand_array_ids(job_id.strip()):
+            states[one_id] = state.split()[0].lower() if state else "unknown"
     return states
+
+
+def expand_array_ids(job_id: str) -> list[str]:
+    """sacct folds array tasks that never started into one line: '12_[1-3,5%2]'
+    stands for 12_1, 12_2, 12_3 and 12_5."""
+    base, sep, tasks = job_id.partition("_[")
+    if not sep:
+        return [job_id]
+    ids = []
+    for part in tasks.rstrip("]").split("%")[0].split(","):
+        first, _, last = part.partition("-")
+        if first.isdigit() and (not last or last.isdigit()):
+            ids += [f"{base}_{i}" for i in range(int(first), int(last or first) + 1)]
+    return ids
 
 
 def job_state(job: dict[str, Any], states: dict[str, str]) -> str:
