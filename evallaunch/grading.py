@@ -41,17 +41,25 @@ def score_completions(
     return rows
 
 
-def metrics_from_details(rows: list[dict[str, Any]], n: int, seed: int) -> dict[str, Any]:
-    """pass@k / maj@k with stderr and bootstrap CI, computed from the details rows."""
+def metrics_from_details(
+    rows: list[dict[str, Any]], n: int, seed: int, adaptive: bool = False
+) -> dict[str, Any]:
+    """pass@k / maj@k with stderr and bootstrap CI, computed from the details rows.
+
+    Every problem has n samples, or, with adaptive sampling, between 1 and n."""
     by_problem: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         by_problem.setdefault(row["problem_id"], []).append(row)
-    incomplete = {pid: len(samples) for pid, samples in by_problem.items() if len(samples) != n}
+    incomplete = {
+        pid: len(samples)
+        for pid, samples in by_problem.items()
+        if len(samples) != n and not (adaptive and 1 <= len(samples) <= n)
+    }
     if not by_problem or incomplete:
         raise RuntimeError(f"backend returned the wrong number of samples: {incomplete or 'none'}")
     correct = [[bool(r["correct"]) for r in samples] for samples in by_problem.values()]
     answers = [[r["extracted_answer"] for r in samples] for samples in by_problem.values()]
-    summary = summarize(correct, answers, seed=seed)
+    summary = summarize(correct, answers, seed=seed, ragged=adaptive)
     return {name: value.to_dict() for name, value in summary.items()}
 
 
@@ -64,7 +72,9 @@ def write_outcome(
         "schema_version": SCHEMA_VERSION,
         "status": "completed",
         **fields,
-        "metrics": metrics_from_details(rows, n, seed),
+        "metrics": metrics_from_details(
+            rows, n, seed, adaptive=bool((fields.get("sampling") or {}).get("adaptive"))
+        ),
         "num_truncated": sum(bool(row["truncated"]) for row in rows),
     }
     write_json(job_dir / RESULTS_FILE, results)

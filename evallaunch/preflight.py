@@ -43,12 +43,38 @@ def validate_job(cfg: DictConfig) -> None:
             "identical greedy samples",
             hint="set generation.temperature>0 (e.g. 0.6) or benchmark.n=1",
         )
+    _check_sampling(cfg)
     _check_range(
         "launch.benchmarks_per_job",
         cfg.launch.benchmarks_per_job,
         cfg.launch.benchmarks_per_job >= 1,
         "a value >= 1",
     )
+
+
+def _check_sampling(cfg: DictConfig) -> None:
+    sampling, n = cfg.sampling, cfg.benchmark.n
+    for key in ("problems_per_unit", "samples_per_unit"):
+        value = sampling[key]
+        _check_range(f"sampling.{key}", value, value >= 0, "a number >= 0 (0: all at once)")
+    if not sampling.adaptive:
+        return
+    _check_range(
+        "sampling.ci_width", sampling.ci_width, 0 < sampling.ci_width <= 1, "a value in (0, 1]"
+    )
+    _check_range(
+        "sampling.min_samples",
+        sampling.min_samples,
+        1 <= sampling.min_samples <= n,
+        f"a value in [1, benchmark.n={n}]",
+    )
+    if sampling.samples_per_unit == 0 or sampling.samples_per_unit >= n:
+        raise EvallaunchError(
+            f"sampling.adaptive=true needs rounds smaller than the budget, but "
+            f"sampling.samples_per_unit={sampling.samples_per_unit} with benchmark.n={n} "
+            "draws every sample in one round",
+            hint="set sampling.samples_per_unit to the samples per round, e.g. 4",
+        )
 
 
 def check_writable(directory: str) -> None:

@@ -7,6 +7,7 @@ import logging
 import os
 import socket
 import time
+from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from evallaunch import __version__
 from evallaunch.backends.base import Backend, GenerationRequest
 from evallaunch.data import load_problems, write_problems
 from evallaunch.grading import score_completions, write_outcome
+from evallaunch.ledger import LEDGER_DIR, SampleLedger
 from evallaunch.models import pick_device, pick_dtype, resolve_model
 from evallaunch.preflight import effective_max_new_tokens, validate_job
 from evallaunch.results import (
@@ -28,6 +30,7 @@ from evallaunch.results import (
     package_versions,
     write_json,
 )
+from evallaunch.sampling import draw_samples
 from evallaunch.scoring.registry import get_scorer
 from evallaunch.secrets import (
     config_secrets,
@@ -40,6 +43,22 @@ from evallaunch.serving import inference_servers
 
 log = logging.getLogger(__name__)
 
+# Backend model_args that only spread the work over devices (the samples do not change).
+PARALLELISM_ARGS = frozenset(
+    {
+        "tensor_parallel_size",
+        "data_parallel_size",
+        "pipeline_parallel_size",
+        "gpu_memory_utilization",
+        "max_num_seqs",
+        "batch_size",
+        "max_batch_size",
+        "num_concurrent",
+        "concurrent_requests",
+        "parallelize",
+        "device_map",
+    }
+)
 OFFLINE_ENV = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE")
 
 
@@ -54,12 +73,17 @@ def config_fingerprint(cfg: DictConfig, data_sha256: str) -> str:
         return OmegaConf.to_container(node, resolve=True)
 
     backend = part(cfg.backend)
+    # How the work is spread over GPUs does not change which samples are drawn.
+    model_args = {k: v for k, v in backend["model_args"].items() if k not in PARALLELISM_ARGS}
+    sampling = {k: v for k, v in part(cfg.sampling).items() if k != "resume"}
     return fingerprint(
         {
             "model": {k: v for k, v in part(cfg.model).items() if k != "name"},
             "benchmark": part(cfg.benchmark),
             "generation": part(cfg.generation),
-            "backend": {k: backend[k] for k in ("name", "model_type", "model_args")},
+            "backend": {"name": backend["name"], "model_type": backend["model_type"]},
+            "model_args": model_args,
+            "sampling": sampling,
             "data_sha256": data_sha256,
         }
     )
@@ -122,7 +146,7 @@ def archive_previous(job_dir: Path) -> Path | None:
         stamp = ""
     archive = job_dir / "history" / (stamp.replace(":", "-") or f"unknown-{time.time_ns()}")
     archive.mkdir(parents=True, exist_ok=True)
-    for name in (RESULTS_FILE, DETAILS_FILE, "config.yaml", "backend"):
+    for name in (RESULTS_FILE, DETAILS_FILE, "config.yaml", "backend", LEDGER_DIR):
         if (job_dir / name).exists():
             os.replace(job_dir / name, archive / name)
     log.info("Moved the previous results of this job to %s", archive)
@@ -175,9 +199,19 @@ def _evaluate(cfg: DictConfig, job_dir: Path, started: str, clock: float) -> dic
         work_dir=job_dir,
         scorer=bench.scorer,
     )
+    ledger = SampleLedger(job_dir, config_fingerprint(cfg, data_sha256))
+    if cfg.sampling.resume:
+        ledger.load()
+        if ledger.samples:
+            log.info("Resuming: %d samples recorded in %s", len(ledger.samples), ledger.path)
     # model_type=server: start the job's inference servers for the backend to call.
     with inference_servers(cfg, request) as request:
-        output = backend.generate(request)
+        output, sampling = draw_samples(backend, request, ledger, cfg.sampling)
+    log.info(
+        "Samples: %d generated, %d reused from the ledger",
+        sampling.samples_generated,
+        sampling.samples_reused,
+    )
     rows = score_completions(output.completions, problems, bench.scorer)
     resolved = OmegaConf.to_container(cfg, resolve=True)
     OmegaConf.save(OmegaConf.create(redact_config(resolved)), job_dir / "config.yaml")
@@ -207,6 +241,7 @@ def _evaluate(cfg: DictConfig, job_dir: Path, started: str, clock: float) -> dic
         "backend_metrics": output.metrics,
         "num_problems": len(problems),
         "num_samples": bench.n,
+        "sampling": asdict(sampling),
         "generation": {
             **OmegaConf.to_container(gen, resolve=True),  # type: ignore[dict-item]
             "max_new_tokens": max_new_tokens,

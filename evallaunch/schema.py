@@ -116,6 +116,26 @@ class GenerationConfig:
 
 
 @dataclass
+class SamplingConfig:
+    """How the samples of a job are drawn: in units, each recorded in the job's sample
+    ledger as soon as it is generated, so that a rerun draws only what is missing."""
+
+    # Problems per generation unit (0: all problems in one unit).
+    problems_per_unit: int = 32
+    # Samples per problem per unit (0: all benchmark.n at once). Smaller units lose less
+    # work to a preemption; larger ones batch better on GPUs.
+    samples_per_unit: int = 16
+    # Reuse the samples an interrupted run of the same config recorded in its ledger.
+    resume: bool = True
+    # Adaptive sampling: benchmark.n becomes a budget; a problem stops drawing samples
+    # once the 95% Wilson interval of its pass@1 is narrower than ci_width (checked after
+    # every round of samples_per_unit samples, from min_samples on).
+    adaptive: bool = False
+    ci_width: float = 0.2
+    min_samples: int = 4
+
+
+@dataclass
 class ServerConfig:
     """Inference servers a job starts when `backend.model_type=server`."""
 
@@ -207,6 +227,7 @@ class EvaluateConfig:
     backend: BackendConfig = field(default_factory=BackendConfig)
     parallelism: ParallelismConfig = field(default_factory=ParallelismConfig)
     generation: GenerationConfig = field(default_factory=GenerationConfig)
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
     launch: LaunchConfig = field(default_factory=LaunchConfig)
     # Experiment name: the first level of the output tree.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -91,6 +92,14 @@ class Backend(abc.ABC):
         self.device = device
         self.model_args = dict(model_args or {})
         self.server = server
+        self._built: dict[str, Any] = {}
+
+    def reuse(self, key: str, build: Callable[[], Any]) -> Any:
+        """What `build()` returns, built once per key for the life of the backend (one
+        job): a job generates in several units and loads its model once."""
+        if key not in self._built:
+            self._built[key] = build()
+        return self._built[key]
 
     def server_concurrency(self) -> int:
         """Requests a model_type=server backend keeps in flight by default: 32 per server."""

@@ -118,7 +118,10 @@ class LightevalBackend(Backend):
 
         transformers.set_seed(request.seed)
         server = self.model_type == "server"
-        model = self._server_model(request) if server else self._transformers_model(request)
+        if server:
+            model = self._server_model(request)
+        else:
+            model = self.reuse(request.model_path, lambda: self._transformers_model(request))
         end_ids = {model.tokenizer.eos_token_id, model.tokenizer.pad_token_id} - {None}
         prompt_manager = model.prompt_manager
         raw_dir = request.work_dir / "backend"
@@ -181,8 +184,23 @@ class LightevalBackend(Backend):
             ),
             **extra,
         )
-        model = TransformersModel(config=model_config)
-        _keep_sample_cache_with_the_job(model, request.work_dir / "backend" / "cache")
+
+        class JobModel(TransformersModel):
+            """lighteval's model, loaded once for all the units of a job.
+
+            Generation skips lighteval's per-document sample cache: it would hand a unit the
+            samples another unit drew for the same problem (the job's sample ledger is what
+            resumes work). `cleanup` keeps the model: lighteval's pipeline frees it at the
+            end of every evaluation."""
+
+            greedy_until = TransformersModel.greedy_until.__wrapped__
+
+            def cleanup(self) -> None:
+                return None
+
+        model = JobModel(config=model_config)
+        with contextlib.suppress(OSError):  # made empty by lighteval inside a local checkpoint
+            Path(model._cache.cache_dir).rmdir()
         # lighteval leaves do_sample to the checkpoint's generation config; without it,
         # n > 1 samples would all be the greedy completion.
         model.generation_config_dict["do_sample"] = request.temperature > 0
@@ -221,18 +239,6 @@ class LightevalBackend(Backend):
             trust_remote_code=request.trust_remote_code,
         )
         return ServerModel(config, base_url, tokenizer, concurrency, timeout)
-
-
-def _keep_sample_cache_with_the_job(model: Any, cache_dir: Path) -> None:
-    """lighteval puts its sample cache at <cache_dir>/<model_name>, which for a local model
-    path is inside the checkpoint itself; keep it with the job (a rerun of the job reuses
-    it, no other run does)."""
-    cache = model._cache
-    default = Path(cache.cache_dir)
-    cache.cache_dir = cache_dir / default.name
-    cache.cache_dir.mkdir(parents=True, exist_ok=True)
-    with contextlib.suppress(OSError):
-        default.rmdir()  # created empty by lighteval next to the weights
 
 
 def _completions(

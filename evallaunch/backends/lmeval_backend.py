@@ -73,12 +73,14 @@ class LmevalBackend(Backend):
         if request.max_model_length:
             model_args["max_length"] = request.max_model_length
         model_args.update(self.model_args)
-        model: Any = "hf"
         if self.model_type == "server":  # lm-eval's OpenAI-compatible client instead of "hf"
-            model, model_args = self._server_lm(request), {}
+            lm = self._server_lm(request)
+        else:
+            lm = self.reuse(
+                json.dumps(model_args, sort_keys=True), lambda: _hf_lm(model_args, self.batch_size)
+            )
         results = lm_eval.simple_evaluate(
-            model=model,
-            model_args=model_args,
+            model=lm,
             tasks=[build_task_config(request, scorer)],
             task_manager=TaskManager(include_defaults=False),
             batch_size=self.batch_size,
@@ -153,6 +155,13 @@ class LmevalBackend(Backend):
             args["max_length"] = request.max_model_length
         args.update(self.model_args)
         return ServerLM(**args)
+
+
+def _hf_lm(model_args: dict[str, Any], batch_size: int) -> Any:
+    """lm-eval's in-process Hugging Face model (loaded once per job, used by every unit)."""
+    from lm_eval.api.registry import get_model
+
+    return get_model("hf").create_from_arg_obj(model_args, {"batch_size": batch_size})
 
 
 def _tokenizer(request: GenerationRequest) -> Any:

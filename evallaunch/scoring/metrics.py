@@ -108,6 +108,7 @@ def summarize(
     *,
     seed: int = 0,
     n_bootstrap: int = 1000,
+    ragged: bool = False,
 ) -> dict[str, MetricValue]:
     """Aggregates per-sample correctness into benchmark metrics.
 
@@ -116,6 +117,9 @@ def summarize(
         answers: Per problem, the extracted answer of each sample; enables maj@n.
         seed: Seed for the bootstrap resampling over problems.
         n_bootstrap: Bootstrap resamples for the 95% CIs (0 disables them).
+        ragged: Allow problems with different numbers of samples (adaptive sampling):
+            pass@1 averages each problem's own mean, pass@k goes up to the smallest
+            count, and there is no maj@n.
 
     Returns:
         ``pass@1``, ``pass@k`` for k = 2, 4, 8, ... <= n (and k = n), and ``maj@n``
@@ -125,21 +129,26 @@ def summarize(
     Raises:
         ValueError: If there are no problems, no samples, or ragged/misaligned input.
     """
-    if not correct or not correct[0]:
+    if not correct or not all(correct):
         raise ValueError("summarize needs at least one problem with at least one sample")
-    n = len(correct[0])
-    if any(len(row) != n for row in correct):
+    n = min(len(row) for row in correct)
+    if not ragged and any(len(row) != n for row in correct):
         raise ValueError("every problem must have the same number of samples")
     if answers is not None and (
-        len(answers) != len(correct) or any(len(row) != n for row in answers)
+        len(answers) != len(correct)
+        or any(len(a) != len(c) for a, c in zip(answers, correct, strict=False))
     ):
         raise ValueError("answers must have the same shape as correct")
-    matrix = np.asarray(correct, dtype=np.float64)
-    counts = matrix.sum(axis=1).astype(int)
-    results = {"pass@1": _metric("pass@1", matrix.mean(axis=1), 1, seed, n_bootstrap)}
+    sizes = np.array([len(row) for row in correct])
+    counts = np.array([sum(row) for row in correct])
+    results = {"pass@1": _metric("pass@1", counts / sizes, 1, seed, n_bootstrap)}
     for k in _pass_ks(n):
-        scores = np.array([pass_at_k(n, int(c), k) for c in counts])
+        scores = np.array(
+            [pass_at_k(int(m), int(c), k) for m, c in zip(sizes, counts, strict=True)]
+        )
         results[f"pass@{k}"] = _metric(f"pass@{k}", scores, k, seed, n_bootstrap)
+    if (sizes != n).any():
+        return results
     if answers is not None and n > 1:
         votes = np.array(
             [float(majority_vote(a, c, n)) for a, c in zip(answers, correct, strict=True)]

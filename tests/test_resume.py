@@ -1,0 +1,140 @@
+"""Sample-level resume: a run killed with SIGKILL at a random point, then rerun, generates
+only the samples its ledger lacks and ends with exactly the results of an uninterrupted run.
+
+Every test draws 2 problems x 2 samples in 4 units of one sample each (so a kill can land
+between units or inside one) with a short token budget.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from evallaunch.ledger import SampleLedger
+from tests.conftest import Evaluate
+
+pytestmark = pytest.mark.slow
+
+UNITS = [
+    "benchmark.limit=2",
+    "benchmark.n=2",
+    "generation.max_new_tokens=24",
+    "sampling.problems_per_unit=1",
+    "sampling.samples_per_unit=1",
+]
+TOTAL = 4  # samples = units
+
+
+def job_dir(root: Path, backend: str) -> Path:
+    return root / "default" / "smollm2-135m-instruct" / "main" / "math_500" / backend
+
+
+def outcome(directory: Path) -> tuple[dict, dict[tuple[str, int], str]]:
+    """The metrics and every (problem, sample index) -> completion of a finished job."""
+    results = json.loads((directory / "results.json").read_text())
+    details = pd.read_parquet(directory / "details.parquet")
+    completions = {
+        (row.problem_id, int(row.sample_index)): row.completion for row in details.itertuples()
+    }
+    return results, completions
+
+
+def recorded(directory: Path) -> int:
+    """Samples of complete units in the job's ledger."""
+    ledgers = list((directory / "ledger").glob("*.jsonl"))
+    if not ledgers:
+        return 0
+    (path,) = ledgers
+    ledger = SampleLedger(directory, path.stem).load()
+    return len(ledger.samples)
+
+
+def start(root: Path, shared: Path, backend: str) -> subprocess.Popen[bytes]:
+    command = [
+        sys.executable,
+        "-m",
+        "evallaunch.evaluate",
+        f"backend={backend}",
+        f"paths.output_root={root}",
+        f"paths.data_dir={shared}",
+        *UNITS,
+    ]
+    return subprocess.Popen(
+        command,
+        cwd=root.parent,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def kill_at_random_point(root: Path, shared: Path, backend: str, seed: int) -> int:
+    """Start a run and SIGKILL it after a random number of units plus a random delay;
+    return how many samples its ledger kept."""
+    rng = random.Random(seed)
+    units_first, delay = rng.randint(1, TOTAL - 1), rng.uniform(0.0, 1.5)
+    directory = job_dir(root, backend)
+    proc = start(root, shared, backend)
+    try:
+        deadline = time.monotonic() + 600
+        while recorded(directory) < units_first:
+            assert proc.poll() is None, "the run ended before it could be killed"
+            assert time.monotonic() < deadline, "no unit was recorded in time"
+            time.sleep(0.2)
+        time.sleep(delay)
+        assert proc.poll() is None, "the run finished before the kill"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    status = json.loads((directory / "status.json").read_text())
+    assert status["status"] == "running"  # SIGKILL leaves no chance to write more
+    assert not (directory / "results.json").exists()
+    return recorded(directory)
+
+
+@pytest.mark.parametrize(
+    ("backend", "seeds"), [("lmeval", [0, 1, 2]), ("lighteval", [3])], ids=["lmeval", "lighteval"]
+)
+def test_rerun_after_sigkill_equals_an_uninterrupted_run(
+    backend: str, seeds: list[int], evaluate: Evaluate, tmp_path: Path, shared_datasets: Path
+) -> None:
+    evaluate(f"backend={backend}", *UNITS)
+    reference, reference_completions = outcome(job_dir(tmp_path / "outputs", backend))
+    assert reference["sampling"]["samples_generated"] == TOTAL
+    assert len(set(reference_completions.values())) > 1  # the units draw different samples
+
+    for seed in seeds:
+        root = tmp_path / f"killed-{seed}"
+        kept = kill_at_random_point(root, shared_datasets, backend, seed)
+        assert 1 <= kept < TOTAL
+
+        rerun = start(root, shared_datasets, backend)
+        assert rerun.wait(timeout=600) == 0
+        results, completions = outcome(job_dir(root, backend))
+        assert results["sampling"]["samples_reused"] == kept
+        assert results["sampling"]["samples_generated"] == TOTAL - kept
+        assert completions == reference_completions
+        assert results["metrics"] == reference["metrics"]
+        assert results["backend_metrics"] == reference["backend_metrics"]
+        assert results["config_fingerprint"] == reference["config_fingerprint"]
+
+
+def test_a_finished_job_rerun_draws_afresh(evaluate: Evaluate, tmp_path: Path) -> None:
+    """The ledger of a completed run moves to history/ with its results: a rerun (e.g. with
+    launch.force) generates again instead of replaying the old samples."""
+    args = ["backend=lmeval", "benchmark.limit=1", "benchmark.n=1", "generation.max_new_tokens=8"]
+    evaluate(*args)
+    evaluate(*args)
+    directory = job_dir(tmp_path / "outputs", "lmeval")
+    results = json.loads((directory / "results.json").read_text())
+    assert results["sampling"]["samples_generated"] == 1
+    assert list((directory / "history").glob("*/ledger/*.jsonl"))
