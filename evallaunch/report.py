@@ -28,6 +28,14 @@ def results_table(results: dict[str, Any]) -> str:
         own = results["backend_metrics"].get(name)
         own_text = f"{100 * own:.1f}" if own is not None else "-"
         lines.append(f"{name:<10} {format_metric(metric):<36} {own_text}")
+    adaptive = (results.get("sampling") or {}).get("adaptive")
+    if adaptive:
+        spread = results["sampling"]["samples_per_problem"]
+        lines.append(
+            f"adaptive sampling: stopped each problem once its 95% interval was narrower than "
+            f"{adaptive['ci_width']}; samples per problem {spread['min']}-{spread['max']} "
+            f"(mean {spread['mean']:.1f}) of a budget of {results['num_samples']}"
+        )
     if results["num_truncated"]:
         lines.append(f"{results['num_truncated']} completion(s) hit max_new_tokens (scored wrong)")
     return "\n".join(lines)

@@ -49,6 +49,12 @@ def wilson_width(correct: int, total: int, z: float = Z_95) -> float:
     return 2 * spread / (1 + z * z / total)
 
 
+def is_settled(correct: int, total: int, ci_width: float, min_samples: int) -> bool:
+    """The adaptive stopping rule: at least min_samples drawn and the 95% Wilson interval
+    of the problem's pass@1 narrower than ci_width."""
+    return total >= min_samples and wilson_width(correct, total) < ci_width
+
+
 def unit_seed(seed: int, block: int, problem_ids: list[str]) -> int:
     """The seed of one unit: the same for the same unit in every run."""
     text = f"{seed}:{block}:" + "\x1f".join(problem_ids)
@@ -71,7 +77,7 @@ def _settled(problems: list[Problem], ledger: SampleLedger, scorer: str, samplin
     return {
         pid
         for pid, (correct, total) in counts.items()
-        if total >= sampling.min_samples and wilson_width(correct, total) < sampling.ci_width
+        if is_settled(correct, total, sampling.ci_width, sampling.min_samples)
     }
 
 

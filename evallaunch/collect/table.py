@@ -124,9 +124,11 @@ def scan(roots: Sequence[Path]) -> tuple[list[tuple[Path, dict[str, Any]]], list
     return jobs, [data for _, data in loaded if isinstance(data, Skipped)]
 
 
-def variant_of(num_samples: Any, limit: Any) -> str:
-    """``n=64``, or ``n=1,limit=5`` for a run on the first problems only."""
-    return f"n={num_samples}" + (f",limit={limit}" if limit not in (None, "") else "")
+def variant_of(num_samples: Any, limit: Any, adaptive: dict[str, Any] | None = None) -> str:
+    """``n=64``, ``n=1,limit=5`` for a run on the first problems only, or
+    ``n<=64,ci=0.1`` for adaptive sampling with that budget and interval width."""
+    text = f"n<={num_samples},ci={adaptive['ci_width']}" if adaptive else f"n={num_samples}"
+    return text + (f",limit={limit}" if limit not in (None, "") else "")
 
 
 def long_table(jobs: Sequence[tuple[Path, dict[str, Any]]]) -> pd.DataFrame:
@@ -139,7 +141,11 @@ def long_table(jobs: Sequence[tuple[Path, dict[str, Any]]]) -> pd.DataFrame:
             "revision": str(model.get("revision") or "main"),
             "step": model.get("step"),
             "benchmark": bench["name"],
-            "variant": variant_of(res["num_samples"], bench.get("limit")),
+            "variant": variant_of(
+                res["num_samples"],
+                bench.get("limit"),
+                (res.get("sampling") or {}).get("adaptive"),
+            ),
             "backend": res["backend"]["name"],
             "num_samples": res["num_samples"],
             "eval_date": res["finished_at"],
