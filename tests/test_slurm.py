@@ -14,9 +14,11 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from evallaunch.launching.sweep import slurm_states
+from evallaunch.ledger import SampleLedger
 from evallaunch.results import validate_results
 from tests.conftest import REPO
 
@@ -255,3 +257,62 @@ def test_status_reads_array_tasks_cancelled_before_they_started(
         return all(states.get(task, "").startswith("cancelled") for task in tasks)
 
     wait_for(all_cancelled, "sacct to record all four tasks cancelled", timeout=120)
+
+
+def test_a_job_requeued_mid_run_resumes_from_its_ledger(
+    slurm: None, tmp_path: Path, shared_datasets: Path
+) -> None:
+    """`scontrol requeue` kills a running job and starts it again: the second start reuses
+    the units the first recorded, and the samples equal those of an uninterrupted run."""
+    units = [
+        "backend=lmeval",
+        "benchmark.limit=2",
+        "benchmark.n=2",
+        "generation.max_new_tokens=24",
+        "sampling.problems_per_unit=1",
+        "sampling.samples_per_unit=1",
+    ]
+    proc = sweep(tmp_path, shared_datasets, *units, "launch.wait=false")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    (job,) = record(tmp_path)
+    job_dir = Path(job["job_dir"])
+
+    def recorded() -> int:
+        return sum(
+            len(SampleLedger(job_dir, path.stem).load().samples)
+            for path in (job_dir / "ledger").glob("*.jsonl")
+        )
+
+    wait_for(lambda: recorded() >= 1, "the first unit to be recorded")
+    subprocess.run(["scontrol", "requeue", job["slurm_job_id"]], check=True)
+    kept = recorded()
+    wait_for(lambda: (job_dir / "results.json").is_file(), "the requeued job to finish")
+    status = json.loads((job_dir / "status.json").read_text())
+    assert status["status"] == "completed" and status["requeues"] == 1
+    results = json.loads((job_dir / "results.json").read_text())
+    assert results["sampling"]["samples_reused"] >= kept >= 1
+    assert results["sampling"]["samples_reused"] + results["sampling"]["samples_generated"] == 4
+
+    local_root = tmp_path / "uninterrupted"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "evallaunch.evaluate",
+            f"paths.output_root={local_root}",
+            f"paths.data_dir={shared_datasets}",
+            *units,
+        ],
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+        timeout=900,
+    )
+    local_dir = local_root / "default" / job_dir.relative_to(tmp_path / "outputs" / "default")
+
+    def completions(directory: Path) -> dict[tuple[str, int], str]:
+        details = pd.read_parquet(directory / "details.parquet")
+        return {(r.problem_id, int(r.sample_index)): r.completion for r in details.itertuples()}
+
+    assert completions(job_dir) == completions(local_dir)
+    assert results["metrics"] == json.loads((local_dir / "results.json").read_text())["metrics"]
