@@ -12,11 +12,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from evallaunch import __version__
-from evallaunch.backends.base import Backend, GenerationRequest
+from evallaunch.backends.base import GenerationRequest, build_backend
 from evallaunch.data import load_problems, write_problems
 from evallaunch.grading import score_completions, write_outcome
 from evallaunch.ledger import LEDGER_DIR, SampleLedger
@@ -169,7 +168,7 @@ def _evaluate(cfg: DictConfig, job_dir: Path, started: str, clock: float) -> dic
         device,
         dtype,
     )
-    backend: Backend = instantiate(cfg.backend)
+    backend = build_backend(cfg.backend)
     max_new_tokens = effective_max_new_tokens(gen.max_new_tokens, cfg.model.max_model_length)
     if max_new_tokens != gen.max_new_tokens:
         log.warning(

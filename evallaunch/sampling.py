@@ -16,7 +16,13 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from evallaunch.backends.base import Backend, BackendOutput, Completion, GenerationRequest
+from evallaunch.backends.base import (
+    Backend,
+    BackendOutput,
+    Completion,
+    GenerationRequest,
+    is_out_of_memory,
+)
 from evallaunch.data import Problem, write_problems
 from evallaunch.errors import EvallaunchError
 from evallaunch.grading import score_completions
@@ -132,7 +138,7 @@ def _run_unit(
         work_dir=work_dir,
     )
     log.info("Unit %s: %d problems x %d samples (from index %d)", name, len(chunk), size, first)
-    output = backend.generate(unit)
+    output = _generate_within_memory(backend, unit, name)
     wanted = {p.id for p in chunk}
     shifted = [
         dataclasses.replace(c, sample_index=first + c.sample_index)
@@ -145,6 +151,30 @@ def _run_unit(
             f"expected {len(chunk)} problems x {size}"
         )
     return shifted, output.metrics
+
+
+def _generate_within_memory(backend: Backend, unit: GenerationRequest, name: str) -> BackendOutput:
+    """backend.generate(unit), retried with half the batch size after each out-of-memory
+    error (the units already recorded are kept)."""
+    while True:
+        try:
+            return backend.generate(unit)
+        except Exception as err:
+            if not is_out_of_memory(err):
+                raise
+            if not backend.shrink_batch():
+                raise EvallaunchError(
+                    f"out of accelerator memory in unit {name} with backend.batch_size=1 "
+                    f"({str(err).splitlines()[0] if str(err) else type(err).__name__})",
+                    hint="spread the model over more GPUs (parallelism.tensor_parallel_size) "
+                    "or lower model.max_model_length; `evallaunch plan` shows the memory "
+                    "arithmetic",
+                ) from None
+            log.warning(
+                "Out of memory in unit %s: retrying it with backend.batch_size=%d",
+                name,
+                backend.batch_size,
+            )
 
 
 def _drawn(problems: list[Problem], ledger: SampleLedger, n: int) -> dict[str, list[Completion]]:

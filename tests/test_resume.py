@@ -138,3 +138,87 @@ def test_a_finished_job_rerun_draws_afresh(evaluate: Evaluate, tmp_path: Path) -
     results = json.loads((directory / "results.json").read_text())
     assert results["sampling"]["samples_generated"] == 1
     assert list((directory / "history").glob("*/ledger/*.jsonl"))
+
+
+def unit_request(tmp_path: Path, shared: Path, overrides: list[str]):
+    """The request of a 2-problem, 2-sample lm-eval job (as the runner builds it)."""
+    from evallaunch.backends.base import GenerationRequest
+    from evallaunch.compose import compose_config
+    from evallaunch.data import load_problems, write_problems
+    from evallaunch.models import resolve_model
+
+    cfg = compose_config(["backend=lmeval", f"paths.data_dir={shared}", *UNITS, *overrides])
+    problems, _ = load_problems(cfg.benchmark, cfg.paths.data_dir)
+    request = GenerationRequest(
+        benchmark="math_500",
+        problems=problems,
+        problems_file=write_problems(problems, tmp_path / "test.jsonl"),
+        model_path=resolve_model(cfg.model, cfg.paths.cache_dir),
+        revision=None,
+        dtype="float32",
+        device="cpu",
+        chat_template=True,
+        system_prompt=None,
+        max_model_length=None,
+        trust_remote_code=False,
+        n=2,
+        temperature=0.6,
+        top_p=0.95,
+        max_new_tokens=8,
+        seed=1234,
+        work_dir=tmp_path,
+    )
+    return cfg, request
+
+
+def test_out_of_memory_retries_the_unit_with_half_the_batch(
+    tmp_path: Path, shared_datasets: Path, monkeypatch: pytest.MonkeyPatch, caplog
+) -> None:
+    """CUDA runs out of memory once (injected into lm-eval's model on this CPU machine): the
+    unit is retried with half the batch, and the job finishes with every sample."""
+    import torch
+    from lm_eval.models.huggingface import HFLM
+
+    from evallaunch.backends.base import build_backend
+    from evallaunch.sampling import draw_samples
+
+    cfg, request = unit_request(tmp_path, shared_datasets, ["backend.batch_size=4"])
+    generate, calls = HFLM._model_generate, []
+
+    def out_of_memory_once(self, *args, **kwargs):
+        calls.append(self.batch_size)
+        if len(calls) == 1:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return generate(self, *args, **kwargs)
+
+    monkeypatch.setattr(HFLM, "_model_generate", out_of_memory_once)
+    backend = build_backend(cfg.backend)
+    ledger = SampleLedger(tmp_path, "oom")
+    output, report = draw_samples(backend, request, ledger, cfg.sampling)
+    assert calls[0] == 4 and set(calls[1:]) == {2}
+    assert backend.batch_size == 2
+    assert report.samples_generated == TOTAL and len(output.completions) == TOTAL
+    assert "retrying it with backend.batch_size=2" in caplog.text
+
+
+def test_out_of_memory_at_batch_size_one_says_what_to_change(
+    tmp_path: Path, shared_datasets: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import torch
+    from lm_eval.models.huggingface import HFLM
+
+    from evallaunch.backends.base import build_backend
+    from evallaunch.errors import EvallaunchError
+    from evallaunch.sampling import draw_samples
+
+    cfg, request = unit_request(tmp_path, shared_datasets, ["backend.batch_size=1"])
+
+    def out_of_memory(self, *args, **kwargs):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(HFLM, "_model_generate", out_of_memory)
+    with pytest.raises(EvallaunchError, match="out of accelerator memory") as err:
+        draw_samples(
+            build_backend(cfg.backend), request, SampleLedger(tmp_path, "oom"), cfg.sampling
+        )
+    assert "tensor_parallel_size" in str(err.value.hint)

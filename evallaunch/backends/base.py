@@ -101,6 +101,21 @@ class Backend(abc.ABC):
             self._built[key] = build()
         return self._built[key]
 
+    def shrink_batch(self) -> bool:
+        """Halve the batch size after an out-of-memory error (also in the models already
+        built); False when it is 1 already."""
+        if self.batch_size <= 1:
+            return False
+        self.batch_size //= 2
+        for model in self._built.values():
+            self.apply_batch_size(model)
+        return True
+
+    def apply_batch_size(self, model: Any) -> None:
+        """Give a model built by `reuse` the backend's current batch size (backends whose
+        models read it at every call need nothing here)."""
+        return None
+
     def server_concurrency(self) -> int:
         """Requests a model_type=server backend keeps in flight by default: 32 per server."""
         servers = self.server.get("num_servers", 1) if self.server is not None else 1
@@ -124,3 +139,23 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def run(self, request: GenerationRequest, scorer: Scorer) -> BackendOutput:
         """Run the harness (its heavy imports are already known to work)."""
+
+
+def is_out_of_memory(err: BaseException) -> bool:
+    """A CUDA (or other accelerator) out-of-memory error, whichever library raised it."""
+    names = {cls.__name__ for cls in type(err).__mro__}
+    return "OutOfMemoryError" in names or "CUDA out of memory" in str(err)
+
+
+def build_backend(config: Any) -> Backend:
+    """The backend a `backend` config group selects by its `_target_` (only classes of
+    evallaunch.backends may be instantiated from a config)."""
+    from hydra.utils import instantiate
+
+    backend = instantiate(config, _execution_whitelist_="evallaunch.backends.*")
+    if not isinstance(backend, Backend):
+        raise EvallaunchError(
+            f"backend._target_={config._target_} is not an evallaunch backend",
+            hint="see conf/backend/ for the backends",
+        )
+    return backend

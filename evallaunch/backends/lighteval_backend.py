@@ -156,6 +156,9 @@ class LightevalBackend(Backend):
             raw_dir=raw_dir,
         )
 
+    def apply_batch_size(self, model: Any) -> None:
+        model.config.batch_size = model.batch_size = self.batch_size
+
     def _transformers_model(self, request: GenerationRequest) -> Any:
         """lighteval's in-process transformers model."""
         from lighteval.models.model_input import GenerationParameters

@@ -110,6 +110,9 @@ class LmevalBackend(Backend):
             completions=completions, metrics={METRIC: float(score)}, raw_dir=raw_dir
         )
 
+    def apply_batch_size(self, model: Any) -> None:
+        model.batch_size_per_gpu = self.batch_size
+
     def _server_lm(self, request: GenerationRequest) -> Any:
         """lm-eval's client of the job's servers. The servers apply the chat template; the
         local tokenizer only gives the end-of-sequence stop string. backend.model_args
