@@ -133,3 +133,21 @@ def validate_results(data: Any) -> list[str]:
 def _names(kind: type | tuple[type, ...]) -> str:
     kinds = kind if isinstance(kind, tuple) else (kind,)
     return " or ".join(k.__name__ for k in kinds)
+
+
+def recorded_state(status: dict[str, Any]) -> str:
+    """The state status.json records, with `running` turned into `died` when the job's
+    process is gone from this host (killed with SIGKILL, or the machine lost power)."""
+    import socket
+
+    state = str(status.get("status"))
+    pid = status.get("pid")
+    if state != "running" or not isinstance(pid, int) or status.get("host") != socket.gethostname():
+        return state
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return "died"
+    except PermissionError:  # alive, under another user
+        return state
+    return state

@@ -108,6 +108,7 @@ def run_job(cfg: DictConfig, job_dir: Path) -> dict[str, Any]:
         "status": "running",
         "started_at": started,
         "host": socket.gethostname(),
+        "pid": os.getpid(),
         "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
         # Set by Slurm when a job was requeued (time-out or preemption).
         "requeues": int(os.environ.get("SLURM_RESTART_COUNT", "0") or 0),

@@ -19,7 +19,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from evallaunch.collect.table import Skipped, load_job
 from evallaunch.ledger import SampleLedger
+from evallaunch.results import recorded_state
 from tests.conftest import Evaluate
 
 pytestmark = pytest.mark.slow
@@ -97,7 +99,10 @@ def kill_at_random_point(root: Path, shared: Path, backend: str, seed: int) -> i
         proc.wait()
     status = json.loads((directory / "status.json").read_text())
     assert status["status"] == "running"  # SIGKILL leaves no chance to write more
+    assert recorded_state(status) == "died"  # ... but its process is gone
     assert not (directory / "results.json").exists()
+    skipped = load_job(directory)
+    assert isinstance(skipped, Skipped) and "died while running" in skipped.reason
     return recorded(directory)
 
 

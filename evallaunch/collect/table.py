@@ -18,7 +18,13 @@ import pandas as pd
 import yaml
 
 from evallaunch.errors import EvallaunchError
-from evallaunch.results import RESULTS_FILE, STATUS_FILE, atomic_open, validate_results
+from evallaunch.results import (
+    RESULTS_FILE,
+    STATUS_FILE,
+    atomic_open,
+    recorded_state,
+    validate_results,
+)
 
 KEY = ["model", "revision", "step", "benchmark", "metric", "variant", "backend"]
 # Column:dtype of the table, in order (the parquet file keeps the dtypes).
@@ -88,11 +94,17 @@ def load_job(job_dir: Path) -> dict[str, Any] | Skipped:
     if status_path.is_file():
         try:
             status = json.loads(status_path.read_text())
-            state = status.get("status") if isinstance(status, dict) else None
+            state = recorded_state(status) if isinstance(status, dict) else None
         except (OSError, ValueError) as err:
             return Skipped(status_path, f"invalid JSON ({err})")
         if state == "running" and not results_path.is_file():
             return Skipped(status_path, "job still running (no results.json yet)")
+        if state == "died":
+            return Skipped(
+                status_path,
+                "job died while running (its process is gone); rerun it to resume from its "
+                "sample ledger",
+            )
         if state == "failed":
             error = str(status.get("error") or "").strip().splitlines() or ["no error recorded"]
             return Skipped(status_path, f"job failed: {error[0][:160]}")

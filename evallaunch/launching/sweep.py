@@ -11,12 +11,18 @@ from pathlib import Path
 from typing import Any
 
 from evallaunch.errors import EvallaunchError
-from evallaunch.results import RESULTS_FILE, STATUS_FILE, validate_results, write_json
+from evallaunch.results import (
+    RESULTS_FILE,
+    STATUS_FILE,
+    recorded_state,
+    validate_results,
+    write_json,
+)
 
 RECORD = Path(".evallaunch") / "sweep.json"
 IN_FLIGHT = {"pending", "running", "requeued", "configuring", "completing", "suspended"}
 # status.json states a job leaves when it stops early (it is not finished).
-STOPPED = {"failed", "interrupted"}
+STOPPED = {"failed", "interrupted", "died"}
 
 
 def record_path(sweep_dir: Path) -> Path:
@@ -92,8 +98,8 @@ def job_state(job: dict[str, Any], states: dict[str, str]) -> str:
     """completed / failed from the job's own files first, else the scheduler's state."""
     job_dir = Path(job["job_dir"])
     try:
-        status = json.loads((job_dir / STATUS_FILE).read_text()).get("status")
-    except (OSError, ValueError):
+        status = recorded_state(json.loads((job_dir / STATUS_FILE).read_text()))
+    except (OSError, ValueError, AttributeError):
         status = None
     if status == "completed":
         try:
@@ -160,7 +166,7 @@ def cancel(sweep_dir: Path) -> list[str]:
 
     Jobs sacct does not know yet (it lags submission by a moment) count as unfinished."""
     rows = status_rows(sweep_dir)
-    finished = {"completed", "failed", "cancelled", "timeout", "interrupted"}
+    finished = {"completed", "failed", "cancelled", "timeout", "interrupted", "died"}
     ids = sorted(
         {
             row["slurm_job_id"]
