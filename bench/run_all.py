@@ -20,13 +20,14 @@ from pathlib import Path
 
 import common
 
-SCRIPTS = ["overhead", "sweep_planning", "collector_scale", "sandbox", "throughput"]
+SCRIPTS = ["overhead", "sweep_planning", "collector_scale", "sandbox", "throughput", "resume"]
 TITLES = {
     "overhead": "1. evallaunch overhead over the raw harnesses",
     "sweep_planning": "2. Planning a 1,000-job sweep",
     "collector_scale": "3. Collector: merge/dedup and collect at scale",
     "sandbox": "4. Code-scoring sandbox",
     "throughput": "5. Generation throughput (CPU)",
+    "resume": "6. Sample ledger: cost of recording units, time saved by resuming",
 }
 
 

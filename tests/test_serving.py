@@ -620,7 +620,8 @@ def test_lighteval_server_survives_a_killed_server_and_agrees(
 
 def _lighteval_cut_prompts(root: Path) -> bool:
     """Whether lighteval's in-process details report prompt tokens cut off."""
-    files = list((job_dir(root, "lighteval") / "backend" / "details").rglob("*.parquet"))
+    backend_dir = job_dir(root, "lighteval") / "backend"  # units/<unit>/backend/details/
+    files = [f for f in backend_dir.rglob("*.parquet") if "details" in f.parts]
     assert files
     responses = pd.read_parquet(files[0])["model_response"]
     return any(int(r.get("truncated_tokens_count") or 0) > 0 for r in responses)
