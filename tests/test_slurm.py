@@ -210,11 +210,16 @@ def test_cancel_stops_only_this_sweeps_jobs(
 
     wait_for(none_queued, "squeue to drop the cancelled jobs", timeout=120)
     # sacct lags the controller a little, and folds never-started tasks ('12_[0-1]').
-    wait_for(
-        lambda: "2 cancelled" in evallaunch("status", str(sweep_dir)).stdout,
-        "status to report both jobs cancelled",
-        timeout=120,
-    )
+    last: list[str] = []
+
+    def both_cancelled() -> bool:
+        last[:] = [evallaunch("status", str(sweep_dir)).stdout]
+        return "2 cancelled" in last[0]
+
+    try:
+        wait_for(both_cancelled, "status to report both jobs cancelled", timeout=120)
+    except AssertionError:
+        raise AssertionError(f"status said:\n{last[0]}") from None
     status = evallaunch("status", str(sweep_dir))
     assert status.returncode == 1 and "2 cancelled" in status.stdout
 
@@ -316,3 +321,30 @@ def test_a_job_requeued_mid_run_resumes_from_its_ledger(
 
     assert completions(job_dir) == completions(local_dir)
     assert results["metrics"] == json.loads((local_dir / "results.json").read_text())["metrics"]
+
+
+def test_status_reads_an_array_cancelled_before_any_task_started(
+    slurm: None, tmp_path: Path
+) -> None:
+    """sacct then lists the array under its bare id ('12'), never per task."""
+    array_id = subprocess.run(
+        [
+            "sbatch",
+            "--parsable",
+            "--hold",
+            "--array=0-2",
+            f"--chdir={tmp_path}",
+            "--output=/dev/null",
+            "--wrap=sleep 1",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    subprocess.run(["scancel", array_id], check=True)
+    tasks = [f"{array_id}_{i}" for i in range(3)]
+    wait_for(
+        lambda: all(slurm_states(tasks).get(t, "").startswith("cancelled") for t in tasks),
+        "sacct to record the held array cancelled",
+        timeout=120,
+    )

@@ -77,6 +77,11 @@ def slurm_states(job_ids: list[str]) -> dict[str, str]:
         job_id, _, state = line.partition("|")
         for one_id in expand_array_ids(job_id.strip()):
             states[one_id] = state.split()[0].lower() if state else "unknown"
+    # An array cancelled before any task started is one line under the bare array id.
+    for job_id in job_ids:
+        array_id = job_id.split("_")[0]
+        if job_id and job_id not in states and array_id in states:
+            states[job_id] = states[array_id]
     return states
 
 
