@@ -60,7 +60,7 @@ def recorded(directory: Path) -> int:
     return len(ledger.samples)
 
 
-def start(root: Path, shared: Path, backend: str) -> subprocess.Popen[bytes]:
+def start(root: Path, shared: Path, backend: str, *extra: str) -> subprocess.Popen[bytes]:
     command = [
         sys.executable,
         "-m",
@@ -69,6 +69,7 @@ def start(root: Path, shared: Path, backend: str) -> subprocess.Popen[bytes]:
         f"paths.output_root={root}",
         f"paths.data_dir={shared}",
         *UNITS,
+        *extra,
     ]
     return subprocess.Popen(
         command,
@@ -122,7 +123,8 @@ def test_rerun_after_sigkill_equals_an_uninterrupted_run(
         kept = kill_at_random_point(root, shared_datasets, backend, seed)
         assert 1 <= kept < TOTAL
 
-        rerun = start(root, shared_datasets, backend)
+        # How the work is batched is no part of a sample's key: one rerun changes it.
+        rerun = start(root, shared_datasets, backend, *(["backend.batch_size=2"] * (seed == 2)))
         assert rerun.wait(timeout=600) == 0
         results, completions = outcome(job_dir(root, backend))
         assert results["sampling"]["samples_reused"] == kept
