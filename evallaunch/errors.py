@@ -29,5 +29,11 @@ def require(module: str, extra: str) -> ModuleType:
     except ImportError as err:
         raise EvallaunchError(
             f"'{module}' is not installed ({err}).",
-            hint=f"install it with: pip install 'evallaunch[{extra}]'  (or run `make setup`)",
+            hint=f"install it with: pip install 'evallaunch[{extra}]'"
+            + (
+                "  (or run `make setup`)"
+                if not extra.startswith("vllm")
+                else " in an environment of its own, or use a server backend "
+                "(backend=lighteval_server or lmeval_server, with `make setup-vllm`)"
+            ),
         ) from err

@@ -43,6 +43,13 @@ def validate_job(cfg: DictConfig) -> None:
             "identical greedy samples",
             hint="set generation.temperature>0 (e.g. 0.6) or benchmark.n=1",
         )
+    from evallaunch.backends.base import MODEL_TYPES
+
+    if cfg.backend.model_type not in MODEL_TYPES:
+        raise EvallaunchError(
+            f"backend.model_type={cfg.backend.model_type!r} is invalid: valid choices are "
+            f"{', '.join(MODEL_TYPES)}"
+        )
     _check_sampling(cfg)
     _check_range(
         "launch.benchmarks_per_job",

@@ -198,6 +198,8 @@ def _evaluate(cfg: DictConfig, job_dir: Path, started: str, clock: float) -> dic
         seed=gen.seed,
         work_dir=job_dir,
         scorer=bench.scorer,
+        tensor_parallel_size=int(cfg.parallelism.get("tensor_parallel_size") or 1),
+        data_parallel_size=int(cfg.parallelism.get("data_parallel_size") or 1),
     )
     ledger = SampleLedger(job_dir, config_fingerprint(cfg, data_sha256))
     if cfg.sampling.resume:

@@ -36,6 +36,9 @@ class GenerationRequest:
     work_dir: Path
     # Scorer name (benchmark.scorer), see evallaunch.scoring.registry.
     scorer: str = "math"
+    # The plan's split of the model over GPUs (model_type=vllm; servers take it from the plan).
+    tensor_parallel_size: int = 1
+    data_parallel_size: int = 1
     # model_type=server: the OpenAI-compatible base URL (".../v1") of the job's inference
     # servers (their load balancer), set by evallaunch.serving.inference_servers.
     base_url: str | None = None
@@ -63,6 +66,11 @@ class BackendOutput:
     metrics: dict[str, float] = field(default_factory=dict)
     # Where the backend's raw output files were written.
     raw_dir: Path | None = None
+
+
+#: backend.model_type choices: in-process transformers (CPU default), in-process vLLM, or
+#: OpenAI-compatible servers the job starts (evallaunch.serving).
+MODEL_TYPES = ("transformers", "vllm", "server")
 
 
 class Backend(abc.ABC):
@@ -134,6 +142,8 @@ class Backend(abc.ABC):
         """Sample `request.n` completions per problem; the backend scores them with
         evallaunch's scorer (`request.scorer`) to report its own metrics."""
         require(*self.requires)
+        if self.model_type == "vllm":
+            require("vllm", f"vllm-{self.name}")
         return self.run(request, get_scorer(request.scorer))
 
     @abc.abstractmethod

@@ -120,6 +120,10 @@ class LightevalBackend(Backend):
         server = self.model_type == "server"
         if server:
             model = self._server_model(request)
+        elif self.model_type == "vllm":
+            model = self.reuse("vllm", lambda: self._vllm_model(request))
+            # vLLM seeds each request: the unit's seed makes its samples reproducible.
+            model.config.generation_parameters.seed = request.seed
         else:
             model = self.reuse(request.model_path, lambda: self._transformers_model(request))
         end_ids = {model.tokenizer.eos_token_id, model.tokenizer.pad_token_id} - {None}
@@ -188,26 +192,17 @@ class LightevalBackend(Backend):
             **extra,
         )
 
-        class JobModel(TransformersModel):
-            """lighteval's model, loaded once for all the units of a job.
-
-            Generation skips lighteval's per-document sample cache: it would hand a unit the
-            samples another unit drew for the same problem (the job's sample ledger is what
-            resumes work). `cleanup` keeps the model: lighteval's pipeline frees it at the
-            end of every evaluation."""
-
-            greedy_until = TransformersModel.greedy_until.__wrapped__
-
-            def cleanup(self) -> None:
-                return None
-
-        model = JobModel(config=model_config)
-        with contextlib.suppress(OSError):  # made empty by lighteval inside a local checkpoint
-            Path(model._cache.cache_dir).rmdir()
+        model = _for_the_whole_job(TransformersModel)(config=model_config)
         # lighteval leaves do_sample to the checkpoint's generation config; without it,
         # n > 1 samples would all be the greedy completion.
         model.generation_config_dict["do_sample"] = request.temperature > 0
         return model
+
+    def _vllm_model(self, request: GenerationRequest) -> Any:
+        """lighteval's in-process vLLM model, sized by the job's plan."""
+        from lighteval.models.vllm.vllm_model import VLLMModel
+
+        return _for_the_whole_job(VLLMModel)(config=vllm_model_config(request, self.model_args))
 
     def _server_model(self, request: GenerationRequest) -> Any:
         """A client of the job's inference servers (model_type=server); backend.model_args
@@ -242,6 +237,54 @@ class LightevalBackend(Backend):
             trust_remote_code=request.trust_remote_code,
         )
         return ServerModel(config, base_url, tokenizer, concurrency, timeout)
+
+
+def _for_the_whole_job(model_class: type) -> type:
+    """`model_class`, loaded once for all the units of a job.
+
+    Generation skips lighteval's per-document sample cache: it would hand a unit the
+    samples another unit drew for the same problem (the job's sample ledger is what resumes
+    work). `cleanup` keeps the model: lighteval's pipeline frees it at the end of every
+    evaluation."""
+
+    class JobModel(model_class):
+        greedy_until = model_class.greedy_until.__wrapped__  # type: ignore[attr-defined]
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            with contextlib.suppress(OSError):  # lighteval makes it, empty, in the checkpoint
+                Path(self._cache.cache_dir).rmdir()
+
+        def cleanup(self) -> None:
+            return None
+
+    JobModel.__name__ = f"Job{model_class.__name__}"
+    return JobModel
+
+
+def vllm_model_config(request: GenerationRequest, extra: dict[str, Any]) -> Any:
+    """lighteval's `VLLMModelConfig` for the job: the plan's tensor and data parallel
+    sizes; backend.model_args override (e.g. gpu_memory_utilization, max_num_seqs)."""
+    from lighteval.models.model_input import GenerationParameters
+    from lighteval.models.vllm.vllm_model import VLLMModelConfig
+
+    fields: dict[str, Any] = {
+        "model_name": request.model_path,
+        "revision": request.revision or "main",
+        "dtype": request.dtype,
+        "tensor_parallel_size": request.tensor_parallel_size,
+        "data_parallel_size": request.data_parallel_size,
+        "max_model_length": request.max_model_length,
+        "seed": request.seed,
+        "trust_remote_code": request.trust_remote_code,
+        "override_chat_template": request.chat_template,
+        "system_prompt": request.system_prompt,
+        # No max_new_tokens: the task's generation_size sets the length.
+        "generation_parameters": GenerationParameters(
+            temperature=request.temperature, top_p=request.top_p, seed=request.seed
+        ),
+    }
+    return VLLMModelConfig(**{**fields, **extra})
 
 
 def _completions(

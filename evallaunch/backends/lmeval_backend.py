@@ -75,6 +75,9 @@ class LmevalBackend(Backend):
         model_args.update(self.model_args)
         if self.model_type == "server":  # lm-eval's OpenAI-compatible client instead of "hf"
             lm = self._server_lm(request)
+        elif self.model_type == "vllm":
+            args = vllm_model_args(request, self.model_args)
+            lm = self.reuse("vllm:" + json.dumps(args, sort_keys=True), lambda: _vllm_lm(args))
         else:
             lm = self.reuse(
                 json.dumps(model_args, sort_keys=True), lambda: _hf_lm(model_args, self.batch_size)
@@ -165,6 +168,32 @@ def _hf_lm(model_args: dict[str, Any], batch_size: int) -> Any:
     from lm_eval.api.registry import get_model
 
     return get_model("hf").create_from_arg_obj(model_args, {"batch_size": batch_size})
+
+
+def vllm_model_args(request: GenerationRequest, extra: dict[str, Any]) -> dict[str, Any]:
+    """Arguments of lm-eval's in-process vLLM model (`vllm`), sized by the job's plan;
+    backend.model_args override them (e.g. gpu_memory_utilization)."""
+    args: dict[str, Any] = {
+        "pretrained": request.model_path,
+        "dtype": request.dtype,
+        "revision": request.revision or "main",
+        "trust_remote_code": request.trust_remote_code,
+        "tensor_parallel_size": request.tensor_parallel_size,
+        "data_parallel_size": request.data_parallel_size,
+        "max_gen_toks": request.max_new_tokens,
+        "seed": request.seed,
+        "batch_size": "auto",
+    }
+    if request.max_model_length:
+        args["max_model_len"] = request.max_model_length
+    return {**args, **extra}
+
+
+def _vllm_lm(args: dict[str, Any]) -> Any:
+    """lm-eval's in-process vLLM model (loaded once per job)."""
+    from lm_eval.api.registry import get_model
+
+    return get_model("vllm").create_from_arg_obj(args)
 
 
 def _tokenizer(request: GenerationRequest) -> Any:
