@@ -7,9 +7,12 @@ evallaunch-evaluate --multirun benchmark=math_500,aime24 benchmark.limit=5
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import sys
 import warnings
 from pathlib import Path
+from typing import NoReturn
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -37,8 +40,7 @@ def main(cfg: DictConfig) -> float | None:
         print(f"evallaunch: error: {err}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
-        print(f"evallaunch: interrupted; {job_dir}/status.json says so", file=sys.stderr)
-        sys.exit(130)
+        _exit_interrupted(f"{job_dir}/status.json says so")
     except OSError as err:  # out of disk, permissions, ... while writing outputs
         print(
             f"evallaunch: error: {err.strerror or err}: {err.filename or job_dir}", file=sys.stderr
@@ -49,5 +51,26 @@ def main(cfg: DictConfig) -> float | None:
     return float(results["metrics"]["pass@1"]["value"])
 
 
+def _exit_interrupted(detail: str) -> NoReturn:
+    # A second Ctrl-C must not cut the clean exit short.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    print(f"evallaunch: interrupted; {detail}", file=sys.stderr)
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Not sys.exit: when the Ctrl-C landed inside a C extension's PyRun_* call (torch's
+    # imports do that), CPython ends the process with SIGINT at exit although the
+    # KeyboardInterrupt was handled, and the caller would see a kill instead of status 130.
+    os._exit(130)
+
+
+def cli() -> None:
+    """The console script: `main`, exiting with status 130 wherever Ctrl-C lands."""
+    try:
+        main()
+    except KeyboardInterrupt:
+        _exit_interrupted("before the job started")
+
+
 if __name__ == "__main__":
-    main()
+    cli()
