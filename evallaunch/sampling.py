@@ -26,7 +26,7 @@ from evallaunch.backends.base import (
 from evallaunch.data import Problem, write_problems
 from evallaunch.errors import EvallaunchError
 from evallaunch.grading import score_completions
-from evallaunch.ledger import SampleLedger
+from evallaunch.ledger import SampleKey, SampleLedger
 
 log = logging.getLogger(__name__)
 
@@ -72,13 +72,25 @@ def _chunks(problems: list[Problem], size: int) -> list[list[Problem]]:
     return [problems[start : start + size] for start in range(0, len(problems), size)]
 
 
-def _settled(problems: list[Problem], ledger: SampleLedger, scorer: str, sampling: Any) -> set[str]:
-    """Problems whose pass@1 interval is already narrower than sampling.ci_width."""
-    drawn = [c for c in ledger.samples.values() if c.problem_id in {p.id for p in problems}]
+def _settled(
+    problems: list[Problem],
+    ledger: SampleLedger,
+    scorer: str,
+    sampling: Any,
+    before: int,
+    graded: dict[SampleKey, bool],
+) -> set[str]:
+    """Problems whose pass@1 interval is already narrower than sampling.ci_width, judged
+    on their samples with index < `before` only (a resumed job decides as the uninterrupted
+    one did, whatever later samples its ledger holds). `graded` caches correctness."""
+    keys = [(p.id, i) for p in problems for i in range(before) if (p.id, i) in ledger.samples]
+    todo = [ledger.samples[key] for key in keys if key not in graded]
+    for row in score_completions(todo, problems, scorer) if todo else []:
+        graded[(row["problem_id"], row["sample_index"])] = bool(row["correct"])
     counts: dict[str, list[int]] = {}
-    for row in score_completions(drawn, problems, scorer) if drawn else []:
-        correct_total = counts.setdefault(row["problem_id"], [0, 0])
-        correct_total[0] += int(row["correct"])
+    for pid, index in keys:
+        correct_total = counts.setdefault(pid, [0, 0])
+        correct_total[0] += int(graded[(pid, index)])
         correct_total[1] += 1
     return {
         pid
@@ -95,17 +107,22 @@ def draw_samples(
     block_size = min(sampling.samples_per_unit or n, n)
     report = SamplingReport(budget_n=n)
     settled: set[str] = set()
+    graded: dict[SampleKey, bool] = {}
+    planned: set[SampleKey] = set()  # this run's samples (the ledger may hold others)
+    units: list[str] = []
     if sampling.adaptive:
         report.adaptive = {"ci_width": sampling.ci_width, "min_samples": sampling.min_samples}
     for block in range(math.ceil(n / block_size)):
         first, size = block * block_size, min(block_size, n - block * block_size)
         if sampling.adaptive:
-            settled = _settled(request.problems, ledger, request.scorer, sampling)
+            settled = _settled(request.problems, ledger, request.scorer, sampling, first, graded)
         active = [p for p in request.problems if p.id not in settled]
         for chunk in _chunks(active, sampling.problems_per_unit):
             keys = [(p.id, first + i) for p in chunk for i in range(size)]
             name = f"b{block:04d}-{unit_seed(request.seed, block, [p.id for p in chunk]):08x}"
             report.units += 1
+            planned.update(keys)
+            units.append(name)
             if ledger.has(name, keys):
                 report.units_reused += 1
                 report.samples_reused += len(keys)
@@ -113,10 +130,16 @@ def draw_samples(
             completions, metrics = _run_unit(backend, request, chunk, block, first, size, name)
             ledger.record_unit(name, completions, metrics)
             report.samples_generated += len(keys)
-    drawn = _drawn(request.problems, ledger, n)
+    drawn = {
+        problem.id: [
+            ledger.samples[(problem.id, i)] for i in range(n) if (problem.id, i) in planned
+        ]
+        for problem in request.problems
+    }
     report.samples_per_problem = _spread([len(v) for v in drawn.values()])
     completions = [c for samples in drawn.values() for c in samples]
-    return BackendOutput(completions, metrics=_weighted_metrics(ledger, drawn)), report
+    metrics = _weighted_metrics([ledger.units[name] for name in units])
+    return BackendOutput(completions, metrics=metrics), report
 
 
 def _run_unit(
@@ -177,24 +200,16 @@ def _generate_within_memory(backend: Backend, unit: GenerationRequest, name: str
             )
 
 
-def _drawn(problems: list[Problem], ledger: SampleLedger, n: int) -> dict[str, list[Completion]]:
-    out: dict[str, list[Completion]] = {}
-    for problem in problems:
-        out[problem.id] = [
-            ledger.samples[(problem.id, i)] for i in range(n) if (problem.id, i) in ledger.samples
-        ]
-    return out
-
-
-def _weighted_metrics(ledger: SampleLedger, drawn: dict[str, list[Completion]]) -> dict[str, float]:
-    """The backend's metrics over all units, each weighted by its number of samples."""
+def _weighted_metrics(units: list[dict[str, Any]]) -> dict[str, float]:
+    """The backend's metrics over the units, each weighted by its number of samples (a
+    metric some unit lacks is left out)."""
     totals: dict[str, float] = {}
     weights: dict[str, int] = {}
-    for unit in ledger.units.values():
+    for unit in units:
         for key, value in (unit.get("metrics") or {}).items():
             totals[key] = totals.get(key, 0.0) + float(value) * unit["samples"]
             weights[key] = weights.get(key, 0) + unit["samples"]
-    expected = sum(len(samples) for samples in drawn.values())
+    expected = sum(unit["samples"] for unit in units)
     return {k: totals[k] / weights[k] for k in totals if weights[k] == expected}
 
 
