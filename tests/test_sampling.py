@@ -75,6 +75,26 @@ def test_the_stopping_rule() -> None:
     assert not is_settled(32, 64, ci_width=0.2, min_samples=4)  # a coin flip: keep drawing
 
 
+def test_adaptive_decisions_look_only_at_the_samples_drawn_before(tmp_path: Path) -> None:
+    """A resumed job may find later samples in its ledger; the decision before block b
+    uses samples 0..first-1 only, as the uninterrupted job's did."""
+    from types import SimpleNamespace
+
+    from evallaunch.data import Problem
+    from evallaunch.sampling import _settled
+
+    problems = [Problem("p1", "What is 2+3?", "5"), Problem("p2", "What is 1+1?", "2")]
+    ledger = SampleLedger(tmp_path, "abc")
+    wrong = [Completion("p1", i, "q", "\\boxed{7}", "stop", 3) for i in range(4)]
+    right = [Completion("p1", i, "q", "\\boxed{5}", "stop", 3) for i in (4, 5)]
+    ledger.record_unit("u", wrong + right, {})
+    rule = SimpleNamespace(ci_width=0.6, min_samples=4)
+    assert _settled(problems, ledger, "math", rule, before=2, graded={}) == set()
+    assert _settled(problems, ledger, "math", rule, before=4, graded={}) == {"p1"}  # 0/4
+    # 2 right of 6 (width 0.603) would not have stopped it: only the first 4 count.
+    assert _settled(problems, ledger, "math", rule, before=6, graded={}) == set()
+
+
 def test_summaries_of_problems_with_different_sample_counts() -> None:
     summary = summarize([[True, False], [True, True, True, False]], ragged=True, n_bootstrap=0)
     assert summary["pass@1"].value == pytest.approx((0.5 + 0.75) / 2)
