@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from evallaunch.backends.base import GenerationRequest
-from evallaunch.backends.lighteval_backend import vllm_model_config
+from evallaunch.backends.lighteval_models import vllm_model_config
 from evallaunch.backends.lmeval_backend import vllm_model_args
 from tests.conftest import TINY, Evaluate
 

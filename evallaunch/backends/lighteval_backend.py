@@ -9,12 +9,12 @@ scorer, so lighteval's reported pass@1 is computed with the same rules as evalla
 from __future__ import annotations
 
 import collections
-import contextlib
 import logging
 from pathlib import Path
 from typing import Any
 
 from evallaunch.backends.base import Backend, BackendOutput, Completion, GenerationRequest
+from evallaunch.backends.lighteval_models import transformers_model, vllm_model
 from evallaunch.scoring.registry import Scorer
 
 log = logging.getLogger(__name__)
@@ -121,11 +121,14 @@ class LightevalBackend(Backend):
         if server:
             model = self._server_model(request)
         elif self.model_type == "vllm":
-            model = self.reuse("vllm", lambda: self._vllm_model(request))
+            model = self.reuse("vllm", lambda: vllm_model(request, self.model_args))
             # vLLM seeds each request: the unit's seed makes its samples reproducible.
             model.config.generation_parameters.seed = request.seed
         else:
-            model = self.reuse(request.model_path, lambda: self._transformers_model(request))
+            model = self.reuse(
+                request.model_path,
+                lambda: transformers_model(request, self.batch_size, self.model_args),
+            )
         end_ids = {model.tokenizer.eos_token_id, model.tokenizer.pad_token_id} - {None}
         prompt_manager = model.prompt_manager
         raw_dir = request.work_dir / "backend"
@@ -163,47 +166,6 @@ class LightevalBackend(Backend):
     def apply_batch_size(self, model: Any) -> None:
         model.config.batch_size = model.batch_size = self.batch_size
 
-    def _transformers_model(self, request: GenerationRequest) -> Any:
-        """lighteval's in-process transformers model."""
-        from lighteval.models.model_input import GenerationParameters
-        from lighteval.models.transformers.transformers_model import (
-            TransformersModel,
-            TransformersModelConfig,
-        )
-
-        extra = dict(self.model_args)
-        model_config = TransformersModelConfig(
-            model_name=request.model_path,
-            revision=request.revision or "main",
-            dtype=request.dtype,
-            device=request.device,
-            batch_size=self.batch_size,
-            max_length=request.max_model_length,
-            trust_remote_code=request.trust_remote_code,
-            override_chat_template=request.chat_template,
-            system_prompt=request.system_prompt,
-            # No max_new_tokens here: lighteval would cut the prompt to that many tokens.
-            # The task's generation_size sets the length instead.
-            generation_parameters=GenerationParameters(
-                temperature=request.temperature,
-                top_p=request.top_p,
-                seed=request.seed,
-            ),
-            **extra,
-        )
-
-        model = _for_the_whole_job(TransformersModel)(config=model_config)
-        # lighteval leaves do_sample to the checkpoint's generation config; without it,
-        # n > 1 samples would all be the greedy completion.
-        model.generation_config_dict["do_sample"] = request.temperature > 0
-        return model
-
-    def _vllm_model(self, request: GenerationRequest) -> Any:
-        """lighteval's in-process vLLM model, sized by the job's plan."""
-        from lighteval.models.vllm.vllm_model import VLLMModel
-
-        return _for_the_whole_job(VLLMModel)(config=vllm_model_config(request, self.model_args))
-
     def _server_model(self, request: GenerationRequest) -> Any:
         """A client of the job's inference servers (model_type=server); backend.model_args
         may set served_model, concurrent_requests and request_timeout_s."""
@@ -237,54 +199,6 @@ class LightevalBackend(Backend):
             trust_remote_code=request.trust_remote_code,
         )
         return ServerModel(config, base_url, tokenizer, concurrency, timeout)
-
-
-def _for_the_whole_job(model_class: type) -> type:
-    """`model_class`, loaded once for all the units of a job.
-
-    Generation skips lighteval's per-document sample cache: it would hand a unit the
-    samples another unit drew for the same problem (the job's sample ledger is what resumes
-    work). `cleanup` keeps the model: lighteval's pipeline frees it at the end of every
-    evaluation."""
-
-    class JobModel(model_class):
-        greedy_until = model_class.greedy_until.__wrapped__  # type: ignore[attr-defined]
-
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            with contextlib.suppress(OSError):  # lighteval makes it, empty, in the checkpoint
-                Path(self._cache.cache_dir).rmdir()
-
-        def cleanup(self) -> None:
-            return None
-
-    JobModel.__name__ = f"Job{model_class.__name__}"
-    return JobModel
-
-
-def vllm_model_config(request: GenerationRequest, extra: dict[str, Any]) -> Any:
-    """lighteval's `VLLMModelConfig` for the job: the plan's tensor and data parallel
-    sizes; backend.model_args override (e.g. gpu_memory_utilization, max_num_seqs)."""
-    from lighteval.models.model_input import GenerationParameters
-    from lighteval.models.vllm.vllm_model import VLLMModelConfig
-
-    fields: dict[str, Any] = {
-        "model_name": request.model_path,
-        "revision": request.revision or "main",
-        "dtype": request.dtype,
-        "tensor_parallel_size": request.tensor_parallel_size,
-        "data_parallel_size": request.data_parallel_size,
-        "max_model_length": request.max_model_length,
-        "seed": request.seed,
-        "trust_remote_code": request.trust_remote_code,
-        "override_chat_template": request.chat_template,
-        "system_prompt": request.system_prompt,
-        # No max_new_tokens: the task's generation_size sets the length.
-        "generation_parameters": GenerationParameters(
-            temperature=request.temperature, top_p=request.top_p, seed=request.seed
-        ),
-    }
-    return VLLMModelConfig(**{**fields, **extra})
 
 
 def _completions(

@@ -1,0 +1,95 @@
+"""lighteval's in-process models (transformers, vLLM), built once per job for all its units."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any
+
+from evallaunch.backends.base import GenerationRequest
+
+
+def _for_the_whole_job(model_class: type) -> type:
+    """`model_class`, loaded once for all the units of a job.
+
+    Generation skips lighteval's per-document sample cache: it would hand a unit the
+    samples another unit drew for the same problem (the job's sample ledger is what resumes
+    work). `cleanup` keeps the model: lighteval's pipeline frees it at the end of every
+    evaluation."""
+
+    class JobModel(model_class):
+        greedy_until = model_class.greedy_until.__wrapped__  # type: ignore[attr-defined]
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            with contextlib.suppress(OSError):  # lighteval makes it, empty, in the checkpoint
+                Path(self._cache.cache_dir).rmdir()
+
+        def cleanup(self) -> None:
+            return None
+
+    JobModel.__name__ = f"Job{model_class.__name__}"
+    return JobModel
+
+
+def _common_fields(request: GenerationRequest) -> dict[str, Any]:
+    """The config fields lighteval's model configs share."""
+    from lighteval.models.model_input import GenerationParameters
+
+    return {
+        "model_name": request.model_path,
+        "revision": request.revision or "main",
+        "dtype": request.dtype,
+        "trust_remote_code": request.trust_remote_code,
+        "override_chat_template": request.chat_template,
+        "system_prompt": request.system_prompt,
+        # No max_new_tokens: lighteval would cut the prompt to that many tokens. The
+        # task's generation_size sets the length instead.
+        "generation_parameters": GenerationParameters(
+            temperature=request.temperature, top_p=request.top_p, seed=request.seed
+        ),
+    }
+
+
+def transformers_model(request: GenerationRequest, batch_size: int, extra: dict[str, Any]) -> Any:
+    """lighteval's in-process transformers model; backend.model_args override the config."""
+    from lighteval.models.transformers.transformers_model import (
+        TransformersModel,
+        TransformersModelConfig,
+    )
+
+    fields = {
+        **_common_fields(request),
+        "device": request.device,
+        "batch_size": batch_size,
+        "max_length": request.max_model_length,
+    }
+    model = _for_the_whole_job(TransformersModel)(
+        config=TransformersModelConfig(**{**fields, **extra})
+    )
+    # lighteval leaves do_sample to the checkpoint's generation config; without it,
+    # n > 1 samples would all be the greedy completion.
+    model.generation_config_dict["do_sample"] = request.temperature > 0
+    return model
+
+
+def vllm_model_config(request: GenerationRequest, extra: dict[str, Any]) -> Any:
+    """lighteval's `VLLMModelConfig` for the job: the plan's tensor and data parallel
+    sizes; backend.model_args override (e.g. gpu_memory_utilization, max_num_seqs)."""
+    from lighteval.models.vllm.vllm_model import VLLMModelConfig
+
+    fields = {
+        **_common_fields(request),
+        "tensor_parallel_size": request.tensor_parallel_size,
+        "data_parallel_size": request.data_parallel_size,
+        "max_model_length": request.max_model_length,
+        "seed": request.seed,
+    }
+    return VLLMModelConfig(**{**fields, **extra})
+
+
+def vllm_model(request: GenerationRequest, extra: dict[str, Any]) -> Any:
+    """lighteval's in-process vLLM model, sized by the job's plan."""
+    from lighteval.models.vllm.vllm_model import VLLMModel
+
+    return _for_the_whole_job(VLLMModel)(config=vllm_model_config(request, extra))
