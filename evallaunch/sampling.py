@@ -68,7 +68,7 @@ def unit_seed(seed: int, block: int, problem_ids: list[str]) -> int:
 
 
 def _chunks(problems: list[Problem], size: int) -> list[list[Problem]]:
-    size = size or len(problems)
+    size = size or max(1, len(problems))  # 0: all in one (none once all are settled)
     return [problems[start : start + size] for start in range(0, len(problems), size)]
 
 

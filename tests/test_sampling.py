@@ -95,6 +95,16 @@ def test_adaptive_decisions_look_only_at_the_samples_drawn_before(tmp_path: Path
     assert _settled(problems, ledger, "math", rule, before=6, graded={}) == set()
 
 
+def test_units_split_the_problems_in_order() -> None:
+    from evallaunch.data import Problem
+    from evallaunch.sampling import _chunks
+
+    problems = [Problem(str(i), "q", "a") for i in range(5)]
+    assert [[p.id for p in c] for c in _chunks(problems, 2)] == [["0", "1"], ["2", "3"], ["4"]]
+    assert [len(c) for c in _chunks(problems, 0)] == [5]  # 0: all in one unit
+    assert _chunks([], 0) == []  # adaptive sampling once every problem has settled
+
+
 def test_summaries_of_problems_with_different_sample_counts() -> None:
     summary = summarize([[True, False], [True, True, True, False]], ragged=True, n_bootstrap=0)
     assert summary["pass@1"].value == pytest.approx((0.5 + 0.75) / 2)
