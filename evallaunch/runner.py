@@ -201,7 +201,8 @@ def _evaluate(cfg: DictConfig, job_dir: Path, started: str, clock: float) -> dic
         tensor_parallel_size=int(cfg.parallelism.get("tensor_parallel_size") or 1),
         data_parallel_size=int(cfg.parallelism.get("data_parallel_size") or 1),
     )
-    ledger = SampleLedger(job_dir, config_fingerprint(cfg, data_sha256))
+    config_hash = config_fingerprint(cfg, data_sha256)
+    ledger = SampleLedger(job_dir, config_hash)
     if cfg.sampling.resume:
         ledger.load()
         if ledger.samples:
@@ -250,7 +251,7 @@ def _evaluate(cfg: DictConfig, job_dir: Path, started: str, clock: float) -> dic
         },
         "seed": gen.seed,
         "packages": package_versions(backend.packages),
-        "config_fingerprint": config_fingerprint(cfg, data_sha256),
+        "config_fingerprint": config_hash,
         "started_at": started,
         "finished_at": _now(),
         "duration_s": round(time.monotonic() - clock, 3),

@@ -119,7 +119,8 @@ def draw_samples(
         active = [p for p in request.problems if p.id not in settled]
         for chunk in _chunks(active, sampling.problems_per_unit):
             keys = [(p.id, first + i) for p in chunk for i in range(size)]
-            name = f"b{block:04d}-{unit_seed(request.seed, block, [p.id for p in chunk]):08x}"
+            seed = unit_seed(request.seed, block, [p.id for p in chunk])
+            name = f"b{block:04d}-{seed:08x}"
             report.units += 1
             planned.update(keys)
             units.append(name)
@@ -127,7 +128,7 @@ def draw_samples(
                 report.units_reused += 1
                 report.samples_reused += len(keys)
                 continue
-            completions, metrics = _run_unit(backend, request, chunk, block, first, size, name)
+            completions, metrics = _run_unit(backend, request, chunk, seed, first, size, name)
             ledger.record_unit(name, completions, metrics)
             report.samples_generated += len(keys)
     drawn = {
@@ -146,7 +147,7 @@ def _run_unit(
     backend: Backend,
     request: GenerationRequest,
     chunk: list[Problem],
-    block: int,
+    seed: int,
     first: int,
     size: int,
     name: str,
@@ -157,7 +158,7 @@ def _run_unit(
         problems=chunk,
         problems_file=write_problems(chunk, work_dir / "data" / "test.jsonl"),
         n=size,
-        seed=unit_seed(request.seed, block, [p.id for p in chunk]),
+        seed=seed,
         work_dir=work_dir,
     )
     log.info("Unit %s: %d problems x %d samples (from index %d)", name, len(chunk), size, first)
