@@ -17,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from evallaunch import __version__
 from evallaunch.backends.base import GenerationRequest, build_backend
 from evallaunch.data import load_problems, write_problems
+from evallaunch.engine import engine_settings, resolve_units_in_flight
 from evallaunch.grading import score_completions, write_outcome
 from evallaunch.ledger import LEDGER_DIR, SampleLedger
 from evallaunch.models import pick_device, pick_dtype, resolve_model
@@ -74,7 +75,10 @@ def config_fingerprint(cfg: DictConfig, data_sha256: str) -> str:
     backend = part(cfg.backend)
     # How the work is spread over GPUs does not change which samples are drawn.
     model_args = {k: v for k, v in backend["model_args"].items() if k not in PARALLELISM_ARGS}
-    sampling = {k: v for k, v in part(cfg.sampling).items() if k != "resume"}
+    # Neither resuming nor overlapping units changes which samples are drawn.
+    sampling = {
+        k: v for k, v in part(cfg.sampling).items() if k not in ("resume", "units_in_flight")
+    }
     return fingerprint(
         {
             "model": {k: v for k, v in part(cfg.model).items() if k != "name"},
@@ -179,6 +183,10 @@ def _evaluate(cfg: DictConfig, job_dir: Path, started: str, clock: float) -> dic
             cfg.model.max_model_length,
             max_new_tokens,
         )
+    engine = engine_settings(cfg, device, dtype, cfg.model.max_model_length)
+    in_flight = resolve_units_in_flight(
+        cfg.sampling.units_in_flight, cfg.backend.model_type, device
+    )
     request = GenerationRequest(
         benchmark=bench.name,
         problems=problems,
@@ -198,8 +206,7 @@ def _evaluate(cfg: DictConfig, job_dir: Path, started: str, clock: float) -> dic
         seed=gen.seed,
         work_dir=job_dir,
         scorer=bench.scorer,
-        tensor_parallel_size=int(cfg.parallelism.get("tensor_parallel_size") or 1),
-        data_parallel_size=int(cfg.parallelism.get("data_parallel_size") or 1),
+        engine=engine,
     )
     config_hash = config_fingerprint(cfg, data_sha256)
     ledger = SampleLedger(job_dir, config_hash)
@@ -207,9 +214,10 @@ def _evaluate(cfg: DictConfig, job_dir: Path, started: str, clock: float) -> dic
         ledger.load()
         if ledger.samples:
             log.info("Resuming: %d samples recorded in %s", len(ledger.samples), ledger.path)
-    # model_type=server: start the job's inference servers for the backend to call.
-    with inference_servers(cfg, request) as request:
-        output, sampling = draw_samples(backend, request, ledger, cfg.sampling)
+    # Servers (model_type=server, or vLLM replicas) live for the whole job.
+    with inference_servers(cfg, request, in_flight) as (request, servers_started):
+        output, sampling = draw_samples(backend, request, ledger, cfg.sampling, in_flight)
+    engine_starts = servers_started + backend.engine_starts
     log.info(
         "Samples: %d generated, %d reused from the ledger",
         sampling.samples_generated,
@@ -241,6 +249,13 @@ def _evaluate(cfg: DictConfig, job_dir: Path, started: str, clock: float) -> dic
             "tests": "public-only" if bench.format == "code" else None,
         },
         "backend": {"name": backend.name, "model_type": backend.model_type},
+        "engine": {
+            **engine.to_dict(),
+            "servers": servers_started,
+            "units_in_flight": in_flight,
+        },
+        # Models loaded for the whole job: one per replica, whatever the number of units.
+        "engine_starts": engine_starts,
         "backend_metrics": output.metrics,
         "num_problems": len(problems),
         "num_samples": bench.n,

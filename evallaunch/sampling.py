@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import heapq
 import logging
 import math
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +28,7 @@ from evallaunch.backends.base import (
     is_out_of_memory,
 )
 from evallaunch.data import Problem, write_problems
+from evallaunch.engine import resolve_problems_per_unit
 from evallaunch.errors import EvallaunchError
 from evallaunch.grading import score_completions
 from evallaunch.ledger import SampleKey, SampleLedger
@@ -99,38 +104,128 @@ def _settled(
     }
 
 
+@dataclass
+class _Unit:
+    """One unit of work: a block of sample indices x the active problems of one chunk."""
+
+    block: int
+    chunk: int
+    problems: list[Problem]
+    first: int
+    size: int
+    seed: int
+    name: str
+    keys: list[SampleKey]
+
+
+class _Schedule:
+    """The units of a job, in the order they become ready.
+
+    Without adaptive sampling every unit is ready at once, block after block. With it,
+    unit (block b + 1, chunk c) becomes ready when unit (b, c) is recorded: its problems
+    are those of chunk c not yet settled by their samples of blocks 0..b. Chunks are fixed
+    at the start, so units of different chunks never wait for each other."""
+
+    def __init__(self, request: GenerationRequest, ledger: SampleLedger, sampling: Any) -> None:
+        self.request, self.ledger, self.sampling = request, ledger, sampling
+        n = request.n
+        self.block_size = min(sampling.samples_per_unit or n, n)
+        self.blocks = math.ceil(n / self.block_size)
+        per_unit = resolve_problems_per_unit(
+            sampling.problems_per_unit, request.engine, self.block_size, len(request.problems)
+        )
+        self.chunks = _chunks(request.problems, per_unit)
+        self.graded: dict[SampleKey, bool] = {}
+        self.ready: list[tuple[int, int]] = []
+        first_blocks = [0] if sampling.adaptive else range(self.blocks)
+        for block in first_blocks:
+            for chunk in range(len(self.chunks)):
+                heapq.heappush(self.ready, (block, chunk))
+
+    @property
+    def planned_samples(self) -> int:
+        """Samples of every unit (the budget: fewer with adaptive sampling)."""
+        return len(self.request.problems) * self.request.n
+
+    def next_unit(self) -> _Unit | None:
+        """The first ready unit with problems left to sample, or None."""
+        while self.ready:
+            block, chunk = heapq.heappop(self.ready)
+            first = block * self.block_size
+            size = min(self.block_size, self.request.n - first)
+            problems = self.chunks[chunk]
+            if self.sampling.adaptive:
+                settled = _settled(
+                    problems,
+                    self.ledger,
+                    self.request.scorer,
+                    self.sampling,
+                    first,
+                    self.graded,
+                )
+                problems = [p for p in problems if p.id not in settled]
+                if not problems:
+                    continue  # the whole chunk has settled
+            seed = unit_seed(self.request.seed, block, [p.id for p in problems])
+            keys = [(p.id, first + i) for p in problems for i in range(size)]
+            name = f"b{block:04d}-{seed:08x}"
+            return _Unit(block, chunk, problems, first, size, seed, name, keys)
+        return None
+
+    def done(self, unit: _Unit) -> None:
+        """Unit recorded: with adaptive sampling, its chunk's next block becomes ready."""
+        if self.sampling.adaptive and unit.block + 1 < self.blocks:
+            heapq.heappush(self.ready, (unit.block + 1, unit.chunk))
+
+
 def draw_samples(
-    backend: Backend, request: GenerationRequest, ledger: SampleLedger, sampling: Any
+    backend: Backend,
+    request: GenerationRequest,
+    ledger: SampleLedger,
+    sampling: Any,
+    units_in_flight: int = 1,
 ) -> tuple[BackendOutput, SamplingReport]:
-    """Generate every sample of `request` that the ledger lacks, one unit at a time."""
-    n = request.n
-    block_size = min(sampling.samples_per_unit or n, n)
-    report = SamplingReport(budget_n=n)
-    settled: set[str] = set()
-    graded: dict[SampleKey, bool] = {}
-    planned: set[SampleKey] = set()  # this run's samples (the ledger may hold others)
-    units: list[str] = []
+    """Generate every sample of `request` that the ledger lacks, unit by unit, with up to
+    `units_in_flight` units generating at once (each recorded as soon as it finishes)."""
+    schedule = _Schedule(request, ledger, sampling)
+    report = SamplingReport(budget_n=request.n)
     if sampling.adaptive:
         report.adaptive = {"ci_width": sampling.ci_width, "min_samples": sampling.min_samples}
-    for block in range(math.ceil(n / block_size)):
-        first, size = block * block_size, min(block_size, n - block * block_size)
-        if sampling.adaptive:
-            settled = _settled(request.problems, ledger, request.scorer, sampling, first, graded)
-        active = [p for p in request.problems if p.id not in settled]
-        for chunk in _chunks(active, sampling.problems_per_unit):
-            keys = [(p.id, first + i) for p in chunk for i in range(size)]
-            seed = unit_seed(request.seed, block, [p.id for p in chunk])
-            name = f"b{block:04d}-{seed:08x}"
-            report.units += 1
-            planned.update(keys)
-            units.append(name)
-            if ledger.has(name, keys):
-                report.units_reused += 1
-                report.samples_reused += len(keys)
-                continue
-            completions, metrics = _run_unit(backend, request, chunk, seed, first, size, name)
-            ledger.record_unit(name, completions, metrics)
-            report.samples_generated += len(keys)
+    planned: set[SampleKey] = set()  # this run's samples (the ledger may hold others)
+    names: list[str] = []
+    progress = Progress(schedule.planned_samples)
+
+    def start(unit: _Unit) -> bool:
+        """Count the unit in; True when it still has to be generated."""
+        report.units += 1
+        planned.update(unit.keys)
+        names.append(unit.name)
+        if ledger.has(unit.name, unit.keys):
+            report.units_reused += 1
+            report.samples_reused += len(unit.keys)
+            progress.reused(len(unit.keys))
+            schedule.done(unit)
+            return False
+        return True
+
+    def finish(unit: _Unit, result: tuple[list[Completion], dict[str, float]]) -> None:
+        completions, metrics = result
+        ledger.record_unit(unit.name, completions, metrics)
+        report.samples_generated += len(unit.keys)
+        progress.generated(unit.name, completions)
+        schedule.done(unit)
+
+    def run(unit: _Unit) -> tuple[list[Completion], dict[str, float]]:
+        return _run_unit(backend, request, unit)
+
+    if units_in_flight <= 1:
+        while (unit := schedule.next_unit()) is not None:
+            if start(unit):
+                finish(unit, run(unit))
+    else:
+        backend.prepare(request)
+        _run_overlapped(schedule, start, run, finish, units_in_flight)
+    n = request.n
     drawn = {
         problem.id: [
             ledger.samples[(problem.id, i)] for i in range(n) if (problem.id, i) in planned
@@ -139,40 +234,111 @@ def draw_samples(
     }
     report.samples_per_problem = _spread([len(v) for v in drawn.values()])
     completions = [c for samples in drawn.values() for c in samples]
-    metrics = _weighted_metrics([ledger.units[name] for name in units])
+    metrics = _weighted_metrics([ledger.units[name] for name in names])
     return BackendOutput(completions, metrics=metrics), report
 
 
+def _run_overlapped(
+    schedule: _Schedule,
+    start: Callable[[_Unit], bool],
+    run: Callable[[_Unit], Any],
+    finish: Callable[[_Unit, Any], None],
+    units_in_flight: int,
+) -> None:
+    """Keep `units_in_flight` units generating in worker threads; record each in this
+    thread as it finishes. On an error (or Ctrl-C) the units already finished stay
+    recorded, units not started are dropped, and the error is raised."""
+    pool = ThreadPoolExecutor(units_in_flight, thread_name_prefix="evallaunch-unit")
+    running: dict[Future[Any], _Unit] = {}
+    try:
+        while True:
+            while len(running) < units_in_flight:
+                unit = schedule.next_unit()
+                if unit is None:
+                    break
+                if start(unit):
+                    running[pool.submit(run, unit)] = unit
+            if not running:
+                break
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            failed: BaseException | None = None
+            for future in finished:
+                unit = running.pop(future)
+                if future.exception() is not None:
+                    failed = failed or future.exception()
+                else:
+                    finish(unit, future.result())
+            if failed is not None:
+                raise failed
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+class Progress:
+    """Logs each finished unit: samples done, tokens per second and the time left."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.done, self.tokens, self.new = total, 0, 0, 0
+        self.clock = time.monotonic()
+
+    def reused(self, samples: int) -> None:
+        self.done += samples
+
+    def generated(self, name: str, completions: list[Completion]) -> None:
+        self.done += len(completions)
+        self.new += len(completions)
+        self.tokens += sum(c.num_tokens or 0 for c in completions)
+        elapsed = max(time.monotonic() - self.clock, 1e-9)
+        left = max(self.total - self.done, 0) * elapsed / max(self.new, 1)
+        log.info(
+            "Unit %s done: %d/%d samples, %.1f tokens/s, about %s left",
+            name,
+            self.done,
+            self.total,
+            self.tokens / elapsed,
+            _duration(left),
+        )
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f}s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
 def _run_unit(
-    backend: Backend,
-    request: GenerationRequest,
-    chunk: list[Problem],
-    seed: int,
-    first: int,
-    size: int,
-    name: str,
+    backend: Backend, request: GenerationRequest, unit: _Unit
 ) -> tuple[list[Completion], dict[str, float]]:
-    work_dir = request.work_dir / "backend" / "units" / name
-    unit = dataclasses.replace(
+    work_dir = request.work_dir / "backend" / "units" / unit.name
+    request = dataclasses.replace(
         request,
-        problems=chunk,
-        problems_file=write_problems(chunk, work_dir / "data" / "test.jsonl"),
-        n=size,
-        seed=seed,
+        problems=unit.problems,
+        problems_file=write_problems(unit.problems, work_dir / "data" / "test.jsonl"),
+        n=unit.size,
+        seed=unit.seed,
         work_dir=work_dir,
+        unit=unit.name,
     )
-    log.info("Unit %s: %d problems x %d samples (from index %d)", name, len(chunk), size, first)
-    output = _generate_within_memory(backend, unit, name)
-    wanted = {p.id for p in chunk}
+    log.info(
+        "Unit %s: %d problems x %d samples (from index %d)",
+        unit.name,
+        len(unit.problems),
+        unit.size,
+        unit.first,
+    )
+    output = _generate_within_memory(backend, request, unit.name)
+    wanted = {p.id for p in unit.problems}
     shifted = [
-        dataclasses.replace(c, sample_index=first + c.sample_index)
+        dataclasses.replace(c, sample_index=unit.first + c.sample_index)
         for c in output.completions
-        if c.problem_id in wanted and c.sample_index < size
+        if c.problem_id in wanted and c.sample_index < unit.size
     ]
-    if len(shifted) != len(chunk) * size:
+    if len(shifted) != len(unit.keys):
         raise EvallaunchError(
-            f"backend {backend.name} returned {len(shifted)} samples for unit {name}, "
-            f"expected {len(chunk)} problems x {size}"
+            f"backend {backend.name} returned {len(shifted)} samples for unit {unit.name}, "
+            f"expected {len(unit.problems)} problems x {unit.size}"
         )
     return shifted, output.metrics
 

@@ -103,6 +103,8 @@ class BenchmarkConfig:
     limit: int | None = None
     # Metrics reported, e.g. ["pass@1", "maj@n"].
     metrics: list[str] = field(default_factory=lambda: ["pass@1"])
+    # Mean completion tokens of a reasoning model (time estimates; null: a share of the cap).
+    mean_new_tokens: int | None = None
 
 
 @dataclass
@@ -120,11 +122,15 @@ class SamplingConfig:
     """How the samples of a job are drawn: in units, each recorded in the job's sample
     ledger as soon as it is generated, so that a rerun draws only what is missing."""
 
-    # Problems per generation unit (0: all problems in one unit).
-    problems_per_unit: int = 32
+    # Problems per generation unit (0: all problems in one unit; auto: enough sequences to
+    # keep every engine replica's slots full, at least 32 problems).
+    problems_per_unit: int | str = "auto"
     # Samples per problem per unit (0: all benchmark.n at once). Smaller units lose less
     # work to a preemption; larger ones batch better on GPUs.
     samples_per_unit: int = 16
+    # Units generated at once (auto: 2 when the job talks to inference servers, so the next
+    # unit's requests reach the engines before the last one drains; 1 in-process).
+    units_in_flight: int | str = "auto"
     # Reuse the samples an interrupted run of the same config recorded in its ledger.
     resume: bool = True
     # Adaptive sampling: benchmark.n becomes a budget; a problem stops drawing samples
@@ -139,9 +145,11 @@ class SamplingConfig:
 class ServerConfig:
     """Inference servers a job starts when `backend.model_type=server`."""
 
-    num_servers: int = 1
-    # Command template; {port}, {model_path}, {tensor_parallel_size}, {data_parallel_size}
-    # and {max_model_length} are filled in per server (Python str.format fields).
+    # auto: one server per engine replica of the plan (parallelism.data_parallel_size).
+    num_servers: int | str = 1
+    # Command template; {port}, {model_path}, {tensor_parallel_size}, {data_parallel_size},
+    # {max_model_length} and {vllm_engine_args} (the plan's engine settings as vLLM flags)
+    # are filled in per server (Python str.format fields).
     command: str = (
         "vllm serve {model_path} --host {host} --port {port}"
         " --tensor-parallel-size {tensor_parallel_size}"
@@ -185,6 +193,10 @@ class ParallelismConfig:
     pipeline_parallel_size: int | None = None
     # Fraction of GPU memory vLLM may use (weights + KV cache).
     gpu_memory_utilization: float = 0.9
+    # Sequences each vLLM engine runs at once (null: the plan's, from the KV-cache budget).
+    max_num_seqs: int | None = None
+    # Run vLLM without CUDA graphs (slower decoding; for debugging).
+    enforce_eager: bool = False
 
 
 @dataclass

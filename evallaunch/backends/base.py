@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import abc
+import importlib
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from evallaunch.data import Problem
+from evallaunch.engine import DEFAULT_SLOTS, EngineSettings
 from evallaunch.errors import EvallaunchError, require
 from evallaunch.scoring.registry import Scorer, get_scorer
 
@@ -36,12 +39,13 @@ class GenerationRequest:
     work_dir: Path
     # Scorer name (benchmark.scorer), see evallaunch.scoring.registry.
     scorer: str = "math"
-    # The plan's split of the model over GPUs (model_type=vllm; servers take it from the plan).
-    tensor_parallel_size: int = 1
-    data_parallel_size: int = 1
-    # model_type=server: the OpenAI-compatible base URL (".../v1") of the job's inference
-    # servers (their load balancer), set by evallaunch.serving.inference_servers.
+    # The job's engines (replicas, each one's parallel sizes and vLLM settings).
+    engine: EngineSettings = EngineSettings()
+    # The OpenAI-compatible base URL (".../v1") of the job's inference servers (their load
+    # balancer) when it talks to servers, set by evallaunch.serving.inference_servers.
     base_url: str | None = None
+    # The unit being generated (sent to the servers as the X-Evallaunch-Unit header).
+    unit: str = ""
 
 
 @dataclass(frozen=True)
@@ -64,8 +68,6 @@ class BackendOutput:
     completions: list[Completion]
     # The backend's own aggregate metrics, e.g. {"pass@1": 0.4}, stored beside evallaunch's.
     metrics: dict[str, float] = field(default_factory=dict)
-    # Where the backend's raw output files were written.
-    raw_dir: Path | None = None
 
 
 #: backend.model_type choices: in-process transformers (CPU default), in-process vLLM, or
@@ -101,13 +103,19 @@ class Backend(abc.ABC):
         self.model_args = dict(model_args or {})
         self.server = server
         self._built: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        #: Models (engines) this backend has loaded in-process.
+        self.engine_starts = 0
 
-    def reuse(self, key: str, build: Callable[[], Any]) -> Any:
+    def reuse(self, key: str, build: Callable[[], Any], engine: bool = True) -> Any:
         """What `build()` returns, built once per key for the life of the backend (one
-        job): a job generates in several units and loads its model once."""
-        if key not in self._built:
-            self._built[key] = build()
-        return self._built[key]
+        job): a job generates in several units and loads its model once. `engine`: the
+        build loads a model (counted in `engine_starts`)."""
+        with self._lock:
+            if key not in self._built:
+                self._built[key] = build()
+                self.engine_starts += int(engine)
+            return self._built[key]
 
     def shrink_batch(self) -> bool:
         """Halve the batch size after an out-of-memory error (also in the models already
@@ -124,10 +132,10 @@ class Backend(abc.ABC):
         models read it at every call need nothing here)."""
         return None
 
-    def server_concurrency(self) -> int:
-        """Requests a model_type=server backend keeps in flight by default: 32 per server."""
-        servers = self.server.get("num_servers", 1) if self.server is not None else 1
-        return 32 * max(1, int(servers))
+    def server_concurrency(self, request: GenerationRequest) -> int:
+        """Requests a unit keeps in flight at the servers by default: every slot of every
+        replica (the engines queue the rest)."""
+        return max(request.engine.slots, DEFAULT_SLOTS)
 
     def require_base_url(self, request: GenerationRequest) -> str:
         """The servers' URL of a model_type=server request (set by the runner)."""
@@ -138,17 +146,35 @@ class Backend(abc.ABC):
             )
         return request.base_url.rstrip("/")
 
+    def prepare(self, request: GenerationRequest) -> None:
+        """Import the harness in the calling thread, before units run in worker threads
+        (some libraries' lazy imports are not thread-safe)."""
+        require(*self.requires)
+        if self.model_type == "vllm" and not request.base_url:
+            require("vllm", f"vllm-{self.name}")
+        for module in self.imports:
+            importlib.import_module(module)
+
+    #: Modules `run` imports, imported up front by `prepare`.
+    imports: tuple[str, ...] = ()
+
     def generate(self, request: GenerationRequest) -> BackendOutput:
         """Sample `request.n` completions per problem; the backend scores them with
         evallaunch's scorer (`request.scorer`) to report its own metrics."""
         require(*self.requires)
-        if self.model_type == "vllm":
+        if self.model_type == "vllm" and not request.base_url:
             require("vllm", f"vllm-{self.name}")
         return self.run(request, get_scorer(request.scorer))
 
     @abc.abstractmethod
     def run(self, request: GenerationRequest, scorer: Scorer) -> BackendOutput:
         """Run the harness (its heavy imports are already known to work)."""
+
+
+def per_thread(key: str) -> str:
+    """A `Backend.reuse` key of one thread's own copy (tokenizers are not shared between
+    units generating at once)."""
+    return f"{key}@{threading.get_ident()}"
 
 
 def is_out_of_memory(err: BaseException) -> bool:

@@ -13,7 +13,13 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from evallaunch.backends.base import Backend, BackendOutput, Completion, GenerationRequest
+from evallaunch.backends.base import (
+    Backend,
+    BackendOutput,
+    Completion,
+    GenerationRequest,
+    per_thread,
+)
 from evallaunch.backends.lighteval_models import transformers_model, vllm_model
 from evallaunch.scoring.registry import Scorer
 
@@ -110,14 +116,26 @@ class LightevalBackend(Backend):
 
     requires = ("lighteval", "lighteval")
     packages = ("lighteval", "transformers", "torch")
+    imports = (
+        "transformers.trainer_utils",
+        "transformers.models.auto.tokenization_auto",
+        "lighteval.pipeline",
+        "lighteval.logging.evaluation_tracker",
+        "lighteval.metrics.metrics_sample",
+        "lighteval.metrics.utils.metric_utils",
+        "lighteval.tasks.lighteval_task",
+        "lighteval.tasks.registry",
+        "lighteval.models.model_input",
+        "evallaunch.serving.lighteval_model",
+    )
 
     def run(self, request: GenerationRequest, scorer: Scorer) -> BackendOutput:
-        import transformers
         from lighteval.logging.evaluation_tracker import EvaluationTracker
         from lighteval.pipeline import ParallelismManager, PipelineParameters
+        from transformers.trainer_utils import set_seed
 
-        transformers.set_seed(request.seed)
-        server = self.model_type == "server"
+        set_seed(request.seed)
+        server = request.base_url is not None
         if server:
             model = self._server_model(request)
         elif self.model_type == "vllm":
@@ -157,11 +175,7 @@ class LightevalBackend(Backend):
                 model if server else None,
             )
         ]
-        return BackendOutput(
-            completions=completions,
-            metrics={METRIC: float(scores[METRIC])},
-            raw_dir=raw_dir,
-        )
+        return BackendOutput(completions=completions, metrics={METRIC: float(scores[METRIC])})
 
     def apply_batch_size(self, model: Any) -> None:
         model.config.batch_size = model.batch_size = self.batch_size
@@ -170,13 +184,13 @@ class LightevalBackend(Backend):
         """A client of the job's inference servers (model_type=server); backend.model_args
         may set served_model, concurrent_requests and request_timeout_s."""
         from lighteval.models.model_input import GenerationParameters
-        from transformers import AutoTokenizer
+        from transformers.models.auto.tokenization_auto import AutoTokenizer
 
         from evallaunch.serving.lighteval_model import ServerModel, ServerModelConfig
 
         base_url = self.require_base_url(request)
         extra = dict(self.model_args)
-        concurrency = int(extra.pop("concurrent_requests", self.server_concurrency()))
+        concurrency = int(extra.pop("concurrent_requests", self.server_concurrency(request)))
         timeout = extra.pop("request_timeout_s", None)
         config = ServerModelConfig(
             model_name=Path(request.model_path).name or "model",
@@ -193,12 +207,16 @@ class LightevalBackend(Backend):
             ),
             **extra,
         )
-        tokenizer = AutoTokenizer.from_pretrained(
-            request.model_path,
-            revision=request.revision or "main",
-            trust_remote_code=request.trust_remote_code,
+        tokenizer = self.reuse(
+            per_thread("tokenizer"),
+            lambda: AutoTokenizer.from_pretrained(
+                request.model_path,
+                revision=request.revision or "main",
+                trust_remote_code=request.trust_remote_code,
+            ),
+            engine=False,
         )
-        return ServerModel(config, base_url, tokenizer, concurrency, timeout)
+        return ServerModel(config, base_url, tokenizer, concurrency, timeout, unit=request.unit)
 
 
 def _completions(

@@ -74,22 +74,32 @@ def transformers_model(request: GenerationRequest, batch_size: int, extra: dict[
 
 
 def vllm_model_config(request: GenerationRequest, extra: dict[str, Any]) -> Any:
-    """lighteval's `VLLMModelConfig` for the job: the plan's tensor and data parallel
-    sizes; backend.model_args override (e.g. gpu_memory_utilization, max_num_seqs)."""
+    """lighteval's `VLLMModelConfig` for one replica with the job's engine settings
+    (evallaunch runs more replicas as servers); backend.model_args override them."""
     from lighteval.models.vllm.vllm_model import VLLMModelConfig
 
+    engine = request.engine
     fields = {
         **_common_fields(request),
-        "tensor_parallel_size": request.tensor_parallel_size,
-        "data_parallel_size": request.data_parallel_size,
-        "max_model_length": request.max_model_length,
+        "tensor_parallel_size": engine.tensor_parallel_size,
+        "pipeline_parallel_size": engine.pipeline_parallel_size,
+        "data_parallel_size": 1,
+        "gpu_memory_utilization": engine.gpu_memory_utilization,
+        "max_model_length": request.max_model_length or engine.max_model_len,
         "seed": request.seed,
     }
+    if engine.max_num_seqs:
+        fields["max_num_seqs"] = engine.max_num_seqs
     return VLLMModelConfig(**{**fields, **extra})
 
 
 def vllm_model(request: GenerationRequest, extra: dict[str, Any]) -> Any:
-    """lighteval's in-process vLLM model, sized by the job's plan."""
+    """lighteval's in-process vLLM model for one replica, with CUDA graphs unless
+    parallelism.enforce_eager (lighteval 0.13 hard-codes eager mode: evallaunch.compat)."""
     from lighteval.models.vllm.vllm_model import VLLMModel
 
-    return _for_the_whole_job(VLLMModel)(config=vllm_model_config(request, extra))
+    from evallaunch.compat import lighteval_vllm_engine_args
+
+    model_class = _for_the_whole_job(VLLMModel)
+    with lighteval_vllm_engine_args(enforce_eager=request.engine.enforce_eager):
+        return model_class(config=vllm_model_config(request, extra))

@@ -18,8 +18,15 @@ from typing import Any
 
 import yaml
 
-from evallaunch.backends.base import Backend, BackendOutput, Completion, GenerationRequest
+from evallaunch.backends.base import (
+    Backend,
+    BackendOutput,
+    Completion,
+    GenerationRequest,
+    per_thread,
+)
 from evallaunch.scoring.registry import Scorer
+from evallaunch.serving.balancer import UNIT_HEADER
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +64,13 @@ class LmevalBackend(Backend):
 
     requires = ("lm_eval", "lmeval")
     packages = ("lm_eval", "transformers", "torch")
+    imports = (
+        "lm_eval.evaluator",
+        "lm_eval.tasks",
+        "lm_eval.api.registry",
+        "lm_eval.models.openai_completions",
+        "transformers.models.auto.tokenization_auto",
+    )
 
     def run(self, request: GenerationRequest, scorer: Scorer) -> BackendOutput:
         import lm_eval
@@ -73,7 +87,7 @@ class LmevalBackend(Backend):
         if request.max_model_length:
             model_args["max_length"] = request.max_model_length
         model_args.update(self.model_args)
-        if self.model_type == "server":  # lm-eval's OpenAI-compatible client instead of "hf"
+        if request.base_url:  # the job's servers: lm-eval's OpenAI-compatible client
             lm = self._server_lm(request)
         elif self.model_type == "vllm":
             args = vllm_model_args(request, self.model_args)
@@ -105,13 +119,11 @@ class LmevalBackend(Backend):
         with (raw_dir / "samples.jsonl").open("w") as handle:
             for sample in samples:
                 handle.write(json.dumps(sample, default=str) + "\n")
-        tokenizer = _tokenizer(request)
-        chat = self.model_type == "server" and request.chat_template
+        tokenizer = self.reuse(per_thread("tokenizer"), lambda: _tokenizer(request), engine=False)
+        chat = bool(request.base_url) and request.chat_template
         completions = [c for s in samples for c in _completions(s, tokenizer, request, chat)]
         score = results["results"][task][f"{METRIC},all_samples"]
-        return BackendOutput(
-            completions=completions, metrics={METRIC: float(score)}, raw_dir=raw_dir
-        )
+        return BackendOutput(completions=completions, metrics={METRIC: float(score)})
 
     def apply_batch_size(self, model: Any) -> None:
         model.batch_size_per_gpu = self.batch_size
@@ -134,6 +146,10 @@ class LmevalBackend(Backend):
                 super().__init__(**kwargs)
                 self._repeats: collections.Counter[str] = collections.Counter()
 
+            @property
+            def header(self) -> dict[str, str]:
+                return {**super().header, UNIT_HEADER: request.unit}
+
             def _create_payload(self, messages: Any, *args: Any, **kwargs: Any) -> Any:
                 key = json.dumps(messages, sort_keys=True, default=str)
                 kwargs["seed"] = int(kwargs.get("seed", request.seed)) + self._repeats[key]
@@ -150,7 +166,7 @@ class LmevalBackend(Backend):
             "tokenizer_backend": "huggingface",
             "tokenizer": request.model_path,
             "tokenized_requests": False,
-            "num_concurrent": self.server_concurrency(),
+            "num_concurrent": self.server_concurrency(request),
             "seed": request.seed,
             "max_gen_toks": request.max_new_tokens,
             "timeout": 24 * 3600,  # per request; long reasoning traces take a while
@@ -171,18 +187,18 @@ def _hf_lm(model_args: dict[str, Any], batch_size: int) -> Any:
 
 
 def vllm_model_args(request: GenerationRequest, extra: dict[str, Any]) -> dict[str, Any]:
-    """Arguments of lm-eval's in-process vLLM model (`vllm`), sized by the job's plan;
-    backend.model_args override them (e.g. gpu_memory_utilization)."""
+    """Arguments of lm-eval's in-process vLLM model (`vllm`): one replica with the job's
+    engine settings (evallaunch runs more replicas as servers); backend.model_args
+    override them."""
     args: dict[str, Any] = {
         "pretrained": request.model_path,
-        "dtype": request.dtype,
         "revision": request.revision or "main",
         "trust_remote_code": request.trust_remote_code,
-        "tensor_parallel_size": request.tensor_parallel_size,
-        "data_parallel_size": request.data_parallel_size,
+        "data_parallel_size": 1,
         "max_gen_toks": request.max_new_tokens,
         "seed": request.seed,
         "batch_size": "auto",
+        **request.engine.vllm_args(),
     }
     if request.max_model_length:
         args["max_model_len"] = request.max_model_length
@@ -197,7 +213,7 @@ def _vllm_lm(args: dict[str, Any]) -> Any:
 
 
 def _tokenizer(request: GenerationRequest) -> Any:
-    from transformers import AutoTokenizer
+    from transformers.models.auto.tokenization_auto import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(
         request.model_path,

@@ -104,4 +104,22 @@ def job_resources(
     except EvallaunchError as err:  # e.g. a checkpoint that does not exist yet
         log.warning("cannot plan %s (%s): using the launcher's resources", cfg.model.name, err)
         return {**resources, "gpus_per_node": 1}
+    apply_plan(cfg, plan)
     return {**resources, **plan.slurm_resources()}
+
+
+def apply_plan(cfg: DictConfig, plan: Any) -> None:
+    """Write the plan's sizes into the job's `parallelism` where the user left them null,
+    so the job runs the engines its allocation was sized for."""
+    from omegaconf import open_dict
+
+    planned = {
+        "tensor_parallel_size": plan.tp,
+        "data_parallel_size": plan.dp,
+        "pipeline_parallel_size": plan.pp,
+        "max_num_seqs": plan.max_num_seqs,
+    }
+    with open_dict(cfg.parallelism):
+        for key, value in planned.items():
+            if cfg.parallelism.get(key) is None:
+                cfg.parallelism[key] = value

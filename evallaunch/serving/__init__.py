@@ -5,10 +5,12 @@ The job starts `backend.server.num_servers` OpenAI-compatible servers from the
 load balancer in front of them and hands the backend its URL (`GenerationRequest.base_url`,
 ending in `/v1`). Servers and balancer end with the `with` block, whatever ends it.
 
-    with inference_servers(cfg, request) as request:
+    with inference_servers(cfg, request) as (request, engine_starts):
         output = backend.generate(request)
 
-With any other model_type the block runs with the request unchanged and starts nothing.
+With model_type=vllm and several replicas (or units in flight) the servers are
+evallaunch's `vllm serve` replicas, one per engine replica (VLLM_SERVE_COMMAND). Otherwise
+the block runs with the request unchanged and starts nothing.
 """
 
 from __future__ import annotations
@@ -19,10 +21,13 @@ import logging
 import os
 import shlex
 import string
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from omegaconf import OmegaConf
 
 from evallaunch.errors import EvallaunchError
 from evallaunch.serving.servers import HOST, Server, ServerPool, find_executable, free_port
@@ -46,21 +51,33 @@ COMMAND_FIELDS = (
     "seed",
     "index",
     "revision",
+    "vllm_engine_args",
+    "python",
+)
+#: The server of one engine replica with model_type=vllm ({python}: a Python with vLLM).
+VLLM_SERVE_COMMAND = (
+    "{python} -m vllm.entrypoints.openai.api_server --model {model_path} --host {host}"
+    " --port {port} --seed {seed} --revision {revision} {vllm_engine_args}"
 )
 
 
 @contextmanager
-def inference_servers(cfg: Any, request: GenerationRequest) -> Iterator[GenerationRequest]:
-    """Start the job's servers and balancer when `cfg.backend.model_type` is "server" and
-    yield `request` with `base_url` set; otherwise yield `request` as it is."""
-    if cfg.backend.get("model_type") != "server":
-        yield request
+def inference_servers(
+    cfg: Any, request: GenerationRequest, units_in_flight: int = 1
+) -> Iterator[tuple[GenerationRequest, int]]:
+    """Start the job's servers and balancer when it talks to servers (model_type=server,
+    or vLLM replicas: `evallaunch.engine.uses_servers`) and yield (`request` with
+    `base_url` set, the number of engines started); otherwise yield (`request`, 0)."""
+    from evallaunch.engine import uses_servers
+
+    if not uses_servers(cfg.backend.get("model_type"), request.engine, units_in_flight):
+        yield request, 0
         return
     from evallaunch.serving.balancer import LoadBalancer
 
-    settings = cfg.backend.server
+    settings = server_settings(cfg)
     log_dir = Path(request.work_dir) / "backend" / "servers"
-    servers = build_servers(settings, request, cfg.get("parallelism"), log_dir)
+    servers = build_servers(settings, request, log_dir)
     pool = ServerPool(servers, settings.health_path, float(settings.startup_timeout_s))
     balancer = LoadBalancer(
         [server.url for server in servers],
@@ -70,18 +87,30 @@ def inference_servers(cfg: Any, request: GenerationRequest) -> Iterator[Generati
     )
     with pool, balancer:
         try:
-            yield dataclasses.replace(request, base_url=f"{balancer.url}/v1")
+            yield dataclasses.replace(request, base_url=f"{balancer.url}/v1"), len(servers)
         finally:
-            _record(log_dir / "balancer.json", servers, balancer.stats())
+            _record(log_dir, servers, balancer)
 
 
-def build_servers(
-    settings: Any, request: GenerationRequest, parallelism: Any, log_dir: Path
-) -> list[Server]:
-    """One `Server` per `settings.num_servers`, its command filled in from the template."""
-    count = int(settings.num_servers)
-    if count < 1:
-        raise EvallaunchError(f"backend.server.num_servers={count}: must be at least 1")
+def server_settings(cfg: Any) -> Any:
+    """`backend.server`; for model_type=vllm, one `vllm serve` per engine replica with the
+    job's engine settings (VLLM_SERVE_COMMAND)."""
+    settings = cfg.backend.server
+    if cfg.backend.model_type != "vllm":
+        return settings
+    return OmegaConf.merge(settings, {"num_servers": "auto", "command": VLLM_SERVE_COMMAND})
+
+
+def build_servers(settings: Any, request: GenerationRequest, log_dir: Path) -> list[Server]:
+    """One `Server` per `settings.num_servers` (auto: per engine replica), its command
+    filled in from the template."""
+    engine = request.engine
+    count = engine.replicas if settings.num_servers == "auto" else settings.num_servers
+    if not isinstance(count, int) or count < 1:
+        raise EvallaunchError(
+            f"backend.server.num_servers={settings.num_servers!r} is invalid: expected auto "
+            "(one per engine replica) or a value >= 1"
+        )
     template = str(settings.command)
     used = {name for _, name, _, _ in string.Formatter().parse(template) if name}
     if unknown := sorted(used - set(COMMAND_FIELDS)):
@@ -89,17 +118,20 @@ def build_servers(
             f"backend.server.command uses unknown field(s) {', '.join(unknown)}",
             hint=f"known fields: {', '.join('{' + f + '}' for f in COMMAND_FIELDS)}",
         )
-    tp = int(_get(parallelism, "tensor_parallel_size") or 1)
-    dp = int(_get(parallelism, "data_parallel_size") or 1)
+    tp = engine.tensor_parallel_size * engine.pipeline_parallel_size
+    dp = max(1, engine.replicas // count)  # replicas per server when servers are fewer
     fields: dict[str, Any] = {
         "model_path": request.model_path,
-        "tensor_parallel_size": tp,
+        "tensor_parallel_size": engine.tensor_parallel_size,
         "data_parallel_size": dp,
         "host": HOST,
         "dtype": request.dtype,
         "seed": request.seed,
         "revision": request.revision or "main",
+        "vllm_engine_args": engine.vllm_flags(),
     }
+    if "python" in used:
+        fields["python"] = vllm_python()
     if "max_model_length" in used:
         fields["max_model_length"] = request.max_model_length or _context_length(request)
     gpus = _gpu_slices(count, tp * dp)
@@ -163,7 +195,8 @@ def _gpu_slices(count: int, per_server: int) -> list[str]:
     return [",".join(devices[i * per_server : (i + 1) * per_server]) for i in range(count)]
 
 
-def _record(path: Path, servers: list[Server], stats: dict[str, Any]) -> None:
+def _record(log_dir: Path, servers: list[Server], balancer: Any) -> None:
+    stats = balancer.stats()
     for server, entry in zip(servers, stats["servers"], strict=True):
         entry.update(command=shlex.join(server.argv), ready_after_s=server.ready_after_s)
         log.info(
@@ -174,7 +207,25 @@ def _record(path: Path, servers: list[Server], stats: dict[str, Any]) -> None:
             server.ready_after_s,
         )
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(stats, indent=2) + "\n")
+        log_dir.mkdir(parents=True, exist_ok=True)
+        (log_dir / "balancer.json").write_text(json.dumps(stats, indent=2) + "\n")
+        lines = [json.dumps(record) for record in balancer.requests]
+        (log_dir / "requests.jsonl").write_text("".join(line + "\n" for line in lines))
     except OSError as err:
-        log.warning("Could not write %s: %s", path, err)
+        log.warning("Could not write the balancer's records to %s: %s", log_dir, err)
+
+
+def vllm_python() -> str:
+    """A Python that has vLLM: this one, else `.venv-vllm`'s (`make setup-vllm`)."""
+    import importlib.util
+
+    if importlib.util.find_spec("vllm") is not None:
+        return sys.executable
+    repo = Path(__file__).resolve().parents[2]
+    candidate = repo / ".venv-vllm" / "bin" / "python"
+    if candidate.is_file():
+        return str(candidate)
+    raise EvallaunchError(
+        "backend.model_type=vllm runs `vllm serve` replicas, but vLLM is not installed here",
+        hint="run `make setup-vllm` (creates .venv-vllm), or install vLLM into this environment",
+    )

@@ -25,6 +25,9 @@ from evallaunch.serving.servers import HOST
 
 log = logging.getLogger(__name__)
 
+#: Request header naming the unit of work a request belongs to (recorded per request).
+UNIT_HEADER = "X-Evallaunch-Unit"
+
 # Headers that belong to one connection, not to the message (RFC 9110 7.6.1), plus the ones
 # aiohttp sets itself. Bodies pass through undecoded, so Content-Encoding stays.
 HOP_HEADERS = frozenset(
@@ -92,6 +95,8 @@ class LoadBalancer:
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self._session: aiohttp.ClientSession | None = None
+        #: One record per forwarded request: unit, server, start and end (monotonic s), status.
+        self.requests: list[dict[str, Any]] = []
 
     @property
     def url(self) -> str:
@@ -188,6 +193,19 @@ class LoadBalancer:
         return None
 
     async def _forward(self, request: web.Request) -> web.StreamResponse:
+        record: dict[str, Any] = {
+            "unit": request.headers.get(UNIT_HEADER, ""),
+            "path": request.path,
+            "start": time.monotonic(),
+        }
+        response = await self._forward_with_retries(request, record)
+        record.update(end=time.monotonic(), status=response.status)
+        self.requests.append(record)
+        return response
+
+    async def _forward_with_retries(
+        self, request: web.Request, record: dict[str, Any]
+    ) -> web.StreamResponse:
         assert self._session is not None
         body = await request.read()
         headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_HEADERS}
@@ -203,6 +221,7 @@ class LoadBalancer:
                 self.retries += 1
                 log.warning("Retrying %s on server %d (%s)", request.path, index, error)
             tried.add(index)
+            record["server"] = index
             upstream = self.upstreams[index]
             upstream.active += 1
             upstream.requests += 1

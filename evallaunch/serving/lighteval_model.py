@@ -23,6 +23,7 @@ from lighteval.tasks.requests import Doc, SamplingMethod
 from lighteval.utils.cache_management import SampleCache, cached
 
 from evallaunch.errors import EvallaunchError
+from evallaunch.serving.balancer import UNIT_HEADER
 
 log = logging.getLogger(__name__)
 
@@ -50,11 +51,13 @@ class ServerModel(LightevalModel):
         tokenizer: Any,
         concurrent_requests: int = 32,
         request_timeout_s: float | None = None,
+        unit: str = "",
     ) -> None:
         self.config = config
         self.base_url = base_url.rstrip("/")
         self.concurrent_requests = concurrent_requests
         self.request_timeout_s = request_timeout_s
+        self.unit = unit
         self._tokenizer = tokenizer
         self.prompt_manager = PromptManager(
             use_chat_template=config.chat_template,
@@ -121,7 +124,8 @@ class ServerModel(LightevalModel):
         route = "/chat/completions" if self.config.chat_template else "/completions"
         limit = asyncio.Semaphore(max(1, self.concurrent_requests))
         timeout = aiohttp.ClientTimeout(total=self.request_timeout_s)
-        async with aiohttp.ClientSession(timeout=timeout) as session:
+        headers = {UNIT_HEADER: self.unit}
+        async with aiohttp.ClientSession(timeout=timeout, headers=headers) as session:
 
             async def post(payload: dict[str, Any]) -> tuple[str, str, int | None]:
                 async with limit, session.post(self.base_url + route, json=payload) as answer:

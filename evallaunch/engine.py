@@ -1,0 +1,199 @@
+"""The inference engines of one job: how many replicas, each given which settings.
+
+evallaunch owns data parallelism: a job runs `replicas` engines, each spread over
+`tensor_parallel_size` x `pipeline_parallel_size` GPUs, each loaded once for the whole job.
+The harnesses' own data-parallel paths (lighteval's and lm-eval's vLLM models with
+data_parallel_size > 1) rebuild their engines on every call and are never used: with more
+than one replica, or with units in flight at once, the replicas are `vllm serve` processes
+behind the job's load balancer (evallaunch.serving).
+
+On a Slurm cluster the launcher writes the plan's sizes into `parallelism` when it submits
+the job (the GPUs it asked for); run elsewhere with `parallelism=auto`, the job plans
+itself on the GPUs it sees.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from omegaconf import DictConfig
+
+from evallaunch.errors import EvallaunchError
+
+log = logging.getLogger(__name__)
+
+#: Requests in flight per server when the engine's slot count is unknown.
+DEFAULT_SLOTS = 32
+#: The smallest auto-sized unit, in problems.
+MIN_AUTO_PROBLEMS = 32
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """What the job's engines are given; `replicas` engines of the same settings."""
+
+    replicas: int = 1
+    tensor_parallel_size: int = 1
+    pipeline_parallel_size: int = 1
+    max_num_seqs: int | None = None
+    gpu_memory_utilization: float = 0.9
+    max_model_len: int | None = None
+    dtype: str = "auto"
+    enforce_eager: bool = False
+
+    @property
+    def slots(self) -> int:
+        """Sequences all replicas run at once (an estimate when max_num_seqs is unknown)."""
+        return self.replicas * (self.max_num_seqs or DEFAULT_SLOTS)
+
+    def vllm_args(self) -> dict[str, Any]:
+        """Keyword arguments of one replica's `vllm.LLM` (data parallel size 1)."""
+        args: dict[str, Any] = {
+            "tensor_parallel_size": self.tensor_parallel_size,
+            "pipeline_parallel_size": self.pipeline_parallel_size,
+            "gpu_memory_utilization": self.gpu_memory_utilization,
+            "dtype": self.dtype,
+            "enforce_eager": self.enforce_eager,
+        }
+        if self.max_num_seqs:
+            args["max_num_seqs"] = self.max_num_seqs
+        if self.max_model_len:
+            args["max_model_len"] = self.max_model_len
+        return args
+
+    def vllm_flags(self) -> str:
+        """The same settings as `vllm serve` flags."""
+        flags = []
+        for key, value in self.vllm_args().items():
+            if isinstance(value, bool):
+                flags += [f"--{key.replace('_', '-')}"] if value else []
+            else:
+                flags.append(f"--{key.replace('_', '-')} {value}")
+        return " ".join(flags)
+
+    def to_dict(self) -> dict[str, Any]:
+        """All fields, for results.json."""
+        return asdict(self)
+
+
+def engine_settings(
+    cfg: DictConfig, device: str, dtype: str, max_model_len: int | None
+) -> EngineSettings:
+    """The job's engine settings: `parallelism` as given (or as the launcher planned it);
+    with `parallelism=auto` and sizes left null on a GPU machine, the job's own plan. An
+    in-process transformers model is one replica."""
+    par = cfg.parallelism
+    if cfg.backend.model_type == "transformers":
+        return EngineSettings(dtype=dtype, max_model_len=max_model_len)
+    sizes = {
+        "tensor_parallel_size": par.get("tensor_parallel_size"),
+        "data_parallel_size": par.get("data_parallel_size"),
+        "pipeline_parallel_size": par.get("pipeline_parallel_size"),
+        "max_num_seqs": par.get("max_num_seqs"),
+    }
+    if device == "cuda" and par.name != "single" and None in sizes.values():
+        plan = _plan_on_local_gpus(cfg)
+        planned = {
+            "tensor_parallel_size": plan.tp,
+            "data_parallel_size": plan.dp,
+            "pipeline_parallel_size": plan.pp,
+            "max_num_seqs": plan.max_num_seqs,
+        }
+        sizes = {key: planned[key] if value is None else value for key, value in sizes.items()}
+    for key in ("tensor_parallel_size", "data_parallel_size", "pipeline_parallel_size"):
+        value = sizes[key]
+        if value is not None and int(value) < 1:
+            raise EvallaunchError(f"parallelism.{key}={value} is invalid: expected a value >= 1")
+    if sizes["max_num_seqs"] is not None and int(sizes["max_num_seqs"]) < 1:
+        raise EvallaunchError(
+            f"parallelism.max_num_seqs={sizes['max_num_seqs']} is invalid: expected a value "
+            ">= 1 or null (the plan's)"
+        )
+    return EngineSettings(
+        replicas=int(sizes["data_parallel_size"] or 1),
+        tensor_parallel_size=int(sizes["tensor_parallel_size"] or 1),
+        pipeline_parallel_size=int(sizes["pipeline_parallel_size"] or 1),
+        max_num_seqs=int(sizes["max_num_seqs"]) if sizes["max_num_seqs"] else None,
+        gpu_memory_utilization=float(par.gpu_memory_utilization),
+        max_model_len=max_model_len,
+        dtype=dtype,
+        enforce_eager=bool(par.get("enforce_eager", False)),
+    )
+
+
+def _plan_on_local_gpus(cfg: DictConfig) -> Any:
+    """The planner's layout for the GPUs this process sees (one node)."""
+    import torch
+
+    from evallaunch.planning.jobs import plan_for_config
+
+    count = torch.cuda.device_count()
+    props = torch.cuda.get_device_properties(0)
+    hardware = {
+        "gpu_type": props.name,
+        "gpu_memory_gb": props.total_memory / 1e9,
+        "gpus_per_node": count,
+        "max_nodes": 1,
+    }
+    plan = plan_for_config(cfg, hardware)
+    log.info(
+        "Planned on %d x %s: %d replica(s) x TP %d, max_num_seqs %d",
+        count,
+        props.name,
+        plan.dp,
+        plan.tp,
+        plan.max_num_seqs,
+    )
+    return plan
+
+
+def uses_servers(model_type: str, engine: EngineSettings, units_in_flight: int) -> bool:
+    """Whether the job talks to inference servers: model_type=server, or vLLM with more
+    than one replica or more than one unit in flight (evallaunch's `vllm serve` replicas)."""
+    if model_type == "server":
+        return True
+    return model_type == "vllm" and (engine.replicas > 1 or units_in_flight > 1)
+
+
+def resolve_units_in_flight(value: Any, model_type: str, device: str) -> int:
+    """`sampling.units_in_flight`: auto is 2 where requests go to servers (server mode, or
+    vLLM on a GPU), else 1; an explicit value above 1 needs servers."""
+    if value == "auto":
+        return 2 if model_type == "server" or (model_type == "vllm" and device == "cuda") else 1
+    if not isinstance(value, int) or value < 1:
+        raise EvallaunchError(
+            f"sampling.units_in_flight={value!r} is invalid: expected auto or a value >= 1"
+        )
+    if value > 1 and model_type == "transformers":
+        raise EvallaunchError(
+            f"sampling.units_in_flight={value} needs inference servers, but "
+            "backend.model_type=transformers runs one in-process model",
+            hint="use backend.model_type=vllm or server (e.g. backend=lighteval_server), "
+            "or sampling.units_in_flight=1",
+        )
+    return value
+
+
+def resolve_problems_per_unit(
+    value: Any, engine: EngineSettings, samples_per_unit: int, num_problems: int
+) -> int:
+    """`sampling.problems_per_unit`: auto holds enough sequences to keep every replica's
+    slots full between units, and at least MIN_AUTO_PROBLEMS problems (0: all)."""
+    if value != "auto":
+        if not isinstance(value, int) or value < 0:
+            raise EvallaunchError(
+                f"sampling.problems_per_unit={value!r} is invalid: expected auto or a number "
+                ">= 0 (0: all at once)"
+            )
+        return value
+    from evallaunch.planning.throughput import auto_problems_per_unit
+
+    fill = auto_problems_per_unit(
+        engine.replicas,
+        engine.max_num_seqs or DEFAULT_SLOTS,
+        max(samples_per_unit, 1),
+        max(num_problems, 1),
+    )
+    return min(max(fill, MIN_AUTO_PROBLEMS), max(num_problems, 1))
