@@ -23,6 +23,23 @@ import sympy
 from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
 from math_verify.utils import timeout as _signal_timeout
 
+from evallaunch.scoring.math_notation import (
+    angle_unit,
+    base_number,
+    clean_separators,
+    has_percent,
+    same_base_number,
+    strip_percent,
+    unit_of,
+)
+from evallaunch.scoring.math_structures import (
+    exact,
+    is_set_like,
+    real_set,
+    same_ordered_pair,
+    same_real_set,
+)
+
 __all__ = ["MathScore", "score_math", "strip_think"]
 
 
@@ -53,6 +70,8 @@ _MAX_LOG10 = 10_000.0  # refuse symbolic work on numbers with more digits than t
 _FACTORIALS = ("factorial", "factorial2", "subfactorial", "gamma", "binomial")
 _TEXT_RE = re.compile(r"\\(?:text|textbf|textrm|mathrm|mathbf|mbox)\s*\{([^{}]*)\}")
 _NOISE_RE = re.compile(r"\\left|\\right|\\[,;:! ]|\\displaystyle|\$|\s")
+_WORDS_RE = re.compile(r"\\(?:text|textbf|textrm|mathrm|mbox)\s*\{\s*\(?[A-Za-z][A-Za-z ]*\)?\s*\}")
+_AND_RE = re.compile(r"\\text\{\s*and\s*\}|\\land|\\wedge|\band\b")
 
 
 @dataclass(frozen=True)
@@ -123,7 +142,7 @@ def _is_tame(value: Any) -> bool:
 def _parse_answer(answer: str) -> tuple[Any, ...]:
     if len(answer) > _MAX_ANSWER_CHARS:
         return (answer,)
-    return tuple(_parse("\\boxed{" + answer + "}")) or (answer,)
+    return tuple(_parse("\\boxed{" + clean_separators(answer) + "}")) or (answer,)
 
 
 def _parse(text: str) -> list[Any]:
@@ -157,14 +176,77 @@ def _extract(text: str) -> tuple[str, Sequence[Any]] | None:
     return ((strings or [str(values[0])])[0], values) if values else None
 
 
+def _same_text(answer: str, gold: str) -> bool:
+    ours, theirs = _normalize(answer), _normalize(gold)
+    if ours and ours == theirs:
+        return True
+    # \text{East} == \text{east}; not for variables (R is not r)
+    return bool(_WORDS_RE.fullmatch(gold.strip())) and ours.lower() == theirs.lower()
+
+
+def _exact_values(answer: str) -> list[Any]:
+    return [exact(v) for v in _parse_answer(answer)]
+
+
+def _scaled(values: list[Any], factor: Any) -> list[Any]:
+    return [v * factor for v in values if isinstance(v, sympy.Expr)]
+
+
+def _angle_factor(answer: str, gold: str) -> Any:
+    """What the answer's value is multiplied by to be in the gold's angle unit (None: 1).
+    A gold with pi and no unit is in radians; an answer with pi, against degrees too."""
+    ours, theirs = angle_unit(answer), angle_unit(gold)
+    theirs = theirs or ("radian" if "\\pi" in gold else None)
+    ours = ours or ("radian" if "\\pi" in answer and theirs == "degree" else None)
+    if ours is None or theirs is None or ours == theirs:
+        return None
+    return sympy.pi / 180 if ours == "degree" else 180 / sympy.pi
+
+
+def _same_set(golds: Sequence[Any], preds: Sequence[Any], answer: str, gold: str) -> bool | None:
+    """Set-of-reals answers (intervals, inequalities, ``x \\in S``) compared exactly; None
+    when neither side is one."""
+    g = next((v for v in golds if not isinstance(v, str)), None)
+    p = next((v for v in preds if not isinstance(v, str)), None)
+    if g is None or p is None or not (is_set_like(g) or is_set_like(p)):
+        return None
+    if not answer.lstrip().startswith("\\{"):
+        pair = same_ordered_pair(g, p)
+        if pair is not None:
+            return pair
+    ours = real_set(p, conjunction=bool(_AND_RE.search(answer)))
+    theirs = real_set(g, conjunction=bool(_AND_RE.search(gold)))
+    return ours is not None and theirs is not None and same_real_set(theirs, ours)
+
+
 def _matches(answer: str, values: Sequence[Any], gold: str, integer_answer: bool) -> bool:
     gold = (_last_boxed(gold) or gold).strip()  # a bare answer or a solution with a box
     gold_int, pred_int = _as_int(gold), _as_int(answer)
     if integer_answer and gold_int is not None and pred_int is not None:
         return pred_int == gold_int
-    if _normalize(answer) and _normalize(answer) == _normalize(gold):
+    if _same_text(answer, gold):
         return True
-    return bool(verify(list(_parse_answer(gold)), list(values), timeout_seconds=None))
+    gold_base = base_number(gold)
+    if gold_base is not None and gold_base.base is not None:
+        pred_base = base_number(answer)
+        return pred_base is not None and same_base_number(gold_base, pred_base)
+    gold_unit, pred_unit = unit_of(gold), unit_of(answer)
+    if gold_unit and pred_unit and gold_unit != pred_unit:
+        return False
+    golds, preds = _exact_values(gold), [exact(v) for v in values]
+    if has_percent(answer) and not has_percent(gold):
+        preds = _exact_values(strip_percent(answer))
+        preds += _scaled(preds, sympy.Rational(1, 100))
+    elif has_percent(gold) and not has_percent(answer):
+        golds = _exact_values(strip_percent(gold))
+        golds += _scaled(golds, sympy.Rational(1, 100))
+    factor = _angle_factor(answer, gold)
+    if factor is not None:
+        preds = _scaled(preds, factor)
+    decided = _same_set(golds, preds, answer, gold)
+    if decided is not None:
+        return decided
+    return bool(verify(golds, preds, timeout_seconds=None))
 
 
 def score_math(completion: str, gold: str, *, integer_answer: bool = False) -> MathScore:
