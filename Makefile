@@ -12,7 +12,7 @@ EXPERIMENT ?= quickstart
 ARGS      ?=
 PYTEST_ARGS ?=
 
-.PHONY: help setup setup-vllm evaluate prepare test test-fast lint format bench clean slurm-up slurm-down slurm-status
+.PHONY: help setup setup-vllm evaluate prepare test test-fast lint format bench gpu-check-wheels clean slurm-up slurm-down slurm-status
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
@@ -50,6 +50,9 @@ format: setup ## apply ruff's formatting and fixes
 
 bench: setup ## run bench/ (ratios against the raw tools; QUICK=1 for a smoke run)
 	$(PY) bench/run_all.py $(if $(QUICK),--quick,)
+
+gpu-check-wheels: setup ## stage wheels + data for bench/gpu_check.py on a GPU machine (.whl, .gpu-check)
+	PY=$(PY) bash bench/gpu_check_wheels.sh
 
 slurm-up: ## install and start a real single-node Slurm on this machine
 	bash scripts/slurm/up.sh
