@@ -38,7 +38,7 @@ def _score(args: argparse.Namespace) -> int:
     from evallaunch.compose import compose_config, group_options
     from evallaunch.errors import EvallaunchError
     from evallaunch.report import results_table
-    from evallaunch.rescore import rescore
+    from evallaunch.rescore import input_summary, rescore
 
     if args.benchmark not in group_options("benchmark"):
         raise EvallaunchError(
@@ -49,7 +49,10 @@ def _score(args: argparse.Namespace) -> int:
     out_dir = Path(args.output or Path("outputs") / "score" / args.benchmark / completions.stem)
     data_dir = args.data_dir or cfg.paths.data_dir
     results = rescore(cfg.benchmark, data_dir, completions, out_dir)
-    print(results_table(results))
+    # the adaptive-sampling line of the table is about evallaunch's own stopping rule
+    print(results_table({key: value for key, value in results.items() if key != "sampling"}))
+    for line in input_summary(results):
+        print(line)
     print(f"results: {out_dir / 'results.json'}")
     return 0
 
@@ -124,7 +127,10 @@ def register_commands(commands: Any) -> None:
         help="grade saved completions (details.parquet or JSONL) without running a model",
     )
     score.add_argument("benchmark", help="benchmark name, e.g. math_500")
-    score.add_argument("completions", help='details.parquet, or JSONL of {"id", "completion"}')
+    score.add_argument(
+        "completions",
+        help='details.parquet, or JSONL of {"id", "completion"} (any number of lines per id)',
+    )
     score.add_argument("--output", help="output directory (default outputs/score/...)")
     score.add_argument("--data-dir", help="benchmark mirror (default: paths.data_dir)")
     score.set_defaults(func=_score)

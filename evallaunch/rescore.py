@@ -4,19 +4,25 @@ COMPLETIONS is an evallaunch details.parquet, or JSON lines `{"id": ..., "comple
 from any tool (several lines per id for n samples, in sample order; an optional
 `finish_reason` of "length" marks a cut-off completion). The output directory gets the
 same results.json and details.parquet as `evallaunch-evaluate` writes.
+
+Problems may have different numbers of completions (adaptive runs, retries, other
+harnesses): they are scored as adaptive runs are. Ids the benchmark does not have, and
+benchmark problems the file lacks, are left out of the metrics and reported, in the
+results' `completions_file` section with the number of completions that had no
+extractable answer.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from evallaunch.backends.base import Completion
-from evallaunch.data import load_problems, sha256_of
+from evallaunch.data import Problem, load_problems, sha256_of
 from evallaunch.errors import EvallaunchError
 from evallaunch.grading import score_completions, write_outcome
 from evallaunch.results import package_versions
@@ -71,29 +77,66 @@ def read_completions(path: Path) -> list[Completion]:
     return out
 
 
+def _input_report(
+    path: Path,
+    completions: list[Completion],
+    problems: list[Problem],
+    rows: list[dict[str, Any]],
+) -> dict[str, Any]:
+    known = {problem.id for problem in problems}
+    unknown = Counter(c.problem_id for c in completions if c.problem_id not in known)
+    present = {c.problem_id for c in completions}
+    return {
+        "path": str(path),
+        "num_completions": len(completions),
+        "unknown_ids": sorted(unknown),
+        "num_unknown_completions": sum(unknown.values()),
+        "missing_problems": [problem.id for problem in problems if problem.id not in present],
+        "num_no_answer": sum(row["extracted_answer"] is None for row in rows),
+    }
+
+
+def _sampling(per_problem: Counter[str]) -> dict[str, Any] | None:
+    """Unequal sample counts: the results read as an adaptive run's (ragged metrics)."""
+    counts = list(per_problem.values())
+    if len(set(counts)) == 1:
+        return None
+    return {
+        "budget_n": max(counts),
+        "adaptive": {"ci_width": None, "min_samples": min(counts), "source": "completions file"},
+        "samples_per_problem": {
+            "min": min(counts),
+            "mean": sum(counts) / len(counts),
+            "max": max(counts),
+        },
+    }
+
+
 def rescore(benchmark: Any, data_dir: str, completions_path: Path, out_dir: Path) -> dict[str, Any]:
-    """Grade `completions_path` against `benchmark` and write results into `out_dir`."""
+    """Grade `completions_path` against `benchmark` and write results into `out_dir`.
+
+    Completions of ids the benchmark lacks are not scored; problems without completions
+    are left out of the metrics; both are listed in the results' `completions_file`.
+
+    Raises:
+        EvallaunchError: If the file has no completion of any problem of the benchmark.
+    """
     clock, started = time.monotonic(), datetime.now(timezone.utc).isoformat(timespec="seconds")
     completions = read_completions(completions_path)
     problems, data_sha256 = load_problems(benchmark, data_dir)
     known = {problem.id for problem in problems}
-    unknown = sorted({c.problem_id for c in completions} - known)
-    if unknown:
+    kept = [c for c in completions if c.problem_id in known]
+    if not kept:
+        ids = sorted({c.problem_id for c in completions})
         raise EvallaunchError(
-            f"{completions_path}: {len(unknown)} id(s) are not problems of '{benchmark.name}', "
-            f"e.g. {unknown[:3]}"
+            f"{completions_path}: none of its {len(ids)} id(s) is a problem of "
+            f"'{benchmark.name}' (e.g. {ids[:3]}; the benchmark's ids look like "
+            f"{[problem.id for problem in problems[:3]]})"
         )
-    per_problem: dict[str, int] = defaultdict(int)
-    for completion in completions:
-        per_problem[completion.problem_id] += 1
-    if len(set(per_problem.values())) != 1:
-        raise EvallaunchError(
-            f"{completions_path}: every problem needs the same number of samples; "
-            f"found {sorted(set(per_problem.values()))}"
-        )
-    n = next(iter(per_problem.values()))
+    per_problem = Counter(c.problem_id for c in kept)
+    n = max(per_problem.values())
     scored = [problem for problem in problems if problem.id in per_problem]
-    rows = score_completions(completions, scored, benchmark.scorer)
+    rows = score_completions(kept, scored, benchmark.scorer)
     fields = {
         "experiment": "score",
         "model": {
@@ -112,6 +155,8 @@ def rescore(benchmark: Any, data_dir: str, completions_path: Path, out_dir: Path
         "backend_metrics": {},
         "num_problems": len(scored),
         "num_samples": n,
+        "sampling": _sampling(per_problem),
+        "completions_file": _input_report(completions_path, completions, problems, rows),
         "generation": {},
         "seed": 0,
         "packages": package_versions(()),
@@ -121,3 +166,36 @@ def rescore(benchmark: Any, data_dir: str, completions_path: Path, out_dir: Path
         "duration_s": round(time.monotonic() - clock, 3),
     }
     return write_outcome(out_dir, rows, n, 0, fields)
+
+
+def input_summary(results: dict[str, Any], limit: int = 5) -> list[str]:
+    """Lines about the completions file: unequal counts, unknown ids, missing problems,
+    completions without an answer."""
+    report = results.get("completions_file") or {}
+    lines = []
+    spread = (results.get("sampling") or {}).get("samples_per_problem")
+    if spread:
+        lines.append(
+            f"samples per problem {spread['min']}-{spread['max']} (mean {spread['mean']:.1f}): "
+            "scored as an adaptive run (pass@1 averages each problem's own mean, pass@k "
+            "goes up to the smallest count, no maj@n)"
+        )
+    if report.get("unknown_ids"):
+        ids = report["unknown_ids"]
+        lines.append(
+            f"{report['num_unknown_completions']} completion(s) of {len(ids)} id(s) that "
+            f"'{results['benchmark']['name']}' does not have were not scored: {ids[:limit]}"
+            + (" ..." if len(ids) > limit else "")
+        )
+    if report.get("missing_problems"):
+        ids = report["missing_problems"]
+        lines.append(
+            f"{len(ids)} problem(s) of '{results['benchmark']['name']}' have no completion "
+            f"and are not in the metrics: {ids[:limit]}" + (" ..." if len(ids) > limit else "")
+        )
+    if "num_no_answer" in report:
+        scored = report["num_completions"] - report["num_unknown_completions"]
+        lines.append(
+            f"{report['num_no_answer']} of {scored} scored completion(s) had no extractable answer"
+        )
+    return lines

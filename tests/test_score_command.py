@@ -1,0 +1,140 @@
+"""`evallaunch score` on completions from other tools: unequal sample counts, ids the
+benchmark lacks, problems the file lacks, completions without an answer."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from evallaunch.compose import compose_config
+from evallaunch.errors import EvallaunchError
+from evallaunch.rescore import input_summary, rescore
+from evallaunch.scoring.metrics import summarize
+
+
+@pytest.fixture(scope="module")
+def aime24() -> Any:
+    return compose_config(["benchmark=aime24"]).benchmark
+
+
+@pytest.fixture(scope="module")
+def golds(shared_datasets: Path) -> dict[str, str]:
+    rows = (shared_datasets / "aime24.jsonl").read_text().splitlines()
+    return {str(json.loads(row)["id"]): json.loads(row)["answer"] for row in rows}
+
+
+def write_jsonl(path: Path, items: list[tuple[str, str]]) -> Path:
+    path.write_text("".join(json.dumps({"id": i, "completion": c}) + "\n" for i, c in items))
+    return path
+
+
+def right(gold: str) -> str:
+    return f"Long reasoning.\n\nSo the answer is $\\boxed{{{int(gold)}}}$."
+
+
+def wrong(gold: str) -> str:
+    return f"Long reasoning.\n\nSo the answer is $\\boxed{{{int(gold) + 1}}}$."
+
+
+def test_unequal_sample_counts_are_scored_as_an_adaptive_run(
+    tmp_path: Path, shared_datasets: Path, aime24: Any, golds: dict[str, str]
+) -> None:
+    ids = list(golds)[:3]
+    a, b, c = (golds[i] for i in ids)
+    # 4 samples (2 right), 1 sample (right), 2 samples (none right): a retrying harness
+    items = [(ids[0], right(a)), (ids[0], wrong(a)), (ids[0], right(a)), (ids[0], wrong(a))]
+    items += [(ids[1], right(b)), (ids[2], wrong(c)), (ids[2], wrong(c))]
+    path = write_jsonl(tmp_path / "retries.jsonl", items)
+    results = rescore(aime24, str(shared_datasets), path, tmp_path / "out")
+
+    assert results["num_problems"] == 3 and results["num_samples"] == 4
+    assert results["sampling"]["samples_per_problem"] == {"min": 1, "mean": 7 / 3, "max": 4}
+    assert results["sampling"]["adaptive"]["min_samples"] == 1
+    ragged = summarize([[True, False, True, False], [True], [False, False]], seed=0, ragged=True)
+    assert results["metrics"] == {name: m.to_dict() for name, m in ragged.items()}
+    assert results["metrics"]["pass@1"]["value"] == pytest.approx((0.5 + 1 + 0) / 3)
+    assert "maj@4" not in results["metrics"]
+    details = pd.read_parquet(tmp_path / "out" / "details.parquet")
+    assert details.groupby("problem_id").size().to_dict() == {ids[0]: 4, ids[1]: 1, ids[2]: 2}
+    assert list(details["sample_index"]) == [0, 1, 2, 3, 0, 0, 1]
+
+    # evallaunch's own details of that run score to the same numbers
+    again = rescore(
+        aime24, str(shared_datasets), tmp_path / "out" / "details.parquet", tmp_path / "again"
+    )
+    assert again["metrics"] == results["metrics"]
+    assert again["sampling"] == results["sampling"]
+
+
+def test_equal_counts_keep_the_plain_metrics(
+    tmp_path: Path, shared_datasets: Path, aime24: Any, golds: dict[str, str]
+) -> None:
+    ids = list(golds)[:2]
+    items = [(i, text) for i in ids for text in (right(golds[i]), wrong(golds[i]))]
+    results = rescore(
+        aime24, str(shared_datasets), write_jsonl(tmp_path / "n2.jsonl", items), tmp_path / "out"
+    )
+    assert results["sampling"] is None
+    assert list(results["metrics"]) == ["pass@1", "pass@2", "maj@2"]
+
+
+def test_unknown_ids_missing_problems_and_no_answers_are_reported(
+    tmp_path: Path, shared_datasets: Path, aime24: Any, golds: dict[str, str]
+) -> None:
+    ids = list(golds)
+    items = [(ids[0], right(golds[ids[0]])), (ids[0], "I ran out of tokens before fin")]
+    items += [(ids[1], "The answer is \\boxed{}"), (ids[1], right(golds[ids[1]]))]
+    items += [("2024-I-99", "\\boxed{5}"), ("2024-I-99", "\\boxed{6}"), ("gsm8k-3", "\\boxed{1}")]
+    path = write_jsonl(tmp_path / "mixed.jsonl", items)
+    results = rescore(aime24, str(shared_datasets), path, tmp_path / "out")
+
+    report = results["completions_file"]
+    assert report["num_completions"] == 7
+    assert report["unknown_ids"] == ["2024-I-99", "gsm8k-3"]
+    assert report["num_unknown_completions"] == 3
+    assert report["missing_problems"] == ids[2:]
+    assert report["num_no_answer"] == 2
+    assert results["num_problems"] == 2
+    assert results["metrics"]["pass@1"]["value"] == pytest.approx(0.5)
+    lines = "\n".join(input_summary(results))
+    assert "3 completion(s) of 2 id(s) that 'aime24' does not have were not scored" in lines
+    assert "28 problem(s) of 'aime24' have no completion" in lines
+    assert "2 of 4 scored completion(s) had no extractable answer" in lines
+
+
+def test_score_command_prints_the_report(
+    tmp_path: Path, shared_datasets: Path, golds: dict[str, str]
+) -> None:
+    ids = list(golds)
+    items = [(ids[0], right(golds[ids[0]])), (ids[0], "no box"), (ids[1], wrong(golds[ids[1]]))]
+    items.append(("not-an-aime-id", "\\boxed{3}"))
+    path = write_jsonl(tmp_path / "other-tool.jsonl", items)
+    command = [sys.executable, "-m", "evallaunch.cli", "score", "aime24", str(path)]
+    proc = subprocess.run(
+        [*command, "--output", str(tmp_path / "out"), "--data-dir", str(shared_datasets)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "samples per problem 1-2 (mean 1.5): scored as an adaptive run" in proc.stdout
+    assert "['not-an-aime-id']" in proc.stdout
+    assert "28 problem(s) of 'aime24' have no completion" in proc.stdout
+    assert "1 of 3 scored completion(s) had no extractable answer" in proc.stdout
+    assert "narrower than" not in proc.stdout  # not evallaunch's adaptive stopping rule
+    assert json.loads((tmp_path / "out" / "results.json").read_text())["num_samples"] == 2
+
+
+def test_a_file_of_another_benchmark_fails_clearly(
+    tmp_path: Path, shared_datasets: Path, aime24: Any
+) -> None:
+    path = write_jsonl(tmp_path / "math.jsonl", [("test/algebra/2584.json", "\\boxed{1}")])
+    with pytest.raises(EvallaunchError, match=r"none of its 1 id\(s\) is a problem of 'aime24'"):
+        rescore(aime24, str(shared_datasets), path, tmp_path / "out")
+    assert not (tmp_path / "out" / "results.json").exists()
