@@ -151,10 +151,11 @@ def test_small_model_is_data_parallel() -> None:
     assert result.kv_bytes_per_token == 28_672
     assert result.weights_gb_per_gpu == pytest.approx(3.55, abs=0.01)
     assert (result.sequences_that_fit, result.max_num_seqs) == (69, 64)
-    # Time: 1500 tok/s is quoted for 7B; 7e9 / 1.777e9 = 3.94x faster -> 5909 tok/s per GPU.
-    # 500 x 32,768 tokens / (5909 tok/s x 8 GPUs) = 0.096 h, + 10 min startup = 0.263 h,
-    # x 1.5 safety = 0.39 h -> 24 min -> a 30-minute limit.
-    assert (result.estimated_hours, result.time_limit_min) == (0.39, 30)
+    # Time (evallaunch.planning.throughput): no mean length is given, so 0.35 x 32,768 =
+    # 11,469 tokens per sample; 63 samples per replica, all in its 64 slots: 102 s of decode,
+    # + 58 s to start the engine (load, CUDA graphs) + 82 s while the longest samples finish
+    # = 4.0 min, x 1.5 margin = 0.1 h -> a 30-minute limit.
+    assert (result.estimated_hours, result.time_limit_min) == (0.1, 30)
     assert result.vllm_args() == {
         "tensor_parallel_size": 1,
         "data_parallel_size": 8,
@@ -295,7 +296,7 @@ def test_plan_table_format() -> None:
     lines = text.splitlines()
     assert lines[0].split()[:4] == ["job", "GPUs", "nodes", "TP"]
     assert len({len(line) for line in lines[:-1]}) == 1  # fixed width
-    # 3.35B active params decode 7e9 / 3.35e9 = 2.09x faster than 7B: 3134 tok/s per GPU;
-    # 500 x 32,768 / (3134 x 8) = 0.18 h + 10 min = 0.35 h, x 1.5 = 0.52 h -> 60-minute limit.
-    # 2 jobs x 8 GPUs x 0.52 h = 8.3 GPU-hours; their 60-minute limits reserve 16.
-    assert lines[-1] == "total GPU-hours: 8.3 (estimated; the time limits reserve 16.0)"
+    # TP 2 x DP 4 with 23 full-length slots per replica: 125 samples of 11,469 tokens per
+    # replica take 24.7 min with the engine start and the tail, x 1.5 = 0.62 h -> 60 minutes.
+    # 2 jobs x 8 GPUs x 0.62 h = 9.9 GPU-hours; their 60-minute limits reserve 16.
+    assert lines[-1] == "total GPU-hours: 9.9 (estimated; the time limits reserve 16.0)"

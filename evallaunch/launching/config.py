@@ -21,8 +21,13 @@ class HardwareConf:
     # CPUs and host memory to request per GPU used.
     cpus_per_gpu: int = 8
     mem_per_gpu_gb: float = 64.0
-    # Assumed generation throughput per GPU, for time-limit estimates.
+    # Unused (time estimates come from evallaunch.planning.throughput); kept so that older
+    # cluster files still load.
     tokens_per_second_per_gpu: float = 1500.0
+    # HBM bandwidth (GB/s) and dense bf16 TFLOP/s of one GPU for time estimates; null: the
+    # figures of gpu_type's family (H100, A100, H200; H100 when unknown).
+    hbm_gbps: float | None = None
+    bf16_tflops: float | None = None
     # Largest number of nodes one job may span.
     max_nodes: int = 1
 

@@ -13,6 +13,7 @@ from evallaunch.planning.model_facts import ModelFacts, load_model_facts
 from evallaunch.planning.planner import Hardware, Plan, PlanRequest, plan
 
 STRATEGIES = ("auto", "single", "tp", "dp")
+ENGINE_TYPES = ("vllm", "server")  # backend.model_type values served by vLLM engines
 
 
 @lru_cache(maxsize=256)
@@ -40,12 +41,19 @@ def plan_request(cfg: DictConfig, facts: ModelFacts) -> PlanRequest:
     if par.name not in STRATEGIES:
         raise EvallaunchError(f"parallelism.name={par.name!r}; valid choices: {STRATEGIES}")
     bench = cfg.benchmark
-    num_prompts = bench.limit or bench.dataset.rows or 500
+    num_prompts = int(bench.limit or bench.dataset.rows or 500)
     max_len = cfg.model.max_model_length or facts.max_position_embeddings or 32768
+    # vLLM (in-process or behind the job's servers) batches every request of the job; a
+    # transformers model runs backend.batch_size prompts x n samples at once.
+    if str(cfg.backend.get("model_type", "transformers")) in ENGINE_TYPES:
+        concurrent = num_prompts * int(bench.n)
+    else:
+        concurrent = int(bench.n) * max(int(cfg.backend.batch_size), 1)
+    mean_new = bench.get("mean_new_tokens")
     return PlanRequest(
         dtype="bfloat16" if cfg.model.dtype == "auto" else str(cfg.model.dtype),
         max_model_length=int(max_len),
-        concurrent_sequences=int(bench.n) * max(int(cfg.backend.batch_size), 1),
+        concurrent_sequences=concurrent,
         num_prompts=int(num_prompts),
         samples_per_prompt=int(bench.n),
         max_new_tokens=int(cfg.generation.max_new_tokens),
@@ -54,6 +62,7 @@ def plan_request(cfg: DictConfig, facts: ModelFacts) -> PlanRequest:
         data_parallel_size=par.data_parallel_size,
         pipeline_parallel_size=par.pipeline_parallel_size,
         gpu_memory_utilization=float(par.gpu_memory_utilization),
+        mean_new_tokens=int(mean_new) if mean_new else None,
     )
 
 

@@ -21,12 +21,16 @@ from typing import Any
 
 from evallaunch.errors import EvallaunchError
 from evallaunch.planning.model_facts import ModelFacts, kv_cache_bytes_per_token
+from evallaunch.planning.throughput import (
+    estimate_job,
+    expected_new_tokens,
+    gpu_spec,
+    replica_model,
+)
 
 RESERVE_FIXED_GB = 2.0
 RESERVE_FRACTION = 0.02
-STARTUP_MIN = 10.0  # model download/load, CUDA graphs, before the first token
-SAFETY_FACTOR = 1.5
-REFERENCE_PARAMS = 7e9  # tokens_per_second_per_gpu is quoted for a 7B-class model
+SAFETY_FACTOR = 1.5  # margin of the estimate (and time limit) over the throughput model
 TIME_STEP_MIN = 30
 SMALLER_TP_TOLERANCE = 0.9
 STRATEGIES = ("auto", "single", "tp", "dp")
@@ -36,16 +40,17 @@ GB = 1e9
 
 @dataclass(frozen=True)
 class Hardware:
-    """One kind of GPU node; throughput is an assumed decode rate (tokens/s per GPU for a
-    7B-class model, scaled by active parameters) used for time estimates."""
+    """One kind of GPU node. HBM bandwidth (GB/s) and dense bf16 TFLOP/s feed the time
+    estimates (evallaunch.planning.throughput); None: the figures of gpu_type's family."""
 
     gpu_type: str
     gpu_memory_gb: float
     gpus_per_node: int
     cpus_per_gpu: int = 8
     mem_per_gpu_gb: float = 64
-    tokens_per_second_per_gpu: float = 1500.0
     max_nodes: int = 8
+    hbm_gbps: float | None = None
+    bf16_tflops: float | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,7 @@ class PlanRequest:
     pipeline_parallel_size: int | None = None
     gpu_memory_utilization: float = 0.9
     total_gpus: int | None = None
+    mean_new_tokens: int | None = None  # expected completion length (None: a share of the cap)
 
 
 @dataclass(frozen=True)
@@ -167,13 +173,15 @@ def plan(facts: ModelFacts, hardware: Hardware, request: PlanRequest) -> Plan:
     max_pos = facts.max_position_embeddings
     if max_pos and req.max_model_length > max_pos:
         notes.append(f"model.max_model_length > max_position_embeddings ({max_pos}): vLLM refuses")
-    tokens = req.num_prompts * req.samples_per_prompt * req.max_new_tokens
-    # Decode is memory-bound: throughput falls with the active parameters per token.
-    speed = hw.tokens_per_second_per_gpu * min(
-        REFERENCE_PARAMS / max(facts.num_active_params, 1), 4.0
-    )
-    gen_hours = tokens / (speed * dp * gpr) / 3600
-    hours = (gen_hours + STARTUP_MIN / 60) * SAFETY_FACTOR
+    # Throughput model: dp replicas started once, CUDA graphs, the plan's slots and KV cache.
+    slots = max(1, min(lay.fit, req.concurrent_sequences))
+    gpu = gpu_spec(hw.gpu_type, hw.hbm_gbps, hw.bf16_tflops)
+    replica = replica_model(facts, gpu, gpr, nbytes)
+    capacity = lay.budget_gb * GB * gpr / max(replica.kv_bytes_per_token, 1)
+    requests = req.num_prompts * req.samples_per_prompt
+    tokens = expected_new_tokens(req.mean_new_tokens, req.max_new_tokens)
+    estimate = estimate_job(replica, dp, slots, capacity, requests, tokens, req.max_new_tokens)
+    hours = estimate.total_s / 3600 * SAFETY_FACTOR
     return Plan(
         tp=lay.tp,
         dp=dp,
@@ -186,7 +194,7 @@ def plan(facts: ModelFacts, hardware: Hardware, request: PlanRequest) -> Plan:
         weights_gb_per_gpu=round(lay.weights_gb, 2),
         kv_bytes_per_token=kv_cache_bytes_per_token(facts, nbytes),
         kv_cache_gb_per_gpu=round(lay.budget_gb, 2),
-        max_num_seqs=max(1, min(lay.fit, req.concurrent_sequences)),
+        max_num_seqs=slots,
         sequences_that_fit=lay.fit,
         estimated_hours=round(hours, 2),
         time_limit_min=max(1, math.ceil(hours * 60 / TIME_STEP_MIN)) * TIME_STEP_MIN,

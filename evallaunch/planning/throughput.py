@@ -1,0 +1,261 @@
+"""Throughput model of a continuous-batching engine (vLLM) on one kind of GPU.
+
+One replica spreads the model over ``gpus`` = tensor x pipeline parallel GPUs. A decode step
+of b running sequences holding K tokens of KV cache takes
+
+    memory  = (weight bytes + K x KV bytes per token) / gpus / (HBM bandwidth x MEMORY_EFFICIENCY)
+    compute = (2 x active params x b + 4 x layers x attention width x K)
+              / (gpus x peak bf16 FLOP/s x DECODE_MFU)
+    gpu     = max(memory, compute) + layers x TP_LAYER_S (two all-reduces) when gpus > 1
+    launch  = layers x (EAGER_LAYER_S in eager mode, GRAPH_LAYER_S with CUDA graphs)
+    step    = STEP_BASE_S + STEP_PER_SEQUENCE_S x b + max(gpu, launch)
+
+and yields b tokens: kernels are launched while earlier ones run, so the host's launch time
+only costs where it exceeds the GPU's work (small batches, deep models, eager mode); the
+scheduler and sampler run between steps. Prefilling p prompt tokens costs (2 x active params
+x p + 2 x layers x attention width x p^2) / (gpus x peak x PREFILL_MFU). Starting a replica
+costs ENGINE_INIT_S + its share of the weights read at LOAD_GBPS + compilation and CUDA
+graph capture (not in eager mode) + RAY_START_S on the harnesses' Ray data-parallel path.
+
+MEMORY_EFFICIENCY is the one calibrated constant: with it, lighteval's own schedule (DP=8,
+eager, 128 slots, open-r1's settings) of DeepSeek-R1-Distill-Qwen-7B on AIME 2024 (30 x 64
+completions) takes about 15 minutes on one 8 x H100 node, as lighteval's maintainers report
+(CALIBRATION; `tests/test_throughput.py` checks it, `bench/gpu_schedule.py` prints it).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from evallaunch.planning.model_facts import ModelFacts
+
+GB = 1e9
+MEMORY_EFFICIENCY = 0.9  # share of peak HBM bandwidth a decode step achieves: calibrated
+DECODE_MFU = 0.5  # share of peak FLOP/s of decode GEMMs (batch x hidden)
+PREFILL_MFU = 0.5
+STEP_BASE_S = 2.0e-3  # scheduler, sampler, output processing per step
+STEP_PER_SEQUENCE_S = 10e-6  # bookkeeping per running sequence per step
+GRAPH_LAYER_S = 10e-6  # host time per layer per step with CUDA graphs (graph replay)
+EAGER_LAYER_S = 350e-6  # host time per layer per step in eager mode (~15 kernels, Python)
+TP_LAYER_S = 30e-6  # GPU time of two all-reduces per layer when a replica spans GPUs
+ENGINE_INIT_S = 25.0  # process start, imports, tokenizer, memory profiling, KV allocation
+LOAD_GBPS = 2.0  # weights read per GPU (each rank reads its shard)
+COMPILE_BASE_S = 20.0  # torch.compile + CUDA graph capture: fixed part
+COMPILE_PER_LAYER_S = 0.4  # ... and per layer
+RAY_START_S = 20.0  # ray.init and the data-parallel workers (harnesses' DP path)
+DEFAULT_PROMPT_TOKENS = 300
+LENGTH_SIGMA = 0.6  # spread (log-space) of completion lengths, for the time-weighted context
+DEFAULT_MEAN_FRACTION = 0.35  # expected completion / max_new_tokens when no mean is known
+REFERENCE_MAX_NEW_TOKENS = 32768  # benchmark.mean_new_tokens is measured at this cap
+TAIL_LENGTH_FACTOR = 3.0  # the longest samples, as a multiple of the mean (at most the cap)
+TAIL_SHARE = 0.75  # ... of which this share runs after the bulk, nearly alone
+# auto units hold UNIT_FILL x (replicas x max_num_seqs) sequences. With two units in flight
+# the engines stay full only if the next unit outlasts the draining one's longest samples
+# (several times a typical one): bench/gpu_schedule.py picks the value.
+UNIT_FILL = 8.0
+# lighteval's maintainers: ~2k completions of a 7B R1-Distill in ~15 min, one 8-GPU node.
+CALIBRATION = {
+    "model": "DeepSeek-R1-Distill-Qwen-7B",
+    "benchmark": "aime24 (30 problems x 64 samples)",
+    "setup": "lighteval vLLM, DP=8 on 8 x H100-80GB, eager, max_num_seqs=128",
+    "reported_min": 15.0,
+}
+
+
+@dataclass(frozen=True)
+class GpuSpec:
+    """Peak figures of one GPU (vendor datasheets, SXM parts, dense bf16)."""
+
+    name: str
+    hbm_gbps: float
+    bf16_tflops: float
+
+
+GPU_SPECS = {
+    "H100-80GB": GpuSpec("H100-80GB", hbm_gbps=3350.0, bf16_tflops=989.0),
+    "A100-80GB": GpuSpec("A100-80GB", hbm_gbps=2039.0, bf16_tflops=312.0),
+    "H200": GpuSpec("H200", hbm_gbps=4800.0, bf16_tflops=989.0),
+}
+
+
+def gpu_spec(
+    gpu_type: str, hbm_gbps: float | None = None, bf16_tflops: float | None = None
+) -> GpuSpec:
+    """The GPU_SPECS entry whose family ("H100", "A100", "H200") the name contains (H100's
+    figures for an unknown GPU), with the given figures replacing the table's."""
+    text = gpu_type.upper()
+    base = next(
+        (spec for key, spec in GPU_SPECS.items() if key.split("-")[0] in text),
+        GPU_SPECS["H100-80GB"],
+    )
+    return GpuSpec(
+        name=gpu_type or base.name,
+        hbm_gbps=float(hbm_gbps or base.hbm_gbps),
+        bf16_tflops=float(bf16_tflops or base.bf16_tflops),
+    )
+
+
+@dataclass(frozen=True)
+class ReplicaModel:
+    """Cost model of one engine replica (see the module docstring)."""
+
+    gpu: GpuSpec
+    gpus: int
+    weight_bytes: float
+    kv_bytes_per_token: float
+    active_params: float
+    layers: int
+    attention_width: int
+    cuda_graphs: bool = True
+
+    def step_lines(self, batch: int) -> tuple[float, tuple[tuple[float, float], ...]]:
+        """(fixed part, lines (a, b)) of a step of `batch` sequences holding K KV tokens:
+        step(K) = fixed + max over the lines of a + b x K (memory, compute, host launch)."""
+        bandwidth = self.gpus * self.gpu.hbm_gbps * GB * MEMORY_EFFICIENCY
+        flops = self.gpus * self.gpu.bf16_tflops * 1e12 * DECODE_MFU
+        comm = self.layers * TP_LAYER_S if self.gpus > 1 else 0.0
+        launch = self.layers * (GRAPH_LAYER_S if self.cuda_graphs else EAGER_LAYER_S)
+        memory = (comm + self.weight_bytes / bandwidth, self.kv_bytes_per_token / bandwidth)
+        compute = (
+            comm + 2 * self.active_params * batch / flops,
+            4 * self.layers * self.attention_width / flops,
+        )
+        return STEP_BASE_S + STEP_PER_SEQUENCE_S * batch, (memory, compute, (launch, 0.0))
+
+    def decode_step_s(self, batch: int, kv_tokens: float) -> float:
+        """Seconds of one decode step of `batch` sequences holding `kv_tokens` tokens."""
+        fixed, lines = self.step_lines(batch)
+        return fixed + max(a + b * kv_tokens for a, b in lines)
+
+    def prefill_s(self, tokens: float) -> float:
+        """Seconds to prefill `tokens` tokens of one sequence (compute-bound)."""
+        flops = 2 * self.active_params * tokens + 2 * self.layers * self.attention_width * tokens**2
+        return flops / (self.gpus * self.gpu.bf16_tflops * 1e12 * PREFILL_MFU)
+
+    def start_s(self, ray: bool = False) -> float:
+        """Seconds from launch to the first token: init, weights, graphs, Ray."""
+        seconds = ENGINE_INIT_S + self.weight_bytes / self.gpus / (LOAD_GBPS * GB)
+        if self.cuda_graphs:
+            seconds += COMPILE_BASE_S + COMPILE_PER_LAYER_S * self.layers
+        return seconds + (RAY_START_S if ray else 0.0)
+
+
+def replica_model(
+    facts: ModelFacts,
+    gpu: GpuSpec,
+    gpus: int,
+    dtype_bytes: int = 2,
+    cuda_graphs: bool = True,
+) -> ReplicaModel:
+    """The cost model of one replica of `facts` spread over `gpus` GPUs."""
+    from evallaunch.planning.model_facts import kv_cache_bytes_per_token
+
+    heads, head_dim = facts.num_attention_heads, facts.head_dim
+    width = heads * head_dim if heads and head_dim else facts.hidden_size or 4096
+    return ReplicaModel(
+        gpu=gpu,
+        gpus=max(gpus, 1),
+        weight_bytes=float(facts.num_params * dtype_bytes),
+        kv_bytes_per_token=float(kv_cache_bytes_per_token(facts, dtype_bytes)),
+        active_params=float(facts.num_active_params),
+        layers=facts.num_layers or 32,
+        attention_width=width,
+        cuda_graphs=cuda_graphs,
+    )
+
+
+def auto_problems_per_unit(
+    replicas: int, max_num_seqs: int, samples_per_unit: int, num_problems: int
+) -> int:
+    """Problems per unit for `sampling.problems_per_unit=auto`: enough for UNIT_FILL x the
+    engines' slots (replicas x max_num_seqs sequences), at least 1, at most all problems."""
+    slots = max(replicas, 1) * max(max_num_seqs, 1)
+    wanted = math.ceil(UNIT_FILL * slots / max(samples_per_unit, 1))
+    return max(1, min(wanted, max(num_problems, 1)))
+
+
+def capped_mean(mean: float, cap: float, sigma: float = LENGTH_SIGMA) -> float:
+    """E[min(L, cap)] for a lognormal length L of the given mean and log-space spread."""
+    if mean <= 0 or cap <= 0:
+        return 0.0
+    mu = math.log(mean) - sigma * sigma / 2
+    z = (math.log(cap) - mu) / sigma
+    below = mean * _phi(z - sigma)
+    return below + cap * (1 - _phi(z))
+
+
+def _phi(x: float) -> float:
+    return 0.5 * (1 + math.erf(x / math.sqrt(2)))
+
+
+def expected_new_tokens(mean_new_tokens: int | None, max_new_tokens: int) -> float:
+    """Expected completion length: the benchmark's `mean_new_tokens` (measured at
+    REFERENCE_MAX_NEW_TOKENS) cut at a smaller max_new_tokens; without it,
+    DEFAULT_MEAN_FRACTION x max_new_tokens."""
+    if not mean_new_tokens:
+        return DEFAULT_MEAN_FRACTION * max_new_tokens
+    if max_new_tokens >= REFERENCE_MAX_NEW_TOKENS:
+        return float(mean_new_tokens)
+    return capped_mean(float(mean_new_tokens), float(max_new_tokens))
+
+
+@dataclass(frozen=True)
+class JobEstimate:
+    """Expected wall time of a job's generation on its replicas (seconds)."""
+
+    start_s: float
+    decode_s: float
+    tail_s: float
+    batch: float  # sequences each replica runs in the steady state
+
+    @property
+    def total_s(self) -> float:
+        return self.start_s + self.decode_s + self.tail_s
+
+
+def estimate_job(
+    model: ReplicaModel,
+    replicas: int,
+    slots: int,
+    kv_capacity_tokens: float,
+    requests: int,
+    mean_new_tokens: float,
+    max_new_tokens: int,
+    prompt_tokens: float = DEFAULT_PROMPT_TOKENS,
+    ray: bool = False,
+    busiest_replica_requests: int | None = None,
+) -> JobEstimate:
+    """Wall time of `requests` completions on `replicas` replicas started once (in parallel).
+
+    Steady state: each replica runs as many sequences as its slots and KV cache hold at the
+    time-weighted mean context (prompt + mean x (1 + CV^2) / 2 for lognormal lengths of
+    spread LENGTH_SIGMA); the busiest replica's share of tokens (an even share, unless given)
+    at that rate, plus its prefills; then a tail while the longest samples finish.
+    """
+    share = busiest_replica_requests or math.ceil(requests / max(replicas, 1))
+    context = mean_context(mean_new_tokens, prompt_tokens)
+    batch = max(min(float(slots), kv_capacity_tokens / context, float(share)), 1.0)
+    step = model.decode_step_s(round(batch), batch * context)
+    decode = share * mean_new_tokens * step / batch + share * model.prefill_s(prompt_tokens)
+    longest = min(float(max_new_tokens), mean_new_tokens * TAIL_LENGTH_FACTOR)
+    tail = TAIL_SHARE * longest * model.decode_step_s(1, prompt_tokens + longest / 2)
+    return JobEstimate(model.start_s(ray), decode, tail, batch)
+
+
+def mean_context(mean_new_tokens: float, prompt_tokens: float = DEFAULT_PROMPT_TOKENS) -> float:
+    """Time-weighted mean context of a running sequence: prompt + E[L^2] / (2 E[L]) =
+    prompt + mean x (1 + CV^2) / 2 for lognormal lengths of spread LENGTH_SIGMA."""
+    cv2 = math.exp(LENGTH_SIGMA**2) - 1
+    return prompt_tokens + mean_new_tokens * (1 + cv2) / 2
+
+
+def kv_slots(
+    kv_capacity_tokens: float, mean_new_tokens: float, prompt_tokens: float = DEFAULT_PROMPT_TOKENS
+) -> int:
+    """Sequences a replica's KV cache holds at the mean context (`mean_context`): slots that
+    use the whole cache, where a full-length fit leaves most of it empty (vLLM preempts a
+    sequence if the cache fills up)."""
+    return max(1, int(kv_capacity_tokens / mean_context(mean_new_tokens, prompt_tokens)))
