@@ -102,15 +102,6 @@ def engine_settings(
             "max_num_seqs": plan.max_num_seqs,
         }
         sizes = {key: planned[key] if value is None else value for key, value in sizes.items()}
-    for key in ("tensor_parallel_size", "data_parallel_size", "pipeline_parallel_size"):
-        value = sizes[key]
-        if value is not None and int(value) < 1:
-            raise EvallaunchError(f"parallelism.{key}={value} is invalid: expected a value >= 1")
-    if sizes["max_num_seqs"] is not None and int(sizes["max_num_seqs"]) < 1:
-        raise EvallaunchError(
-            f"parallelism.max_num_seqs={sizes['max_num_seqs']} is invalid: expected a value "
-            ">= 1 or null (the plan's)"
-        )
     return EngineSettings(
         replicas=int(sizes["data_parallel_size"] or 1),
         tensor_parallel_size=int(sizes["tensor_parallel_size"] or 1),
@@ -121,6 +112,30 @@ def engine_settings(
         dtype=dtype,
         enforce_eager=bool(par.get("enforce_eager", False)),
     )
+
+
+def check_engine_config(cfg: DictConfig) -> None:
+    """Value checks of the unit, replica and engine settings (before anything runs)."""
+    par, sampling = cfg.parallelism, cfg.sampling
+    for key in (
+        "tensor_parallel_size",
+        "data_parallel_size",
+        "pipeline_parallel_size",
+        "max_num_seqs",
+    ):
+        value = par.get(key)
+        if value is not None and value < 1:
+            raise EvallaunchError(
+                f"parallelism.{key}={value} is invalid: expected a value >= 1 or null (planned)"
+            )
+    resolve_problems_per_unit(sampling.problems_per_unit, EngineSettings(), 1, 1)
+    resolve_units_in_flight(sampling.units_in_flight, cfg.backend.model_type, "cpu")
+    servers = cfg.backend.server.num_servers
+    if servers != "auto" and not (isinstance(servers, int) and servers >= 1):
+        raise EvallaunchError(
+            f"backend.server.num_servers={servers!r} is invalid: expected auto (one per "
+            "engine replica) or a value >= 1"
+        )
 
 
 def _plan_on_local_gpus(cfg: DictConfig) -> Any:
@@ -188,6 +203,8 @@ def resolve_problems_per_unit(
                 ">= 0 (0: all at once)"
             )
         return value
+    if num_problems <= 1:
+        return 1
     from evallaunch.planning.throughput import auto_problems_per_unit
 
     fill = auto_problems_per_unit(

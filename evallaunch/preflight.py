@@ -60,10 +60,12 @@ def validate_job(cfg: DictConfig) -> None:
 
 
 def _check_sampling(cfg: DictConfig) -> None:
+    from evallaunch.engine import check_engine_config
+
     sampling, n = cfg.sampling, cfg.benchmark.n
-    for key in ("problems_per_unit", "samples_per_unit"):
-        value = sampling[key]
-        _check_range(f"sampling.{key}", value, value >= 0, "a number >= 0 (0: all at once)")
+    value = sampling.samples_per_unit
+    _check_range("sampling.samples_per_unit", value, value >= 0, "a number >= 0 (0: all at once)")
+    check_engine_config(cfg)
     if not sampling.adaptive:
         return
     _check_range(

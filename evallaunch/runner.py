@@ -215,9 +215,11 @@ def _evaluate(cfg: DictConfig, job_dir: Path, started: str, clock: float) -> dic
         if ledger.samples:
             log.info("Resuming: %d samples recorded in %s", len(ledger.samples), ledger.path)
     # Servers (model_type=server, or vLLM replicas) live for the whole job.
-    with inference_servers(cfg, request, in_flight) as (request, servers_started):
-        output, sampling = draw_samples(backend, request, ledger, cfg.sampling, in_flight)
-    engine_starts = servers_started + backend.engine_starts
+    with inference_servers(cfg, request, in_flight) as (request, serving):
+        output, sampling = draw_samples(
+            backend, request, ledger, cfg.sampling, in_flight, serving.answered
+        )
+    engine_starts = serving.started + backend.engine_starts
     log.info(
         "Samples: %d generated, %d reused from the ledger",
         sampling.samples_generated,
@@ -251,7 +253,7 @@ def _evaluate(cfg: DictConfig, job_dir: Path, started: str, clock: float) -> dic
         "backend": {"name": backend.name, "model_type": backend.model_type},
         "engine": {
             **engine.to_dict(),
-            "servers": servers_started,
+            "servers": serving.started,
             "units_in_flight": in_flight,
         },
         # Models loaded for the whole job: one per replica, whatever the number of units.

@@ -36,6 +36,8 @@ from evallaunch.ledger import SampleKey, SampleLedger
 log = logging.getLogger(__name__)
 
 Z_95 = 1.959964
+# How often the scheduler looks at the servers' answers while units generate.
+ANSWERED_POLL_S = 0.2
 
 
 @dataclass
@@ -184,9 +186,14 @@ def draw_samples(
     ledger: SampleLedger,
     sampling: Any,
     units_in_flight: int = 1,
+    answered: Callable[[str], int] | None = None,
 ) -> tuple[BackendOutput, SamplingReport]:
     """Generate every sample of `request` that the ledger lacks, unit by unit, with up to
-    `units_in_flight` units generating at once (each recorded as soon as it finishes)."""
+    `units_in_flight` units generating at once (each recorded as soon as it finishes).
+
+    `answered(unit)`: the unit's requests the servers have answered. A unit whose every
+    sample is answered no longer counts as generating while its harness scores it, so the
+    next unit's requests reach the servers meanwhile."""
     schedule = _Schedule(request, ledger, sampling)
     report = SamplingReport(budget_n=request.n)
     if sampling.adaptive:
@@ -224,7 +231,7 @@ def draw_samples(
                 finish(unit, run(unit))
     else:
         backend.prepare(request)
-        _run_overlapped(schedule, start, run, finish, units_in_flight)
+        _run_overlapped(schedule, start, run, finish, units_in_flight, answered)
     n = request.n
     drawn = {
         problem.id: [
@@ -244,15 +251,23 @@ def _run_overlapped(
     run: Callable[[_Unit], Any],
     finish: Callable[[_Unit, Any], None],
     units_in_flight: int,
+    answered: Callable[[str], int] | None = None,
 ) -> None:
     """Keep `units_in_flight` units generating in worker threads; record each in this
     thread as it finishes. On an error (or Ctrl-C) the units already finished stay
     recorded, units not started are dropped, and the error is raised."""
-    pool = ThreadPoolExecutor(units_in_flight, thread_name_prefix="evallaunch-unit")
+    most = 2 * units_in_flight  # generating + being scored by the harness
+    pool = ThreadPoolExecutor(most, thread_name_prefix="evallaunch-unit")
     running: dict[Future[Any], _Unit] = {}
+
+    def generating() -> int:
+        if answered is None:
+            return len(running)
+        return sum(answered(unit.name) < len(unit.keys) for unit in running.values())
+
     try:
         while True:
-            while len(running) < units_in_flight:
+            while generating() < units_in_flight and len(running) < most:
                 unit = schedule.next_unit()
                 if unit is None:
                     break
@@ -260,7 +275,8 @@ def _run_overlapped(
                     running[pool.submit(run, unit)] = unit
             if not running:
                 break
-            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            poll = None if answered is None else ANSWERED_POLL_S
+            finished, _ = wait(running, timeout=poll, return_when=FIRST_COMPLETED)
             failed: BaseException | None = None
             for future in finished:
                 unit = running.pop(future)

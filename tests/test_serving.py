@@ -8,6 +8,7 @@ and whole jobs (`backend=lighteval_server`/`lmeval_server`) against the in-proce
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import re
@@ -32,8 +33,9 @@ from omegaconf import OmegaConf
 from evallaunch.backends.base import GenerationRequest
 from evallaunch.compose import compose_config
 from evallaunch.embedded import embedded_checkpoint
+from evallaunch.engine import EngineSettings
 from evallaunch.errors import EvallaunchError
-from evallaunch.serving import build_servers
+from evallaunch.serving import build_servers, server_settings
 from evallaunch.serving.balancer import LoadBalancer
 from evallaunch.serving.servers import Server, ServerPool, free_port
 from tests.conftest import REPO, Evaluate
@@ -256,8 +258,9 @@ def test_commands_are_filled_in_per_server(tmp_path: Path) -> None:
             "base_port": free_port(0),
         }
     )
-    parallelism = OmegaConf.create({"tensor_parallel_size": 2, "data_parallel_size": None})
-    one, two = build_servers(settings, request_for(tmp_path, tmp_path), parallelism, tmp_path)
+    engine = EngineSettings(replicas=2, tensor_parallel_size=2)
+    request = request_for(tmp_path, tmp_path, engine=engine)
+    one, two = build_servers(settings, request, tmp_path)
     assert one.port == settings.base_port and two.port != one.port
     assert (
         one.argv[1:]
@@ -267,14 +270,45 @@ def test_commands_are_filled_in_per_server(tmp_path: Path) -> None:
     )
     assert Path(one.argv[0]).name.startswith("python3")
     with pytest.raises(EvallaunchError, match=r"unknown field\(s\) gpus"):
-        build_servers(OmegaConf.merge(settings, {"command": "x {gpus}"}), None, None, tmp_path)  # type: ignore[arg-type]
+        build_servers(OmegaConf.merge(settings, {"command": "x {gpus}"}), request, tmp_path)
     with pytest.raises(EvallaunchError, match="not found on PATH"):
         build_servers(
-            OmegaConf.merge(settings, {"command": "no-such-server-cli {port}"}),
-            request_for(tmp_path, tmp_path),
-            None,
-            tmp_path,
+            OmegaConf.merge(settings, {"command": "no-such-server-cli {port}"}), request, tmp_path
         )
+
+
+def test_one_vllm_server_per_engine_replica_with_the_plans_settings(tmp_path: Path) -> None:
+    """model_type=vllm with several replicas: evallaunch's `vllm serve` replicas, each given
+    the engine settings (slots, memory share, context, CUDA graphs) as flags."""
+    cfg = compose_config(["backend.model_type=vllm", "paths.data_dir=x"])
+    settings = server_settings(cfg)
+    engine = EngineSettings(
+        replicas=3, tensor_parallel_size=2, max_num_seqs=256, max_model_len=32768, dtype="bfloat16"
+    )
+    request = request_for("/ckpt", tmp_path, engine=engine)
+    settings.base_port = free_port(0)
+    fake_vllm = tmp_path / ".venv-vllm" / "bin" / "python"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("evallaunch.serving.vllm_python", lambda: str(fake_vllm))
+        servers = build_servers(settings, request, tmp_path)
+    assert len(servers) == 3
+    words = servers[0].argv
+    assert words[:3] == [str(fake_vllm), "-m", "vllm.entrypoints.openai.api_server"]
+    flags = " ".join(words)
+    for flag in (
+        "--model /ckpt",
+        "--tensor-parallel-size 2",
+        "--max-num-seqs 256",
+        "--max-model-len 32768",
+        "--gpu-memory-utilization 0.9",
+        "--dtype bfloat16",
+    ):
+        assert flag in flags
+    assert "--enforce-eager" not in flags  # CUDA graphs on
+    eager = dataclasses.replace(request, engine=dataclasses.replace(engine, enforce_eager=True))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("evallaunch.serving.vllm_python", lambda: str(fake_vllm))
+        assert "--enforce-eager" in build_servers(settings, eager, tmp_path)[0].argv
 
 
 def test_health_check_and_stop(tmp_path: Path) -> None:
@@ -426,7 +460,10 @@ def test_clients_seed_each_sample_and_send_no_empty_stop(model_path: Path, tmp_p
     from evallaunch.backends.lighteval_backend import LightevalBackend
     from evallaunch.backends.lmeval_backend import LmevalBackend
 
+    # Each unit keeps every slot of every replica busy: 2 replicas x 48 sequences.
+    engine = EngineSettings(replicas=2, max_num_seqs=48)
     request = request_for(model_path, tmp_path, base_url="http://127.0.0.1:1/v1", n=2)
+    request = dataclasses.replace(request, engine=engine, unit="b0000-0000abcd")
     settings = {"num_servers": 2}
     model = LightevalBackend("l", "server", server=settings)._server_model(request)
     doc = Doc(query="1+1?", choices=["2"], gold_index=0, generation_size=8, num_samples=2)
@@ -434,10 +471,11 @@ def test_clients_seed_each_sample_and_send_no_empty_stop(model_path: Path, tmp_p
     assert (first["seed"], second["seed"]) == (1234, 1235) and "stop" not in first
     assert first["messages"] == [{"role": "user", "content": "1+1?"}]
     assert first["model"] == str(model_path) and first["max_tokens"] == 8
-    assert model.concurrent_requests == 64
+    assert model.concurrent_requests == 96 and model.unit == "b0000-0000abcd"
 
     lm = LmevalBackend("m", "server", server=settings)._server_lm(request)
-    assert lm.base_url == "http://127.0.0.1:1/v1/chat/completions" and lm._concurrent == 64
+    assert lm.base_url == "http://127.0.0.1:1/v1/chat/completions" and lm._concurrent == 96
+    assert lm.header["X-Evallaunch-Unit"] == "b0000-0000abcd"  # requests name their unit
     messages = [{"role": "user", "content": "1+1?"}]
     seeds = []
     for _ in range(2):
@@ -455,7 +493,7 @@ def real(
     folder = tmp_path_factory.mktemp("servers")
     settings = compose_config(["backend=lighteval_server", "paths.data_dir=x"]).backend.server
     settings.base_port = free_port(0)
-    servers = build_servers(settings, request_for(model_path, folder), None, folder)
+    servers = build_servers(settings, request_for(model_path, folder), folder)
     with ServerPool(servers, settings.health_path, settings.startup_timeout_s) as pool:
         print("\nstartup (s):", [s.ready_after_s for s in servers])
         alive = [s.alive for s in servers]

@@ -149,11 +149,15 @@ class Backend(abc.ABC):
     def prepare(self, request: GenerationRequest) -> None:
         """Import the harness in the calling thread, before units run in worker threads
         (some libraries' lazy imports are not thread-safe)."""
-        require(*self.requires)
+        if self.requires[0]:
+            require(*self.requires)
         if self.model_type == "vllm" and not request.base_url:
             require("vllm", f"vllm-{self.name}")
         for module in self.imports:
             importlib.import_module(module)
+        from tqdm import tqdm
+
+        tqdm.get_lock()  # made lazily, and not thread-safely, by the first progress bar
 
     #: Modules `run` imports, imported up front by `prepare`.
     imports: tuple[str, ...] = ()

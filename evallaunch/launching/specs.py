@@ -102,6 +102,8 @@ def job_resources(
     try:
         plan = plan_for_config(cfg, hardware)
     except EvallaunchError as err:  # e.g. a checkpoint that does not exist yet
+        if str(err).startswith("parallelism."):  # the user's sizes do not fit: say so
+            raise
         log.warning("cannot plan %s (%s): using the launcher's resources", cfg.model.name, err)
         return {**resources, "gpus_per_node": 1}
     apply_plan(cfg, plan)

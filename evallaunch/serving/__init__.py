@@ -5,7 +5,7 @@ The job starts `backend.server.num_servers` OpenAI-compatible servers from the
 load balancer in front of them and hands the backend its URL (`GenerationRequest.base_url`,
 ending in `/v1`). Servers and balancer end with the `with` block, whatever ends it.
 
-    with inference_servers(cfg, request) as (request, engine_starts):
+    with inference_servers(cfg, request) as (request, serving):
         output = backend.generate(request)
 
 With model_type=vllm and several replicas (or units in flight) the servers are
@@ -22,7 +22,7 @@ import os
 import shlex
 import string
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -61,17 +61,25 @@ VLLM_SERVE_COMMAND = (
 )
 
 
+@dataclasses.dataclass(frozen=True)
+class Serving:
+    """The servers of a running job: how many started, and each unit's answered requests."""
+
+    started: int = 0
+    answered: Callable[[str], int] | None = None
+
+
 @contextmanager
 def inference_servers(
     cfg: Any, request: GenerationRequest, units_in_flight: int = 1
-) -> Iterator[tuple[GenerationRequest, int]]:
+) -> Iterator[tuple[GenerationRequest, Serving]]:
     """Start the job's servers and balancer when it talks to servers (model_type=server,
     or vLLM replicas: `evallaunch.engine.uses_servers`) and yield (`request` with
-    `base_url` set, the number of engines started); otherwise yield (`request`, 0)."""
+    `base_url` set, the servers); otherwise yield (`request`, Serving())."""
     from evallaunch.engine import uses_servers
 
     if not uses_servers(cfg.backend.get("model_type"), request.engine, units_in_flight):
-        yield request, 0
+        yield request, Serving()
         return
     from evallaunch.serving.balancer import LoadBalancer
 
@@ -87,7 +95,8 @@ def inference_servers(
     )
     with pool, balancer:
         try:
-            yield dataclasses.replace(request, base_url=f"{balancer.url}/v1"), len(servers)
+            serving = Serving(len(servers), balancer.answered)
+            yield dataclasses.replace(request, base_url=f"{balancer.url}/v1"), serving
         finally:
             _record(log_dir, servers, balancer)
 

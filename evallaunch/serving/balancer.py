@@ -10,6 +10,7 @@ another server, up to `max_retries` times; a server whose process has died is sk
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import threading
@@ -97,6 +98,7 @@ class LoadBalancer:
         self._session: aiohttp.ClientSession | None = None
         #: One record per forwarded request: unit, server, start and end (monotonic s), status.
         self.requests: list[dict[str, Any]] = []
+        self._answered: collections.Counter[str] = collections.Counter()
 
     @property
     def url(self) -> str:
@@ -201,7 +203,13 @@ class LoadBalancer:
         response = await self._forward_with_retries(request, record)
         record.update(end=time.monotonic(), status=response.status)
         self.requests.append(record)
+        if response.status < 400:
+            self._answered[record["unit"]] += 1
         return response
+
+    def answered(self, unit: str) -> int:
+        """Requests of `unit` (its X-Evallaunch-Unit header) answered so far."""
+        return self._answered[unit]
 
     async def _forward_with_retries(
         self, request: web.Request, record: dict[str, Any]
