@@ -41,7 +41,7 @@ def test_step_time_grows_with_batch_and_kv_cache() -> None:
 
 
 def test_eager_mode_costs_most_where_steps_are_short() -> None:
-    for name, gpus in (("DeepSeek-R1-Distill-Qwen-7B", 1), ("DeepSeek-R1-Distill-Llama-70B", 8)):
+    for name, gpus in (("DeepSeek-R1-Distill-Qwen-1.5B", 1), ("DeepSeek-R1-Distill-Llama-70B", 8)):
         graphs, eager = replica(name, gpus, True), replica(name, gpus, False)
         small = eager.decode_step_s(1, 1000) / graphs.decode_step_s(1, 1000)
         large = eager.decode_step_s(128, 1e6) / graphs.decode_step_s(128, 1e6)

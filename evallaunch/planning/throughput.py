@@ -17,10 +17,11 @@ x p + 2 x layers x attention width x p^2) / (gpus x peak x PREFILL_MFU). Startin
 costs ENGINE_INIT_S + its share of the weights read at LOAD_GBPS + compilation and CUDA
 graph capture (not in eager mode) + RAY_START_S on the harnesses' Ray data-parallel path.
 
-MEMORY_EFFICIENCY is the one calibrated constant: with it, lighteval's own schedule (DP=8,
-eager, 128 slots, open-r1's settings) of DeepSeek-R1-Distill-Qwen-7B on AIME 2024 (30 x 64
-completions) takes about 15 minutes on one 8 x H100 node, as lighteval's maintainers report
-(CALIBRATION; `tests/test_throughput.py` checks it, `bench/gpu_schedule.py` prints it).
+MEMORY_EFFICIENCY and EAGER_LAYER_S are calibrated: with them, lighteval's own schedule
+(DP=8, eager, 128 slots, open-r1's settings) of DeepSeek-R1-Distill-Qwen-7B on AIME 2024
+(30 x 64 completions, mean 11,000 tokens) takes about 15 minutes on one 8 x H100 node, as
+lighteval's maintainers report (CALIBRATION; `tests/test_throughput.py` checks it within 25%,
+`bench/gpu_schedule.py` prints it next to its simulation of that run).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ PREFILL_MFU = 0.5
 STEP_BASE_S = 2.0e-3  # scheduler, sampler, output processing per step
 STEP_PER_SEQUENCE_S = 10e-6  # bookkeeping per running sequence per step
 GRAPH_LAYER_S = 10e-6  # host time per layer per step with CUDA graphs (graph replay)
-EAGER_LAYER_S = 350e-6  # host time per layer per step in eager mode (~15 kernels, Python)
+EAGER_LAYER_S = 250e-6  # host time per layer per step in eager mode (~15 kernels): calibrated
 TP_LAYER_S = 30e-6  # GPU time of two all-reduces per layer when a replica spans GPUs
 ENGINE_INIT_S = 25.0  # process start, imports, tokenizer, memory profiling, KV allocation
 LOAD_GBPS = 2.0  # weights read per GPU (each rank reads its shard)
