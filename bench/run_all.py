@@ -20,7 +20,15 @@ from pathlib import Path
 
 import common
 
-SCRIPTS = ["overhead", "sweep_planning", "collector_scale", "sandbox", "throughput", "resume"]
+SCRIPTS = [
+    "overhead",
+    "sweep_planning",
+    "collector_scale",
+    "sandbox",
+    "throughput",
+    "resume",
+    "gpu_schedule",
+]
 TITLES = {
     "overhead": "1. evallaunch overhead over the raw harnesses",
     "sweep_planning": "2. Planning a 1,000-job sweep",
@@ -28,6 +36,7 @@ TITLES = {
     "sandbox": "4. Code-scoring sandbox",
     "throughput": "5. Generation throughput (CPU)",
     "resume": "6. Sample ledger: cost of recording units, time saved by resuming",
+    "gpu_schedule": "7. GPU schedules simulated: evallaunch vs the ideal and open-r1",
 }
 
 

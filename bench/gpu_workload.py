@@ -1,0 +1,212 @@
+"""Synthetic reasoning workloads for gpu_schedule.py: problems with a difficulty, samples
+with a correctness and a completion length, and the seed-to-seed spread of pass@1 under
+fixed-n and adaptive sampling (evallaunch.sampling's real stopping rule).
+
+Difficulty: each problem's pass rate p ~ Beta(kappa x mean, kappa x (1 - mean)), mean = the
+published pass@1 of the model on the benchmark (conf/reference/open_r1.yaml). Lengths: a
+correct sample's length is lognormal with median `median_c x model factor x problem factor`
+(problem factor lognormal, spread PROBLEM_SIGMA), a wrong one WRONG_FACTOR times longer, both
+with spread SAMPLE_SIGMA, cut at max_new_tokens (a cut sample is truncated and wrong).
+`median_c` is set per benchmark so that R1-Distill-Qwen-7B's mean completion equals the
+benchmark's conf `mean_new_tokens` (BENCHMARKS below), as in the public traces cited there.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from evallaunch.planning.throughput import capped_mean
+from evallaunch.sampling import is_settled
+
+REPO = Path(__file__).resolve().parent.parent
+MAX_NEW_TOKENS = 32768
+KAPPA = 1.2  # Beta concentration of per-problem pass rates: U-shaped, many all-right/all-wrong
+SAMPLE_SIGMA = 0.5
+PROBLEM_SIGMA = 0.3
+WRONG_FACTOR = 2.0
+AIME25_VS_AIME24 = 0.78  # no published aime25 pass@1 in conf/reference: aime24 x 0.78
+LENGTH_SOURCES = (
+    "mean completion lengths of R1-Distill-Qwen-7B at a 32k cap, rounded: conf/benchmark/*.yaml "
+    "mean_new_tokens, in line with AdaptThink (arXiv:2505.13417, R1-Distill-Qwen-7B response "
+    "lengths on MATH500 and AIME 2024) and open-r1's published eval details; wrong samples "
+    f"{WRONG_FACTOR}x longer than right ones (DeepScaleR blog, 2025-02: R1-Distill-Qwen-1.5B on "
+    "AIME 2024, incorrect responses ~3x the tokens of correct ones, cap included)"
+)
+
+# name: (open-r1 n, problems, prompt tokens); mean_new_tokens comes from conf/benchmark.
+BENCHMARKS = {
+    "math_500": (4, 500, 100),
+    "aime24": (64, 30, 140),
+    "aime25": (64, 30, 150),
+    "gpqa_diamond": (8, 198, 260),
+    "lcb_codegen": (16, 279, 550),
+}
+# conf/model name: (config dir in tests/data/model_configs, length factor vs 7B)
+MODELS = {
+    "r1_distill_qwen_1_5b": ("DeepSeek-R1-Distill-Qwen-1.5B", 1.15),
+    "r1_distill_qwen_7b": ("DeepSeek-R1-Distill-Qwen-7B", 1.0),
+    "r1_distill_llama_8b": ("DeepSeek-R1-Distill-Llama-8B", 1.05),
+    "r1_distill_qwen_14b": ("DeepSeek-R1-Distill-Qwen-14B", 0.95),
+    "r1_distill_qwen_32b": ("DeepSeek-R1-Distill-Qwen-32B", 0.92),
+    "r1_distill_llama_70b": ("DeepSeek-R1-Distill-Llama-70B", 0.92),
+}
+
+
+def mean_new_tokens(benchmark: str) -> int:
+    """The benchmark's conf `mean_new_tokens`."""
+    conf = yaml.safe_load((REPO / "conf" / "benchmark" / f"{benchmark}.yaml").read_text())
+    return int(conf["mean_new_tokens"])
+
+
+@cache
+def pass_at_1(model: str, benchmark: str) -> float:
+    """Published pass@1 (open-r1's lighteval reproduction) as a fraction."""
+    conf = yaml.safe_load((REPO / "conf" / "reference" / "open_r1.yaml").read_text())
+    scores = conf["models"][f"deepseek-ai/{MODELS[model][0]}"]
+    if benchmark == "aime25":
+        return scores["aime24"] * AIME25_VS_AIME24 / 100
+    return float(scores[benchmark]) / 100
+
+
+@dataclass(frozen=True)
+class Problems:
+    """A benchmark's problems for one model: pass rate, prompt and right-answer median."""
+
+    rate: np.ndarray
+    prompt: np.ndarray
+    median: np.ndarray
+
+
+def problems(model: str, benchmark: str, seed: int = 0) -> Problems:
+    """The fixed problems of a (model, benchmark) pair (same seed: same problems)."""
+    _, count, prompt = BENCHMARKS[benchmark]
+    rng = np.random.default_rng([seed, *map(ord, model + benchmark)])
+    mean = min(max(pass_at_1(model, benchmark), 0.01), 0.99)
+    rate = rng.beta(KAPPA * mean, KAPPA * (1 - mean), count)
+    prompts = np.maximum(prompt * rng.lognormal(0, 0.3, count), 16).astype(int)
+    factor = rng.lognormal(-(PROBLEM_SIGMA**2) / 2, PROBLEM_SIGMA, count)
+    median = right_median(benchmark) * MODELS[model][1] * factor
+    return Problems(rate, prompts, median)
+
+
+@cache
+def right_median(benchmark: str) -> float:
+    """Median length of a right answer of the 7B model such that its mean completion (over
+    problems of its pass rate, cap included) is the benchmark's mean_new_tokens."""
+    target = mean_new_tokens(benchmark)
+    mean = pass_at_1("r1_distill_qwen_7b", benchmark)
+    grid = np.linspace(0.0005, 0.9995, 400)
+    weights = _beta_weights(grid, mean)
+
+    nodes = np.linspace(-2, 2, 9)  # the problem factor's normal quantiles, weighted
+    node_weights = np.exp(-(nodes**2) / 2) / np.exp(-(nodes**2) / 2).sum()
+
+    def expected(median: float) -> float:
+        total = 0.0
+        for z, w in zip(nodes, node_weights, strict=True):
+            m = median * math.exp(PROBLEM_SIGMA * z - PROBLEM_SIGMA**2 / 2)
+            right, wrong = _mean(m), _mean(m * WRONG_FACTOR)
+            total += w * float(np.sum(weights * (grid * right + (1 - grid) * wrong)))
+        return total
+
+    lo, hi = 10.0, float(MAX_NEW_TOKENS)
+    for _ in range(60):
+        mid = math.sqrt(lo * hi)
+        lo, hi = (mid, hi) if expected(mid) < target else (lo, mid)
+    return lo
+
+
+def _mean(median: float) -> float:
+    return capped_mean(median * math.exp(SAMPLE_SIGMA**2 / 2), MAX_NEW_TOKENS, SAMPLE_SIGMA)
+
+
+def _beta_weights(grid: np.ndarray, mean: float) -> np.ndarray:
+    a, b = KAPPA * mean, KAPPA * (1 - mean)
+    log = (a - 1) * np.log(grid) + (b - 1) * np.log1p(-grid)
+    w = np.exp(log - log.max())
+    return w / w.sum()
+
+
+def draw(probs: Problems, samples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(correct, length) arrays [problem, sample] of one seed's samples."""
+    rng = np.random.default_rng(seed)
+    shape = (len(probs.rate), samples)
+    correct = rng.random(shape) < probs.rate[:, None]
+    median = probs.median[:, None] * np.where(correct, 1.0, WRONG_FACTOR)
+    length = np.ceil(median * rng.lognormal(0, SAMPLE_SIGMA, shape)).astype(int)
+    truncated = length >= MAX_NEW_TOKENS
+    return correct & ~truncated, np.minimum(length, MAX_NEW_TOKENS)
+
+
+def expected_lengths(probs: Problems) -> tuple[np.ndarray, np.ndarray]:
+    """Mean length of a right and of a wrong sample, per problem."""
+    right = np.array([_mean(m) for m in probs.median])
+    wrong = np.array([_mean(m * WRONG_FACTOR) for m in probs.median])
+    return right, wrong
+
+
+@dataclass(frozen=True)
+class Adaptive:
+    """Settings of `sampling.adaptive=true` (benchmark.n is the budget)."""
+
+    budget: int
+    samples_per_unit: int
+    min_samples: int
+    ci_width: float
+
+    def label(self) -> str:
+        if self.ci_width <= 0:
+            return f"adaptive=false (n={self.budget}, samples_per_unit={self.samples_per_unit})"
+        return (
+            f"n={self.budget} samples_per_unit={self.samples_per_unit} "
+            f"min_samples={self.min_samples} ci_width={self.ci_width:g}"
+        )
+
+
+def drawn_counts(cum: np.ndarray, rule: Adaptive) -> np.ndarray:
+    """Samples each problem draws under the rule, from the running count of right samples
+    [..., problem, sample] (at least the budget's worth): checked before each round of
+    samples_per_unit samples, as evallaunch.sampling does."""
+    budget, step = rule.budget, rule.samples_per_unit
+    counts = np.full(cum.shape[:-1], budget)
+    open_ = np.ones(cum.shape[:-1], dtype=bool)
+    for total in range(step, budget, step):
+        table = _settle_table(total, rule.ci_width, rule.min_samples)
+        stop = open_ & table[cum[..., total - 1]]
+        counts[stop] = total
+        open_ &= ~stop
+    return counts
+
+
+@cache
+def _settle_table(total: int, ci_width: float, min_samples: int) -> np.ndarray:
+    return np.array([is_settled(k, total, ci_width, min_samples) for k in range(total + 1)])
+
+
+def spread(
+    cum: np.ndarray, lengths: tuple[np.ndarray, np.ndarray], fixed_n: int, rule: Adaptive | None
+) -> tuple[float, float, float]:
+    """(sd of pass@1 over seeds, mean samples per problem, mean tokens per problem) from the
+    running count of right samples [seed, problem, sample] (problems fixed) and the mean
+    right/wrong lengths per problem: fixed n samples each, or the adaptive rule (pass@1 =
+    the mean of the per-problem means)."""
+    counts = np.full(cum.shape[:-1], fixed_n) if rule is None else drawn_counts(cum, rule)
+    hits = np.take_along_axis(cum, counts[..., None] - 1, axis=-1)[..., 0]
+    score = (hits / counts).mean(axis=-1)
+    right, wrong = lengths
+    tokens = (hits * right + (counts - hits) * wrong).mean(axis=-1)
+    return float(score.std()), float(counts.mean()), float(tokens.mean())
+
+
+def seeds_of(probs: Problems, samples: int, seeds: int, seed: int) -> np.ndarray:
+    """Running count of right samples [seed, problem, sample] of `seeds` independent runs
+    on fixed problems."""
+    rng = np.random.default_rng(seed)
+    right = rng.random((seeds, len(probs.rate), samples)) < probs.rate[None, :, None]
+    return np.cumsum(right, axis=-1, dtype=np.int16)
