@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from evallaunch.secrets import config_secrets, is_secret_name, redact_config, redact_text
+from tests.test_dry_run import path_without_slurm
 
 SECRETS = {
     "HF_TOKEN": "hf_TESTSECRET_a1b2c3d4",
@@ -54,9 +55,13 @@ def test_no_secret_in_any_file_a_run_writes(tmp_path: Path, shared_datasets: Pat
     outputs = tmp_path / "outputs"
     base = [f"paths.output_root={outputs}", f"paths.data_dir={shared_datasets}"]
 
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
+    def run(*args: str, path: str | None = None) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
-            [sys.executable, *args], cwd=tmp_path, env=env, capture_output=True, text=True
+            [sys.executable, *args],
+            cwd=tmp_path,
+            env={**env, "PATH": path} if path else env,
+            capture_output=True,
+            text=True,
         )
         assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
         return proc
@@ -64,7 +69,8 @@ def test_no_secret_in_any_file_a_run_writes(tmp_path: Path, shared_datasets: Pat
     evaluate = [*base, "benchmark.limit=1", "benchmark.n=1", "generation.max_new_tokens=8"]
     printed = run("-m", "evallaunch.evaluate", "backend=lighteval", *evaluate).stdout
     printed += run("-m", "evallaunch.evaluate", "backend=lmeval", *evaluate).stdout
-    printed += run(
+    # The sbatch script of a dry run, rendered as on a machine without Slurm.
+    script = run(
         "-m",
         "evallaunch.evaluate",
         "--multirun",
@@ -72,7 +78,10 @@ def test_no_secret_in_any_file_a_run_writes(tmp_path: Path, shared_datasets: Pat
         *base,
         "launch.dry_run=true",
         f"hydra.launcher.setup=['export HF_TOKEN={SECRETS['HF_TOKEN']}']",
+        path=path_without_slurm(tmp_path),
     ).stdout
+    assert "#SBATCH" in script and "export HF_HUB_OFFLINE=1" in script
+    printed += script
     printed += run(
         "-m", "evallaunch.cli", "collect", str(outputs), "--output", str(tmp_path / "collect")
     ).stdout

@@ -77,8 +77,13 @@ class EvallaunchSubmititLauncher(BaseSubmititLauncher):
         arrays = plan_arrays.group(todo, launch.benchmarks_per_job)
         print(plan_arrays.format_table(specs, skipped, arrays))
         if launch.dry_run:
-            for shape, batches in arrays.items():
-                print(plan_arrays.render_sbatch(self._executor(dict(shape)), len(batches)))
+            if self._EXECUTOR == "slurm":  # rendered without Slurm: no sbatch/srun needed
+                for shape, batches in arrays.items():
+                    init, generic, specific = self._executor_parameters(dict(shape))
+                    renderer = plan_arrays.sbatch_renderer(
+                        self._folder(dict(shape)), init, generic, specific
+                    )
+                    print(plan_arrays.render_sbatch(renderer, len(batches)))
             return [JobReturn(status=JobStatus.COMPLETED, _return_value=None) for _ in specs]
         # Sweeps submitted at once into one directory (e.g. by a training callback) share
         # the code snapshot and the record: one at a time.
@@ -115,32 +120,41 @@ class EvallaunchSubmititLauncher(BaseSubmititLauncher):
             resources=job_resources(cfg, self.params, self.hardware),
         )
 
+    def _folder(self, resources: dict[str, Any]) -> str:
+        return str({**self.params, **resources}["submitit_folder"])
+
+    def _executor_parameters(
+        self, resources: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+        """The executor's constructor arguments, submitit's generic parameters (timeout_min,
+        gpus_per_node, ...) and the executor's own ones (partition, setup, ...)."""
+        params = dict(self.params)
+        params.update(resources)
+        init: dict[str, Any] = {k: params[k] for k in ("max_num_timeout", "python") if k in params}
+        base = set(OmegaConf.structured(BaseQueueConf).keys())
+        generic: dict[str, Any] = {}
+        specific: dict[str, Any] = {}
+        for key, value in params.items():
+            if key in {"submitit_folder", *init} or value is None:
+                continue
+            (generic if key in base else specific)[key] = value
+        if self._EXECUTOR == "slurm":
+            setup = [line for line in specific.pop("setup", None) or [] if _safe(line)]
+            setup += [f"export {key}={value}" for key, value in JOB_ENV.items()]
+            specific["setup"] = setup
+        return init, generic, specific
+
     def _executor(self, resources: dict[str, Any]) -> Any:
         import submitit
 
-        params = dict(self.params)
-        params.update(resources)
-        init_keys = {"submitit_folder", "max_num_timeout", "python"}
+        init, generic, specific = self._executor_parameters(resources)
+        prefix = f"{self._EXECUTOR}_"
         executor = submitit.AutoExecutor(
             cluster=self._EXECUTOR,
-            folder=params["submitit_folder"],
-            **{
-                f"{self._EXECUTOR}_{k}": params[k]
-                for k in ("max_num_timeout", "python")
-                if k in params
-            },
+            folder=self._folder(resources),
+            **{prefix + k: v for k, v in init.items()},
         )
-        base = set(OmegaConf.structured(BaseQueueConf).keys())
-        specific = {
-            (k if k in base else f"{self._EXECUTOR}_{k}"): v
-            for k, v in params.items()
-            if k not in init_keys and v is not None
-        }
-        if self._EXECUTOR == "slurm":
-            setup = [line for line in specific.pop("slurm_setup", None) or [] if _safe(line)]
-            setup += [f"export {key}={value}" for key, value in JOB_ENV.items()]
-            specific["slurm_setup"] = setup
-        executor.update_parameters(**specific)
+        executor.update_parameters(**generic, **{prefix + k: v for k, v in specific.items()})
         return executor
 
     def _submit(

@@ -104,9 +104,32 @@ def format_table(specs: list[JobSpec], skipped: list[tuple[JobSpec, str]], array
     return "\n".join(lines)
 
 
+def sbatch_renderer(
+    folder: str, init: dict[str, Any], generic: dict[str, Any], specific: dict[str, Any]
+) -> Any:
+    """submitit's SlurmExecutor with a sweep's parameters, for rendering sbatch scripts only:
+    it builds where Slurm is not installed (submitit's own checks for `srun` at construction)
+    and refuses to submit. `generic` are submitit's shared parameters (timeout_min, ...),
+    converted as submitit's AutoExecutor converts them; `specific` are sbatch's own."""
+    from submitit.slurm.slurm import SlurmExecutor
+
+    class SbatchRenderer(SlurmExecutor):
+        @classmethod
+        def affinity(cls) -> int:
+            return 1  # renders anywhere; never submits
+
+        def _submit_command(self, command: str) -> Any:
+            raise RuntimeError("a dry run submits nothing")
+
+    renderer = SbatchRenderer(folder, **init)
+    renderer.update_parameters(**renderer._convert_parameters(generic), **specific)
+    return renderer
+
+
 def render_sbatch(executor: Any, num_tasks: int) -> str:
-    """The sbatch script submitit would submit for an array of `num_tasks` tasks."""
-    inner = executor._executor  # submitit's SlurmExecutor behind the AutoExecutor
+    """The sbatch script submitit would submit for an array of `num_tasks` tasks, from a
+    SlurmExecutor (e.g. `sbatch_renderer`'s) or an AutoExecutor on Slurm."""
+    inner = getattr(executor, "_executor", executor)
     parameters = dict(inner.parameters)
     if num_tasks > 1:
         parameters["map_count"] = num_tasks
