@@ -11,6 +11,8 @@ DATA_DIR  ?= $(HOME)/.cache/evallaunch/datasets
 EXPERIMENT ?= quickstart
 ARGS      ?=
 PYTEST_ARGS ?=
+# `make test` starts the local Slurm (root + apt-get) unless SLURM=0.
+SLURM     ?= auto
 
 .PHONY: help setup setup-vllm evaluate prepare test test-fast lint format bench gpu-check-wheels clean slurm-up slurm-down slurm-status
 
@@ -33,7 +35,8 @@ prepare: setup ## copy benchmark data into the local mirror (from ../shared/data
 evaluate: prepare ## run the default evaluation (make evaluate ARGS="model=... benchmark=...")
 	EVALLAUNCH_DATA_DIR="$(DATA_DIR)" $(VENV)/bin/evallaunch-evaluate experiment=$(EXPERIMENT) $(ARGS)
 
-test: setup ## run the whole test suite (real backends on the embedded model)
+test: setup ## run the whole test suite; starts the local Slurm first when root with apt (SLURM=0: don't)
+	@SLURM="$(SLURM)" bash scripts/slurm/up-for-tests.sh
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-fast: setup ## run the tests that need no model

@@ -192,32 +192,3 @@ def test_trainer_callback_then_checkpoint_sweep(tmp_path: Path, shared_datasets:
     assert [c["step"] for c in manifest["checkpoints"]] == [1, 2, 3, 4]
     assert [c["tokens"] for c in manifest["checkpoints"]] == ["32", "64", "96", "128"]
     assert len(list(outputs.glob("train/*/checkpoint-*/math_500/lighteval/results.json"))) == 4
-
-
-@pytest.mark.slow
-def test_trainer_callback_submits_to_slurm(tmp_path: Path, shared_datasets: Path) -> None:
-    """On a cluster the callback only submits (training never waits for the evaluations)."""
-    import shutil
-    import time
-
-    from evallaunch.integrations import EvalOnSaveCallback
-
-    status = subprocess.run(
-        ["bash", str(Path(__file__).parents[1] / "scripts" / "slurm" / "status.sh")],
-        capture_output=True,
-        check=False,
-    )
-    if shutil.which("sbatch") is None or status.returncode != 0:
-        pytest.skip("the local Slurm is not running (make slurm-up)")
-    outputs = tmp_path / "outputs"
-    common = ["cluster=slurm", *eval_overrides(outputs, shared_datasets)]
-    callback = EvalOnSaveCallback(overrides=common, tokens_per_step=32)
-    tiny_trainer(tmp_path / "run", max_steps=3, callbacks=[callback])
-    assert callback.wait(timeout=300) == [0, 0, 0]  # submitted, not run
-    deadline = time.monotonic() + 600
-    results: list[Path] = []
-    while time.monotonic() < deadline and len(results) < 3:
-        time.sleep(2)
-        results = list(outputs.glob("train/*/checkpoint-*/math_500/lighteval/results.json"))
-    steps = sorted(json.loads(p.read_text())["model"]["step"] for p in results)
-    assert steps == [1, 2, 3]

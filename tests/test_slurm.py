@@ -1,7 +1,8 @@
 """Sweeps as Slurm job arrays on the real single-node Slurm of `make slurm-up`.
 
 The cluster has 2 CPUs and 2 fake GPUs (gres): GPU requests schedule, models run on CPU.
-Without a running cluster these tests skip (CI starts one with scripts/slurm/up.sh).
+Without a running cluster these tests skip: `make test` starts one first when it runs as root
+with apt-get (scripts/slurm/up-for-tests.sh); `make slurm-up` starts it by hand.
 """
 
 from __future__ import annotations
@@ -30,12 +31,12 @@ SMOKE = ["benchmark.limit=1", "benchmark.n=1", "generation.max_new_tokens=12"]
 @pytest.fixture(scope="module")
 def slurm() -> None:
     if shutil.which("sbatch") is None:
-        pytest.skip("Slurm is not installed (run `make slurm-up`)")
+        pytest.skip("Slurm is not installed (`make test` as root with apt-get, or `make slurm-up`)")
     status = subprocess.run(
         ["bash", str(REPO / "scripts" / "slurm" / "status.sh")], capture_output=True, check=False
     )
     if status.returncode != 0:
-        pytest.skip("the local Slurm is not running (run `make slurm-up`)")
+        pytest.skip("the local Slurm is not running (`make test` as root, or `make slurm-up`)")
 
 
 def sweep(tmp_path: Path, shared: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -348,3 +349,22 @@ def test_status_reads_an_array_cancelled_before_any_task_started(
         "sacct to record the held array cancelled",
         timeout=120,
     )
+
+
+def test_trainer_callback_submits_to_slurm(
+    slurm: None, tmp_path: Path, shared_datasets: Path
+) -> None:
+    """On a cluster the callback only submits (training never waits for the evaluations)."""
+    from evallaunch.integrations import EvalOnSaveCallback
+    from tests.test_checkpoints import eval_overrides, tiny_trainer
+
+    outputs = tmp_path / "outputs"
+    common = ["cluster=slurm", *eval_overrides(outputs, shared_datasets)]
+    callback = EvalOnSaveCallback(overrides=common, tokens_per_step=32)
+    tiny_trainer(tmp_path / "run", max_steps=3, callbacks=[callback])
+    assert callback.wait(timeout=300) == [0, 0, 0]  # submitted, not run
+    pattern = "train/*/checkpoint-*/math_500/lighteval/results.json"
+    wait_for(lambda: len(list(outputs.glob(pattern))) == 3, "the three evaluations")
+    results = list(outputs.glob(pattern))
+    steps = sorted(json.loads(p.read_text())["model"]["step"] for p in results)
+    assert steps == [1, 2, 3]
