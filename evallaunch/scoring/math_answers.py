@@ -170,6 +170,8 @@ def _extract(text: str) -> tuple[str, Sequence[Any]] | None:
     """(answer string, math_verify values) of the final answer in text, if any."""
     boxed = _last_boxed(text)
     if boxed is not None:
+        if (number := _as_int(boxed)) is not None:  # most answers: no need to parse
+            return boxed, (sympy.Integer(number),)
         return (boxed, _parse_answer(boxed)) if boxed else None
     values = _parse(text)
     strings = [v for v in values if isinstance(v, str)]

@@ -83,14 +83,43 @@ def _variable(value: Any) -> sympy.Symbol | None:
     return next(iter(symbols)) if len(symbols) == 1 else None
 
 
+def _bound_set(value: Any) -> sympy.Set | None:
+    """``x < c``, ``c <= x``, ``x = c``, ... with c a real number, and chains of them, as
+    intervals; None for anything else (sympy's general as_set is slow)."""
+    if isinstance(value, (sympy.And, sympy.Or)):
+        parts = [_bound_set(arg) for arg in value.args]
+        if any(part is None for part in parts):
+            return None
+        join = sympy.Intersection if isinstance(value, sympy.And) else sympy.Union
+        return join(*parts)
+    if not isinstance(value, Relational):
+        return None
+    if isinstance(value.rhs, sympy.Symbol) and _is_real_number(value.lhs):
+        value = value.reversed
+    if not (isinstance(value.lhs, sympy.Symbol) and _is_real_number(value.rhs)):
+        return None
+    bound, oo = value.rhs, sympy.oo
+    intervals = {
+        "<": sympy.Interval.open(-oo, bound),
+        "<=": sympy.Interval(-oo, bound),
+        ">": sympy.Interval.open(bound, oo),
+        ">=": sympy.Interval(bound, oo),
+        "==": sympy.FiniteSet(bound),
+        "!=": sympy.Reals - sympy.FiniteSet(bound),
+    }
+    return intervals.get(value.rel_op)
+
+
 def _relation_set(value: Any) -> RealSet | None:
     variable = _variable(value)
     if variable is None:
         return None
-    try:
-        result = value.as_set()
-    except (NotImplementedError, TypeError, ValueError, AttributeError):
-        return None
+    result = _bound_set(value)
+    if result is None:
+        try:
+            result = value.as_set()
+        except (NotImplementedError, TypeError, ValueError, AttributeError):
+            return None
     return (variable, result) if isinstance(result, sympy.Set) else None
 
 
