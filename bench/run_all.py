@@ -28,6 +28,7 @@ SCRIPTS = [
     "throughput",
     "resume",
     "gpu_schedule",
+    "math_scoring",
 ]
 TITLES = {
     "overhead": "1. evallaunch overhead over the raw harnesses",
@@ -37,6 +38,7 @@ TITLES = {
     "throughput": "5. Generation throughput (CPU)",
     "resume": "6. Sample ledger: cost of recording units, time saved by resuming",
     "gpu_schedule": "7. GPU schedules simulated: evallaunch vs the ideal and open-r1",
+    "math_scoring": "8. Math scoring: the near-miss corpus and a 64-sample AIME run",
 }
 
 
