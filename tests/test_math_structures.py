@@ -188,6 +188,8 @@ def test_angle_unit(latex: str, unit: str | None) -> None:
         ("864 \\text{ square inches}", "in^2"),
         ("864 \\text{ in}^2", "in^2"),
         ("864 \\text{ inches}", "in"),
+        ("864 \\text{ inches squared}", "in^2"),
+        ("8 \\text{ cubic feet}", "ft^3"),
         ("15\\mbox{ cm}^2", "cm^2"),
         ("5.4 \\text{ cents}", "cent"),
         ("\\$18.90", "dollar"),

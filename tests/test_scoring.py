@@ -162,6 +162,30 @@ def test_intervals_and_tuples() -> None:
 
 
 @pytest.mark.parametrize(
+    ("answer", "gold", "correct"),
+    [
+        ("10\\%", "10", True),  # the question asked for a percentage
+        ("15\\%", "0.15", True),
+        ("11\\%", "10", False),
+        ("0.5\\%", "\\frac{1}{2}", False),
+        ("864 \\text{ inches squared}", "864 \\mbox{ inches}^2", True),
+        ("864 \\text{ feet}^2", "864 \\mbox{ inches}^2", False),
+        ("\\$18.9", "\\$18.90", True),
+        ("18.90 \\text{ cents}", "\\$18.90", False),
+        ("x \\in [-2, 7]", "[-2,7]", True),
+        ("x \\in [-2, 7.5]", "x \\in [-2,7]", False),
+        ("(52)_8", "52_8", True),
+        ("52_9", "52_8", False),
+        ("-30^\\circ", "-\\frac{\\pi}{6}", True),
+        ("-\\frac{\\pi}{6}^\\circ", "-\\frac{\\pi}{6}", False),
+        ("0.0000671", ".0000672", False),
+    ],
+)
+def test_answer_forms_read_from_the_latex(answer: str, gold: str, correct: bool) -> None:
+    assert score_math(f"So the answer is $\\boxed{{{answer}}}$.", gold).correct is correct
+
+
+@pytest.mark.parametrize(
     "completion",
     [
         "\\boxed{}",

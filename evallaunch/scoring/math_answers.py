@@ -71,6 +71,7 @@ _FACTORIALS = ("factorial", "factorial2", "subfactorial", "gamma", "binomial")
 _TEXT_RE = re.compile(r"\\(?:text|textbf|textrm|mathrm|mathbf|mbox)\s*\{([^{}]*)\}")
 _NOISE_RE = re.compile(r"\\left|\\right|\\[,;:! ]|\\displaystyle|\$|\s")
 _WORDS_RE = re.compile(r"\\(?:text|textbf|textrm|mathrm|mbox)\s*\{\s*\(?[A-Za-z][A-Za-z ]*\)?\s*\}")
+_PLAIN_NUMBER_RE = re.compile(r"-?(\d+\.?\d*|\.\d+)")
 _AND_RE = re.compile(r"\\text\{\s*and\s*\}|\\land|\\wedge|\band\b")
 
 
@@ -237,8 +238,11 @@ def _matches(answer: str, values: Sequence[Any], gold: str, integer_answer: bool
         return False
     golds, preds = _exact_values(gold), [exact(v) for v in values]
     if has_percent(answer) and not has_percent(gold):
-        preds = _exact_values(strip_percent(answer))
-        preds += _scaled(preds, sympy.Rational(1, 100))
+        # 25% is 0.25; it is also 25 when the question asks for a percentage, whose gold
+        # is then a plain number
+        numbers = _exact_values(strip_percent(answer))
+        preds = _scaled(numbers, sympy.Rational(1, 100))
+        preds += numbers if _PLAIN_NUMBER_RE.fullmatch(gold) else []
     elif has_percent(gold) and not has_percent(answer):
         golds = _exact_values(strip_percent(gold))
         golds += _scaled(golds, sympy.Rational(1, 100))

@@ -165,6 +165,9 @@ def unit_of(text: str) -> str | None:
     if words and words[0] in ("square", "sq", "sq.", "cubic"):
         power = power or ("3" if words[0] == "cubic" else "2")
         words = words[1:]
+    if words and words[-1] in ("squared", "cubed"):
+        power = power or ("3" if words[-1] == "cubed" else "2")
+        words = words[:-1]
     if not words or words[0] in _NOT_UNITS or len(words) > 2:
         return None
     unit = " ".join(_unit_word(word) for word in words)
