@@ -95,6 +95,20 @@ def read_benchmark_rows(benchmark: Any, path: Path) -> list[dict[str, Any]]:
     return list(csv.DictReader(io.StringIO(text)))
 
 
+def select_rows(
+    rows: list[dict[str, Any]], where: dict[str, Any], benchmark: str
+) -> list[dict[str, Any]]:
+    """The rows whose fields equal every value in `where` (benchmark.where)."""
+    if not where or not rows:
+        return rows
+    if unknown := sorted(set(where) - set(rows[0])):
+        raise EvallaunchError(
+            f"benchmark.where names field(s) {', '.join(unknown)} that {benchmark} lacks",
+            hint=f"its fields: {', '.join(sorted(rows[0]))}",
+        )
+    return [r for r in rows if all(str(r[k]) == str(v) for k, v in where.items())]
+
+
 def load_problems(benchmark: Any, data_dir: str | Path) -> tuple[list[Problem], str]:
     """Load a benchmark's problems (the first `benchmark.limit` of them) and the data hash."""
     from evallaunch.problems import build_problems, row_in_window
@@ -102,6 +116,7 @@ def load_problems(benchmark: Any, data_dir: str | Path) -> tuple[list[Problem], 
     path = mirror_file(benchmark, data_dir)
     data_hash = verify_mirror(benchmark, path)
     rows = [row for row in read_benchmark_rows(benchmark, path) if row_in_window(benchmark, row)]
+    rows = select_rows(rows, dict(benchmark.get("where") or {}), benchmark.name)
     if benchmark.limit is not None:
         if benchmark.limit < 1:
             raise EvallaunchError(

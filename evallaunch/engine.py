@@ -15,6 +15,7 @@ itself on the GPUs it sees.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -28,6 +29,9 @@ log = logging.getLogger(__name__)
 DEFAULT_SLOTS = 32
 #: The smallest auto-sized unit, in problems.
 MIN_AUTO_PROBLEMS = 32
+#: sampling.units_in_flight=auto keeps this many times the engines' slots in requests.
+BACKLOG = 4
+MAX_UNITS_IN_FLIGHT = 16
 
 
 @dataclass(frozen=True)
@@ -164,19 +168,21 @@ def _plan_on_local_gpus(cfg: DictConfig) -> Any:
     return plan
 
 
-def uses_servers(model_type: str, engine: EngineSettings, units_in_flight: int) -> bool:
+def uses_servers(model_type: str, engine: EngineSettings, units_in_flight: int | None) -> bool:
     """Whether the job talks to inference servers: model_type=server, or vLLM with more
     than one replica or more than one unit in flight (evallaunch's `vllm serve` replicas)."""
     if model_type == "server":
         return True
-    return model_type == "vllm" and (engine.replicas > 1 or units_in_flight > 1)
+    return model_type == "vllm" and (engine.replicas > 1 or units_in_flight != 1)
 
 
-def resolve_units_in_flight(value: Any, model_type: str, device: str) -> int:
-    """`sampling.units_in_flight`: auto is 2 where requests go to servers (server mode, or
+def resolve_units_in_flight(value: Any, model_type: str, device: str) -> int | None:
+    """`sampling.units_in_flight`: auto is None (as many as keep BACKLOG x the slots of
+    requests waiting, see `units_to_fill`) where requests go to servers (server mode, or
     vLLM on a GPU), else 1; an explicit value above 1 needs servers."""
     if value == "auto":
-        return 2 if model_type == "server" or (model_type == "vllm" and device == "cuda") else 1
+        servers = model_type == "server" or (model_type == "vllm" and device == "cuda")
+        return None if servers else 1
     if not isinstance(value, int) or value < 1:
         raise EvallaunchError(
             f"sampling.units_in_flight={value!r} is invalid: expected auto or a value >= 1"
@@ -189,6 +195,13 @@ def resolve_units_in_flight(value: Any, model_type: str, device: str) -> int:
             "or sampling.units_in_flight=1",
         )
     return value
+
+
+def units_to_fill(engine: EngineSettings, unit_sequences: int) -> int:
+    """Units generating at once so that their requests hold BACKLOG x every replica's
+    slots: when one unit drains, the others' requests take its slots at once."""
+    wanted = math.ceil(BACKLOG * engine.slots / max(unit_sequences, 1))
+    return max(2, min(wanted, MAX_UNITS_IN_FLIGHT))
 
 
 def resolve_problems_per_unit(

@@ -254,7 +254,7 @@ def _evaluate(cfg: DictConfig, job_dir: Path, started: str, clock: float) -> dic
         "engine": {
             **engine.to_dict(),
             "servers": serving.started,
-            "units_in_flight": in_flight,
+            "units_in_flight": sampling.units_in_flight,
         },
         # Models loaded for the whole job: one per replica, whatever the number of units.
         "engine_starts": engine_starts,

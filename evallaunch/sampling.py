@@ -28,7 +28,7 @@ from evallaunch.backends.base import (
     is_out_of_memory,
 )
 from evallaunch.data import Problem, write_problems
-from evallaunch.engine import resolve_problems_per_unit
+from evallaunch.engine import resolve_problems_per_unit, units_to_fill
 from evallaunch.errors import EvallaunchError
 from evallaunch.grading import score_completions
 from evallaunch.ledger import SampleKey, SampleLedger
@@ -49,6 +49,7 @@ class SamplingReport:
     units_reused: int = 0
     samples_reused: int = 0
     samples_generated: int = 0
+    units_in_flight: int = 1
     adaptive: dict[str, Any] | None = None
     samples_per_problem: dict[str, float] = field(default_factory=dict)
 
@@ -137,6 +138,7 @@ class _Schedule:
             sampling.problems_per_unit, request.engine, self.block_size, len(request.problems)
         )
         self.chunks = _chunks(request.problems, per_unit)
+        self.unit_sequences = max((len(c) for c in self.chunks), default=0) * self.block_size
         self.graded: dict[SampleKey, bool] = {}
         self.ready: list[tuple[int, int]] = []
         first_blocks = [0] if sampling.adaptive else range(self.blocks)
@@ -185,11 +187,12 @@ def draw_samples(
     request: GenerationRequest,
     ledger: SampleLedger,
     sampling: Any,
-    units_in_flight: int = 1,
+    units_in_flight: int | None = 1,
     answered: Callable[[str], int] | None = None,
 ) -> tuple[BackendOutput, SamplingReport]:
     """Generate every sample of `request` that the ledger lacks, unit by unit, with up to
-    `units_in_flight` units generating at once (each recorded as soon as it finishes).
+    `units_in_flight` units generating at once (each recorded as soon as it finishes;
+    None: as many as keep the engines' slots filled, `evallaunch.engine.units_to_fill`).
 
     `answered(unit)`: the unit's requests the servers have answered. A unit whose every
     sample is answered no longer counts as generating while its harness scores it, so the
@@ -225,6 +228,9 @@ def draw_samples(
     def run(unit: _Unit) -> tuple[list[Completion], dict[str, float]]:
         return _run_unit(backend, request, unit)
 
+    if units_in_flight is None:
+        units_in_flight = units_to_fill(request.engine, schedule.unit_sequences)
+    report.units_in_flight = units_in_flight
     if units_in_flight <= 1:
         while (unit := schedule.next_unit()) is not None:
             if start(unit):

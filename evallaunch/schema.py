@@ -99,6 +99,8 @@ class BenchmarkConfig:
     scorer: str = "math"
     # Samples drawn per problem; pass@1 is averaged over them.
     n: int = 1
+    # Only the rows whose fields have these values, e.g. {level: 1} (before `limit`).
+    where: dict[str, Any] = field(default_factory=dict)
     # Evaluate only the first `limit` problems (smoke runs); null = all.
     limit: int | None = None
     # Metrics reported, e.g. ["pass@1", "maj@n"].

@@ -180,6 +180,37 @@ def test_least_connections(tiny: TinyServers) -> None:
     assert balancer.stats()["retries"] == 0
 
 
+def test_requests_beyond_the_engines_slots_wait_at_the_balancer(tiny: TinyServers) -> None:
+    """capacity=1 per server: with both servers busy, new requests wait in line at the
+    balancer (the engines never queue), and take the first slot that frees, oldest first."""
+    urls = [tiny.add("ok", "a"), tiny.add("ok", "b")]
+    with LoadBalancer(urls, capacity=1) as balancer, ThreadPoolExecutor(4) as pool:
+
+        def send(path: str, unit: str) -> int:
+            request = urllib.request.Request(
+                balancer.url + path, b"{}", {"X-Evallaunch-Unit": unit}
+            )
+            with OPENER.open(request, timeout=30) as answer:
+                return int(answer.status)
+
+        held = [pool.submit(send, "/hold", f"held{i}") for i in range(2)]
+        wait_until(lambda: [s["active"] for s in balancer.stats()["servers"]] == [1, 1])
+        first = pool.submit(send, "/who", "first")
+        wait_until(lambda: balancer.stats()["most_waiting"] == 1)
+        second = pool.submit(send, "/who", "second")
+        wait_until(lambda: balancer.stats()["most_waiting"] == 2)
+        assert not first.done() and not second.done()
+        assert balancer.answered("first") == 0
+        tiny.release()
+        assert [f.result(10) for f in (*held, first, second)] == [200] * 4
+    assert balancer.answered("first") == balancer.answered("second") == 1
+    served = {r["unit"]: r for r in balancer.requests}
+    assert served["first"]["end"] <= served["second"]["end"] or (
+        served["first"]["server"] != served["second"]["server"]
+    )
+    assert max(s["active"] for s in balancer.stats()["servers"]) == 0
+
+
 def test_failed_requests_are_retried_on_other_servers(tiny: TinyServers) -> None:
     dead = f"http://127.0.0.1:{free_port(0)}"  # nothing listens there
     urls = [tiny.add("503"), dead, tiny.add("drop"), tiny.add("ok", "good")]
@@ -383,13 +414,21 @@ pool = ServerPool(servers, "/", 30)
 pool.start()
 print(json.dumps([s.proc.pid for s in servers]), flush=True)
 if mode == "atexit":  # no `with`: the atexit hook stops them
+    print("working", flush=True)
     sys.stdin.readline()
     sys.exit(3)
 with pool:
+    print("working", flush=True)
     sys.stdin.readline()  # the test's go, or a signal meanwhile
     if mode == "exception":
         raise RuntimeError("boom")
 """
+
+
+def default_sigint() -> None:
+    """A Ctrl-C reaches a foreground job, whose SIGINT is not ignored; a suite started in
+    the background (`make test &`, nohup) would pass its ignored SIGINT on to the job."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @pytest.mark.parametrize(
@@ -415,12 +454,16 @@ def test_servers_end_with_the_job(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=default_sigint,
     )
     assert job.stdout is not None
     pids = json.loads(job.stdout.readline())
+    assert job.stdout.readline() == "working\n"  # the job runs, its servers up
     assert all(running(pid) for pid in pids)
     if signum is not None:
         os.kill(job.pid, signum)
+        # stdin stays open: the job can only end through the signal (EOF would end it too).
+        job.wait(timeout=60)
     out, err = job.communicate(None if signum else "go\n", timeout=60)
     wait_until(lambda: not any(running(pid) for pid in pids), timeout=15)
     if returncode is not None:

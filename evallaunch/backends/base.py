@@ -133,9 +133,9 @@ class Backend(abc.ABC):
         return None
 
     def server_concurrency(self, request: GenerationRequest) -> int:
-        """Requests a unit keeps in flight at the servers by default: every slot of every
-        replica (the engines queue the rest)."""
-        return max(request.engine.slots, DEFAULT_SLOTS)
+        """Requests a unit sends at once by default: all of them (the job's balancer holds
+        those no engine slot is free for), at least every slot of every replica."""
+        return max(request.engine.slots, request.n * len(request.problems), DEFAULT_SLOTS)
 
     def require_base_url(self, request: GenerationRequest) -> str:
         """The servers' URL of a model_type=server request (set by the runner)."""

@@ -71,7 +71,7 @@ class Serving:
 
 @contextmanager
 def inference_servers(
-    cfg: Any, request: GenerationRequest, units_in_flight: int = 1
+    cfg: Any, request: GenerationRequest, units_in_flight: int | None = 1
 ) -> Iterator[tuple[GenerationRequest, Serving]]:
     """Start the job's servers and balancer when it talks to servers (model_type=server,
     or vLLM replicas: `evallaunch.engine.uses_servers`) and yield (`request` with
@@ -87,11 +87,17 @@ def inference_servers(
     log_dir = Path(request.work_dir) / "backend" / "servers"
     servers = build_servers(settings, request, log_dir)
     pool = ServerPool(servers, settings.health_path, float(settings.startup_timeout_s))
+    engine = request.engine
     balancer = LoadBalancer(
         [server.url for server in servers],
         port=free_port(int(settings.base_port) - 1, taken=[s.port for s in servers]),
         max_retries=int(settings.max_retries),
         alive=[server.alive for server in servers],
+        # Each engine runs max_num_seqs sequences; the rest wait at the balancer (one queue
+        # for every replica), so a slot that frees anywhere takes the oldest request.
+        capacity=engine.max_num_seqs * max(1, engine.replicas // len(servers))
+        if engine.max_num_seqs
+        else None,
     )
     with pool, balancer:
         try:

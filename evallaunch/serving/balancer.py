@@ -80,6 +80,7 @@ class LoadBalancer:
         alive: Sequence[Callable[[], bool]] | None = None,
         connect_timeout_s: float = 10.0,
         cooldown_s: float = 5.0,
+        capacity: int | None = None,
     ) -> None:
         checks = list(alive) if alive is not None else [lambda: True] * len(urls)
         self.upstreams = [
@@ -89,6 +90,11 @@ class LoadBalancer:
         self.max_retries = max_retries
         self.connect_timeout_s = connect_timeout_s
         self.cooldown_s = cooldown_s
+        #: Requests each server runs at once (its engine's slots); the rest wait here, in
+        #: arrival order, for the first slot that frees on any server. None: no limit.
+        self.capacity = capacity
+        self._waiting: collections.deque[asyncio.Future[int | None]] = collections.deque()
+        self.most_waiting = 0
         self.retries = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
@@ -132,7 +138,12 @@ class LoadBalancer:
             self._thread.join(timeout_s)
 
     def stats(self) -> dict[str, Any]:
-        return {"retries": self.retries, "servers": [u.stats() for u in self.upstreams]}
+        return {
+            "retries": self.retries,
+            "capacity": self.capacity,
+            "most_waiting": self.most_waiting,
+            "servers": [u.stats() for u in self.upstreams],
+        }
 
     # --- the event loop thread --------------------------------------------------------------
 
@@ -211,6 +222,44 @@ class LoadBalancer:
         """Requests of `unit` (its X-Evallaunch-Unit header) answered so far."""
         return self._answered[unit]
 
+    async def _acquire(self, tried: set[int]) -> int | None:
+        """A server for a new request (counted as active), waiting in line for a free
+        slot when every live server is full."""
+        index = self.pick(tried)
+        if index is not None and (not self._full(index) or tried):
+            self.upstreams[index].active += 1
+            return index  # a retry goes to another server at once
+        if index is None:
+            return None
+        waiter: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
+        self._waiting.append(waiter)
+        self.most_waiting = max(self.most_waiting, len(self._waiting))
+        try:
+            return await waiter  # the slot was reserved by _release
+        except asyncio.CancelledError:  # the client went away: give back a reserved slot
+            if waiter.done() and not waiter.cancelled() and waiter.result() is not None:
+                self._release(waiter.result())  # type: ignore[arg-type]
+            raise
+
+    def _full(self, index: int) -> bool:
+        return self.capacity is not None and self.upstreams[index].active >= self.capacity
+
+    def _release(self, index: int) -> None:
+        """A request left server `index`: hand free slots to the requests waiting longest."""
+        self.upstreams[index].active -= 1
+        while self._waiting:
+            waiter = self._waiting[0]
+            if waiter.done():  # its client went away
+                self._waiting.popleft()
+                continue
+            target = self.pick(set())
+            if target is not None and self._full(target):
+                return
+            self._waiting.popleft()
+            if target is not None:
+                self.upstreams[target].active += 1
+            waiter.set_result(target)
+
     async def _forward_with_retries(
         self, request: web.Request, record: dict[str, Any]
     ) -> web.StreamResponse:
@@ -221,7 +270,7 @@ class LoadBalancer:
         error = "no live inference server"
         attempts = 0
         for attempt in range(self.max_retries + 1):
-            index = self.pick(tried)
+            index = await self._acquire(tried)
             if index is None:
                 break
             attempts += 1
@@ -231,7 +280,6 @@ class LoadBalancer:
             tried.add(index)
             record["server"] = index
             upstream = self.upstreams[index]
-            upstream.active += 1
             upstream.requests += 1
             try:
                 async with self._session.request(
@@ -252,7 +300,7 @@ class LoadBalancer:
                 upstream.failures += 1
                 upstream.down_until = time.monotonic() + self.cooldown_s
             finally:
-                upstream.active -= 1
+                self._release(index)
         message = f"load balancer: request failed after {attempts} attempt(s): {error}"
         log.error(message)
         return web.json_response({"error": {"message": message, "type": "balancer"}}, status=502)
