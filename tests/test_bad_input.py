@@ -4,6 +4,7 @@ The cases are the table in docs/bad-inputs.md (the documentation is the test lis
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -94,31 +95,61 @@ def test_bad_input_fails_cleanly(
     assert not list(Path(places["tmp"]).rglob("results.json"))
 
 
+def default_sigint() -> None:
+    """Ctrl-C reaches a foreground job, whose SIGINT is not ignored; a suite started in the
+    background (`make test &`, nohup) would pass its ignored SIGINT on to the job."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.slow
 def test_ctrl_c_leaves_an_interrupted_status(tmp_path: Path, shared_datasets: Path) -> None:
+    # Far more work than can finish between the first unit starting and the signal.
     command = [
         sys.executable,
         "-m",
         "evallaunch.evaluate",
         f"paths.output_root={tmp_path}",
         f"paths.data_dir={shared_datasets}",
-        "benchmark.limit=3",
-        "generation.max_new_tokens=256",
+        "benchmark.limit=5",
+        "generation.max_new_tokens=1024",
     ]
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    status = next(iter([]), None)
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and status is None:
-        found = list(tmp_path.rglob("status.json"))
-        status = found[0] if found else None
-        time.sleep(0.5)
-    assert status is not None
-    time.sleep(8)  # inside model loading or generation
+    stderr = tmp_path / "stderr.txt"  # a file: a full pipe would stall the job
+    with stderr.open("w") as sink:
+        proc = subprocess.Popen(
+            command,
+            stdout=subprocess.DEVNULL,
+            stderr=sink,
+            preexec_fn=default_sigint,
+        )
+
+    def running_unit() -> Path | None:
+        """The job's status.json once it says running and a unit has started generating."""
+        for status in tmp_path.rglob("status.json"):
+            units = status.parent / "backend" / "units"
+            try:
+                state = json.loads(status.read_text())["status"]
+            except (OSError, ValueError, KeyError):
+                continue
+            if state == "running" and units.is_dir() and any(units.iterdir()):
+                return status
+        return None
+
+    deadline = time.monotonic() + 600
+    while (status := running_unit()) is None:
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            proc.wait()
+            raise AssertionError(
+                f"no unit started (exit {proc.returncode}):\n{stderr.read_text()[-2000:]}"
+            )
+        time.sleep(0.05)
+    assert proc.poll() is None, "the job ended before the signal"
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
+    proc.wait(timeout=120)
+    err = stderr.read_text()
     assert proc.returncode == 130, err[-2000:]
     assert "interrupted" in err and "Traceback" not in err
-    assert '"status": "interrupted"' in status.read_text()
+    assert json.loads(status.read_text())["status"] == "interrupted"
     assert not list(tmp_path.rglob("results.json"))
 
 
