@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -68,6 +70,20 @@ def test_corpus_covers_every_gold_answer_with_both_labels(
         "thousands_separator",
     ):
         assert kind in kinds, kind
+
+
+def test_corpus_is_what_the_generator_writes(tmp_path: Path, shared_datasets: Path) -> None:
+    # the generator also checks every scalar label numerically before writing
+    out = tmp_path / "corpus.jsonl"
+    command = [sys.executable, str(CORPUS.parent / "make_math_near_miss.py")]
+    proc = subprocess.run(
+        [*command, "--data", str(shared_datasets), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert out.read_text(encoding="utf-8") == CORPUS.read_text(encoding="utf-8")
 
 
 def test_score_math_gets_every_corpus_case_right(corpus: list[dict[str, Any]]) -> None:
