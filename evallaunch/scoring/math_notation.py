@@ -33,7 +33,7 @@ _DEGREE_RE = re.compile(
 _RADIAN_RE = re.compile(_TEXT.replace(r"([^{}]*?)", r"(?:rad|rads|radians?)"))
 _PERCENT_RE = re.compile(r"\\%|%|" + _TEXT.replace(r"([^{}]*?)", r"percent"))
 # A unit is the trailing \text{...} of an answer that has something before it.
-_UNIT_RE = re.compile(r"\S.*?" + _TEXT + r"\s*(?:\^\s*\{?\s*([23])\s*\}?)?\s*\.?\s*$", re.S)
+_UNIT_RE = re.compile(r"\S.*?" + _TEXT + r"\s*(?:\^\s*\{?\s*(\d)\s*\}?)?\s*\.?\s*$", re.S)
 _THIN_SPACE_RE = re.compile(r"(?<=\d)(?:\\,|\\ |\\;|~)(?=\d{3}(?!\d))")
 _UNIT_WORDS = {
     "dollar": "dollar",
@@ -161,7 +161,7 @@ def unit_of(text: str) -> str | None:
     if match is None or not re.fullmatch(r"[A-Za-z][A-Za-z .]*", match[1] or ""):
         return "dollar" if stripped.startswith("\\$") else None
     words = match[1].lower().split()
-    power = match[2] or ""
+    power = match[2] if match[2] not in (None, "1") else ""
     if words and words[0] in ("square", "sq", "sq.", "cubic"):
         power = power or ("3" if words[0] == "cubic" else "2")
         words = words[1:]
