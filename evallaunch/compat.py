@@ -45,3 +45,20 @@ def lighteval_vllm_engine_args(**overrides: Any) -> Iterator[None]:
         yield
     finally:
         vllm_model.LLM = original
+
+
+def silence_progress_bars() -> None:
+    """Every tqdm progress bar of this process is created disabled (lm-eval passes
+    `disable=False` explicitly, which TQDM_DISABLE cannot override). Idempotent."""
+    from tqdm import std
+
+    if getattr(std.tqdm.__init__, "_evallaunch_silenced", False):
+        return
+    original = std.tqdm.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs["disable"] = True
+        original(self, *args, **kwargs)
+
+    init._evallaunch_silenced = True  # type: ignore[attr-defined]
+    std.tqdm.__init__ = init

@@ -30,6 +30,10 @@ warnings.filterwarnings("ignore", message="(?s).*_execution_whitelist_")
 @hydra.main(config_path=str(CONFIG_DIR), config_name="evaluate")
 def main(cfg: DictConfig) -> float | None:
     """Evaluate one (model, benchmark, backend) job; returns its pass@1."""
+    from evallaunch.console import configure_console, quiet_progress_bars
+
+    quiet_progress_bars(cfg.verbose)
+    configure_console(cfg.verbose)
     from evallaunch.report import print_results
     from evallaunch.runner import run_job
 
@@ -46,8 +50,7 @@ def main(cfg: DictConfig) -> float | None:
             f"evallaunch: error: {err.strerror or err}: {err.filename or job_dir}", file=sys.stderr
         )
         sys.exit(2)
-    if cfg.verbose:
-        print_results(results, job_dir)
+    print_results(results, job_dir)
     return float(results["metrics"]["pass@1"]["value"])
 
 

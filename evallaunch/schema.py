@@ -248,8 +248,9 @@ class EvaluateConfig:
     experiment_name: str = "default"
     # Set HF_HUB_OFFLINE=1 (and the datasets/transformers equivalents) for the job.
     offline: bool = True
-    # Print the results table at the end.
-    verbose: bool = True
+    # Print the harnesses' own logging and progress bars on the terminal too (they always
+    # go to the job's evaluate.log); evallaunch's progress and the results table always show.
+    verbose: bool = False
 
 
 def slug(name_or_path: str) -> str:

@@ -53,6 +53,23 @@ def test_real_run_on_math_500(evaluate: Evaluate, tmp_path: Path, backend: str) 
     assert list(details["problem_id"]) == first_ids  # limit takes the first problems
     assert details["prompt"].str.contains("Please reason step by step").all()
     assert (directory / "backend").is_dir()  # the backend's raw output is kept
+    # The terminal shows evallaunch's progress and results; the harness logs to the file.
+    harness = "lighteval." if backend == "lighteval" else "lm_eval."
+    terminal = proc.stdout + proc.stderr
+    assert "Unit b0000-" in terminal and "samples, " in terminal and "left" in terminal
+    assert f"[{harness}" not in terminal and "it/s]" not in terminal
+    assert f"[{harness}" in (directory / "evaluate.log").read_text()
+
+
+def test_verbose_shows_the_harness_logging(evaluate: Evaluate, tmp_path: Path) -> None:
+    proc = evaluate(
+        "backend=lmeval",
+        "verbose=true",
+        "benchmark.limit=1",
+        "benchmark.n=1",
+        "generation.max_new_tokens=8",
+    )
+    assert "[lm_eval." in proc.stdout + proc.stderr
 
 
 def _first_lines(count: int) -> list[str]:
