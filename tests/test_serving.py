@@ -411,14 +411,13 @@ for index in range(2):
     argv = [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"]
     servers.append(Server(index, argv, port, folder / f"s{{index}}.log"))
 pool = ServerPool(servers, "/", 30)
-pool.start()
-print(json.dumps([s.proc.pid for s in servers]), flush=True)
 if mode == "atexit":  # no `with`: the atexit hook stops them
-    print("working", flush=True)
+    pool.start()
+    print(json.dumps([s.proc.pid for s in servers]), flush=True)
     sys.stdin.readline()
     sys.exit(3)
-with pool:
-    print("working", flush=True)
+with pool:  # starts the servers once
+    print(json.dumps([s.proc.pid for s in servers]), flush=True)  # the job runs, servers up
     sys.stdin.readline()  # the test's go, or a signal meanwhile
     if mode == "exception":
         raise RuntimeError("boom")
@@ -456,9 +455,12 @@ def test_servers_end_with_the_job(
         text=True,
         preexec_fn=default_sigint,
     )
-    assert job.stdout is not None
-    pids = json.loads(job.stdout.readline())
-    assert job.stdout.readline() == "working\n"  # the job runs, its servers up
+    assert job.stdout is not None and job.stderr is not None
+    line = job.stdout.readline()  # the pids, once the servers answer
+    if not line:
+        job.wait(timeout=60)
+        raise AssertionError(f"the job ended first ({job.returncode}): {job.stderr.read()}")
+    pids = json.loads(line)
     assert all(running(pid) for pid in pids)
     if signum is not None:
         os.kill(job.pid, signum)
