@@ -27,13 +27,15 @@ def test_killed_conversion_leaves_nothing_that_is_used(tmp_path: Path) -> None:
     ref = "embedded:smollm2-135m-instruct"
     proc = subprocess.Popen([sys.executable, "-c", CONVERT, ref, str(tmp_path)])
     models = tmp_path / "models"
-    # Kill it while the staging directory exists (mid-conversion).
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not list(models.glob(".smollm2-135m-instruct.*")):
-        time.sleep(0.05)
-    time.sleep(1.0)
+    # Kill it while it writes the checkpoint: a file in the staging directory, none complete.
+    deadline = time.monotonic() + 300
+    while not any(any(d.iterdir()) for d in models.glob(".smollm2-135m-instruct.*")):
+        assert proc.poll() is None, "the conversion ended before it could be killed"
+        assert time.monotonic() < deadline, "the conversion wrote nothing in time"
+        time.sleep(0.01)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
+    assert list(models.glob(".smollm2-135m-instruct.*")), "killed after the conversion ended"
     target = models / "smollm2-135m-instruct"
     assert not (target / COMPLETE_MARKER).exists(), "a killed conversion looked complete"
 
