@@ -8,7 +8,13 @@ PIP       := $(PY) -m pip
 SHARED    ?= $(abspath ../shared/datasets)
 # Benchmark mirror used by `make evaluate`; filled from $(SHARED) when that exists.
 DATA_DIR  ?= $(HOME)/.cache/evallaunch/datasets
-EXPERIMENT ?= quickstart
+# `make evaluate`: the experiment preset (empty: quickstart, or open_r1 when MODEL is set),
+# open-r1's variables (scripts/open_r1_args.py maps them to overrides), then ARGS.
+EXPERIMENT ?=
+MODEL     ?=
+TASK      ?=
+PARALLEL  ?=
+NUM_GPUS  ?=
 ARGS      ?=
 PYTEST_ARGS ?=
 # `make test` starts the local Slurm (root + apt-get) unless SLURM=0.
@@ -25,15 +31,17 @@ $(VENV)/.installed: pyproject.toml requirements.lock scripts/setup.sh
 
 setup: $(VENV)/.installed ## create .venv with the pinned dependency set (idempotent)
 
-setup-vllm: ## build vLLM in its own environment (.venv-vllm) for `vllm serve` on GPUs
+setup-vllm: ## build vLLM in its own environment (.venv-vllm): CUDA build on GPUs, else the CPU build with the harnesses
 	bash scripts/setup-vllm.sh
 
 prepare: setup ## copy benchmark data into the local mirror (from ../shared/datasets when present)
 	@if [ -d "$(SHARED)" ]; then $(VENV)/bin/evallaunch prepare --source "$(SHARED)" --data-dir "$(DATA_DIR)"; \
 	else $(VENV)/bin/evallaunch prepare --data-dir "$(DATA_DIR)"; fi
 
-evaluate: prepare ## run the default evaluation (make evaluate ARGS="model=... benchmark=...")
-	EVALLAUNCH_DATA_DIR="$(DATA_DIR)" $(VENV)/bin/evallaunch-evaluate experiment=$(EXPERIMENT) $(ARGS)
+evaluate: prepare ## run an evaluation; ARGS="model=... benchmark=..." and/or open-r1's MODEL=<hub id|path> TASK=aime24|aime25|math_500|gpqa:diamond|lcb PARALLEL=data|tensor NUM_GPUS=N (scripts/open_r1_args.py)
+	EVALLAUNCH_DATA_DIR="$(DATA_DIR)" $(PY) scripts/open_r1_args.py --experiment "$(EXPERIMENT)" \
+	  --model "$(MODEL)" --task "$(TASK)" --parallel "$(PARALLEL)" --num-gpus "$(NUM_GPUS)" \
+	  --run $(VENV)/bin/evallaunch-evaluate -- $(ARGS)
 
 test: setup ## run the whole test suite; starts the local Slurm first when root with apt (SLURM=0: don't)
 	@SLURM="$(SLURM)" bash scripts/slurm/up-for-tests.sh
