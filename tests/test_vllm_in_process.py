@@ -1,7 +1,8 @@
-"""backend.model_type=vllm: both harnesses' in-process vLLM models get the plan's tensor and
-data parallel sizes. vLLM needs a GPU and lives in an environment of its own, so here the
-model arguments are checked against each harness's own definition of them, and a job
-without vLLM installed fails naming the extra to install."""
+"""backend.model_type=vllm: both harnesses' in-process vLLM models are one replica with the
+job's engine settings (evallaunch runs more replicas as `vllm serve` servers; the harnesses'
+own data-parallel paths rebuild their engines on every call). Here the model arguments are
+checked against each harness's own definition of them, and a job without vLLM installed
+fails naming the extra to install; tests/test_vllm.py runs them with vLLM's CPU build."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 from evallaunch.backends.base import GenerationRequest
 from evallaunch.backends.lighteval_models import vllm_model_config
 from evallaunch.backends.lmeval_backend import vllm_model_args
+from evallaunch.engine import EngineSettings
 from tests.conftest import TINY, Evaluate
 
 
@@ -36,9 +38,21 @@ def request(tmp_path: Path) -> GenerationRequest:
         max_new_tokens=32768,
         seed=77,
         work_dir=tmp_path,
-        tensor_parallel_size=4,
-        data_parallel_size=2,
+        engine=EngineSettings(
+            replicas=2,
+            tensor_parallel_size=4,
+            max_num_seqs=192,
+            gpu_memory_utilization=0.9,
+            max_model_len=32768,
+            dtype="bfloat16",
+        ),
     )
+
+
+def lm_eval_vllm_source() -> str:
+    spec = importlib.util.find_spec("lm_eval.models.vllm_causallms")
+    assert spec and spec.origin
+    return Path(spec.origin).read_text()
 
 
 def lm_eval_vllm_parameters() -> set[str]:
@@ -54,16 +68,20 @@ def lm_eval_vllm_parameters() -> set[str]:
 
 def test_lm_eval_vllm_arguments_follow_the_plan(tmp_path: Path) -> None:
     args = vllm_model_args(request(tmp_path), {"gpu_memory_utilization": 0.85})
-    assert args["tensor_parallel_size"] == 4 and args["data_parallel_size"] == 2
+    assert args["tensor_parallel_size"] == 4 and args["data_parallel_size"] == 1
+    assert args["max_num_seqs"] == 192 and args["enforce_eager"] is False
     assert args["max_model_len"] == 32768 and args["max_gen_toks"] == 32768
     assert args["gpu_memory_utilization"] == 0.85  # backend.model_args win
-    named = set(args) - {"gpu_memory_utilization"}  # passed on to vllm.LLM by **kwargs
-    assert named <= lm_eval_vllm_parameters()
+    # lm-eval passes what it does not name on to vllm.LLM (`self.model_args.update(kwargs)`).
+    to_llm = {"gpu_memory_utilization", "max_num_seqs", "enforce_eager", "pipeline_parallel_size"}
+    assert set(args) - to_llm <= lm_eval_vllm_parameters()
+    assert "self.model_args.update(kwargs)" in lm_eval_vllm_source()
 
 
 def test_lighteval_vllm_config_follows_the_plan(tmp_path: Path) -> None:
     config = vllm_model_config(request(tmp_path), {"gpu_memory_utilization": 0.85})
-    assert (config.tensor_parallel_size, config.data_parallel_size) == (4, 2)
+    assert (config.tensor_parallel_size, config.data_parallel_size) == (4, 1)
+    assert config.max_num_seqs == 192
     assert config.max_model_length == 32768
     assert config.generation_parameters.seed == 77
     assert config.generation_parameters.max_new_tokens is None  # would cut the prompt
