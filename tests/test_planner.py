@@ -6,6 +6,7 @@ of gpu_memory_gb): 68.4 GB on an 80 GB GPU, 12.08 GB on a 16 GB one, 5.04 GB on 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import struct
@@ -116,7 +117,7 @@ def test_name_fallback_when_config_unavailable() -> None:
     # (1e-5 x 7e9 x 2 bytes = 140 kB per token, 2.4x the real Qwen-7B's 57 kB).
     assert kv_cache_bytes_per_token(got, 2) == 140_000
     result = plan(got, H100, request())
-    assert result.tp in (1, 2, 4, 8) and result.notes == got.notes
+    assert result.tp in (1, 2, 4, 8) and result.notes[: len(got.notes)] == got.notes
     with pytest.raises(EvallaunchError, match="no size like"):
         load_model_facts("nobody-cached/mystery-model", offline=True)
 
@@ -185,10 +186,13 @@ def test_70b_needs_tensor_parallel_4() -> None:
     result = plan(llama70, H100, request(concurrent=8))
     assert (result.tp, result.dp, result.sequences_that_fit) == (4, 2, 12)
     assert result.weights_gb_per_gpu == pytest.approx(35.28, abs=0.01)
-    # 64 sequences: TP 4 holds 24, TP 8 (17.6 GB weights, 1.34 GB per sequence) 37: TP 8.
+    # 64 sequences of 11,469 expected tokens (0.35 x 32k; 8,432 tokens of mean context): TP 8
+    # (17.6 GB weights, 40,960 B/token per GPU) holds 37 full-length sequences but 145 at the
+    # mean context, so its one replica takes all 64 (the cap); TP 4's replicas 42 each (0.9 x
+    # 47): the model gives TP 8 35 min, TP 4 39 min.
     result = plan(llama70, H100, request(concurrent=64))
-    assert (result.tp, result.dp, result.max_num_seqs) == (8, 1, 37)
-    assert "only 37 of 64" in result.notes[0]
+    assert (result.tp, result.dp, result.max_num_seqs, result.sequences_that_fit) == (8, 1, 64, 37)
+    assert "holds 37 full-length sequences, 145 at the expected context" in result.notes[0]
     assert result.transformers_args() == {"dtype": "bfloat16", "device_map": "auto"}
 
 
@@ -217,13 +221,56 @@ def test_tensor_parallel_never_splits_heads() -> None:
 
 def test_moe_plan() -> None:
     # Every expert is resident: 30,532,122,624 x 2 B = 61.1 GB. TP 1 leaves 7.3 GB of KV cache
-    # (98,304 B/token = 3.2 GB per sequence: 2 x 8 replicas = 16 < 64); TP 2: 30.5 GB of
-    # weights, 49,152 B/token = 1.6 GB per sequence, 37.9 / 1.6 = 23 x 4 replicas = 92 >= 64.
+    # (98,304 B/token = 3.2 GB per sequence: 2 per replica, 8 at the mean context); TP 2: 30.5
+    # GB of weights, 49,152 B/token: 23 full-length sequences; TP 4: 15.3 GB, 24,576 B/token,
+    # (68.4 - 15.3) / 0.81 = 65. Each replica gets the 64 sequences asked for at TP >= 2; the
+    # model then favours the layout reading the fewest weights per token: TP 1's 8 sequences
+    # take 48 min, TP 2 x DP 4 16 min, TP 4 x DP 2 15 min, TP 8 20 min (all-reduces).
     moe = facts("Qwen3-30B-A3B")
     assert moe.num_active_params == pytest.approx(3.35e9, rel=0.01)
     result = plan(moe, H100, request())
-    assert (result.tp, result.dp, result.sequences_that_fit) == (2, 4, 23)
-    assert result.weights_gb_per_gpu == pytest.approx(30.53, abs=0.01)
+    assert (result.tp, result.dp, result.sequences_that_fit, result.max_num_seqs) == (4, 2, 65, 64)
+    assert result.weights_gb_per_gpu == pytest.approx(15.27, abs=0.01)
+
+
+def test_slots_follow_the_kv_cache_at_the_expected_context() -> None:
+    # Qwen-7B on AIME 2024 (30 x 64 samples, 11,000 tokens on average): TP 2 puts 7.62 GB of
+    # weights on a GPU and leaves 60.8 GB of KV cache at 2 x 28 x 2 x 128 x 2 = 28,672 B per
+    # token per GPU: 2.12M tokens per replica, 64 full-length sequences, 259 at the mean
+    # context (300 + 11,000 x (1 + CV^2) / 2 = 8,183 tokens); the engine gets 0.9 x 259.
+    qwen7 = facts("DeepSeek-R1-Distill-Qwen-7B")
+    aime = PlanRequest("bfloat16", 32768, 1920, 30, 64, 32768, mean_new_tokens=11000)
+    result = plan(qwen7, H100, aime)
+    assert (result.tp, result.dp, result.sequences_that_fit, result.max_num_seqs) == (2, 4, 64, 233)
+    assert result.vllm_args()["max_num_seqs"] == 233
+    # Shorter completions: more sequences in the same cache.
+    math500 = PlanRequest("bfloat16", 32768, 2000, 500, 4, 32768, mean_new_tokens=3800)
+    assert plan(qwen7, H100, math500).max_num_seqs > 2 * result.max_num_seqs
+    # Never more than the job's requests, never more than MAX_ENGINE_SLOTS.
+    few = PlanRequest("bfloat16", 32768, 30, 30, 1, 32768, mean_new_tokens=11000)
+    assert plan(qwen7, H100, few).max_num_seqs == 30
+    short = PlanRequest("bfloat16", 8192, 10**5, 10**5, 1, 8192, mean_new_tokens=500)
+    tiny = plan(facts("SmolLM2-135M-Instruct"), H100, short)
+    assert tiny.max_num_seqs == 1024
+
+
+def test_layout_is_the_fastest_modeled_job() -> None:
+    # Every TP the model allows, forced, takes at least as long by the planner's own estimate
+    # as the layout it picks (a smaller TP is preferred within 2%); forced sizes are kept.
+    aime = PlanRequest("bfloat16", 32768, 1920, 30, 64, 32768, mean_new_tokens=11000)
+    for name in ("DeepSeek-R1-Distill-Qwen-7B", "DeepSeek-R1-Distill-Llama-8B"):
+        chosen = plan(facts(name), H100, aime)
+        for tp in (1, 2, 4, 8):
+            if tp == 8 and "Qwen" in name:
+                continue  # 28 heads
+            forced = plan(facts(name), H100, dataclasses.replace(aime, tensor_parallel_size=tp))
+            assert (forced.tp, forced.dp) == (tp, 8 // tp)
+            assert forced.estimated_hours >= chosen.estimated_hours * 0.98 - 0.01
+    # DP 8 x TP 1 is the slowest for the 8B: 43 sequences per replica against 216 at TP 4.
+    llama = facts("DeepSeek-R1-Distill-Llama-8B")
+    dp8 = plan(llama, H100, dataclasses.replace(aime, strategy="dp"))
+    assert (dp8.tp, dp8.dp, dp8.max_num_seqs) == (1, 8, 43)
+    assert plan(llama, H100, aime).estimated_hours < dp8.estimated_hours
 
 
 def test_model_that_cannot_fit() -> None:
@@ -258,33 +305,37 @@ def test_strategies_and_overrides() -> None:
 
 
 # open-r1's choice (GPUs from the head count, TP at >= 30B params, else DP) beside ours on
-# one node of 8 x 80 GB H100s, bf16, 64 concurrent sequences of up to 32k tokens. Ours
-# fills the node with DP replicas of the smallest TP whose replicas hold the 64 sequences.
+# one node of 8 x 80 GB H100s, bf16, for AIME 2024 as open-r1 runs it: 30 problems x 64
+# samples of up to 32k tokens, 11,000 on average (conf/benchmark/aime24.yaml). Ours fills the
+# node with the replicas of the fastest modeled job, each running as many sequences as its
+# KV cache holds at the mean context: a larger TP holds more of them per GPU (less of each
+# GPU goes to weights), against its all-reduces.
 PARITY = """\
-model                          open-r1            ours
-DeepSeek-R1-Distill-Llama-70B  8 GPUs: TP8 x DP1  8 GPUs: TP8 x DP1 x PP1
-DeepSeek-R1-Distill-Llama-8B   8 GPUs: TP1 x DP8  8 GPUs: TP1 x DP8 x PP1
-DeepSeek-R1-Distill-Qwen-1.5B  4 GPUs: TP1 x DP4  8 GPUs: TP1 x DP8 x PP1
-DeepSeek-R1-Distill-Qwen-14B   8 GPUs: TP1 x DP8  8 GPUs: TP2 x DP4 x PP1
-DeepSeek-R1-Distill-Qwen-32B   8 GPUs: TP8 x DP1  8 GPUs: TP8 x DP1 x PP1
-DeepSeek-R1-Distill-Qwen-7B    4 GPUs: TP1 x DP4  8 GPUs: TP1 x DP8 x PP1
-Qwen2.5-72B-Instruct           8 GPUs: TP8 x DP1  8 GPUs: TP8 x DP1 x PP1
-Qwen3-30B-A3B                  8 GPUs: TP8 x DP1  8 GPUs: TP2 x DP4 x PP1
-SmolLM2-135M-Instruct          1 GPUs: TP1 x DP1  8 GPUs: TP1 x DP8 x PP1"""
+model                          open-r1            ours                      max seqs
+DeepSeek-R1-Distill-Llama-70B  8 GPUs: TP8 x DP1  8 GPUs: TP8 x DP1 x PP1   135
+DeepSeek-R1-Distill-Llama-8B   8 GPUs: TP1 x DP8  8 GPUs: TP4 x DP2 x PP1   216
+DeepSeek-R1-Distill-Qwen-1.5B  4 GPUs: TP1 x DP4  8 GPUs: TP1 x DP8 x PP1   248
+DeepSeek-R1-Distill-Qwen-14B   8 GPUs: TP1 x DP8  8 GPUs: TP4 x DP2 x PP1   135
+DeepSeek-R1-Distill-Qwen-32B   8 GPUs: TP8 x DP1  8 GPUs: TP8 x DP1 x PP1   201
+DeepSeek-R1-Distill-Qwen-7B    4 GPUs: TP1 x DP4  8 GPUs: TP2 x DP4 x PP1   233
+Qwen2.5-72B-Instruct           8 GPUs: TP8 x DP1  8 GPUs: TP8 x DP1 x PP1   134
+Qwen3-30B-A3B                  8 GPUs: TP8 x DP1  8 GPUs: TP4 x DP2 x PP1   237
+SmolLM2-135M-Instruct          1 GPUs: TP1 x DP1  8 GPUs: TP1 x DP8 x PP1   495"""
 
 
 def test_parity_with_open_r1() -> None:
-    lines = [f"{'model':<30} {'open-r1':<18} ours"]
+    lines = [f"{'model':<30} {'open-r1':<18} {'ours':<25} max seqs"]
     rows = []
     for name in sorted(PUBLIC_SIZES):
         model = facts(name)
         theirs = open_r1_rule(model)
         length = min(32768, model.max_position_embeddings or 32768)  # SmolLM2: 8192
-        ours = plan(model, H100, request(length=length))
+        aime = PlanRequest("bfloat16", length, 1920, 30, 64, length, mean_new_tokens=11000)
+        ours = plan(model, H100, aime)
         rows.append((name, ours))
         left = f"{theirs['gpus']} GPUs: TP{theirs['tp']} x DP{theirs['dp']}"
         right = f"{ours.total_gpus} GPUs: TP{ours.tp} x DP{ours.dp} x PP{ours.pp}"
-        lines.append(f"{name:<30} {left:<18} {right}")
+        lines.append(f"{name:<30} {left:<18} {right:<25} {ours.max_num_seqs}")
     table = "\n".join(lines)
     print(table, format_plan_table(rows), sep="\n\n")
     assert table == PARITY
@@ -296,7 +347,7 @@ def test_plan_table_format() -> None:
     lines = text.splitlines()
     assert lines[0].split()[:4] == ["job", "GPUs", "nodes", "TP"]
     assert len({len(line) for line in lines[:-1]}) == 1  # fixed width
-    # TP 2 x DP 4 with 23 full-length slots per replica: 125 samples of 11,469 tokens per
-    # replica take 24.7 min with the engine start and the tail, x 1.5 = 0.62 h -> 60 minutes.
-    # 2 jobs x 8 GPUs x 0.62 h = 9.9 GPU-hours; their 60-minute limits reserve 16.
-    assert lines[-1] == "total GPU-hours: 9.9 (estimated; the time limits reserve 16.0)"
+    # TP 4 x DP 2 with 64 slots per replica: 250 samples of 11,469 tokens per replica take
+    # 10.3 min of decode + 1.2 min to start + 3.6 min of tail = 15.0 min, x 1.5 = 0.38 h -> 30
+    # minutes. 2 jobs x 8 GPUs x 0.38 h = 6.1 GPU-hours; their 30-minute limits reserve 8.
+    assert lines[-1] == "total GPU-hours: 6.1 (estimated; the time limits reserve 8.0)"

@@ -125,6 +125,24 @@ def test_expected_completion_length() -> None:
     assert tp.kv_slots(1e6, 4000) > tp.kv_slots(1e6, 12000) >= 1
 
 
+def test_engine_slots_use_the_cache_at_the_mean_context() -> None:
+    held = tp.kv_slots(2e6, 4000)
+    assert tp.engine_slots(2e6, 4000) == int(tp.SLOT_MARGIN * held) < held
+    assert tp.engine_slots(1e9, 100) == tp.MAX_ENGINE_SLOTS
+    # A small cache: the floor, or what it holds when that is less.
+    assert tp.engine_slots(1.4e5, 11000) == tp.MIN_ENGINE_SLOTS < tp.kv_slots(1.4e5, 11000)
+    assert tp.engine_slots(8e4, 11000) == tp.kv_slots(8e4, 11000) < tp.MIN_ENGINE_SLOTS
+
+
+def test_all_reduces_cost_more_with_the_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    one, four = replica(gpus=1), replica(gpus=4)
+    before = [m.decode_step_s(b, 1e5) for m in (one, four) for b in (8, 512)]
+    monkeypatch.setattr(tp, "ALLREDUCE_GBPS", 1e9)  # all-reduces that move data for free
+    after = [m.decode_step_s(b, 1e5) for m in (one, four) for b in (8, 512)]
+    assert before[:2] == after[:2]  # one GPU: no all-reduce
+    assert before[3] - after[3] > before[2] - after[2] > 0  # 4 GPUs: more with the batch
+
+
 def test_plan_estimate_follows_the_expected_length() -> None:
     facts = load_model_facts(CONFIGS / "DeepSeek-R1-Distill-Qwen-7B")
 

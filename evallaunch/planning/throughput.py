@@ -6,8 +6,11 @@ of b running sequences holding K tokens of KV cache takes
     memory  = (weight bytes + K x KV bytes per token) / gpus / (HBM bandwidth x MEMORY_EFFICIENCY)
     compute = (2 x active params x b + 4 x layers x attention width x K)
               / (gpus x peak bf16 FLOP/s x DECODE_MFU)
-    gpu     = max(memory, compute) + layers x TP_LAYER_S (two all-reduces) when gpus > 1
-    launch  = layers x (EAGER_LAYER_S in eager mode, GRAPH_LAYER_S with CUDA graphs)
+    comm    = layers x (TP_LAYER_S + 2 all-reduces of b x hidden x 2 bytes, each moving
+              2 (gpus - 1) / gpus of it at ALLREDUCE_GBPS) when gpus > 1
+    gpu     = max(memory, compute) + comm
+    launch  = layers x (EAGER_LAYER_S in eager mode or above GRAPH_MAX_BATCH sequences,
+              GRAPH_LAYER_S with CUDA graphs)
     step    = STEP_BASE_S + STEP_PER_SEQUENCE_S x b + max(gpu, launch)
 
 and yields b tokens: kernels are launched while earlier ones run, so the host's launch time
@@ -41,7 +44,8 @@ STEP_BASE_S = 2.0e-3  # scheduler, sampler, output processing per step
 STEP_PER_SEQUENCE_S = 10e-6  # bookkeeping per running sequence per step
 GRAPH_LAYER_S = 10e-6  # host time per layer per step with CUDA graphs (graph replay)
 EAGER_LAYER_S = 250e-6  # host time per layer per step in eager mode (~15 kernels): calibrated
-TP_LAYER_S = 30e-6  # GPU time of two all-reduces per layer when a replica spans GPUs
+TP_LAYER_S = 30e-6  # latency of two all-reduces per layer when a replica spans GPUs
+ALLREDUCE_GBPS = 250.0  # NCCL bus bandwidth of MB-sized all-reduces over NVLink (H100: ~450 peak)
 ENGINE_INIT_S = 25.0  # process start, imports, tokenizer, memory profiling, KV allocation
 LOAD_GBPS = 2.0  # weights read per GPU (each rank reads its shard)
 COMPILE_BASE_S = 20.0  # torch.compile + CUDA graph capture: fixed part
@@ -53,6 +57,13 @@ DEFAULT_MEAN_FRACTION = 0.35  # expected completion / max_new_tokens when no mea
 REFERENCE_MAX_NEW_TOKENS = 32768  # benchmark.mean_new_tokens is measured at this cap
 TAIL_LENGTH_FACTOR = 3.0  # the longest samples, as a multiple of the mean (at most the cap)
 TAIL_SHARE = 0.75  # ... of which this share runs after the bulk, nearly alone
+GRAPH_MAX_BATCH = 512  # vLLM's largest captured CUDA graph; larger batches run without one
+# The engine's slots (max_num_seqs): SLOT_MARGIN x the sequences its KV cache holds at the
+# mean context, so that the cache rarely fills up (vLLM then preempts and recomputes a
+# sequence); bench/gpu_schedule.py measures the preemptions. Within MIN/MAX_ENGINE_SLOTS.
+SLOT_MARGIN = 0.9
+MIN_ENGINE_SLOTS = 16
+MAX_ENGINE_SLOTS = 1024
 # auto units hold UNIT_FILL x (replicas x max_num_seqs) sequences. With two units in flight
 # the engines stay full only if the next unit outlasts the draining one's longest samples
 # (several times a typical one): bench/gpu_schedule.py picks the value.
@@ -111,14 +122,19 @@ class ReplicaModel:
     layers: int
     attention_width: int
     cuda_graphs: bool = True
+    hidden_size: int = 4096
 
     def step_lines(self, batch: int) -> tuple[float, tuple[tuple[float, float], ...]]:
         """(fixed part, lines (a, b)) of a step of `batch` sequences holding K KV tokens:
         step(K) = fixed + max over the lines of a + b x K (memory, compute, host launch)."""
         bandwidth = self.gpus * self.gpu.hbm_gbps * GB * MEMORY_EFFICIENCY
         flops = self.gpus * self.gpu.bf16_tflops * 1e12 * DECODE_MFU
-        comm = self.layers * TP_LAYER_S if self.gpus > 1 else 0.0
-        launch = self.layers * (GRAPH_LAYER_S if self.cuda_graphs else EAGER_LAYER_S)
+        comm = 0.0
+        if self.gpus > 1:
+            moved = 2 * batch * self.hidden_size * 2 * 2 * (self.gpus - 1) / self.gpus
+            comm = self.layers * (TP_LAYER_S + moved / (ALLREDUCE_GBPS * GB))
+        graphs = self.cuda_graphs and batch <= GRAPH_MAX_BATCH
+        launch = self.layers * (GRAPH_LAYER_S if graphs else EAGER_LAYER_S)
         memory = (comm + self.weight_bytes / bandwidth, self.kv_bytes_per_token / bandwidth)
         compute = (
             comm + 2 * self.active_params * batch / flops,
@@ -150,21 +166,26 @@ def replica_model(
     gpus: int,
     dtype_bytes: int = 2,
     cuda_graphs: bool = True,
+    kv_bytes_per_token: float | None = None,
 ) -> ReplicaModel:
-    """The cost model of one replica of `facts` spread over `gpus` GPUs."""
+    """The cost model of one replica of `facts` spread over `gpus` GPUs; `kv_bytes_per_token`:
+    the KV bytes a token takes on all of them (more than the model's when TP exceeds the KV
+    heads and vLLM replicates them; None: the model's)."""
     from evallaunch.planning.model_facts import kv_cache_bytes_per_token
 
     heads, head_dim = facts.num_attention_heads, facts.head_dim
     width = heads * head_dim if heads and head_dim else facts.hidden_size or 4096
+    kv = kv_bytes_per_token or kv_cache_bytes_per_token(facts, dtype_bytes)
     return ReplicaModel(
         gpu=gpu,
         gpus=max(gpus, 1),
         weight_bytes=float(facts.num_params * dtype_bytes),
-        kv_bytes_per_token=float(kv_cache_bytes_per_token(facts, dtype_bytes)),
+        kv_bytes_per_token=float(kv),
         active_params=float(facts.num_active_params),
         layers=facts.num_layers or 32,
         attention_width=width,
         cuda_graphs=cuda_graphs,
+        hidden_size=facts.hidden_size or width,
     )
 
 
@@ -260,3 +281,13 @@ def kv_slots(
     use the whole cache, where a full-length fit leaves most of it empty (vLLM preempts a
     sequence if the cache fills up)."""
     return max(1, int(kv_capacity_tokens / mean_context(mean_new_tokens, prompt_tokens)))
+
+
+def engine_slots(
+    kv_capacity_tokens: float, mean_new_tokens: float, prompt_tokens: float = DEFAULT_PROMPT_TOKENS
+) -> int:
+    """max_num_seqs of a replica: SLOT_MARGIN x `kv_slots` (vLLM allocates KV blocks as
+    sequences grow, so full-length sequences are the wrong unit), within MIN_ENGINE_SLOTS
+    (unless the cache holds fewer at the mean context) and MAX_ENGINE_SLOTS."""
+    held = kv_slots(kv_capacity_tokens, mean_new_tokens, prompt_tokens)
+    return max(min(MIN_ENGINE_SLOTS, held), min(int(SLOT_MARGIN * held), MAX_ENGINE_SLOTS))
