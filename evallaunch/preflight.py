@@ -66,11 +66,27 @@ def _check_sampling(cfg: DictConfig) -> None:
     value = sampling.samples_per_unit
     _check_range("sampling.samples_per_unit", value, value >= 0, "a number >= 0 (0: all at once)")
     check_engine_config(cfg)
+    rule, rules = sampling.adaptive_rule, ("interval", "neyman")
+    _check_range("sampling.adaptive_rule", rule, rule in rules, f"one of {', '.join(rules)}")
     if not sampling.adaptive:
         return
-    _check_range(
-        "sampling.ci_width", sampling.ci_width, 0 < sampling.ci_width <= 1, "a value in (0, 1]"
-    )
+    if rule == "interval":
+        _check_range(
+            "sampling.ci_width", sampling.ci_width, 0 < sampling.ci_width <= 1, "a value in (0, 1]"
+        )
+    elif sampling.match_n is None:
+        raise EvallaunchError(
+            "sampling.adaptive_rule=neyman needs sampling.match_n: the samples per problem of "
+            "the fixed run whose precision to match",
+            hint=f"e.g. sampling.match_n={max(n // 2, 1)} with benchmark.n={n} as the budget",
+        )
+    else:
+        _check_range(
+            "sampling.match_n",
+            sampling.match_n,
+            1 <= sampling.match_n <= n,
+            f"a value in [1, benchmark.n={n}] (benchmark.n is the budget)",
+        )
     _check_range(
         "sampling.min_samples",
         sampling.min_samples,

@@ -135,12 +135,22 @@ class SamplingConfig:
     units_in_flight: int | str = "auto"
     # Reuse the samples an interrupted run of the same config recorded in its ledger.
     resume: bool = True
-    # Adaptive sampling: benchmark.n becomes a budget; a problem stops drawing samples
-    # once the 95% Wilson interval of its pass@1 is narrower than ci_width (checked after
-    # every round of samples_per_unit samples, from min_samples on).
+    # Adaptive sampling: benchmark.n becomes a budget (the most samples a problem gets); a
+    # problem stops drawing samples once adaptive_rule says so (checked after every round
+    # of samples_per_unit samples, from min_samples on).
     adaptive: bool = False
+    # interval: once the 95% Wilson interval of its pass@1 is narrower than ci_width.
+    # neyman: once it has lambda x sqrt(p (1 - p) / cost) samples (p its pass rate, cost its
+    # mean completion tokens, both estimated so far), lambda set so that the benchmark's
+    # pass@1 varies from seed to seed as little as in a fixed run of match_n samples per
+    # problem, for fewer tokens (docs/adaptive-sampling.md).
+    adaptive_rule: str = "interval"
     ci_width: float = 0.2
     min_samples: int = 4
+    # neyman: the samples per problem of the fixed run whose precision to match (required
+    # with adaptive_rule=neyman, at most benchmark.n; a budget of about 2 x match_n lets the
+    # most uncertain problems draw what they need).
+    match_n: int | None = None
 
 
 @dataclass

@@ -105,8 +105,10 @@ def sampling(**changes: Any) -> SimpleNamespace:
         "problems_per_unit": 2,
         "samples_per_unit": 2,
         "adaptive": False,
+        "adaptive_rule": "interval",
         "ci_width": 0.6,
         "min_samples": 2,
+        "match_n": None,
     }
     return SimpleNamespace(**{**settings, **changes})
 

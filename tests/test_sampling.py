@@ -3,15 +3,19 @@ and an adaptive run on the embedded model."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
 
-from evallaunch.backends.base import Completion
+from evallaunch.backends.base import Backend, BackendOutput, Completion, GenerationRequest
+from evallaunch.data import Problem
 from evallaunch.ledger import SampleLedger
-from evallaunch.sampling import is_settled, unit_seed, wilson_width
+from evallaunch.sampling import is_settled, neyman_scale, neyman_target, unit_seed, wilson_width
 from evallaunch.scoring.metrics import summarize
 from tests.conftest import Evaluate
 
@@ -88,11 +92,192 @@ def test_adaptive_decisions_look_only_at_the_samples_drawn_before(tmp_path: Path
     wrong = [Completion("p1", i, "q", "\\boxed{7}", "stop", 3) for i in range(4)]
     right = [Completion("p1", i, "q", "\\boxed{5}", "stop", 3) for i in (4, 5)]
     ledger.record_unit("u", wrong + right, {})
-    rule = SimpleNamespace(ci_width=0.6, min_samples=4)
+    rule = SimpleNamespace(adaptive_rule="interval", ci_width=0.6, min_samples=4)
     assert _settled(problems, ledger, "math", rule, before=2, graded={}) == set()
     assert _settled(problems, ledger, "math", rule, before=4, graded={}) == {"p1"}  # 0/4
     # 2 right of 6 (width 0.603) would not have stopped it: only the first 4 count.
     assert _settled(problems, ledger, "math", rule, before=6, graded={}) == set()
+
+
+def reference_neyman_counts(
+    outcomes: dict[str, list[tuple[bool, int]]],
+    budget: int,
+    per_round: int,
+    min_samples: int,
+    match_n: int,
+) -> dict[str, int]:
+    """Samples the neyman rule lets each problem of one chunk draw, recomputed from its
+    outcomes (right?, tokens) in sample order, apart from evallaunch.sampling's code:
+    spread sqrt(p (1 - p)) at p = (right + 1) / (n + 2), cost = mean tokens / the pilot's
+    (samples < min_samples of every problem), lambda = match_n x sum s sqrt(c) / sum s^2
+    over the pilot, stop at the first round end n >= min_samples with n >= lambda s /
+    sqrt(c)."""
+
+    def spread(rows: list[tuple[bool, int]]) -> float:
+        rate = (sum(r for r, _ in rows) + 1) / (len(rows) + 2)
+        return math.sqrt(rate * (1 - rate))
+
+    pilot = [rows[:min_samples] for rows in outcomes.values()]
+    reference = sum(t for rows in pilot for _, t in rows) / sum(len(rows) for rows in pilot)
+
+    def cost(rows: list[tuple[bool, int]]) -> float:
+        return max(sum(t for _, t in rows) / len(rows), 1) / max(reference, 1)
+
+    top = sum(spread(rows) * math.sqrt(cost(rows)) for rows in pilot)
+    scale = match_n * top / sum(spread(rows) ** 2 for rows in pilot)
+    counts = {}
+    for pid, rows in outcomes.items():
+        n = per_round
+        while n < budget and not (
+            n >= min_samples and n >= scale * spread(rows[:n]) / math.sqrt(cost(rows[:n]))
+        ):
+            n += per_round
+        counts[pid] = min(n, budget)
+    return counts
+
+
+def test_the_neyman_rule_by_hand(tmp_path: Path) -> None:
+    """Pilot = the first 2 samples. p1: 0/2 of 400 tokens (spread at (0+1)/(2+2): 0.433),
+    p2: 2/2 of 100 (0.433), p3: 1/2 of 200 (0.5); pilot mean 233.3 tokens, so costs
+    1.714, 0.429, 0.857 and lambda = match_n x (0.433 x 1.309 + 0.433 x 0.655 + 0.5 x
+    0.926) / (0.1875 + 0.1875 + 0.25) = 2.101 x match_n. After 4 samples (p1 0/4, p2 4/4,
+    p3 2/4) the targets are lambda x (0.373 / 1.309, 0.373 / 0.655, 0.5 / 0.926): 2.39,
+    4.79, 4.54 at match_n = 4 (p1 stops: long traces, no success yet), all below 4 at
+    match_n = 3. Without token counts every cost is 1: lambda = 2.186 x 4, targets 3.26,
+    3.26, 4.37: the cheap p2 stops too."""
+    from evallaunch.sampling import _settled
+
+    problems = [Problem("p1", "2+3?", "5"), Problem("p2", "1+1?", "2"), Problem("p3", "3+3?", "6")]
+    answers = {"p1": "0000", "p2": "1111", "p3": "1010"}  # right (1) or wrong, in order
+    tokens = {"p1": 400, "p2": 100, "p3": 200}
+
+    def ledger_of(folder: Path, counted: bool) -> SampleLedger:
+        ledger = SampleLedger(folder, "abc")
+        rows = []
+        for problem in problems:
+            for i, right in enumerate(answers[problem.id] + "00"):  # samples 4, 5: wrong
+                text = f"\\boxed{{{problem.answer if right == '1' else 'x'}}}"
+                size = tokens[problem.id] * (1 if i < 4 else 50) if counted else None
+                rows.append(Completion(problem.id, i, "q", text, "stop", size))
+        ledger.record_unit("u", rows, {})
+        return ledger
+
+    def rule(match_n: int) -> SimpleNamespace:
+        return SimpleNamespace(adaptive_rule="neyman", match_n=match_n, min_samples=2)
+
+    ledger = ledger_of(tmp_path / "a", counted=True)
+    assert _settled(problems, ledger, "math", rule(4), before=4, graded={}) == {"p1"}
+    everything = {"p1", "p2", "p3"}
+    assert _settled(problems, ledger, "math", rule(3), before=4, graded={}) == everything
+    # Two samples: targets 2.78, 5.56, 4.54 at match_n = 4; samples 4 and 5 (wrong, 50x
+    # longer) are in the ledger but not yet decided on.
+    assert _settled(problems, ledger, "math", rule(4), before=2, graded={}) == set()
+    plain = ledger_of(tmp_path / "b", counted=False)
+    assert _settled(problems, plain, "math", rule(4), before=4, graded={}) == {"p1", "p2"}
+    # The same decisions from the rule's functions and from the reference above.
+    assert neyman_scale(4, [0.75**0.5 / 2] * 2 + [0.5], [1.0] * 3) == pytest.approx(
+        4 * 2.1856, 1e-3
+    )
+    assert neyman_target(0, 4, 1.0, 1.0) == pytest.approx(math.sqrt(5) / 6)
+    outcomes = {p.id: [(a == "1", tokens[p.id]) for a in answers[p.id]] for p in problems}
+    assert reference_neyman_counts(outcomes, 6, 2, 2, 4) == {"p1": 4, "p2": 6, "p3": 6}
+
+
+class CoinBackend(Backend):
+    """Answers from a hash of (unit seed, problem, index): right with the problem's own
+    rate, wrong answers three times longer; the call numbered `fail_on` raises."""
+
+    RATES = {"p0": 1.0, "p1": 0.0, "p2": 0.5, "p3": 0.25, "p4": 0.75, "p5": 0.9}
+
+    def __init__(self, fail_on: int | None = None) -> None:
+        super().__init__("coin")
+        self.calls = 0
+        self.fail_on = fail_on
+
+    def generate(self, request: GenerationRequest) -> BackendOutput:
+        self.calls += 1
+        if self.calls == self.fail_on:
+            raise RuntimeError("the engine died")
+        out = []
+        for problem in request.problems:
+            for i in range(request.n):
+                digest = hashlib.sha256(f"{request.seed}:{problem.id}:{i}".encode()).digest()
+                right = digest[0] / 256 < self.RATES[problem.id]
+                text = f"\\boxed{{{problem.answer if right else '-1'}}}"
+                size = (40 if right else 120) + digest[1] % 20
+                out.append(Completion(problem.id, i, problem.prompt, text, "stop", size))
+        return BackendOutput(out)
+
+    def run(self, request: GenerationRequest, scorer: object) -> BackendOutput:
+        raise NotImplementedError
+
+
+def draw_neyman(folder: Path, backend: Backend, in_flight: int = 1):
+    from evallaunch.sampling import draw_samples
+
+    problems = [Problem(f"p{i}", f"What is {i} + {i}?", str(2 * i)) for i in range(6)]
+    request = GenerationRequest(
+        benchmark="math_500",
+        problems=problems,
+        problems_file=folder / "test.jsonl",
+        model_path="m",
+        revision=None,
+        dtype="float32",
+        device="cpu",
+        chat_template=True,
+        system_prompt=None,
+        max_model_length=None,
+        trust_remote_code=False,
+        n=16,
+        temperature=0.6,
+        top_p=0.95,
+        max_new_tokens=8,
+        seed=1234,
+        work_dir=folder,
+    )
+    rule = SimpleNamespace(
+        problems_per_unit=3,
+        samples_per_unit=2,
+        adaptive=True,
+        adaptive_rule="neyman",
+        ci_width=0.2,
+        min_samples=4,
+        match_n=6,
+    )
+    ledger = SampleLedger(folder, "fingerprint").load()
+    return draw_samples(backend, request, ledger, rule, in_flight)
+
+
+def test_neyman_runs_decide_from_their_outcomes_and_resume_alike(tmp_path: Path) -> None:
+    """Budget 16 in rounds of 2, pilot 4, as precise as 6 fixed samples: each chunk's
+    counts are the reference's on the drawn outcomes; a job that died after two units and
+    was rerun, or ran units two at a time, drew the same samples."""
+    from evallaunch.grading import score_completions
+
+    whole, report = draw_neyman(tmp_path / "whole", CoinBackend())
+    drawn: dict[str, list[Completion]] = {}
+    for c in sorted(whole.completions, key=lambda c: c.sample_index):
+        drawn.setdefault(c.problem_id, []).append(c)
+    problems = [Problem(f"p{i}", "", str(2 * i)) for i in range(6)]
+    graded = score_completions(whole.completions, problems, "math")
+    right = {(r["problem_id"], r["sample_index"]): r["correct"] for r in graded}
+    for chunk in (["p0", "p1", "p2"], ["p3", "p4", "p5"]):
+        outcomes = {
+            p: [(right[(p, c.sample_index)], c.num_tokens or 0) for c in drawn[p]] for p in chunk
+        }
+        expected = reference_neyman_counts(outcomes, 16, 2, 4, 6)
+        assert {p: len(drawn[p]) for p in chunk} == expected
+    counts = sorted(len(v) for v in drawn.values())
+    assert counts[0] < 16 and report.samples_generated == sum(counts)
+
+    with pytest.raises(RuntimeError, match="the engine died"):
+        draw_neyman(tmp_path / "resumed", CoinBackend(fail_on=3))
+    resumed, again = draw_neyman(tmp_path / "resumed", CoinBackend())
+    overlapped, _ = draw_neyman(tmp_path / "overlapped", CoinBackend(), in_flight=2)
+    key = lambda c: (c.problem_id, c.sample_index)  # noqa: E731
+    for other in (resumed, overlapped):
+        assert sorted(other.completions, key=key) == sorted(whole.completions, key=key)
+    assert again.units_reused == 2 and again.samples_per_problem == report.samples_per_problem
 
 
 def test_units_split_the_problems_in_order() -> None:
@@ -112,6 +297,36 @@ def test_summaries_of_problems_with_different_sample_counts() -> None:
     assert "pass@4" not in summary
     with pytest.raises(ValueError, match="same number of samples"):
         summarize([[True, False], [True, True, True, False]])
+
+
+@pytest.mark.slow
+def test_neyman_sampling_in_a_real_job(evaluate: Evaluate, tmp_path: Path) -> None:
+    """The neyman rule in a job on the embedded model: budget 6 in rounds of 2, pilot 2,
+    as precise as 3 fixed samples; each problem's count is the reference's on the outcomes
+    and token counts in details.parquet."""
+    evaluate(
+        "backend=lmeval",
+        "benchmark.limit=3",
+        "benchmark.n=6",
+        "generation.max_new_tokens=24",
+        "sampling.adaptive=true",
+        "sampling.adaptive_rule=neyman",
+        "sampling.samples_per_unit=2",
+        "sampling.min_samples=2",
+        "sampling.match_n=3",
+    )
+    job = tmp_path / "outputs/default/smollm2-135m-instruct/main/math_500/lmeval"
+    details = pd.read_parquet(job / "details.parquet").sort_values("sample_index")
+    outcomes = {
+        str(pid): list(zip(rows["correct"], rows["num_tokens"], strict=True))
+        for pid, rows in details.groupby("problem_id")
+    }
+    expected = reference_neyman_counts(outcomes, 6, 2, 2, 3)
+    assert {pid: len(rows) for pid, rows in outcomes.items()} == expected
+    for _, rows in details.groupby("problem_id"):
+        assert list(rows["sample_index"]) == list(range(len(rows)))
+    results = json.loads((job / "results.json").read_text())
+    assert results["sampling"]["samples_generated"] == len(details)
 
 
 @pytest.mark.slow
