@@ -188,8 +188,8 @@ def test_70b_needs_tensor_parallel_4() -> None:
     assert result.weights_gb_per_gpu == pytest.approx(35.28, abs=0.01)
     # 64 sequences of 11,469 expected tokens (0.35 x 32k; 8,432 tokens of mean context): TP 8
     # (17.6 GB weights, 40,960 B/token per GPU) holds 37 full-length sequences but 145 at the
-    # mean context, so its one replica takes all 64 (the cap); TP 4's replicas 42 each (0.9 x
-    # 47): the model gives TP 8 35 min, TP 4 39 min.
+    # mean context, so its one replica takes all 64 (the cap); TP 4's replicas 37 each (0.8 x
+    # 47): the model gives TP 8 35 min, TP 4 42 min.
     result = plan(llama70, H100, request(concurrent=64))
     assert (result.tp, result.dp, result.max_num_seqs, result.sequences_that_fit) == (8, 1, 64, 37)
     assert "holds 37 full-length sequences, 145 at the expected context" in result.notes[0]
@@ -237,12 +237,12 @@ def test_slots_follow_the_kv_cache_at_the_expected_context() -> None:
     # Qwen-7B on AIME 2024 (30 x 64 samples, 11,000 tokens on average): TP 2 puts 7.62 GB of
     # weights on a GPU and leaves 60.8 GB of KV cache at 2 x 28 x 2 x 128 x 2 = 28,672 B per
     # token per GPU: 2.12M tokens per replica, 64 full-length sequences, 259 at the mean
-    # context (300 + 11,000 x (1 + CV^2) / 2 = 8,183 tokens); the engine gets 0.9 x 259.
+    # context (300 + 11,000 x (1 + CV^2) / 2 = 8,183 tokens); the engine gets 0.8 x 259.
     qwen7 = facts("DeepSeek-R1-Distill-Qwen-7B")
     aime = PlanRequest("bfloat16", 32768, 1920, 30, 64, 32768, mean_new_tokens=11000)
     result = plan(qwen7, H100, aime)
-    assert (result.tp, result.dp, result.sequences_that_fit, result.max_num_seqs) == (2, 4, 64, 233)
-    assert result.vllm_args()["max_num_seqs"] == 233
+    assert (result.tp, result.dp, result.sequences_that_fit, result.max_num_seqs) == (2, 4, 64, 207)
+    assert result.vllm_args()["max_num_seqs"] == 207
     # Shorter completions: more sequences in the same cache.
     math500 = PlanRequest("bfloat16", 32768, 2000, 500, 4, 32768, mean_new_tokens=3800)
     assert plan(qwen7, H100, math500).max_num_seqs > 2 * result.max_num_seqs
@@ -266,10 +266,10 @@ def test_layout_is_the_fastest_modeled_job() -> None:
             forced = plan(facts(name), H100, dataclasses.replace(aime, tensor_parallel_size=tp))
             assert (forced.tp, forced.dp) == (tp, 8 // tp)
             assert forced.estimated_hours >= chosen.estimated_hours * 0.98 - 0.01
-    # DP 8 x TP 1 is the slowest for the 8B: 43 sequences per replica against 216 at TP 4.
+    # DP 8 x TP 1 is the slowest for the 8B: 38 sequences per replica against 192 at TP 4.
     llama = facts("DeepSeek-R1-Distill-Llama-8B")
     dp8 = plan(llama, H100, dataclasses.replace(aime, strategy="dp"))
-    assert (dp8.tp, dp8.dp, dp8.max_num_seqs) == (1, 8, 43)
+    assert (dp8.tp, dp8.dp, dp8.max_num_seqs) == (1, 8, 38)
     assert plan(llama, H100, aime).estimated_hours < dp8.estimated_hours
 
 
@@ -312,15 +312,15 @@ def test_strategies_and_overrides() -> None:
 # GPU goes to weights), against its all-reduces.
 PARITY = """\
 model                          open-r1            ours                      max seqs
-DeepSeek-R1-Distill-Llama-70B  8 GPUs: TP8 x DP1  8 GPUs: TP8 x DP1 x PP1   135
-DeepSeek-R1-Distill-Llama-8B   8 GPUs: TP1 x DP8  8 GPUs: TP4 x DP2 x PP1   216
-DeepSeek-R1-Distill-Qwen-1.5B  4 GPUs: TP1 x DP4  8 GPUs: TP1 x DP8 x PP1   248
-DeepSeek-R1-Distill-Qwen-14B   8 GPUs: TP1 x DP8  8 GPUs: TP4 x DP2 x PP1   135
-DeepSeek-R1-Distill-Qwen-32B   8 GPUs: TP8 x DP1  8 GPUs: TP8 x DP1 x PP1   201
-DeepSeek-R1-Distill-Qwen-7B    4 GPUs: TP1 x DP4  8 GPUs: TP2 x DP4 x PP1   233
-Qwen2.5-72B-Instruct           8 GPUs: TP8 x DP1  8 GPUs: TP8 x DP1 x PP1   134
-Qwen3-30B-A3B                  8 GPUs: TP8 x DP1  8 GPUs: TP4 x DP2 x PP1   237
-SmolLM2-135M-Instruct          1 GPUs: TP1 x DP1  8 GPUs: TP1 x DP8 x PP1   495"""
+DeepSeek-R1-Distill-Llama-70B  8 GPUs: TP8 x DP1  8 GPUs: TP8 x DP1 x PP1   120
+DeepSeek-R1-Distill-Llama-8B   8 GPUs: TP1 x DP8  8 GPUs: TP4 x DP2 x PP1   192
+DeepSeek-R1-Distill-Qwen-1.5B  4 GPUs: TP1 x DP4  8 GPUs: TP1 x DP8 x PP1   220
+DeepSeek-R1-Distill-Qwen-14B   8 GPUs: TP1 x DP8  8 GPUs: TP4 x DP2 x PP1   120
+DeepSeek-R1-Distill-Qwen-32B   8 GPUs: TP8 x DP1  8 GPUs: TP8 x DP1 x PP1   179
+DeepSeek-R1-Distill-Qwen-7B    4 GPUs: TP1 x DP4  8 GPUs: TP2 x DP4 x PP1   207
+Qwen2.5-72B-Instruct           8 GPUs: TP8 x DP1  8 GPUs: TP8 x DP1 x PP1   119
+Qwen3-30B-A3B                  8 GPUs: TP8 x DP1  8 GPUs: TP4 x DP2 x PP1   211
+SmolLM2-135M-Instruct          1 GPUs: TP1 x DP1  8 GPUs: TP1 x DP8 x PP1   440"""
 
 
 def test_parity_with_open_r1() -> None:

@@ -1,5 +1,6 @@
 """Resource planning: model facts + cluster hardware -> parallelism plan and Slurm resources."""
 
+from evallaunch.planning.layouts import valid_tp
 from evallaunch.planning.model_facts import (
     ModelFacts,
     kv_cache_bytes_per_token,
@@ -13,7 +14,6 @@ from evallaunch.planning.planner import (
     PlanRequest,
     open_r1_rule,
     plan,
-    valid_tp,
 )
 from evallaunch.planning.table import format_plan_table
 

@@ -60,14 +60,16 @@ TAIL_SHARE = 0.75  # ... of which this share runs after the bulk, nearly alone
 GRAPH_MAX_BATCH = 512  # vLLM's largest captured CUDA graph; larger batches run without one
 # The engine's slots (max_num_seqs): SLOT_MARGIN x the sequences its KV cache holds at the
 # mean context, so that the cache rarely fills up (vLLM then preempts and recomputes a
-# sequence); bench/gpu_schedule.py measures the preemptions. Within MIN/MAX_ENGINE_SLOTS.
-SLOT_MARGIN = 0.9
+# sequence) even where a model writes longer than the benchmark's mean_new_tokens;
+# bench/gpu_schedule.py weighs GPU-hours against preemptions. Within MIN/MAX_ENGINE_SLOTS.
+SLOT_MARGIN = 0.8
 MIN_ENGINE_SLOTS = 16
 MAX_ENGINE_SLOTS = 1024
-# auto units hold UNIT_FILL x (replicas x max_num_seqs) sequences. With two units in flight
-# the engines stay full only if the next unit outlasts the draining one's longest samples
-# (several times a typical one): bench/gpu_schedule.py picks the value.
-UNIT_FILL = 8.0
+# auto units hold UNIT_FILL x (replicas x max_num_seqs) sequences; with units_to_fill's units
+# in flight (evallaunch.engine.BACKLOG) the engines stay full while one drains. The smallest
+# value that keeps every simulated job within 0.95 of the ideal (bench/gpu_schedule.py):
+# smaller units lose less work to a preemption.
+UNIT_FILL = 4.0
 # lighteval's maintainers: ~2k completions of a 7B R1-Distill in ~15 min, one 8-GPU node.
 CALIBRATION = {
     "model": "DeepSeek-R1-Distill-Qwen-7B",
