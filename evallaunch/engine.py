@@ -30,7 +30,7 @@ DEFAULT_SLOTS = 32
 #: The smallest auto-sized unit, in problems.
 MIN_AUTO_PROBLEMS = 32
 #: sampling.units_in_flight=auto keeps this many times the engines' slots in requests.
-BACKLOG = 4
+BACKLOG = 8
 MAX_UNITS_IN_FLIGHT = 16
 
 
