@@ -1,11 +1,15 @@
 """How a job's requests reach the engine replicas (helper of gpu_schedule.py).
 
-- ideal: one call holding every request, a global queue feeding any free slot of any
+- ideal: one call holding every request in a global queue that feeds any free slot of any
   replica, one engine start per replica.
-- units: evallaunch's schedule: `in_flight` units at once, each keeping at most replicas x
-  slots requests outstanding, sent through the least-connections balancer; a unit starts
-  as soon as one finishes; with adaptive sampling unit (block b + 1, chunk c) waits for
-  (b, c) and holds the problems of chunk c not settled yet (evallaunch.sampling).
+- evallaunch: evallaunch's schedule (evallaunch.sampling, evallaunch.serving): units of
+  `per_unit` problems x `samples_per_unit` samples; a unit's requests reach the balancer's
+  one FIFO queue `setup_s` after it starts (the harness writes its problems, builds its
+  requests), all at once; the queue feeds any replica running fewer than its max_num_seqs;
+  `in_flight` units generate at once (a unit stops counting once every request of it is
+  answered, while its harness scores it for `score_s`; at most 2 x in_flight units run);
+  with adaptive sampling unit (block b + 1, chunk c) becomes ready when (b, c) is scored
+  and holds the problems of chunk c not settled yet.
 - static: lighteval's vLLM data-parallel path: the prompts (longest first) dealt round-robin
   over the replicas up front (more_itertools.distribute), all n samples of a prompt on one
   replica; engines started in Ray tasks for the call.
@@ -16,8 +20,7 @@
 from __future__ import annotations
 
 import heapq
-from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from gpu_sim import Cluster, Replica, Request
@@ -48,6 +51,12 @@ class Outcome:
     gpu_hours: float
     preemptions: int
     starts: int
+    requests: int = 0
+
+    @property
+    def preempted(self) -> float:
+        """Preemptions per request."""
+        return self.preemptions / max(self.requests, 1)
 
 
 def requests_of(prompt: np.ndarray, length: np.ndarray, correct: np.ndarray) -> list[Request]:
@@ -67,21 +76,17 @@ def _replicas(setup: Setup, start: float) -> list[Replica]:
     ]
 
 
-def _outcome(setup: Setup, cluster: Cluster, end: float, starts: int) -> Outcome:
+def _outcome(setup: Setup, cluster: Cluster, end: float, starts: int, requests: int) -> Outcome:
     pre = sum(r.preemptions for r in cluster.replicas)
-    return Outcome(end, end * setup.gpus / 3600, pre, starts)
+    return Outcome(end, end * setup.gpus / 3600, pre, starts, requests)
 
 
 def ideal(setup: Setup, requests: list[Request]) -> Outcome:
     start = setup.model.start_s(setup.ray)
-    queue = deque(requests)
-    cluster = Cluster(
-        _replicas(setup, start),
-        on_done=lambda r, t: None,
-        pull=lambda: queue.popleft() if queue else None,
-    )
-    cluster.start()
-    return _outcome(setup, cluster, cluster.run(), setup.replicas)
+    cluster = Cluster(_replicas(setup, start), on_done=lambda r, t: None)
+    cluster.now = start
+    cluster.enqueue(list(requests))
+    return _outcome(setup, cluster, cluster.run(), setup.replicas, len(requests))
 
 
 def static(setup: Setup, requests: list[Request], prompt: np.ndarray) -> Outcome:
@@ -95,78 +100,124 @@ def static(setup: Setup, requests: list[Request], prompt: np.ndarray) -> Outcome
         replica.in_flight += 1
     cluster = Cluster(replicas, on_done=lambda r, t: None)
     cluster.start()
-    return _outcome(setup, cluster, cluster.run(), setup.replicas)
+    return _outcome(setup, cluster, cluster.run(), setup.replicas, len(requests))
 
 
 @dataclass
 class _Unit:
     key: tuple[int, int]
-    pending: deque[Request]
-    outstanding: int = 0
+    requests: list[Request]
+    answered: int = 0
 
 
-def units(
-    setup: Setup,
-    requests: list[Request],
-    per_unit: int,
-    samples_per_unit: int,
-    in_flight: int,
-    adaptive: bool,
-    total_limit: int | None = None,
-) -> Outcome:
-    """evallaunch's schedule. `requests` hold the samples drawn (adaptive: fewer). Each unit
-    keeps at most replicas x slots requests outstanding; `total_limit` (optional) caps the
-    requests outstanding over all units (the oldest unit sends first)."""
+@dataclass
+class Client:
+    """evallaunch's side of a job: unit sizes and its own time per unit."""
+
+    per_unit: int
+    samples_per_unit: int
+    in_flight: int
+    adaptive: bool = False
+    setup_s: float = 5.0
+    score_s: float = 5.0
+
+
+@dataclass
+class _Schedule:
+    """The units of a job by (block, chunk) and the client's state."""
+
+    units: dict[tuple[int, int], list[Request]]
+    ready: list[tuple[int, int]]
+    generating: dict[tuple[int, int], _Unit] = field(default_factory=dict)
+    scoring: int = 0
+    queued: set[tuple[int, int]] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.queued.update(self.ready)
+
+
+def _units(requests: list[Request], client: Client) -> _Schedule:
     chunk_of: dict[int, int] = {}
     for request in requests:
-        chunk_of.setdefault(request.problem, len(chunk_of) // max(per_unit, 1))
-    index: dict[tuple[int, int], list[Request]] = {}
+        chunk_of.setdefault(request.problem, len(chunk_of) // max(client.per_unit, 1))
+    units: dict[tuple[int, int], list[Request]] = {}
     sample_no: dict[int, int] = {}
     for request in requests:  # problem-major: sample i of a problem is its i-th request
         i = sample_no.get(request.problem, 0)
         sample_no[request.problem] = i + 1
-        key = (i // samples_per_unit, chunk_of[request.problem])
-        index.setdefault(key, []).append(request)
-    ready = sorted(key for key in index if not adaptive or key[0] == 0)
+        key = (i // client.samples_per_unit, chunk_of[request.problem])
+        units.setdefault(key, []).append(request)
+    ready = sorted(key for key in units if not client.adaptive or key[0] == 0)
     heapq.heapify(ready)
-    limit = setup.replicas * setup.slots
-    cap = total_limit or limit * in_flight
-    active: dict[tuple[int, int], _Unit] = {}  # in start order
-    owner: dict[int, _Unit] = {}
-    out = [0]
-    cluster: Cluster
+    return _Schedule(units, ready)
 
-    def feed() -> None:
-        for unit in active.values():
-            while unit.pending and unit.outstanding < limit and out[0] < cap:
-                request = unit.pending.popleft()
-                owner[request.rid] = unit
-                unit.outstanding += 1
-                out[0] += 1
-                cluster.route(request)
+
+def evallaunch(setup: Setup, requests: list[Request], client: Client) -> Outcome:
+    """evallaunch's schedule (see the module docstring). `requests` hold the samples drawn
+    (adaptive: fewer)."""
+    return run_units(setup, _units(requests, client), client, len(requests))
+
+
+def units_of(requests: list[Request], client: Client) -> _Schedule:
+    """The units of one benchmark's requests (for `merged`)."""
+    return _units(requests, client)
+
+
+def merged(schedules: list[_Schedule]) -> _Schedule:
+    """The units of several benchmarks run by one job (chunks renumbered), ready in order."""
+    units: dict[tuple[int, int], list[Request]] = {}
+    ready: list[tuple[int, int]] = []
+    offset = 0
+    for schedule in schedules:
+        chunks = 1 + max(chunk for _, chunk in schedule.units)
+        units.update({(b, c + offset): reqs for (b, c), reqs in schedule.units.items()})
+        ready += [(b, c + offset) for b, c in schedule.ready]
+        offset += chunks
+    heapq.heapify(ready)
+    return _Schedule(units, ready)
+
+
+def run_units(setup: Setup, plan: _Schedule, client: Client, requests: int) -> Outcome:
+    """Run the units of `plan` with the client's settings (see the module docstring)."""
+    owner: dict[int, _Unit] = {}
+    start = setup.model.start_s(setup.ray)
+    cluster = Cluster(_replicas(setup, start), on_done=lambda r, t: done(r))
+    cluster.now = start
 
     def fill() -> None:
-        while len(active) < in_flight and ready:
-            key = heapq.heappop(ready)
-            active[key] = _Unit(key, deque(index[key]))
-        feed()
+        while (
+            len(plan.generating) < client.in_flight
+            and len(plan.generating) + plan.scoring < 2 * client.in_flight
+            and plan.ready
+        ):
+            unit = _Unit(heapq.heappop(plan.ready), [])
+            unit.requests = plan.units[unit.key]
+            plan.generating[unit.key] = unit
+            for request in unit.requests:
+                owner[request.rid] = unit
+            cluster.at(cluster.now + client.setup_s, lambda u=unit: cluster.enqueue(u.requests))
 
-    def done(request: Request, t: float) -> None:
-        unit = owner.pop(request.rid)
-        unit.outstanding -= 1
-        out[0] -= 1
-        if unit.outstanding == 0 and not unit.pending:
-            del active[unit.key]
-            block, chunk = unit.key
-            if adaptive and (block + 1, chunk) in index:
-                heapq.heappush(ready, (block + 1, chunk))
+    def scored(unit: _Unit) -> None:
+        plan.scoring -= 1
+        block, chunk = unit.key
+        after = (block + 1, chunk)  # adaptive: the chunk's next block waits for this one
+        if after in plan.units and after not in plan.queued:
+            plan.queued.add(after)
+            heapq.heappush(plan.ready, after)
         fill()
 
-    start = setup.model.start_s(setup.ray)
-    cluster = Cluster(_replicas(setup, start), on_done=done)
-    cluster.now = start
+    def done(request: Request) -> None:
+        unit = owner.pop(request.rid)
+        unit.answered += 1
+        if unit.answered == len(unit.requests):
+            del plan.generating[unit.key]
+            plan.scoring += 1
+            cluster.at(cluster.now + client.score_s, lambda: scored(unit))
+            fill()
+
     fill()
-    return _outcome(setup, cluster, cluster.run(), setup.replicas)
+    end = cluster.run()
+    return _outcome(setup, cluster, end, setup.replicas, requests)
 
 
 def barriers(
@@ -197,4 +248,4 @@ def barriers(
         cluster.start()
         clock = max(clock, cluster.run())
         preemptions += sum(r.preemptions for r in replicas)
-    return Outcome(clock, clock * setup.gpus / 3600, preemptions, starts)
+    return Outcome(clock, clock * setup.gpus / 3600, preemptions, starts, len(requests))

@@ -13,6 +13,7 @@ replica for `ReplicaModel.prefill_s`.
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
 from collections import deque
 from collections.abc import Callable
@@ -153,18 +154,10 @@ class Replica:
         self.in_flight += 1
         self.served += 1
 
-    def admit(self, pull: Callable[[], Request | None] | None = None) -> None:
-        """Start waiting requests (then pulled ones) while slots and cache allow."""
-        while len(self.admitted) < self.slots:
-            request = self.waiting[0] if self.waiting else None
-            if request is None and pull is not None:
-                request = pull()
-                if request is not None:
-                    self.waiting.append(request)
-                    self.in_flight += 1
-                    self.served += 1
-            if request is None:
-                return
+    def admit(self) -> None:
+        """Start waiting requests while slots and cache allow."""
+        while len(self.admitted) < self.slots and self.waiting:
+            request = self.waiting[0]
             context = request.prompt + request.generated
             if self.kv() + context + self.batch + 1 > self.capacity and self.admitted:
                 return
@@ -219,30 +212,40 @@ class Replica:
 
 class Cluster:
     """Replicas driven by one event loop. `on_done(request, t)` is called as each request
-    finishes; `pull` (optional) feeds idle slots from a global queue."""
+    finishes. Requests reach the replicas either up front (`Replica.waiting`, a static
+    split), or through `enqueue`: one FIFO queue in front of all replicas, each taking the
+    oldest waiting request while it runs fewer than its slots (evallaunch's balancer with
+    the engines' max_num_seqs as capacity; the least busy replica first). `at(t, f)` runs f
+    at time t (a client's own work between requests)."""
 
-    def __init__(
-        self,
-        replicas: list[Replica],
-        on_done: Callable[[Request, float], None],
-        pull: Callable[[], Request | None] | None = None,
-    ) -> None:
-        self.replicas, self.on_done, self.pull = replicas, on_done, pull
+    def __init__(self, replicas: list[Replica], on_done: Callable[[Request, float], None]) -> None:
+        self.replicas, self.on_done = replicas, on_done
         self.heap: list[tuple[float, int, int]] = []
+        self.timers: list[tuple[float, int, Callable[[], None]]] = []
         self.version = [0] * len(replicas)
+        self.queue: deque[Request] = deque()
         self.now = 0.0
+        self._order = itertools.count()
 
-    def route(self, request: Request) -> None:
-        """The least-connections balancer: fewest in flight, then fewest served."""
-        target = min(self.replicas, key=lambda r: (r.in_flight, r.served))
-        self.send(target, request)
+    def at(self, t: float, action: Callable[[], None]) -> None:
+        heapq.heappush(self.timers, (t, next(self._order), action))
 
-    def send(self, replica: Replica, request: Request) -> None:
-        replica.add(request, self.now)
-        self._touch(replica)
+    def enqueue(self, requests: list[Request]) -> None:
+        self.queue.extend(requests)
+        self.dispatch()
+
+    def dispatch(self) -> None:
+        """Hand waiting requests to replicas with a free slot, the least busy first."""
+        while self.queue:
+            free = [r for r in self.replicas if r.in_flight < r.slots]
+            if not free:
+                return
+            target = min(free, key=lambda r: (r.in_flight, r.served))
+            target.add(self.queue.popleft(), self.now)
+            self._touch(target)
 
     def _touch(self, replica: Replica) -> None:
-        replica.admit(self.pull)
+        replica.admit()
         t, _ = replica.next_event()
         self.version[replica.index] += 1
         if t < INF:
@@ -255,9 +258,15 @@ class Cluster:
             self._touch(replica)
 
     def run(self) -> float:
-        """Process events until every replica is idle; the time of the last event."""
+        """Process events until every replica is idle and no timer is left; the time of the
+        last request's end."""
         end = 0.0
-        while self.heap:
+        while self.heap or self.timers:
+            if self.timers and (not self.heap or self.timers[0][0] <= self.heap[0][0]):
+                t, _, action = heapq.heappop(self.timers)
+                self.now = max(self.now, t)
+                action()
+                continue
             t, index, version = heapq.heappop(self.heap)
             if version != self.version[index]:
                 continue
@@ -268,4 +277,5 @@ class Cluster:
                 end = max(end, request.done_at)
                 self.on_done(request, self.now)
             self._touch(replica)
+            self.dispatch()
         return end

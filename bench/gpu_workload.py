@@ -22,7 +22,7 @@ import numpy as np
 import yaml
 
 from evallaunch.planning.throughput import capped_mean
-from evallaunch.sampling import is_settled
+from evallaunch.sampling import is_settled, neyman_scale, neyman_target, shrunk_spread
 
 REPO = Path(__file__).resolve().parent.parent
 MAX_NEW_TOKENS = 32768
@@ -153,32 +153,78 @@ def expected_lengths(probs: Problems) -> tuple[np.ndarray, np.ndarray]:
 
 @dataclass(frozen=True)
 class Adaptive:
-    """Settings of `sampling.adaptive=true` (benchmark.n is the budget)."""
+    """Settings of `sampling.adaptive=true` (benchmark.n is the budget); rule "interval"
+    stops at ci_width, "neyman" at the precision of match_n fixed samples."""
 
     budget: int
     samples_per_unit: int
     min_samples: int
-    ci_width: float
+    ci_width: float = 0.0
+    rule: str = "interval"
+    match_n: int = 0
+
+    @property
+    def off(self) -> bool:
+        return self.rule == "interval" and self.ci_width <= 0
 
     def label(self) -> str:
-        if self.ci_width <= 0:
+        if self.off:
             return f"adaptive=false (n={self.budget}, samples_per_unit={self.samples_per_unit})"
-        return (
-            f"n={self.budget} samples_per_unit={self.samples_per_unit} "
-            f"min_samples={self.min_samples} ci_width={self.ci_width:g}"
-        )
+        head = f"n={self.budget} samples_per_unit={self.samples_per_unit} "
+        head += f"min_samples={self.min_samples} "
+        if self.rule == "neyman":
+            return head + f"adaptive_rule=neyman match_n={self.match_n}"
+        return head + f"ci_width={self.ci_width:g}"
 
 
-def drawn_counts(cum: np.ndarray, rule: Adaptive) -> np.ndarray:
-    """Samples each problem draws under the rule, from the running count of right samples
-    [..., problem, sample] (at least the budget's worth): checked before each round of
-    samples_per_unit samples, as evallaunch.sampling does."""
+@dataclass
+class Draws:
+    """Running counts [seed, problem, sample] of right samples and of tokens."""
+
+    right: np.ndarray
+    tokens: np.ndarray
+
+
+def seeds_of(probs: Problems, samples: int, seeds: int, seed: int) -> Draws:
+    """`seeds` independent runs of `samples` samples per problem on fixed problems: right or
+    wrong, and a length as in `draw` (a sample cut at the cap is wrong)."""
+    rng = np.random.default_rng(seed)
+    shape = (seeds, len(probs.rate), samples)
+    right = rng.random(shape) < probs.rate[None, :, None]
+    median = probs.median[None, :, None] * np.where(right, 1.0, WRONG_FACTOR)
+    length = np.minimum(np.ceil(median * rng.lognormal(0, SAMPLE_SIGMA, shape)), MAX_NEW_TOKENS)
+    right &= length < MAX_NEW_TOKENS
+    return Draws(
+        np.cumsum(right, axis=-1, dtype=np.int16), np.cumsum(length, axis=-1, dtype=np.float64)
+    )
+
+
+def drawn_counts(draws: Draws, rule: Adaptive) -> np.ndarray:
+    """Samples each problem draws under the rule [..., problem]: checked before each round
+    of samples_per_unit samples, as evallaunch.sampling does, with its rule functions."""
     budget, step = rule.budget, rule.samples_per_unit
+    cum = draws.right
     counts = np.full(cum.shape[:-1], budget)
+    if rule.off:
+        return counts
     open_ = np.ones(cum.shape[:-1], dtype=bool)
+    scale = reference = None
+    if rule.rule == "neyman":
+        first = rule.min_samples - 1
+        pilot_tokens = draws.tokens[..., first] / rule.min_samples
+        reference = np.maximum(pilot_tokens.mean(axis=-1, keepdims=True), 1.0)
+        spreads = shrunk_spread(cum[..., first], rule.min_samples)
+        costs = np.maximum(pilot_tokens, 1.0) / reference
+        scale = neyman_scale(rule.match_n, spreads.T, costs.T)[..., None]  # per run
     for total in range(step, budget, step):
-        table = _settle_table(total, rule.ci_width, rule.min_samples)
-        stop = open_ & table[cum[..., total - 1]]
+        if total < rule.min_samples:
+            continue
+        if rule.rule == "neyman":
+            cost = np.maximum(draws.tokens[..., total - 1] / total, 1.0) / reference
+            stop = total >= neyman_target(cum[..., total - 1], total, cost, scale)
+        else:
+            stop = _settle_table(total, rule.ci_width, rule.min_samples)[cum[..., total - 1]]
+        stop &= open_
         counts[stop] = total
         open_ &= ~stop
     return counts
@@ -189,24 +235,28 @@ def _settle_table(total: int, ci_width: float, min_samples: int) -> np.ndarray:
     return np.array([is_settled(k, total, ci_width, min_samples) for k in range(total + 1)])
 
 
-def spread(
-    cum: np.ndarray, lengths: tuple[np.ndarray, np.ndarray], fixed_n: int, rule: Adaptive | None
-) -> tuple[float, float, float]:
-    """(sd of pass@1 over seeds, mean samples per problem, mean tokens per problem) from the
-    running count of right samples [seed, problem, sample] (problems fixed) and the mean
-    right/wrong lengths per problem: fixed n samples each, or the adaptive rule (pass@1 =
-    the mean of the per-problem means)."""
-    counts = np.full(cum.shape[:-1], fixed_n) if rule is None else drawn_counts(cum, rule)
-    hits = np.take_along_axis(cum, counts[..., None] - 1, axis=-1)[..., 0]
+@dataclass
+class Spread:
+    """One rule over many runs: sd and mean of pass@1, samples and tokens per problem."""
+
+    sd: float
+    mean: float
+    samples: float
+    tokens: float
+
+
+def spread(draws: Draws, rule: Adaptive) -> Spread:
+    """pass@1 (the mean of the per-problem means) of every run under the rule."""
+    counts = drawn_counts(draws, rule)
+    index = counts[..., None] - 1
+    hits = np.take_along_axis(draws.right, index, axis=-1)[..., 0]
+    tokens = np.take_along_axis(draws.tokens, index, axis=-1)[..., 0]
     score = (hits / counts).mean(axis=-1)
-    right, wrong = lengths
-    tokens = (hits * right + (counts - hits) * wrong).mean(axis=-1)
-    return float(score.std()), float(counts.mean()), float(tokens.mean())
+    return Spread(
+        float(score.std()), float(score.mean()), float(counts.mean()), float(tokens.mean())
+    )
 
 
-def seeds_of(probs: Problems, samples: int, seeds: int, seed: int) -> np.ndarray:
-    """Running count of right samples [seed, problem, sample] of `seeds` independent runs
-    on fixed problems."""
-    rng = np.random.default_rng(seed)
-    right = rng.random((seeds, len(probs.rate), samples)) < probs.rate[None, :, None]
-    return np.cumsum(right, axis=-1, dtype=np.int16)
+def fixed(n: int, samples_per_unit: int = 16) -> Adaptive:
+    """Fixed n samples per problem (adaptive sampling off)."""
+    return Adaptive(n, min(samples_per_unit, n), n)
