@@ -17,8 +17,10 @@ PARALLEL  ?=
 NUM_GPUS  ?=
 ARGS      ?=
 PYTEST_ARGS ?=
-# `make test` starts the local Slurm (root + apt-get) unless SLURM=0.
+# `make test` starts the local Slurm (root + apt-get) unless SLURM=0, and builds .venv-vllm
+# (vLLM's CPU build here) for the vLLM tests unless VLLM=0.
 SLURM     ?= auto
+VLLM      ?= 1
 
 .PHONY: help setup setup-vllm evaluate prepare test test-fast lint format bench gpu-check-wheels clean slurm-up slurm-down slurm-status
 
@@ -43,8 +45,9 @@ evaluate: prepare ## run an evaluation; ARGS="model=... benchmark=..." and/or op
 	  --model "$(MODEL)" --task "$(TASK)" --parallel "$(PARALLEL)" --num-gpus "$(NUM_GPUS)" \
 	  --run $(VENV)/bin/evallaunch-evaluate -- $(ARGS)
 
-test: setup ## run the whole test suite; starts the local Slurm first when root with apt (SLURM=0: don't)
+test: setup ## run the whole test suite; starts the local Slurm (root + apt; SLURM=0: don't) and builds .venv-vllm (VLLM=0: don't)
 	@SLURM="$(SLURM)" bash scripts/slurm/up-for-tests.sh
+	@if [ "$(VLLM)" != 0 ]; then bash scripts/setup-vllm.sh || echo "make test: vLLM could not be set up; the vLLM tests will skip"; fi
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-fast: setup ## run the tests that need no model

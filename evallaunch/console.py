@@ -7,11 +7,13 @@ from __future__ import annotations
 import logging
 import os
 
-#: The harnesses' and Hugging Face libraries' progress bars, off unless verbose.
+#: The Hugging Face libraries' progress bars, off unless verbose (the harnesses' draw
+#: into /dev/null: evallaunch.compat.silence_progress_bars).
 QUIET_ENV = {
-    "TQDM_DISABLE": "1",
     "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
     "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    # vLLM's records go through the job's handlers (to evaluate.log), not its own.
+    "VLLM_CONFIGURE_LOGGING": "0",
 }
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -114,8 +115,19 @@ def engine_settings(
         gpu_memory_utilization=float(par.gpu_memory_utilization),
         max_model_len=max_model_len,
         dtype=dtype,
-        enforce_eager=bool(par.get("enforce_eager", False)),
+        # On a CPU, vLLM's compiled mode costs minutes per engine start for no speed.
+        enforce_eager=bool(par.get("enforce_eager", False)) or device == "cpu",
     )
+
+
+def vllm_cpu_environment(index: int | None = None) -> dict[str, str]:
+    """Variables vLLM's CPU build needs: a KV-cache size (else it reserves most of the
+    machine's memory and refuses to start when that is not free) and, for the index-th of
+    several engines on one machine, a core of its own."""
+    env = {"VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1")}
+    if index is not None and "VLLM_CPU_OMP_THREADS_BIND" not in os.environ:
+        env["VLLM_CPU_OMP_THREADS_BIND"] = str(index % (os.cpu_count() or 1))
+    return env
 
 
 def check_engine_config(cfg: DictConfig) -> None:
@@ -176,13 +188,17 @@ def uses_servers(model_type: str, engine: EngineSettings, units_in_flight: int |
     return model_type == "vllm" and (engine.replicas > 1 or units_in_flight != 1)
 
 
-def resolve_units_in_flight(value: Any, model_type: str, device: str) -> int | None:
+def resolve_units_in_flight(
+    value: Any, model_type: str, device: str, engine: EngineSettings | None = None
+) -> int | None:
     """`sampling.units_in_flight`: auto is None (as many as keep BACKLOG x the slots of
     requests waiting, see `units_to_fill`) where requests go to servers (server mode, or
-    vLLM on a GPU), else 1; an explicit value above 1 needs servers."""
+    vLLM on a GPU or with several replicas), else 1; an explicit value above 1 needs
+    servers."""
     if value == "auto":
-        servers = model_type == "server" or (model_type == "vllm" and device == "cuda")
-        return None if servers else 1
+        replicas = engine.replicas if engine is not None else 1
+        vllm_servers = model_type == "vllm" and (device == "cuda" or replicas > 1)
+        return None if model_type == "server" or vllm_servers else 1
     if not isinstance(value, int) or value < 1:
         raise EvallaunchError(
             f"sampling.units_in_flight={value!r} is invalid: expected auto or a value >= 1"

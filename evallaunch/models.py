@@ -100,3 +100,20 @@ def pick_dtype(dtype: str, device: str) -> str:
     if dtype != "auto":
         return dtype
     return "bfloat16" if device == "cuda" else "float32"
+
+
+def context_length(model_path: str) -> int:
+    """The model's own context length, from its config.json."""
+    config_file = Path(model_path) / "config.json"
+    try:
+        config = json.loads(config_file.read_text())
+    except (OSError, ValueError):
+        config = {}
+    for node in (config, config.get("text_config") or {}):
+        for key in ("max_position_embeddings", "max_sequence_length", "seq_length"):
+            if isinstance(node.get(key), int):
+                return int(node[key])
+    raise EvallaunchError(
+        f"cannot tell the context length of {model_path} from its config.json",
+        hint="set model.max_model_length",
+    )

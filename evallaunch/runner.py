@@ -185,7 +185,7 @@ def _evaluate(cfg: DictConfig, job_dir: Path, started: str, clock: float) -> dic
         )
     engine = engine_settings(cfg, device, dtype, cfg.model.max_model_length)
     in_flight = resolve_units_in_flight(
-        cfg.sampling.units_in_flight, cfg.backend.model_type, device
+        cfg.sampling.units_in_flight, cfg.backend.model_type, device, engine
     )
     request = GenerationRequest(
         benchmark=bench.name,

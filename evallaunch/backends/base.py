@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 import importlib
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -11,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from evallaunch.data import Problem
-from evallaunch.engine import DEFAULT_SLOTS, EngineSettings
+from evallaunch.engine import DEFAULT_SLOTS, EngineSettings, vllm_cpu_environment
 from evallaunch.errors import EvallaunchError, require
 from evallaunch.scoring.registry import Scorer, get_scorer
 
@@ -168,6 +169,9 @@ class Backend(abc.ABC):
         require(*self.requires)
         if self.model_type == "vllm" and not request.base_url:
             require("vllm", f"vllm-{self.name}")
+            if request.device == "cpu":
+                for name, value in vllm_cpu_environment().items():
+                    os.environ.setdefault(name, value)
         return self.run(request, get_scorer(request.scorer))
 
     @abc.abstractmethod

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from evallaunch.backends.base import GenerationRequest
+from evallaunch.models import context_length
 
 
 def _for_the_whole_job(model_class: type) -> type:
@@ -76,7 +77,7 @@ def transformers_model(request: GenerationRequest, batch_size: int, extra: dict[
 def vllm_model_config(request: GenerationRequest, extra: dict[str, Any]) -> Any:
     """lighteval's `VLLMModelConfig` for one replica with the job's engine settings
     (evallaunch runs more replicas as servers); backend.model_args override them."""
-    from lighteval.models.vllm.vllm_model import VLLMModelConfig
+    from evallaunch.compat import lighteval_vllm_module
 
     engine = request.engine
     fields = {
@@ -85,21 +86,23 @@ def vllm_model_config(request: GenerationRequest, extra: dict[str, Any]) -> Any:
         "pipeline_parallel_size": engine.pipeline_parallel_size,
         "data_parallel_size": 1,
         "gpu_memory_utilization": engine.gpu_memory_utilization,
-        "max_model_length": request.max_model_length or engine.max_model_len,
+        # Always set: lighteval 0.13 would read it from a vLLM attribute newer vLLMs lack.
+        "max_model_length": request.max_model_length
+        or engine.max_model_len
+        or context_length(request.model_path),
         "seed": request.seed,
     }
     if engine.max_num_seqs:
         fields["max_num_seqs"] = engine.max_num_seqs
-    return VLLMModelConfig(**{**fields, **extra})
+    return lighteval_vllm_module().VLLMModelConfig(**{**fields, **extra})
 
 
 def vllm_model(request: GenerationRequest, extra: dict[str, Any]) -> Any:
     """lighteval's in-process vLLM model for one replica, with CUDA graphs unless
     parallelism.enforce_eager (lighteval 0.13 hard-codes eager mode: evallaunch.compat)."""
-    from lighteval.models.vllm.vllm_model import VLLMModel
+    from evallaunch.compat import lighteval_vllm_engine_args, lighteval_vllm_module
 
-    from evallaunch.compat import lighteval_vllm_engine_args
-
-    model_class = _for_the_whole_job(VLLMModel)
+    model_class = _for_the_whole_job(lighteval_vllm_module().VLLMModel)
+    # enforce_eager: lighteval's config has no field for it.
     with lighteval_vllm_engine_args(enforce_eager=request.engine.enforce_eager):
         return model_class(config=vllm_model_config(request, extra))

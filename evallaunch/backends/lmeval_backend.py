@@ -92,6 +92,7 @@ class LmevalBackend(Backend):
         elif self.model_type == "vllm":
             args = vllm_model_args(request, self.model_args)
             lm = self.reuse("vllm:" + json.dumps(args, sort_keys=True), lambda: _vllm_lm(args))
+            lm.unit_seed = request.seed
         else:
             lm = self.reuse(
                 json.dumps(model_args, sort_keys=True), lambda: _hf_lm(model_args, self.batch_size)
@@ -189,14 +190,14 @@ def _hf_lm(model_args: dict[str, Any], batch_size: int) -> Any:
 def vllm_model_args(request: GenerationRequest, extra: dict[str, Any]) -> dict[str, Any]:
     """Arguments of lm-eval's in-process vLLM model (`vllm`): one replica with the job's
     engine settings (evallaunch runs more replicas as servers); backend.model_args
-    override them."""
+    override them. No seed: the engine lives for the whole job, and each unit seeds its
+    own requests."""
     args: dict[str, Any] = {
         "pretrained": request.model_path,
         "revision": request.revision or "main",
         "trust_remote_code": request.trust_remote_code,
         "data_parallel_size": 1,
         "max_gen_toks": request.max_new_tokens,
-        "seed": request.seed,
         "batch_size": "auto",
         **request.engine.vllm_args(),
     }
@@ -206,10 +207,25 @@ def vllm_model_args(request: GenerationRequest, extra: dict[str, Any]) -> dict[s
 
 
 def _vllm_lm(args: dict[str, Any]) -> Any:
-    """lm-eval's in-process vLLM model (loaded once per job)."""
-    from lm_eval.api.registry import get_model
+    """lm-eval's in-process vLLM model (loaded once per job) whose k-th repeat of a prompt
+    is seeded `unit_seed + k`: lm-eval sends every repeat with the same generation settings,
+    so without a seed the samples are not reproducible, and with one they are identical."""
+    from lm_eval.models.vllm_causallms import VLLM
 
-    return get_model("vllm").create_from_arg_obj(args)
+    class SeededVLLM(VLLM):
+        unit_seed = 0
+
+        def generate_until(self, requests: list[Any], disable_tqdm: bool = False) -> list[str]:
+            repeats: collections.Counter[str] = collections.Counter()
+            for instance in requests:
+                context, gen_kwargs = instance.args
+                key = json.dumps(context, sort_keys=True, default=str)
+                seed = self.unit_seed + repeats[key]
+                repeats[key] += 1
+                instance.arguments = (context, {**gen_kwargs, "seed": seed})
+            return list(super().generate_until(requests, disable_tqdm=disable_tqdm))
+
+    return SeededVLLM(**args)
 
 
 def _tokenizer(request: GenerationRequest) -> Any:

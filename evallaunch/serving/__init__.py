@@ -29,7 +29,9 @@ from typing import TYPE_CHECKING, Any
 
 from omegaconf import OmegaConf
 
+from evallaunch.engine import vllm_cpu_environment
 from evallaunch.errors import EvallaunchError
+from evallaunch.models import context_length
 from evallaunch.serving.servers import HOST, Server, ServerPool, find_executable, free_port
 
 if TYPE_CHECKING:
@@ -148,7 +150,7 @@ def build_servers(settings: Any, request: GenerationRequest, log_dir: Path) -> l
     if "python" in used:
         fields["python"] = vllm_python()
     if "max_model_length" in used:
-        fields["max_model_length"] = request.max_model_length or _context_length(request)
+        fields["max_model_length"] = request.max_model_length or context_length(request.model_path)
     gpus = _gpu_slices(count, tp * dp)
     servers: list[Server] = []
     for index in range(count):
@@ -158,29 +160,15 @@ def build_servers(settings: Any, request: GenerationRequest, log_dir: Path) -> l
             raise EvallaunchError("backend.server.command is empty")
         argv[0] = find_executable(argv[0])
         env = {"CUDA_VISIBLE_DEVICES": gpus[index]} if gpus else {}
+        if request.device == "cpu":
+            env.update(vllm_cpu_environment(index))
+        env["VLLM_CONFIGURE_LOGGING"] = "1"  # the server's own log file gets vLLM's records
         servers.append(Server(index, argv, port, log_dir / f"server-{index}.log", env))
     return servers
 
 
 def _get(node: Any, key: str) -> Any:
     return None if node is None else node.get(key)
-
-
-def _context_length(request: GenerationRequest) -> int:
-    """The model's own context length (config.json), for {max_model_length}."""
-    config_file = Path(request.model_path) / "config.json"
-    try:
-        config = json.loads(config_file.read_text())
-    except (OSError, ValueError):
-        config = {}
-    for node in (config, config.get("text_config") or {}):
-        for key in ("max_position_embeddings", "max_sequence_length", "seq_length"):
-            if isinstance(node.get(key), int):
-                return int(node[key])
-    raise EvallaunchError(
-        f"cannot tell the context length of {request.model_path} for backend.server.command",
-        hint="set model.max_model_length",
-    )
 
 
 def _gpu_slices(count: int, per_server: int) -> list[str]:

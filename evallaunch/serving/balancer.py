@@ -102,7 +102,8 @@ class LoadBalancer:
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self._session: aiohttp.ClientSession | None = None
-        #: One record per forwarded request: unit, server, start and end (monotonic s), status.
+        #: One record per request: unit, server, status, and (monotonic s) when it arrived
+        #: (start), went to its server (sent; later when it waited for a slot) and ended.
         self.requests: list[dict[str, Any]] = []
         self._answered: collections.Counter[str] = collections.Counter()
 
@@ -278,7 +279,7 @@ class LoadBalancer:
                 self.retries += 1
                 log.warning("Retrying %s on server %d (%s)", request.path, index, error)
             tried.add(index)
-            record["server"] = index
+            record.update(server=index, sent=time.monotonic())
             upstream = self.upstreams[index]
             upstream.requests += 1
             try:

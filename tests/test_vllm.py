@@ -1,0 +1,199 @@
+"""vLLM for real, with its CPU build (`make setup-vllm` builds `.venv-vllm` on a machine
+without a GPU): evallaunch's `vllm serve` replicas behind the balancer, and both harnesses'
+own in-process vLLM models, on the embedded model.
+
+What is checked is what matters on GPUs: one engine per replica for the whole job however
+many units it has, the plan's engine settings in the engine's own log, requests beyond the
+engines' slots waiting at the balancer, n > 1 distinct samples, and a job killed mid-way
+resuming to exactly the samples of an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from evallaunch.ledger import SampleLedger
+from tests.conftest import REPO
+
+pytestmark = [pytest.mark.slow, pytest.mark.vllm]
+
+VLLM_PYTHON = REPO / ".venv-vllm" / "bin" / "python"
+JOB = [
+    "benchmark.limit=2",
+    "benchmark.n=2",
+    "generation.max_new_tokens=24",
+    "sampling.problems_per_unit=1",
+    "sampling.samples_per_unit=1",
+    "model.max_model_length=2048",
+]
+UNITS = 4  # 2 problems x 2 blocks of one sample
+IN_PROCESS = ["backend.model_type=vllm", "parallelism.max_num_seqs=2"]
+
+
+@pytest.fixture(scope="module")
+def vllm_python() -> Path:
+    """The Python of `.venv-vllm` (skip without it: `make setup-vllm`)."""
+    if not VLLM_PYTHON.is_file():
+        pytest.skip("vLLM is not set up (make setup-vllm builds .venv-vllm)")
+    probe = subprocess.run(
+        [str(VLLM_PYTHON), "-c", "import importlib.util as u; assert u.find_spec('vllm')"],
+        capture_output=True,
+    )
+    if probe.returncode != 0:
+        pytest.skip(f"{VLLM_PYTHON} cannot import vllm")
+    return VLLM_PYTHON
+
+
+def command(python: Path | str, root: Path, data: Path, *args: str) -> list[str]:
+    return [
+        str(python),
+        "-m",
+        "evallaunch.evaluate",
+        f"paths.output_root={root}",
+        f"paths.data_dir={data}",
+        *JOB,
+        *args,
+    ]
+
+
+def run(python: Path | str, root: Path, data: Path, *args: str) -> subprocess.CompletedProcess:
+    proc = subprocess.run(
+        command(python, root, data, *args),
+        cwd=root.parent,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        timeout=1200,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc
+
+
+def job_dir(root: Path, backend: str) -> Path:
+    return root / "default" / "smollm2-135m-instruct" / "main" / "math_500" / backend
+
+
+def completions(directory: Path) -> dict[tuple[str, int], str]:
+    details = pd.read_parquet(directory / "details.parquet")
+    return {(r.problem_id, int(r.sample_index)): r.completion for r in details.itertuples()}
+
+
+def engine_args(log: str) -> list[str]:
+    """vLLM's own line listing the engine arguments it was given, once per engine."""
+    return re.findall(r"non-default args: (\{.*\})", log)
+
+
+def distinct_samples(found: dict[tuple[str, int], str]) -> bool:
+    problems = {problem for problem, _ in found}
+    return any(found[(p, 0)] != found[(p, 1)] for p in problems)
+
+
+# --- evallaunch's replicas: one `vllm serve` per replica, behind the balancer --------------
+
+
+def test_two_replicas_start_two_engines_for_a_job_of_many_units(
+    vllm_python: Path, tmp_path: Path, shared_datasets: Path
+) -> None:
+    """model_type=vllm with 2 replicas: two `vllm serve` engines for the 4 units, one slot
+    each; the other requests wait at the balancer, none in an engine's queue."""
+    root = tmp_path / "outputs"
+    run(
+        sys.executable,
+        root,
+        shared_datasets,
+        "backend=lighteval",
+        "backend.model_type=vllm",
+        "parallelism.data_parallel_size=2",
+        "parallelism.max_num_seqs=1",
+    )
+    folder = job_dir(root, "lighteval")
+    results = json.loads((folder / "results.json").read_text())
+    assert results["sampling"]["units"] == UNITS
+    assert results["engine_starts"] == 2 == results["engine"]["servers"]
+    logs = [p.read_text() for p in sorted((folder / "backend" / "servers").glob("server-*.log"))]
+    assert len(logs) == 2
+    for log in logs:  # each engine started once, with the plan's settings
+        (given,) = engine_args(log)
+        assert "'max_num_seqs': 1" in given and "'max_model_len': 2048" in given
+    balancer = json.loads((folder / "backend" / "servers" / "balancer.json").read_text())
+    assert balancer["capacity"] == 1 and balancer["most_waiting"] >= 1
+    requests = [
+        json.loads(line)
+        for line in (folder / "backend" / "servers" / "requests.jsonl").read_text().splitlines()
+    ]
+    assert len(requests) == UNITS and {r["status"] for r in requests} == {200}
+    for server in (0, 1):  # never more requests at a server than its engine's slots
+        spans = [(r["sent"], r["end"]) for r in requests if r["server"] == server]
+        assert max(sum(s <= t < e for s, e in spans) for t, _ in spans) == 1
+    assert distinct_samples(completions(folder))
+
+
+# --- the harnesses' own in-process vLLM models ----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def in_process(
+    vllm_python: Path, tmp_path_factory: pytest.TempPathFactory, shared_datasets: Path
+) -> Iterator[Path]:
+    """Uninterrupted in-process runs of both harnesses (the references)."""
+    root = tmp_path_factory.mktemp("in_process") / "outputs"
+    for backend in ("lighteval", "lmeval"):
+        run(vllm_python, root, shared_datasets, f"backend={backend}", *IN_PROCESS)
+    yield root
+
+
+@pytest.mark.parametrize("backend", ["lighteval", "lmeval"])
+def test_the_harness_vllm_model_loads_once_for_every_unit(in_process: Path, backend: str) -> None:
+    folder = job_dir(in_process, backend)
+    results = json.loads((folder / "results.json").read_text())
+    assert results["sampling"]["units"] == UNITS and results["engine_starts"] == 1
+    assert results["engine"]["servers"] == 0  # in-process: no servers
+    (given,) = engine_args((folder / "evaluate.log").read_text())  # one engine, its settings
+    assert "'max_num_seqs': 2" in given and "'enforce_eager': True" in given
+    assert "'max_model_len': 2048" in given
+    assert distinct_samples(completions(folder))
+
+
+def test_a_killed_in_process_vllm_job_resumes_to_the_same_samples(
+    vllm_python: Path, in_process: Path, tmp_path: Path, shared_datasets: Path
+) -> None:
+    """lm-eval's vLLM model seeds the k-th repeat of a prompt with the unit's seed + k, so
+    a rerun after SIGKILL generates only the missing units, and the very same samples."""
+    root = tmp_path / "outputs"
+    args = ["backend=lmeval", *IN_PROCESS]
+    folder = job_dir(root, "lmeval")
+    job = subprocess.Popen(
+        command(vllm_python, root, shared_datasets, *args),
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        ledger = SampleLedger(folder, "")
+        while job.poll() is None and not ledger.units:  # the first unit recorded
+            paths = list((folder / "ledger").glob("*.jsonl"))
+            ledger = SampleLedger(folder, paths[0].stem).load() if paths else ledger
+            time.sleep(0.1)  # polling interval
+        assert job.poll() is None, "the job ended before it could be killed"
+    finally:
+        os.killpg(job.pid, signal.SIGKILL)
+        job.wait()
+    kept = len(ledger.samples)
+    assert 1 <= kept < UNITS
+    run(vllm_python, root, shared_datasets, *args)
+    results = json.loads((folder / "results.json").read_text())
+    assert results["sampling"]["samples_reused"] >= kept
+    assert results["sampling"]["samples_generated"] == UNITS - results["sampling"]["samples_reused"]
+    assert completions(folder) == completions(job_dir(in_process, "lmeval"))
