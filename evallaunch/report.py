@@ -29,11 +29,16 @@ def results_table(results: dict[str, Any]) -> str:
         own_text = f"{100 * own:.1f}" if own is not None else "-"
         lines.append(f"{name:<10} {format_metric(metric):<36} {own_text}")
     adaptive = (results.get("sampling") or {}).get("adaptive")
-    if adaptive:
+    if adaptive and (adaptive.get("ci_width") or adaptive.get("match_n")):
         spread = results["sampling"]["samples_per_problem"]
+        rule = (
+            f"the precision of {adaptive['match_n']} samples per problem at fewer tokens"
+            if adaptive.get("match_n")
+            else f"each problem stopped once its 95% interval was narrower than "
+            f"{adaptive['ci_width']}"
+        )
         lines.append(
-            f"adaptive sampling: stopped each problem once its 95% interval was narrower than "
-            f"{adaptive['ci_width']}; samples per problem {spread['min']}-{spread['max']} "
+            f"adaptive sampling: {rule}; samples per problem {spread['min']}-{spread['max']} "
             f"(mean {spread['mean']:.1f}) of a budget of {results['num_samples']}"
         )
     if results["num_truncated"]:

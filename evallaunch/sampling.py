@@ -281,7 +281,12 @@ def draw_samples(
     schedule = _Schedule(request, ledger, sampling)
     report = SamplingReport(budget_n=request.n)
     if sampling.adaptive:
-        report.adaptive = {"ci_width": sampling.ci_width, "min_samples": sampling.min_samples}
+        report.adaptive = {
+            "rule": sampling.adaptive_rule,
+            "ci_width": sampling.ci_width if sampling.adaptive_rule == "interval" else None,
+            "match_n": sampling.match_n if sampling.adaptive_rule == "neyman" else None,
+            "min_samples": sampling.min_samples,
+        }
     planned: set[SampleKey] = set()  # this run's samples (the ledger may hold others)
     names: list[str] = []
     progress = Progress(schedule.planned_samples)

@@ -353,7 +353,12 @@ def test_adaptive_sampling_stops_settled_problems(evaluate: Evaluate, tmp_path: 
         assert drawn[problem] == expected, (problem, outcomes)
         assert list(rows["sample_index"]) == list(range(expected))
     sampling = results["sampling"]
-    assert sampling["adaptive"] == {"ci_width": 0.7, "min_samples": 4}
+    assert sampling["adaptive"] == {
+        "rule": "interval",
+        "ci_width": 0.7,
+        "match_n": None,
+        "min_samples": 4,
+    }
     assert sampling["samples_generated"] == sum(drawn.values())
     assert sampling["samples_per_problem"]["max"] == max(drawn.values())
     assert results["metrics"]["pass@1"]["n"] == 3

@@ -137,9 +137,17 @@ def scan(roots: Sequence[Path]) -> tuple[list[tuple[Path, dict[str, Any]]], list
 
 
 def variant_of(num_samples: Any, limit: Any, adaptive: dict[str, Any] | None = None) -> str:
-    """``n=64``, ``n=1,limit=5`` for a run on the first problems only, or
-    ``n<=64,ci=0.1`` for adaptive sampling with that budget and interval width."""
-    text = f"n<={num_samples},ci={adaptive['ci_width']}" if adaptive else f"n={num_samples}"
+    """``n=64``, ``n=1,limit=5`` for a run on the first problems only, ``n<=64,ci=0.1`` for
+    adaptive sampling with that budget and interval width, ``n<=64,match_n=16`` with the
+    neyman rule, ``n<=64`` for unequal counts scored from a completions file."""
+    text = f"n={num_samples}"
+    if adaptive:
+        if adaptive.get("match_n") is not None:
+            text = f"n<={num_samples},match_n={adaptive['match_n']}"
+        elif adaptive.get("ci_width") is not None:
+            text = f"n<={num_samples},ci={adaptive['ci_width']}"
+        else:
+            text = f"n<={num_samples}"
     return text + (f",limit={limit}" if limit not in (None, "") else "")
 
 
