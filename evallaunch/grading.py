@@ -76,6 +76,7 @@ def write_outcome(
             rows, n, seed, adaptive=bool((fields.get("sampling") or {}).get("adaptive"))
         ),
         "num_truncated": sum(bool(row["truncated"]) for row in rows),
+        "num_no_answer": sum(row["extracted_answer"] is None for row in rows),
     }
     write_json(job_dir / RESULTS_FILE, results)
     return results

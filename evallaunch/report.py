@@ -41,6 +41,14 @@ def results_table(results: dict[str, Any]) -> str:
             f"adaptive sampling: {rule}; samples per problem {spread['min']}-{spread['max']} "
             f"(mean {spread['mean']:.1f}) of a budget of {results['num_samples']}"
         )
+    total = results["num_problems"] * results["num_samples"]
+    if "num_no_answer" in results:
+        answered = (results.get("sampling") or {}).get("samples_per_problem", {}).get("mean")
+        total = round(answered * results["num_problems"]) if answered else total
+        lines.append(
+            f"answers found in {total - results['num_no_answer']} of {total} completion(s), "
+            "each scored against the gold answer"
+        )
     if results["num_truncated"]:
         lines.append(f"{results['num_truncated']} completion(s) hit max_new_tokens (scored wrong)")
     return "\n".join(lines)

@@ -132,3 +132,23 @@ def test_suite_with_two_samples(
     )
     backend_view = sum(s.correct for s in rescored) / len(rescored)  # no truncation rule
     assert results["backend_metrics"]["pass@1"] == pytest.approx(backend_view, abs=1e-3)
+
+
+def test_lighteval_padding_after_the_end_is_not_counted() -> None:
+    """lighteval's transformers model pads a batch's shorter samples with the end token, as
+    tensors of ids: a sample that ended early is not a cut-off one."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from evallaunch.backends.lighteval_backend import _completions
+    from tests.test_engines import request_for
+
+    request = request_for(Path("/tmp"), 1)  # max_new_tokens=8
+    ended = torch.tensor([5, 6, 7, 2, 2, 2, 2, 2])
+    detail = SimpleNamespace(
+        model_response=SimpleNamespace(text=["five six seven"], output_tokens=[ended]),
+        doc=SimpleNamespace(specific={"id": "p0"}),
+    )
+    (completion,) = _completions(detail, "prompt", {2}, request)
+    assert completion.num_tokens == 3 and completion.finish_reason == "stop"

@@ -229,7 +229,8 @@ def _completions(
     response = detail.model_response
     out = []
     for index, text in enumerate(response.text):
-        tokens = list(response.output_tokens[index]) if response.output_tokens else []
+        # lighteval's transformers model returns tensors of ids: compared as ints.
+        tokens = [int(t) for t in response.output_tokens[index]] if response.output_tokens else []
         while tokens and tokens[-1] in end_ids:  # samples are padded to the longest one
             tokens.pop()
         num_tokens = len(tokens)
