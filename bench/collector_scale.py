@@ -1,6 +1,6 @@
 """Collector scaling: merging and deduplicating long results tables; collecting many jobs.
 
-Uses evallaunch.collect.table when it exists (its public `merge_tables`, `long_table`,
+Uses evallaunch.collect.results_table when it exists (its public `merge_tables`, `long_table`,
 `group_rows` and `scan`), and otherwise only the bare pandas strategy. Cases, each in a fresh
 process so that memory growth is its own:
 
@@ -39,7 +39,7 @@ GROUPS = {"reasoning": BENCHMARKS, "math": ["aime24", "aime25", "math_500"]}
 
 def _table_module():
     try:
-        from evallaunch.collect import table
+        from evallaunch.collect import results_table as table
     except ImportError:
         return None
     return table
@@ -187,7 +187,7 @@ def results_dict(i: int) -> dict:
 def child_summaries(count: int, reps: int) -> dict:
     table = _table_module()
     if table is None:
-        return {"skipped": "evallaunch.collect.table not available"}
+        return {"skipped": "evallaunch.collect.results_table not available"}
     jobs = [(Path(f"outputs/bench/job-{i}"), results_dict(i)) for i in range(count)]
     stages: dict[str, dict[str, list[float]]] = {}
     rows = 0
@@ -213,7 +213,7 @@ def child_summaries(count: int, reps: int) -> dict:
 def child_scan(count: int, reps: int) -> dict:
     table = _table_module()
     if table is None or not hasattr(table, "scan"):
-        return {"skipped": "evallaunch.collect.table.scan not available"}
+        return {"skipped": "evallaunch.collect.results_table.scan not available"}
     with common.workdir("scan") as root:
         for i in range(count):
             job = root / f"model-{i // 200:03d}" / f"step-{i % 200:03d}" / BENCHMARKS[i % 5]
@@ -256,9 +256,9 @@ def main() -> None:
 
     table = _table_module()
     source = (
-        "evallaunch.collect.table (merge_tables, long_table, group_rows, scan)"
+        "evallaunch.collect.results_table (merge_tables, long_table, group_rows, scan)"
         if table
-        else "bare pandas only (evallaunch.collect.table not found)"
+        else "bare pandas only (evallaunch.collect.results_table not found)"
     )
     sizes = [1_000, 10_000] if args.quick else [10_000, 100_000, 1_000_000]
     summaries = 5_000 if args.quick else 100_000

@@ -308,7 +308,7 @@ def bench_model_cache(root: Path) -> Path:
     and the evallaunch runs load the same weights and write only under `root`.
     Returns the cache dir (pass as ``paths.cache_dir``); the model is ``models/<name>``.
     """
-    from evallaunch.embedded import embedded_checkpoint
+    from evallaunch.models.embedded import embedded_checkpoint
 
     real = embedded_checkpoint(EMBEDDED, os.environ.get("EVALLAUNCH_CACHE", "~/.cache/evallaunch"))
     name = EMBEDDED.split(":", 1)[1]

@@ -1,11 +1,11 @@
 """Adaptive-sampling settings per benchmark (helper of gpu_schedule.py).
 
-For each benchmark and stopping rule (evallaunch.sampling's `interval` and `neyman`): the
+For each benchmark and stopping rule (evallaunch.job.sampling's `interval` and `neyman`): the
 settings (budget n, samples_per_unit, min_samples, and ci_width or match_n) that keep, for
 every model, the seed-to-seed standard deviation of pass@1 (problems held fixed) at most
 that of open-r1's fixed-n run, fewest tokens first (gpu_suite picks among them the fewest
 GPU-hours: rounds a chunk waits for cost wall time on a small benchmark). Monte Carlo
-over seeds with evallaunch.sampling's rule functions (gpu_workload.drawn_counts); the chosen
+over seeds with evallaunch.job.sampling's rule functions (gpu_workload.drawn_counts); the chosen
 settings are checked again on fresh seeds, with the bias of stopping on the data (against
 the fixed-n run's mean, unbiased) and the root mean square error that bias and spread make.
 """

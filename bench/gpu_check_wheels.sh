@@ -120,7 +120,7 @@ echo "gpu-check-wheels: staging the MATH-500 mirror file and the SmolLM2 tokeniz
 cp "$DATA/math500.jsonl" "$STAGE/datasets/"
 checkpoint=$("$PY" -c '
 import os
-from evallaunch.embedded import embedded_checkpoint
+from evallaunch.models.embedded import embedded_checkpoint
 cache = os.environ.get("EVALLAUNCH_CACHE", "~/.cache/evallaunch")
 print(embedded_checkpoint("embedded:smollm2-135m-instruct", cache))')
 for file in "$checkpoint"/*; do

@@ -11,12 +11,12 @@ import gpu_policies as pol
 import gpu_workload as wl
 import numpy as np
 
-from evallaunch import engine as eng
+from evallaunch.job import engines as eng
 from evallaunch.planning import throughput as tp
-from evallaunch.planning.jobs import hardware_from, plan_request
+from evallaunch.planning.job_plan import hardware_from, plan_request
 from evallaunch.planning.model_facts import ModelFacts, load_model_facts
 from evallaunch.planning.planner import Hardware, Plan, PlanRequest, open_r1_rule, plan
-from evallaunch.planning.sweep_plan import SweepComposer
+from evallaunch.planning.sweep_configs import SweepComposer
 
 CONFIGS = common.REPO / "tests" / "data" / "model_configs"
 CLUSTER = ["cluster=slurm_h100_example", "parallelism=auto", "backend=lighteval_server"]
@@ -97,7 +97,7 @@ def forced(pair: Pair, **sizes: object) -> Plan:
 
 def client(pair: Pair, s: pol.Setup, spu: int, adaptive: bool) -> pol.Client:
     """evallaunch's auto unit sizes and units in flight for these engines
-    (evallaunch.engine's resolvers with its constants as they stand)."""
+    (evallaunch.job.engines's resolvers with its constants as they stand)."""
     engine = eng.EngineSettings(replicas=s.replicas, max_num_seqs=s.slots)
     problems = wl.BENCHMARKS[pair.benchmark][1]
     per_unit = eng.resolve_problems_per_unit("auto", engine, spu, problems)

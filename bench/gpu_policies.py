@@ -2,7 +2,7 @@
 
 - ideal: one call holding every request in a global queue that feeds any free slot of any
   replica, one engine start per replica.
-- evallaunch: evallaunch's schedule (evallaunch.sampling, evallaunch.serving): units of
+- evallaunch: the schedule of evallaunch.job.units and evallaunch.serving: units of
   `per_unit` problems x `samples_per_unit` samples; a unit's requests reach the balancer's
   one FIFO queue `setup_s` after it starts (the harness writes its problems, builds its
   requests), all at once; the queue feeds any replica running fewer than its max_num_seqs;

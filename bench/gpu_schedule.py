@@ -7,7 +7,7 @@ model facts from tests/data/model_configs. Replica step times, prefill and engin
 come from evallaunch.planning.throughput; the engines from gpu_sim (continuous batching,
 KV-cache admission and preemption), the request routing from gpu_policies (evallaunch's
 real schedule: one queue in front of every replica, each taking up to its max_num_seqs;
-units in flight from evallaunch.engine.units_to_fill), the workload (difficulty, lengths,
+units in flight from evallaunch.job.engines.units_to_fill), the workload (difficulty, lengths,
 adaptive sampling) from gpu_workload and gpu_adaptive, the suite from gpu_suite.
 Everything printed is a model: the assumptions are printed first. Runs in minutes, no GPU.
 
@@ -41,7 +41,7 @@ from gpu_jobs import (
     setup,
 )
 
-from evallaunch import engine as eng
+from evallaunch.job import engines as eng
 from evallaunch.planning import throughput as tp
 from evallaunch.planning.planner import SAFETY_FACTOR, Hardware
 
@@ -90,7 +90,7 @@ def print_assumptions(hw: Hardware) -> None:
     )
     print(
         f"- difficulty: Beta(kappa={wl.KAPPA}) around open-r1's published pass@1 "
-        f"(conf/reference/open_r1.yaml; aime25 = aime24 x {wl.AIME25_VS_AIME24})"
+        f"(evallaunch/collect/data/reference/open_r1.yaml; aime25 = aime24 x {wl.AIME25_VS_AIME24})"
     )
     print(
         f"- lengths: lognormal, sample spread {wl.SAMPLE_SIGMA}, problem spread "

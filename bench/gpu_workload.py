@@ -1,9 +1,10 @@
 """Synthetic reasoning workloads for gpu_schedule.py: problems with a difficulty, samples
 with a correctness and a completion length, and the seed-to-seed spread of pass@1 under
-fixed-n and adaptive sampling (evallaunch.sampling's real stopping rule).
+fixed-n and adaptive sampling (evallaunch.job.sampling's real stopping rule).
 
 Difficulty: each problem's pass rate p ~ Beta(kappa x mean, kappa x (1 - mean)), mean = the
-published pass@1 of the model on the benchmark (conf/reference/open_r1.yaml). Lengths: a
+published pass@1 of the model on the benchmark (evallaunch/collect/data/reference/
+open_r1.yaml). Lengths: a
 correct sample's length is lognormal with median `median_c x model factor x problem factor`
 (problem factor lognormal, spread PROBLEM_SIGMA), a wrong one WRONG_FACTOR times longer, both
 with spread SAMPLE_SIGMA, cut at max_new_tokens (a cut sample is truncated and wrong).
@@ -21,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from evallaunch.job.stopping import is_settled, neyman_scale, neyman_target, shrunk_spread
 from evallaunch.planning.throughput import capped_mean
-from evallaunch.sampling import is_settled, neyman_scale, neyman_target, shrunk_spread
 
 REPO = Path(__file__).resolve().parent.parent
 MAX_NEW_TOKENS = 32768
@@ -30,7 +31,9 @@ KAPPA = 1.2  # Beta concentration of per-problem pass rates: U-shaped, many all-
 SAMPLE_SIGMA = 0.5
 PROBLEM_SIGMA = 0.3
 WRONG_FACTOR = 2.0
-AIME25_VS_AIME24 = 0.78  # no published aime25 pass@1 in conf/reference: aime24 x 0.78
+AIME25_VS_AIME24 = (
+    0.78  # no published aime25 pass@1 in evallaunch/collect/data/reference: aime24 x 0.78
+)
 LENGTH_SOURCES = (
     "mean completion lengths of R1-Distill-Qwen-7B at a 32k cap, rounded: conf/benchmark/*.yaml "
     "mean_new_tokens, in line with AdaptThink (arXiv:2505.13417, R1-Distill-Qwen-7B response "
@@ -67,7 +70,9 @@ def mean_new_tokens(benchmark: str) -> int:
 @cache
 def pass_at_1(model: str, benchmark: str) -> float:
     """Published pass@1 (open-r1's lighteval reproduction) as a fraction."""
-    conf = yaml.safe_load((REPO / "conf" / "reference" / "open_r1.yaml").read_text())
+    conf = yaml.safe_load(
+        (REPO / "evallaunch" / "collect" / "data" / "reference" / "open_r1.yaml").read_text()
+    )
     scores = conf["models"][f"deepseek-ai/{MODELS[model][0]}"]
     if benchmark == "aime25":
         return scores["aime24"] * AIME25_VS_AIME24 / 100
@@ -201,7 +206,7 @@ def seeds_of(probs: Problems, samples: int, seeds: int, seed: int) -> Draws:
 
 def drawn_counts(draws: Draws, rule: Adaptive) -> np.ndarray:
     """Samples each problem draws under the rule [..., problem]: checked before each round
-    of samples_per_unit samples, as evallaunch.sampling does, with its rule functions."""
+    of samples_per_unit samples, as evallaunch.job.sampling does, with its rule functions."""
     budget, step = rule.budget, rule.samples_per_unit
     cum = draws.right
     counts = np.full(cum.shape[:-1], budget)

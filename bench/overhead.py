@@ -136,14 +136,14 @@ def completions(variant: str, run: Path) -> list[str] | None:
 
 
 PROBED = {
-    "run_job": "evallaunch.runner:run_job",
-    "load_problems": "evallaunch.runner:load_problems",
-    "resolve_model": "evallaunch.runner:resolve_model",
-    "pick_device": "evallaunch.runner:pick_device",
+    "run_job": "evallaunch.job.runner:run_job",
+    "load_problems": "evallaunch.job.runner:load_problems",
+    "resolve_model": "evallaunch.job.runner:resolve_model",
+    "pick_device": "evallaunch.job.runner:pick_device",
     "backend": "evallaunch.backends.base:Backend.generate",
-    "score": "evallaunch.runner:score_completions",
-    "write": "evallaunch.runner:write_outcome",
-    "print": "evallaunch.report:print_results",
+    "score": "evallaunch.job.runner:score_completions",
+    "write": "evallaunch.job.runner:write_outcome",
+    "print": "evallaunch.job.summary:print_results",
     "token_count": "evallaunch.backends.lmeval_backend:_tokenizer",
 }
 

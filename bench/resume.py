@@ -27,7 +27,7 @@ from pathlib import Path
 
 import common
 
-from evallaunch.ledger import SampleLedger
+from evallaunch.job.ledger import SampleLedger
 
 
 def command(out: Path, cache: Path, limit: int, tokens: int, per_problem: bool) -> list[str]:

@@ -3,7 +3,7 @@
 The sweep: 5 models x 40 checkpoints (model.name_or_path=/ckpt/<model>-<size>/checkpoint-<step>,
 paths that do not exist here, so each model's size is read from its name) x 5 benchmarks, on
 cluster=slurm_h100_example with parallelism=auto, through
-evallaunch.planning.sweep_plan.plan_sweep(overrides, multirun=True).
+evallaunch.planning.sweep_configs.plan_sweep(overrides, multirun=True).
 
 Each repetition runs in a fresh process (plan_sweep caches model facts per process), which
 reports its import time and plan_sweep's time. Target: < 2 s for the 1,000 jobs. When the
@@ -29,7 +29,7 @@ CHILD = textwrap.dedent(
     """
     import json, sys, time
     t0 = time.perf_counter()
-    from evallaunch.planning.sweep_plan import plan_sweep
+    from evallaunch.planning.sweep_configs import plan_sweep
     t1 = time.perf_counter()
     overrides = json.loads(sys.argv[1])
     profile = sys.argv[2] == "profile"

@@ -47,13 +47,14 @@ def lighteval_vllm_module() -> Any:
     if loaded is not None and getattr(loaded, "_evallaunch_adapted", False):
         return loaded
     import lighteval.utils.imports as imports
-    import vllm
 
-    if imports.is_package_available("vllm"):  # the vLLM lighteval was written for
+    if importlib.util.find_spec("vllm") is None or imports.is_package_available("vllm"):
+        # No vLLM (its config class still works), or the vLLM lighteval was written for.
         from lighteval.models.vllm import vllm_model as native
 
         native._evallaunch_adapted = True  # type: ignore[attr-defined]
         return native
+    import vllm
     from vllm.inputs import TokensPrompt
     from vllm.tokenizers import get_tokenizer
 

@@ -1,4 +1,4 @@
-"""`evallaunch-evaluate`: the one Hydra entrypoint. It only delegates to `evallaunch.runner`.
+"""`evallaunch-evaluate`: the one Hydra entrypoint. It only delegates to `evallaunch.job.runner`.
 
 evallaunch-evaluate model=r1_distill_qwen_1_5b benchmark=math_500 backend=lmeval
 evallaunch-evaluate --multirun benchmark=math_500,aime24 benchmark.limit=5
@@ -34,8 +34,8 @@ def main(cfg: DictConfig) -> float | None:
 
     quiet_progress_bars(cfg.verbose)
     configure_console(cfg.verbose)
-    from evallaunch.report import print_results
-    from evallaunch.runner import run_job
+    from evallaunch.job.runner import run_job
+    from evallaunch.job.summary import print_results
 
     job_dir = Path(HydraConfig.get().runtime.output_dir)
     try:

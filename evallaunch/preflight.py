@@ -60,7 +60,7 @@ def validate_job(cfg: DictConfig) -> None:
 
 
 def _check_sampling(cfg: DictConfig) -> None:
-    from evallaunch.engine import check_engine_config
+    from evallaunch.job.engines import check_engine_config
 
     sampling, n = cfg.sampling, cfg.benchmark.n
     value = sampling.samples_per_unit

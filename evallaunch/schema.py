@@ -84,7 +84,7 @@ class BenchmarkConfig:
     id_field: str = "id"
     problem_field: str = "problem"
     answer_field: str = "answer"
-    # How rows become prompts: math, multiple_choice or code (see evallaunch.problems).
+    # How rows become prompts: math, multiple_choice or code (see evallaunch.benchmarks.prompts).
     format: str = "math"
     # multiple_choice: fields of the wrong options, and the seed of the option order.
     distractor_fields: list[str] = field(default_factory=list)
@@ -266,7 +266,7 @@ class EvaluateConfig:
 def slug(name_or_path: str) -> str:
     """Turn a Hub id, local path or embedded name into a file-system friendly model name;
     the checkpoints of one training run share the run's name."""
-    from evallaunch.checkpoints import step_of
+    from evallaunch.checkpoints.discovery import step_of
 
     text = str(name_or_path).rstrip("/")
     if text.startswith("embedded:"):
@@ -278,7 +278,7 @@ def slug(name_or_path: str) -> str:
 
 
 def _model_version(*, _parent_: Any) -> str:
-    from evallaunch.checkpoints import step_of
+    from evallaunch.checkpoints.discovery import step_of
 
     if not OmegaConf.is_missing(_parent_, "name_or_path"):
         last = str(_parent_.name_or_path).rstrip("/").rsplit("/", 1)[-1]
@@ -296,7 +296,7 @@ def _model_name(*, _parent_: Any) -> str:
 
 
 def _checkpoint_step(*, _parent_: Any) -> int | None:
-    from evallaunch.checkpoints import step_of
+    from evallaunch.checkpoints.discovery import step_of
 
     if OmegaConf.is_missing(_parent_, "name_or_path"):
         return None
@@ -304,7 +304,7 @@ def _checkpoint_step(*, _parent_: Any) -> int | None:
 
 
 def _tokens_trained(*, _parent_: Any) -> int | None:
-    from evallaunch.checkpoints import tokens_trained
+    from evallaunch.checkpoints.discovery import tokens_trained
 
     if OmegaConf.is_missing(_parent_, "name_or_path"):
         return None

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from evallaunch.checkpoints import Checkpoint, human_tokens, select, step_of
+from evallaunch.checkpoints.discovery import Checkpoint, human_tokens, select, step_of
 from evallaunch.errors import EvallaunchError
 
 
@@ -69,7 +69,7 @@ def tiny_trainer(output_dir: Path, max_steps: int, callbacks: list, resume: bool
     )
 
     from evallaunch.compose import compose_config
-    from evallaunch.embedded import embedded_checkpoint
+    from evallaunch.models.embedded import embedded_checkpoint
 
     cache = compose_config().paths.cache_dir
     tokenizer = AutoTokenizer.from_pretrained(

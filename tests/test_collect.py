@@ -18,8 +18,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from evallaunch.collect import commands, compare, plots, publish, report
-from evallaunch.collect.table import (
+from evallaunch.cli import results_commands
+from evallaunch.collect import compare, plots, publish, report
+from evallaunch.collect.results_table import (
     KEY,
     Collection,
     collect,
@@ -29,9 +30,9 @@ from evallaunch.collect.table import (
     read_table,
 )
 from evallaunch.errors import EvallaunchError
-from evallaunch.grading import write_outcome
-from evallaunch.results import validate_results, write_json
-from evallaunch.runner import archive_previous
+from evallaunch.job.grading import write_outcome
+from evallaunch.job.results import validate_results, write_json
+from evallaunch.job.runner import archive_previous
 
 QWEN7B = "deepseek-ai/DeepSeek-R1-Distill-Qwen-7B"
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -43,7 +44,7 @@ PNG = b"\x89PNG\r\n\x1a\n"
 def cli(*argv: str) -> int:
     """Run a collect sub-command the way `evallaunch` does (errors -> exit status 2)."""
     parser = argparse.ArgumentParser(prog="evallaunch")
-    commands.register_collect_commands(parser.add_subparsers(dest="command"))
+    results_commands.register_collect_commands(parser.add_subparsers(dest="command"))
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from evallaunch.embedded import COMPLETE_MARKER, embedded_checkpoint
 from evallaunch.errors import EvallaunchError
+from evallaunch.models.embedded import COMPLETE_MARKER, embedded_checkpoint
 
 pytestmark = pytest.mark.slow
 
 CONVERT = (
-    "import sys; from evallaunch.embedded import embedded_checkpoint; "
+    "import sys; from evallaunch.models.embedded import embedded_checkpoint; "
     "embedded_checkpoint(sys.argv[1], sys.argv[2])"
 )
 

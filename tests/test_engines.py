@@ -18,10 +18,10 @@ import pandas as pd
 import pytest
 
 from evallaunch.backends.base import Backend, BackendOutput, Completion, GenerationRequest
-from evallaunch.data import Problem
-from evallaunch.engine import EngineSettings, resolve_problems_per_unit
-from evallaunch.ledger import SampleLedger
-from evallaunch.sampling import draw_samples
+from evallaunch.benchmarks.problem import Problem
+from evallaunch.job.engines import EngineSettings, resolve_problems_per_unit
+from evallaunch.job.ledger import SampleLedger
+from evallaunch.job.sampling import draw_samples
 from tests.conftest import Evaluate
 
 PROBLEMS = [Problem(f"p{i}", f"What is {i} + {i}?", str(2 * i)) for i in range(6)]

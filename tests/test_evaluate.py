@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from evallaunch.results import DETAIL_COLUMNS, validate_results
+from evallaunch.job.results import DETAIL_COLUMNS, validate_results
 from evallaunch.scoring.registry import score_batch
 from tests.conftest import TINY, Evaluate
 

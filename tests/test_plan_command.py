@@ -7,8 +7,8 @@ import subprocess
 import sys
 
 from evallaunch.compose import compose_config
-from evallaunch.planning.jobs import plan_for_config
-from evallaunch.planning.sweep_plan import expand_sweep, hardware_of, plan_sweep
+from evallaunch.planning.job_plan import plan_for_config
+from evallaunch.planning.sweep_configs import expand_sweep, hardware_of, plan_sweep
 
 SWEEP = [
     "cluster=slurm_h100_example",

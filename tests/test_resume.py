@@ -19,9 +19,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from evallaunch.collect.table import Skipped, load_job
-from evallaunch.ledger import SampleLedger
-from evallaunch.results import recorded_state
+from evallaunch.collect.results_table import Skipped, load_job
+from evallaunch.job.ledger import SampleLedger
+from evallaunch.job.results import recorded_state
 from tests.conftest import Evaluate
 
 pytestmark = pytest.mark.slow
@@ -150,9 +150,9 @@ def test_a_finished_job_rerun_draws_afresh(evaluate: Evaluate, tmp_path: Path) -
 def unit_request(tmp_path: Path, shared: Path, overrides: list[str]):
     """The request of a 2-problem, 2-sample lm-eval job (as the runner builds it)."""
     from evallaunch.backends.base import GenerationRequest
+    from evallaunch.benchmarks.mirror import load_problems, write_problems
     from evallaunch.compose import compose_config
-    from evallaunch.data import load_problems, write_problems
-    from evallaunch.models import resolve_model
+    from evallaunch.models.resolve import resolve_model
 
     cfg = compose_config(["backend=lmeval", f"paths.data_dir={shared}", *UNITS, *overrides])
     problems, _ = load_problems(cfg.benchmark, cfg.paths.data_dir)
@@ -187,7 +187,7 @@ def test_out_of_memory_retries_the_unit_with_half_the_batch(
     from lm_eval.models.huggingface import HFLM
 
     from evallaunch.backends.base import build_backend
-    from evallaunch.sampling import draw_samples
+    from evallaunch.job.sampling import draw_samples
 
     cfg, request = unit_request(tmp_path, shared_datasets, ["backend.batch_size=4"])
     generate, calls = HFLM._model_generate, []
@@ -216,7 +216,7 @@ def test_out_of_memory_at_batch_size_one_says_what_to_change(
 
     from evallaunch.backends.base import build_backend
     from evallaunch.errors import EvallaunchError
-    from evallaunch.sampling import draw_samples
+    from evallaunch.job.sampling import draw_samples
 
     cfg, request = unit_request(tmp_path, shared_datasets, ["backend.batch_size=1"])
 

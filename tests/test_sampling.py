@@ -13,9 +13,10 @@ import pandas as pd
 import pytest
 
 from evallaunch.backends.base import Backend, BackendOutput, Completion, GenerationRequest
-from evallaunch.data import Problem
-from evallaunch.ledger import SampleLedger
-from evallaunch.sampling import is_settled, neyman_scale, neyman_target, unit_seed, wilson_width
+from evallaunch.benchmarks.problem import Problem
+from evallaunch.job.ledger import SampleLedger
+from evallaunch.job.stopping import is_settled, neyman_scale, neyman_target, wilson_width
+from evallaunch.job.units import unit_seed
 from evallaunch.scoring.metrics import summarize
 from tests.conftest import Evaluate
 
@@ -84,8 +85,8 @@ def test_adaptive_decisions_look_only_at_the_samples_drawn_before(tmp_path: Path
     uses samples 0..first-1 only, as the uninterrupted job's did."""
     from types import SimpleNamespace
 
-    from evallaunch.data import Problem
-    from evallaunch.sampling import _settled
+    from evallaunch.benchmarks.problem import Problem
+    from evallaunch.job.stopping import settled_problems
 
     problems = [Problem("p1", "What is 2+3?", "5"), Problem("p2", "What is 1+1?", "2")]
     ledger = SampleLedger(tmp_path, "abc")
@@ -93,10 +94,10 @@ def test_adaptive_decisions_look_only_at_the_samples_drawn_before(tmp_path: Path
     right = [Completion("p1", i, "q", "\\boxed{5}", "stop", 3) for i in (4, 5)]
     ledger.record_unit("u", wrong + right, {})
     rule = SimpleNamespace(adaptive_rule="interval", ci_width=0.6, min_samples=4)
-    assert _settled(problems, ledger, "math", rule, before=2, graded={}) == set()
-    assert _settled(problems, ledger, "math", rule, before=4, graded={}) == {"p1"}  # 0/4
+    assert settled_problems(problems, ledger, "math", rule, before=2, graded={}) == set()
+    assert settled_problems(problems, ledger, "math", rule, before=4, graded={}) == {"p1"}  # 0/4
     # 2 right of 6 (width 0.603) would not have stopped it: only the first 4 count.
-    assert _settled(problems, ledger, "math", rule, before=6, graded={}) == set()
+    assert settled_problems(problems, ledger, "math", rule, before=6, graded={}) == set()
 
 
 def reference_neyman_counts(
@@ -107,7 +108,7 @@ def reference_neyman_counts(
     match_n: int,
 ) -> dict[str, int]:
     """Samples the neyman rule lets each problem of one chunk draw, recomputed from its
-    outcomes (right?, tokens) in sample order, apart from evallaunch.sampling's code:
+    outcomes (right?, tokens) in sample order, apart from evallaunch.job.sampling's code:
     spread sqrt(p (1 - p)) at p = (right + 1) / (n + 2), cost = mean tokens / the pilot's
     (samples < min_samples of every problem), lambda = match_n x sum s sqrt(c) / sum s^2
     over the pilot, stop at the first round end n >= min_samples with n >= lambda s /
@@ -145,7 +146,7 @@ def test_the_neyman_rule_by_hand(tmp_path: Path) -> None:
     4.79, 4.54 at match_n = 4 (p1 stops: long traces, no success yet), all below 4 at
     match_n = 3. Without token counts every cost is 1: lambda = 2.186 x 4, targets 3.26,
     3.26, 4.37: the cheap p2 stops too."""
-    from evallaunch.sampling import _settled
+    from evallaunch.job.stopping import settled_problems
 
     problems = [Problem("p1", "2+3?", "5"), Problem("p2", "1+1?", "2"), Problem("p3", "3+3?", "6")]
     answers = {"p1": "0000", "p2": "1111", "p3": "1010"}  # right (1) or wrong, in order
@@ -166,14 +167,14 @@ def test_the_neyman_rule_by_hand(tmp_path: Path) -> None:
         return SimpleNamespace(adaptive_rule="neyman", match_n=match_n, min_samples=2)
 
     ledger = ledger_of(tmp_path / "a", counted=True)
-    assert _settled(problems, ledger, "math", rule(4), before=4, graded={}) == {"p1"}
+    assert settled_problems(problems, ledger, "math", rule(4), before=4, graded={}) == {"p1"}
     everything = {"p1", "p2", "p3"}
-    assert _settled(problems, ledger, "math", rule(3), before=4, graded={}) == everything
+    assert settled_problems(problems, ledger, "math", rule(3), before=4, graded={}) == everything
     # Two samples: targets 2.78, 5.56, 4.54 at match_n = 4; samples 4 and 5 (wrong, 50x
     # longer) are in the ledger but not yet decided on.
-    assert _settled(problems, ledger, "math", rule(4), before=2, graded={}) == set()
+    assert settled_problems(problems, ledger, "math", rule(4), before=2, graded={}) == set()
     plain = ledger_of(tmp_path / "b", counted=False)
-    assert _settled(problems, plain, "math", rule(4), before=4, graded={}) == {"p1", "p2"}
+    assert settled_problems(problems, plain, "math", rule(4), before=4, graded={}) == {"p1", "p2"}
     # The same decisions from the rule's functions and from the reference above.
     assert neyman_scale(4, [0.75**0.5 / 2] * 2 + [0.5], [1.0] * 3) == pytest.approx(
         4 * 2.1856, 1e-3
@@ -213,7 +214,7 @@ class CoinBackend(Backend):
 
 
 def draw_neyman(folder: Path, backend: Backend, in_flight: int = 1):
-    from evallaunch.sampling import draw_samples
+    from evallaunch.job.sampling import draw_samples
 
     problems = [Problem(f"p{i}", f"What is {i} + {i}?", str(2 * i)) for i in range(6)]
     request = GenerationRequest(
@@ -252,7 +253,7 @@ def test_neyman_runs_decide_from_their_outcomes_and_resume_alike(tmp_path: Path)
     """Budget 16 in rounds of 2, pilot 4, as precise as 6 fixed samples: each chunk's
     counts are the reference's on the drawn outcomes; a job that died after two units and
     was rerun, or ran units two at a time, drew the same samples."""
-    from evallaunch.grading import score_completions
+    from evallaunch.job.grading import score_completions
 
     whole, report = draw_neyman(tmp_path / "whole", CoinBackend())
     drawn: dict[str, list[Completion]] = {}
@@ -281,8 +282,8 @@ def test_neyman_runs_decide_from_their_outcomes_and_resume_alike(tmp_path: Path)
 
 
 def test_units_split_the_problems_in_order() -> None:
-    from evallaunch.data import Problem
-    from evallaunch.sampling import _chunks
+    from evallaunch.benchmarks.problem import Problem
+    from evallaunch.job.units import _chunks
 
     problems = [Problem(str(i), "q", "a") for i in range(5)]
     assert [[p.id for p in c] for c in _chunks(problems, 2)] == [["0", "1"], ["2", "3"], ["4"]]

@@ -14,7 +14,7 @@ import pytest
 
 from evallaunch.compose import compose_config
 from evallaunch.errors import EvallaunchError
-from evallaunch.rescore import input_summary, rescore
+from evallaunch.job.rescore import input_summary, rescore
 from evallaunch.scoring.metrics import summarize
 
 

@@ -32,11 +32,11 @@ from omegaconf import OmegaConf
 
 from evallaunch.backends.base import GenerationRequest
 from evallaunch.compose import compose_config
-from evallaunch.embedded import embedded_checkpoint
-from evallaunch.engine import EngineSettings
 from evallaunch.errors import EvallaunchError
-from evallaunch.serving import build_servers, server_settings
+from evallaunch.job.engines import EngineSettings
+from evallaunch.models.embedded import embedded_checkpoint
 from evallaunch.serving.balancer import LoadBalancer
+from evallaunch.serving.job_servers import build_servers, server_settings
 from evallaunch.serving.servers import Server, ServerPool, free_port
 from tests.conftest import REPO, Evaluate
 
@@ -320,7 +320,7 @@ def test_one_vllm_server_per_engine_replica_with_the_plans_settings(tmp_path: Pa
     settings.base_port = free_port(0)
     fake_vllm = tmp_path / ".venv-vllm" / "bin" / "python"
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("evallaunch.serving.vllm_python", lambda: str(fake_vllm))
+        patch.setattr("evallaunch.serving.job_servers.vllm_python", lambda: str(fake_vllm))
         servers = build_servers(settings, request, tmp_path)
     assert len(servers) == 3
     words = servers[0].argv
@@ -338,7 +338,7 @@ def test_one_vllm_server_per_engine_replica_with_the_plans_settings(tmp_path: Pa
     assert "--enforce-eager" not in flags  # CUDA graphs on
     eager = dataclasses.replace(request, engine=dataclasses.replace(engine, enforce_eager=True))
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("evallaunch.serving.vllm_python", lambda: str(fake_vllm))
+        patch.setattr("evallaunch.serving.job_servers.vllm_python", lambda: str(fake_vllm))
         assert "--enforce-eager" in build_servers(settings, eager, tmp_path)[0].argv
 
 

@@ -18,9 +18,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from evallaunch.launching.sweep import slurm_states
-from evallaunch.ledger import SampleLedger
-from evallaunch.results import validate_results
+from evallaunch.job.ledger import SampleLedger
+from evallaunch.job.results import validate_results
+from evallaunch.launching.sweep_record import slurm_states
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow

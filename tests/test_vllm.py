@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from evallaunch.ledger import SampleLedger
+from evallaunch.job.ledger import SampleLedger
 from tests.conftest import REPO
 
 pytestmark = [pytest.mark.slow, pytest.mark.vllm]

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evallaunch.data import Problem
-from evallaunch.engine import DEFAULT_SLOTS, EngineSettings, vllm_cpu_environment
+from evallaunch.benchmarks.problem import Problem
 from evallaunch.errors import EvallaunchError, require
+from evallaunch.job.engines import DEFAULT_SLOTS, EngineSettings, vllm_cpu_environment
 from evallaunch.scoring.registry import Scorer, get_scorer
 
 
@@ -43,7 +43,7 @@ class GenerationRequest:
     # The job's engines (replicas, each one's parallel sizes and vLLM settings).
     engine: EngineSettings = EngineSettings()
     # The OpenAI-compatible base URL (".../v1") of the job's inference servers (their load
-    # balancer) when it talks to servers, set by evallaunch.serving.inference_servers.
+    # balancer) when it talks to servers, set by evallaunch.serving.job_servers.inference_servers.
     base_url: str | None = None
     # The unit being generated (sent to the servers as the X-Evallaunch-Unit header).
     unit: str = ""
@@ -72,7 +72,7 @@ class BackendOutput:
 
 
 #: backend.model_type choices: in-process transformers (CPU default), in-process vLLM, or
-#: OpenAI-compatible servers the job starts (evallaunch.serving).
+#: OpenAI-compatible servers the job starts (evallaunch.serving.job_servers).
 MODEL_TYPES = ("transformers", "vllm", "server")
 
 

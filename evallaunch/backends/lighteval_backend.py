@@ -112,7 +112,7 @@ def _offline_pipeline_class() -> type:
 
 class LightevalBackend(Backend):
     """Runs lighteval's pipeline on an in-process transformers model, or, with
-    model_type=server, on the job's inference servers (evallaunch.serving)."""
+    model_type=server, on the job's inference servers (evallaunch.serving.job_servers)."""
 
     requires = ("lighteval", "lighteval")
     packages = ("lighteval", "transformers", "torch")
@@ -126,7 +126,7 @@ class LightevalBackend(Backend):
         "lighteval.tasks.lighteval_task",
         "lighteval.tasks.registry",
         "lighteval.models.model_input",
-        "evallaunch.serving.lighteval_model",
+        "evallaunch.backends.lighteval_server_model",
     )
 
     def run(self, request: GenerationRequest, scorer: Scorer) -> BackendOutput:
@@ -186,7 +186,7 @@ class LightevalBackend(Backend):
         from lighteval.models.model_input import GenerationParameters
         from transformers.models.auto.tokenization_auto import AutoTokenizer
 
-        from evallaunch.serving.lighteval_model import ServerModel, ServerModelConfig
+        from evallaunch.backends.lighteval_server_model import ServerModel, ServerModelConfig
 
         base_url = self.require_base_url(request)
         extra = dict(self.model_args)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from evallaunch.backends.base import GenerationRequest
-from evallaunch.models import context_length
+from evallaunch.models.resolve import context_length
 
 
 def _for_the_whole_job(model_class: type) -> type:

@@ -1,13 +1,7 @@
 """Collect finished evaluation jobs into one results table; report, compare, publish.
 
-Modules: `table` (scan, validate, long table, merge/dedup, suite groups), `report`
+Modules: `results_table` (scan, validate, long table, merge/dedup, suite groups), `report`
 (terminal, markdown, self-contained HTML), `plots` (matplotlib PNGs), `compare` (paired
-tests, run diffs), `publish` (W&B, Hub dataset), `commands` (the CLI sub-commands).
-Only `commands` is imported here, so that `evallaunch --help` stays fast (no pandas).
+tests, run diffs), `publish` (W&B, Hub dataset); `data/` holds the suite groups and the
+published reference scores. The sub-commands live in `evallaunch.cli.results_commands`.
 """
-
-from __future__ import annotations
-
-from evallaunch.collect.commands import register_collect_commands
-
-__all__ = ["register_collect_commands"]

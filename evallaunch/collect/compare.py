@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from evallaunch.collect.table import load_job, scan
+from evallaunch.collect.results_table import load_job, scan
 from evallaunch.errors import EvallaunchError
-from evallaunch.results import DETAILS_FILE, RESULTS_FILE
+from evallaunch.job.results import DETAILS_FILE, RESULTS_FILE
 
 ALPHA = 0.05
 # config.yaml sections and keys that cannot change the numbers.

@@ -12,7 +12,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from evallaunch.collect.report import pass1_cells, unit_label
-from evallaunch.collect.table import GROUP_PREFIX
+from evallaunch.collect.results_table import GROUP_PREFIX
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import pandas as pd
 
 from evallaunch.collect.plots import PlotFile, safe_name
 from evallaunch.collect.report import pass1_cells
-from evallaunch.collect.table import (
+from evallaunch.collect.results_table import (
     GROUP_PREFIX,
     KEY,
     merge_tables,
@@ -26,7 +26,7 @@ from evallaunch.collect.table import (
     write_table,
 )
 from evallaunch.errors import EvallaunchError, require
-from evallaunch.results import DETAILS_FILE
+from evallaunch.job.results import DETAILS_FILE
 
 HUB_TABLE = "table.parquet"
 SUMMARY_COLUMNS = [

@@ -6,16 +6,17 @@ import base64
 import html
 from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import yaml
 
-from evallaunch.collect.table import GROUP_PREFIX, UNIT, best_rows
+from evallaunch.collect.results_table import GROUP_PREFIX, UNIT, best_rows
 from evallaunch.errors import EvallaunchError
 
-REFERENCE_DIR = Path(__file__).resolve().parents[2] / "conf" / "reference"
+REFERENCE_DIR = Path(str(resources.files("evallaunch.collect") / "data" / "reference"))
 CSS = """body{font-family:system-ui,sans-serif;margin:2em;color:#222}
 table{border-collapse:collapse;margin:1em 0;font-size:14px}
 th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}
@@ -35,7 +36,8 @@ class Reference:
 
 
 def load_references(directory: Path = REFERENCE_DIR) -> list[Reference]:
-    """Every conf/reference/*.yaml (``models: {hub_id: {benchmark: percent}}``)."""
+    """Every reference file of the package's collect/data/reference/ (``models: {hub_id:
+    {benchmark: percent}}``)."""
     refs = []
     for path in sorted(directory.glob("*.yaml")):
         try:

@@ -63,7 +63,7 @@ class EvallaunchSubmititLauncher(BaseSubmititLauncher):
         self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
     ) -> Sequence[JobReturn]:
         from evallaunch.launching import plan_arrays
-        from evallaunch.launching.sweep import append_jobs
+        from evallaunch.launching.sweep_record import append_jobs
 
         assert self.config is not None
         launch = self.config.launch

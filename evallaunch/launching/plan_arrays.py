@@ -35,7 +35,7 @@ def split_finished(
     specs: list[JobSpec], sweep_dir: Path, force: bool
 ) -> tuple[list[JobSpec], list[tuple[JobSpec, str]]]:
     """Jobs to submit, and (job, reason) for those skipped: finished or still queued."""
-    from evallaunch.launching.sweep import (
+    from evallaunch.launching.sweep_record import (
         IN_FLIGHT,
         job_state,
         latest_jobs,

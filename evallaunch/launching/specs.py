@@ -10,8 +10,8 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from evallaunch.data import mirror_file, sha256_of
-from evallaunch.results import RESULTS_FILE, STATUS_FILE, validate_results
+from evallaunch.benchmarks.mirror import mirror_file, sha256_of
+from evallaunch.job.results import RESULTS_FILE, STATUS_FILE, validate_results
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ class JobSpec:
 
 def job_fingerprint(cfg: DictConfig) -> str:
     """The fingerprint the job's results.json will carry (data hash read from the mirror)."""
-    from evallaunch.runner import config_fingerprint
+    from evallaunch.job.runner import config_fingerprint
 
     data = mirror_file(cfg.benchmark, cfg.paths.data_dir)
     return config_fingerprint(cfg, sha256_of(data))
@@ -97,7 +97,7 @@ def job_resources(
     ):
         return resources  # CPU-only cluster: nothing to plan
     from evallaunch.errors import EvallaunchError
-    from evallaunch.planning.jobs import plan_for_config
+    from evallaunch.planning.job_plan import plan_for_config
 
     try:
         plan = plan_for_config(cfg, hardware)

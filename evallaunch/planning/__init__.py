@@ -8,6 +8,7 @@ from evallaunch.planning.model_facts import (
     parse_size_from_name,
     safetensors_numel,
 )
+from evallaunch.planning.plan_table import format_plan_table
 from evallaunch.planning.planner import (
     Hardware,
     Plan,
@@ -15,7 +16,6 @@ from evallaunch.planning.planner import (
     open_r1_rule,
     plan,
 )
-from evallaunch.planning.table import format_plan_table
 
 __all__ = [
     "Hardware",

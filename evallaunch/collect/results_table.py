@@ -10,6 +10,7 @@ import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ import pandas as pd
 import yaml
 
 from evallaunch.errors import EvallaunchError
-from evallaunch.results import (
+from evallaunch.job.results import (
     RESULTS_FILE,
     STATUS_FILE,
     atomic_open,
@@ -35,7 +36,7 @@ packages:str experiment:str name_or_path:str job_dir:str"""
 COLUMNS: dict[str, str] = dict(i.replace("_UTC", " UTC").split(":") for i in _SPEC.split())
 UNIT = ["model", "revision", "step", "backend"]  # one evaluated checkpoint on one harness
 GROUP_PREFIX = "group:"
-GROUPS_FILE = Path(__file__).resolve().parents[2] / "conf" / "groups.yaml"
+GROUPS_FILE = Path(str(resources.files("evallaunch.collect") / "data" / "groups.yaml"))
 _PRUNE = {"history", "wandb", "__pycache__"}
 
 
@@ -239,7 +240,8 @@ def write_table(frame: pd.DataFrame, path: Path, csv: bool = False) -> list[Path
 
 
 def load_groups(path: Path = GROUPS_FILE) -> dict[str, list[str]]:
-    """Suite groups, e.g. ``{"reasoning": ["aime24", ...]}`` from conf/groups.yaml."""
+    """Suite groups, e.g. ``{"reasoning": ["aime24", ...]}``, from the package's
+    collect/data/groups.yaml."""
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except (OSError, yaml.YAMLError) as err:
@@ -312,7 +314,7 @@ def collect(
     Args:
         roots: Output roots (or sweep or job directories) to scan.
         existing: Earlier tables to merge with (a local table file, the Hub's table).
-        groups: Suite groups; None reads conf/groups.yaml.
+        groups: Suite groups; None reads evallaunch/collect/data/groups.yaml.
 
     Returns:
         The collection: merged table, this scan's own rows, skipped jobs, group coverage.

@@ -29,7 +29,7 @@ CHECKPOINT_KEYS = ("model.checkpoints", "model.checkpoint_select", "model.tokens
 
 @dataclass
 class EvallaunchSweeperConf:
-    _target_: str = "evallaunch.launching.sweeper.EvallaunchSweeper"
+    _target_: str = "evallaunch.launching.checkpoint_sweeper.EvallaunchSweeper"
     max_batch_size: int | None = None
     params: dict[str, str] | None = None
 
@@ -57,7 +57,7 @@ class EvallaunchSweeper(BasicSweeper):
             sys.exit(2)
 
     def _expand_checkpoints(self, arguments: list[str]) -> list[str]:
-        from evallaunch import checkpoints as ckpts
+        from evallaunch.checkpoints import discovery as ckpts
 
         assert self.config is not None
         given = {a.split("=", 1)[0].lstrip("+"): a.split("=", 1)[1] for a in arguments if "=" in a}

@@ -5,7 +5,7 @@ evallaunch owns data parallelism: a job runs `replicas` engines, each spread ove
 The harnesses' own data-parallel paths (lighteval's and lm-eval's vLLM models with
 data_parallel_size > 1) rebuild their engines on every call and are never used: with more
 than one replica, or with units in flight at once, the replicas are `vllm serve` processes
-behind the job's load balancer (evallaunch.serving).
+behind the job's load balancer (evallaunch.serving.job_servers).
 
 On a Slurm cluster the launcher writes the plan's sizes into `parallelism` when it submits
 the job (the GPUs it asked for); run elsewhere with `parallelism=auto`, the job plans
@@ -158,7 +158,7 @@ def _plan_on_local_gpus(cfg: DictConfig) -> Any:
     """The planner's layout for the GPUs this process sees (one node)."""
     import torch
 
-    from evallaunch.planning.jobs import plan_for_config
+    from evallaunch.planning.job_plan import plan_for_config
 
     count = torch.cuda.device_count()
     props = torch.cuda.get_device_properties(0)

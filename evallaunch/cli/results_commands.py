@@ -25,7 +25,7 @@ def _wandb_available() -> bool:
 
 def _collect(args: argparse.Namespace) -> int:
     from evallaunch.collect import plots, publish, report
-    from evallaunch.collect.table import (
+    from evallaunch.collect.results_table import (
         collect,
         load_groups,
         read_table,

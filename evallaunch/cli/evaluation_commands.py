@@ -8,9 +8,9 @@ from typing import Any
 
 
 def _prepare(args: argparse.Namespace) -> int:
+    from evallaunch.benchmarks.prepare import prepare
     from evallaunch.compose import compose_config, group_options
     from evallaunch.errors import EvallaunchError
-    from evallaunch.prepare import prepare
 
     names = args.benchmarks or group_options("benchmark")
     unknown = sorted(set(names) - set(group_options("benchmark")))
@@ -37,8 +37,8 @@ def _prepare(args: argparse.Namespace) -> int:
 def _score(args: argparse.Namespace) -> int:
     from evallaunch.compose import compose_config, group_options
     from evallaunch.errors import EvallaunchError
-    from evallaunch.report import results_table
-    from evallaunch.rescore import input_summary, rescore
+    from evallaunch.job.rescore import input_summary, rescore
+    from evallaunch.job.summary import results_table
 
     if args.benchmark not in group_options("benchmark"):
         raise EvallaunchError(
@@ -58,8 +58,8 @@ def _score(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from evallaunch.planning.sweep_plan import plan_sweep
-    from evallaunch.planning.table import format_plan_table
+    from evallaunch.planning.plan_table import format_plan_table
+    from evallaunch.planning.sweep_configs import plan_sweep
 
     rows = plan_sweep(args.overrides, args.multirun)
     print(format_plan_table(rows))
@@ -67,7 +67,7 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from evallaunch.launching.sweep import format_status, status_rows
+    from evallaunch.launching.sweep_record import format_status, status_rows
 
     rows = status_rows(Path(args.sweep_dir))
     print(format_status(rows))
@@ -75,7 +75,7 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _cancel(args: argparse.Namespace) -> int:
-    from evallaunch.launching.sweep import cancel
+    from evallaunch.launching.sweep_record import cancel
 
     ids = cancel(Path(args.sweep_dir))
     print(f"cancelled {', '.join(ids)}" if ids else "nothing to cancel")
@@ -85,7 +85,7 @@ def _cancel(args: argparse.Namespace) -> int:
 def _resubmit(args: argparse.Namespace) -> int:
     import subprocess
 
-    from evallaunch.launching.sweep import resubmit_command
+    from evallaunch.launching.sweep_record import resubmit_command
 
     argv, cwd = resubmit_command(Path(args.sweep_dir))
     print("resubmitting the unfinished jobs:", " ".join(argv[3:]))

@@ -22,10 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from evallaunch.backends.base import Completion
-from evallaunch.data import Problem, load_problems, sha256_of
+from evallaunch.benchmarks.mirror import load_problems, sha256_of
+from evallaunch.benchmarks.problem import Problem
 from evallaunch.errors import EvallaunchError
-from evallaunch.grading import score_completions, write_outcome
-from evallaunch.results import package_versions
+from evallaunch.job.grading import score_completions, write_outcome
+from evallaunch.job.results import package_versions
 
 
 def read_completions(path: Path) -> list[Completion]:

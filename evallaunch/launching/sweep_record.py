@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from evallaunch.errors import EvallaunchError
-from evallaunch.results import (
+from evallaunch.job.results import (
     RESULTS_FILE,
     STATUS_FILE,
     recorded_state,

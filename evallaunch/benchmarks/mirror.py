@@ -4,23 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from evallaunch.benchmarks.problem import Problem
 from evallaunch.errors import EvallaunchError
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One benchmark problem, ready to prompt a model with."""
-
-    id: str
-    prompt: str
-    answer: str
-
-    def to_dict(self) -> dict[str, str]:
-        return asdict(self)
 
 
 def sha256_of(path: Path) -> str:
@@ -111,7 +99,7 @@ def select_rows(
 
 def load_problems(benchmark: Any, data_dir: str | Path) -> tuple[list[Problem], str]:
     """Load a benchmark's problems (the first `benchmark.limit` of them) and the data hash."""
-    from evallaunch.problems import build_problems, row_in_window
+    from evallaunch.benchmarks.prompts import build_problems, row_in_window
 
     path = mirror_file(benchmark, data_dir)
     data_hash = verify_mirror(benchmark, path)

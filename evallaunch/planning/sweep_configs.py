@@ -90,7 +90,7 @@ class SweepComposer:
 
 def _derive_model_keys(model: dict[str, Any], keys: list[str]) -> None:
     """What the schema's resolvers compute from name_or_path and revision, for a copy."""
-    from evallaunch.checkpoints import step_of, tokens_trained
+    from evallaunch.checkpoints.discovery import step_of, tokens_trained
     from evallaunch.schema import slug
 
     path = str(model["name_or_path"])
@@ -122,7 +122,7 @@ def hardware_of(cfg: DictConfig) -> dict[str, Any]:
 
 def plan_sweep(overrides: Sequence[str], multirun: bool) -> list[tuple[str, Plan]]:
     """(job label, plan) for every job the overrides describe."""
-    from evallaunch.planning.jobs import plan_for_config
+    from evallaunch.planning.job_plan import plan_for_config
 
     jobs = expand_sweep(overrides) if multirun else [list(overrides)]
     composer = SweepComposer()

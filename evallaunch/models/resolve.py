@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from evallaunch.embedded import embedded_checkpoint, is_embedded
 from evallaunch.errors import EvallaunchError
+from evallaunch.models.embedded import embedded_checkpoint, is_embedded
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 DEVICES = ("auto", "cpu", "cuda")

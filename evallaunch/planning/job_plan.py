@@ -18,7 +18,7 @@ ENGINE_TYPES = ("vllm", "server")  # backend.model_type values served by vLLM en
 
 @lru_cache(maxsize=256)
 def _facts(name_or_path: str, revision: str, cache_dir: str) -> ModelFacts:
-    from evallaunch.embedded import embedded_checkpoint, is_embedded
+    from evallaunch.models.embedded import embedded_checkpoint, is_embedded
 
     source = (
         str(embedded_checkpoint(name_or_path, cache_dir))

@@ -16,7 +16,7 @@ Command = Callable[[argparse.Namespace], int]
 
 
 def _version(args: argparse.Namespace) -> int:
-    from evallaunch.results import package_versions
+    from evallaunch.job.results import package_versions
 
     if args.all:
         for name, ver in package_versions(
@@ -42,8 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     version.add_argument("--all", action="store_true", help="also the backends' versions")
     version.set_defaults(func=_version)
 
-    from evallaunch.collect import register_collect_commands
-    from evallaunch.commands import register_commands
+    from evallaunch.cli.evaluation_commands import register_commands
+    from evallaunch.cli.results_commands import register_collect_commands
 
     register_commands(commands)
     register_collect_commands(commands)

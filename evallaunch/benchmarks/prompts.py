@@ -15,7 +15,7 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-from evallaunch.data import Problem
+from evallaunch.benchmarks.problem import Problem
 from evallaunch.errors import EvallaunchError
 
 log = logging.getLogger(__name__)

@@ -15,9 +15,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from evallaunch.data import read_benchmark_rows, sha256_of
+from evallaunch.benchmarks.mirror import read_benchmark_rows, sha256_of
 from evallaunch.errors import EvallaunchError
-from evallaunch.results import atomic_open, write_json
+from evallaunch.job.results import atomic_open, write_json
 
 log = logging.getLogger(__name__)
 PROVENANCE = "PROVENANCE.json"

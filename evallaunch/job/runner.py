@@ -16,13 +16,11 @@ from omegaconf import DictConfig, OmegaConf
 
 from evallaunch import __version__
 from evallaunch.backends.base import GenerationRequest, build_backend
-from evallaunch.data import load_problems, write_problems
-from evallaunch.engine import engine_settings, resolve_units_in_flight
-from evallaunch.grading import score_completions, write_outcome
-from evallaunch.ledger import LEDGER_DIR, SampleLedger
-from evallaunch.models import pick_device, pick_dtype, resolve_model
-from evallaunch.preflight import effective_max_new_tokens, validate_job
-from evallaunch.results import (
+from evallaunch.benchmarks.mirror import load_problems, write_problems
+from evallaunch.job.engines import engine_settings, resolve_units_in_flight
+from evallaunch.job.grading import score_completions, write_outcome
+from evallaunch.job.ledger import LEDGER_DIR, SampleLedger
+from evallaunch.job.results import (
     DETAILS_FILE,
     RESULTS_FILE,
     STATUS_FILE,
@@ -30,7 +28,9 @@ from evallaunch.results import (
     package_versions,
     write_json,
 )
-from evallaunch.sampling import draw_samples
+from evallaunch.job.sampling import draw_samples
+from evallaunch.models.resolve import pick_device, pick_dtype, resolve_model
+from evallaunch.preflight import effective_max_new_tokens, validate_job
 from evallaunch.scoring.registry import get_scorer
 from evallaunch.secrets import (
     config_secrets,
@@ -39,7 +39,7 @@ from evallaunch.secrets import (
     redact_config,
     scrub_files,
 )
-from evallaunch.serving import inference_servers
+from evallaunch.serving.job_servers import inference_servers
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,14 @@ from pathlib import Path
 from typing import Any
 
 from evallaunch.backends.base import Completion
-from evallaunch.data import Problem
-from evallaunch.results import DETAILS_FILE, RESULTS_FILE, SCHEMA_VERSION, write_details, write_json
+from evallaunch.benchmarks.problem import Problem
+from evallaunch.job.results import (
+    DETAILS_FILE,
+    RESULTS_FILE,
+    SCHEMA_VERSION,
+    write_details,
+    write_json,
+)
 from evallaunch.scoring.metrics import summarize
 from evallaunch.scoring.registry import score_batch
 

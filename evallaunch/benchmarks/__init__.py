@@ -1,0 +1,1 @@
+"""Benchmarks: the local data mirror, prompts built from its rows, and `prepare`."""

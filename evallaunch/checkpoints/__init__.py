@@ -1,0 +1,1 @@
+"""Training checkpoints: discovery and selection, and the Trainer callback."""

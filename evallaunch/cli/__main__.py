@@ -1,0 +1,5 @@
+import sys
+
+from evallaunch.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""One evaluation job: engines, units and the sample ledger, grading, results.json."""

@@ -1,0 +1,234 @@
+"""Inference-server mode (`backend.model_type=server`).
+
+The job starts `backend.server.num_servers` OpenAI-compatible servers from the
+`backend.server.command` template, waits for their health route, puts a least-connections
+load balancer in front of them and hands the backend its URL (`GenerationRequest.base_url`,
+ending in `/v1`). Servers and balancer end with the `with` block, whatever ends it.
+
+    with inference_servers(cfg, request) as (request, serving):
+        output = backend.generate(request)
+
+With model_type=vllm and several replicas (or units in flight) the servers are
+evallaunch's `vllm serve` replicas, one per engine replica (VLLM_SERVE_COMMAND). Otherwise
+the block runs with the request unchanged and starts nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import shlex
+import string
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from omegaconf import OmegaConf
+
+from evallaunch.errors import EvallaunchError
+from evallaunch.job.engines import vllm_cpu_environment
+from evallaunch.models.resolve import context_length
+from evallaunch.serving.servers import HOST, Server, ServerPool, find_executable, free_port
+
+if TYPE_CHECKING:
+    from evallaunch.backends.base import GenerationRequest
+
+__all__ = ["HOST", "Server", "ServerPool", "build_servers", "inference_servers"]
+
+log = logging.getLogger(__name__)
+
+#: Fields a `backend.server.command` template may use.
+COMMAND_FIELDS = (
+    "port",
+    "model_path",
+    "tensor_parallel_size",
+    "data_parallel_size",
+    "max_model_length",
+    "host",
+    "dtype",
+    "seed",
+    "index",
+    "revision",
+    "vllm_engine_args",
+    "python",
+)
+#: The server of one engine replica with model_type=vllm ({python}: a Python with vLLM).
+VLLM_SERVE_COMMAND = (
+    "{python} -m vllm.entrypoints.openai.api_server --model {model_path} --host {host}"
+    " --port {port} --seed {seed} --revision {revision} {vllm_engine_args}"
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Serving:
+    """The servers of a running job: how many started, and each unit's answered requests."""
+
+    started: int = 0
+    answered: Callable[[str], int] | None = None
+
+
+@contextmanager
+def inference_servers(
+    cfg: Any, request: GenerationRequest, units_in_flight: int | None = 1
+) -> Iterator[tuple[GenerationRequest, Serving]]:
+    """Start the job's servers and balancer when it talks to servers (model_type=server,
+    or vLLM replicas: `evallaunch.job.engines.uses_servers`) and yield (`request` with
+    `base_url` set, the servers); otherwise yield (`request`, Serving())."""
+    from evallaunch.job.engines import uses_servers
+
+    if not uses_servers(cfg.backend.get("model_type"), request.engine, units_in_flight):
+        yield request, Serving()
+        return
+    from evallaunch.serving.balancer import LoadBalancer
+
+    settings = server_settings(cfg)
+    log_dir = Path(request.work_dir) / "backend" / "servers"
+    servers = build_servers(settings, request, log_dir)
+    pool = ServerPool(servers, settings.health_path, float(settings.startup_timeout_s))
+    engine = request.engine
+    balancer = LoadBalancer(
+        [server.url for server in servers],
+        port=free_port(int(settings.base_port) - 1, taken=[s.port for s in servers]),
+        max_retries=int(settings.max_retries),
+        alive=[server.alive for server in servers],
+        # Each engine runs max_num_seqs sequences; the rest wait at the balancer (one queue
+        # for every replica), so a slot that frees anywhere takes the oldest request.
+        capacity=engine.max_num_seqs * max(1, engine.replicas // len(servers))
+        if engine.max_num_seqs
+        else None,
+    )
+    with pool, balancer:
+        try:
+            serving = Serving(len(servers), balancer.answered)
+            yield dataclasses.replace(request, base_url=f"{balancer.url}/v1"), serving
+        finally:
+            _record(log_dir, servers, balancer)
+
+
+def server_settings(cfg: Any) -> Any:
+    """`backend.server`; for model_type=vllm, one `vllm serve` per engine replica with the
+    job's engine settings (VLLM_SERVE_COMMAND)."""
+    settings = cfg.backend.server
+    if cfg.backend.model_type != "vllm":
+        return settings
+    return OmegaConf.merge(settings, {"num_servers": "auto", "command": VLLM_SERVE_COMMAND})
+
+
+def build_servers(settings: Any, request: GenerationRequest, log_dir: Path) -> list[Server]:
+    """One `Server` per `settings.num_servers` (auto: per engine replica), its command
+    filled in from the template."""
+    engine = request.engine
+    count = engine.replicas if settings.num_servers == "auto" else settings.num_servers
+    if not isinstance(count, int) or count < 1:
+        raise EvallaunchError(
+            f"backend.server.num_servers={settings.num_servers!r} is invalid: expected auto "
+            "(one per engine replica) or a value >= 1"
+        )
+    template = str(settings.command)
+    used = {name for _, name, _, _ in string.Formatter().parse(template) if name}
+    if unknown := sorted(used - set(COMMAND_FIELDS)):
+        raise EvallaunchError(
+            f"backend.server.command uses unknown field(s) {', '.join(unknown)}",
+            hint=f"known fields: {', '.join('{' + f + '}' for f in COMMAND_FIELDS)}",
+        )
+    tp = engine.tensor_parallel_size * engine.pipeline_parallel_size
+    dp = max(1, engine.replicas // count)  # replicas per server when servers are fewer
+    fields: dict[str, Any] = {
+        "model_path": request.model_path,
+        "tensor_parallel_size": engine.tensor_parallel_size,
+        "data_parallel_size": dp,
+        "host": HOST,
+        "dtype": request.dtype,
+        "seed": request.seed,
+        "revision": request.revision or "main",
+        "vllm_engine_args": engine.vllm_flags(),
+    }
+    if "python" in used:
+        fields["python"] = vllm_python()
+    if "max_model_length" in used:
+        fields["max_model_length"] = request.max_model_length or context_length(request.model_path)
+    gpus = _gpu_slices(count, tp * dp)
+    servers: list[Server] = []
+    for index in range(count):
+        port = free_port(int(settings.base_port) + index, taken=[s.port for s in servers])
+        argv = shlex.split(template.format(port=port, index=index, **fields))
+        if not argv:
+            raise EvallaunchError("backend.server.command is empty")
+        argv[0] = find_executable(argv[0])
+        env = {"CUDA_VISIBLE_DEVICES": gpus[index]} if gpus else {}
+        if request.device == "cpu":
+            env.update(vllm_cpu_environment(index))
+        env["VLLM_CONFIGURE_LOGGING"] = "1"  # the server's own log file gets vLLM's records
+        servers.append(Server(index, argv, port, log_dir / f"server-{index}.log", env))
+    return servers
+
+
+def _get(node: Any, key: str) -> Any:
+    return None if node is None else node.get(key)
+
+
+def _gpu_slices(count: int, per_server: int) -> list[str]:
+    """CUDA_VISIBLE_DEVICES for each server when several share the node's GPUs, else []."""
+    if count < 2:
+        return []
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        devices = [d for d in visible.split(",") if d.strip()]
+    else:
+        try:
+            import torch
+
+            devices = [str(i) for i in range(torch.cuda.device_count())]
+        except ImportError:
+            devices = []
+    if not devices:
+        return []
+    if len(devices) < count * per_server:
+        log.warning(
+            "%d servers x %d GPU(s) each > %d visible GPU(s): servers share GPUs",
+            count,
+            per_server,
+            len(devices),
+        )
+        return []
+    return [",".join(devices[i * per_server : (i + 1) * per_server]) for i in range(count)]
+
+
+def _record(log_dir: Path, servers: list[Server], balancer: Any) -> None:
+    stats = balancer.stats()
+    for server, entry in zip(servers, stats["servers"], strict=True):
+        entry.update(command=shlex.join(server.argv), ready_after_s=server.ready_after_s)
+        log.info(
+            "Server %d: %d request(s), %d failed, ready after %ss",
+            server.index,
+            entry["requests"],
+            entry["failures"],
+            server.ready_after_s,
+        )
+    try:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        (log_dir / "balancer.json").write_text(json.dumps(stats, indent=2) + "\n")
+        lines = [json.dumps(record) for record in balancer.requests]
+        (log_dir / "requests.jsonl").write_text("".join(line + "\n" for line in lines))
+    except OSError as err:
+        log.warning("Could not write the balancer's records to %s: %s", log_dir, err)
+
+
+def vllm_python() -> str:
+    """A Python that has vLLM: this one, else `.venv-vllm`'s (`make setup-vllm`)."""
+    import importlib.util
+
+    if importlib.util.find_spec("vllm") is not None:
+        return sys.executable
+    repo = Path(__file__).resolve().parents[2]
+    candidate = repo / ".venv-vllm" / "bin" / "python"
+    if candidate.is_file():
+        return str(candidate)
+    raise EvallaunchError(
+        "backend.model_type=vllm runs `vllm serve` replicas, but vLLM is not installed here",
+        hint="run `make setup-vllm` (creates .venv-vllm), or install vLLM into this environment",
+    )
