@@ -26,6 +26,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import common
 
@@ -106,7 +107,7 @@ def _trim_heap() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
-def measure(fn) -> tuple[float, float, object]:
+def measure(fn) -> tuple[float, float, Any]:
     """(seconds, peak RSS growth MiB, result) of one call."""
     gc.collect()
     _trim_heap()

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 from gpu_sim import Cluster, Replica, Request
@@ -61,7 +62,7 @@ class Outcome:
 
 def requests_of(prompt: np.ndarray, length: np.ndarray, correct: np.ndarray) -> list[Request]:
     """One Request per (problem, sample), problem-major; length 0 marks a sample not drawn."""
-    out = []
+    out: list[Request] = []
     for j in range(length.shape[0]):
         for i in range(length.shape[1]):
             if length[j, i] > 0:
@@ -195,7 +196,7 @@ def run_units(setup: Setup, plan: _Schedule, client: Client, requests: int) -> O
             plan.generating[unit.key] = unit
             for request in unit.requests:
                 owner[request.rid] = unit
-            cluster.at(cluster.now + client.setup_s, lambda u=unit: cluster.enqueue(u.requests))
+            cluster.at(cluster.now + client.setup_s, partial(cluster.enqueue, unit.requests))
 
     def scored(unit: _Unit) -> None:
         plan.scoring -= 1

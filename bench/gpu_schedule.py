@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Any, cast
 
 import common
 import gpu_adaptive as ga
@@ -134,7 +135,7 @@ def calibration(pair: Pair, draws: int = 8) -> dict:
         ray=True,
         busiest_replica_requests=math.ceil(30 / 8) * 64,
     )
-    reported = float(tp.CALIBRATION["reported_min"])
+    reported = cast(float, tp.CALIBRATION["reported_min"])
     print(
         f"\nCalibration: {tp.CALIBRATION['model']} {tp.CALIBRATION['benchmark']}, "
         f"{tp.CALIBRATION['setup']}: reported ~{reported:g} min; throughput model (the "
@@ -284,7 +285,7 @@ def unit_search(pairs: list[Pair], rows: list[dict]) -> list[dict]:
 def layout_check(pairs: list[Pair]) -> list[dict]:
     """The planner's layout against every other single-node layout, simulated (the ideal
     schedule): the planner's time over the fastest simulated layout's."""
-    out = []
+    out: list[dict[str, Any]] = []
     for pair in pairs:
         times = {}
         for tpsize in (1, 2, 4, 8):

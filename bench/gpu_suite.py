@@ -112,7 +112,7 @@ def one_job(pairs: list[Pair], rules: dict[str, ga.Choice]) -> float:
     """GPU-hours of one job running all of a model's benchmarks through one set of engines
     (planned for all their requests at their mean length), longest completions first, each
     benchmark's units as evallaunch sizes them: one engine start and one tail, not five."""
-    requests: list[list] = []
+    requests: list[tuple[Pair, list]] = []
     for pair in sorted(pairs, key=lambda p: -float(p.length[:, : p.n].mean())):
         drawn = pair.requests(adaptive_counts(pair, rules[pair.benchmark]))
         requests.append((pair, drawn))

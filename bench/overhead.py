@@ -266,7 +266,8 @@ def main() -> None:
             for backend in backends:
                 breakdown[backend] = explain(backend, work, cache, limit, tokens, args.threads)
 
-    rows, ratios = [], {}
+    rows: list[list[object]] = []
+    ratios = {}
     for variant in variants:
         ms = runs[variant]
         if not ms:

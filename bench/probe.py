@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 START = time.perf_counter()
-GENERATE = {"calls": 0, "generate_s": 0.0, "new_tokens": 0, "first_call_s": None}
+GENERATE: dict[str, Any] = {"calls": 0, "generate_s": 0.0, "new_tokens": 0, "first_call_s": None}
 TIMERS: dict[str, dict[str, Any]] = {}
 
 

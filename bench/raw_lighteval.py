@@ -40,7 +40,7 @@ def main() -> None:
     def custom_tasks_only(custom_tasks=None, load_multilingual=False):  # noqa: ARG001
         return Registry._extract_configs(Registry.create_custom_tasks_module(custom_tasks))
 
-    Registry.load_all_task_configs = staticmethod(custom_tasks_only)
+    Registry.load_all_task_configs = staticmethod(custom_tasks_only)  # type: ignore[method-assign]
 
     transformers.set_seed(args.seed)
     model_config = TransformersModelConfig(

@@ -34,7 +34,8 @@ def test_selectors() -> None:
 
 
 def test_tokens_are_shown_with_units() -> None:
-    assert [human_tokens(n) for n in (None, 999, 1500, 2_000_000, 3.5e9, 1.2e12)] == [
+    counts = (None, 999, 1500, 2_000_000, 3_500_000_000, 1_200_000_000_000)
+    assert [human_tokens(n) for n in counts] == [
         "-",
         "999",
         "1.5K",

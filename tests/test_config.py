@@ -36,7 +36,7 @@ def test_every_config_file_composes(group: str, option: str) -> None:
         cfg.benchmark.name,
         cfg.backend.name,
     )
-    job = OmegaConf.masked_copy(cfg, [key for key in cfg if key != "hydra"])
+    job = OmegaConf.masked_copy(cfg, [str(key) for key in cfg if key != "hydra"])
     assert isinstance(OmegaConf.to_container(job, resolve=True), dict)
     assert not missing_keys(job), f"{group}={option} leaves required values unset"
 

@@ -208,8 +208,8 @@ def test_tensor_parallel_never_splits_heads() -> None:
     # 2 x 14 layers x 1 KV head x 128 x 4 B = 14,336 B/token = 0.47 GB per sequence -> 2.
     fp32 = request(concurrent=1, dtype="float32")
     result = plan(qwen7, Hardware("gpu", 8, 8), fp32)
-    got = (result.tp, result.pp, result.dp, result.nodes, result.sequences_that_fit)
-    assert got == (4, 2, 1, 1, 2)
+    sizes = (result.tp, result.pp, result.dp, result.nodes, result.sequences_that_fit)
+    assert sizes == (4, 2, 1, 1, 2)
     # With 4 GPUs per node the two stages need two nodes...
     result = plan(qwen7, Hardware("gpu", 8, 4, max_nodes=2), fp32)
     assert (result.tp, result.pp, result.nodes, result.gpus_per_node) == (4, 2, 2, 4)
@@ -292,7 +292,7 @@ def test_strategies_and_overrides() -> None:
     fixed = plan(qwen7, H100, request(tensor_parallel_size=2, data_parallel_size=2))
     assert (fixed.tp, fixed.dp, fixed.total_gpus) == (2, 2, 4)
     assert plan(qwen7, H100, request(total_gpus=4)).total_gpus == 4
-    bad = [
+    bad: list[tuple[dict[str, Any], str]] = [
         ({"tensor_parallel_size": 8}, r"parallelism.tensor_parallel_size=8 .*\[1, 2, 4\]"),
         ({"tensor_parallel_size": 4, "pipeline_parallel_size": 3}, "pipeline_parallel_size=3"),
         ({"tensor_parallel_size": 2, "data_parallel_size": 8}, "data_parallel_size=8"),
