@@ -13,8 +13,6 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 
-SCHEMA_VERSION = 1
-
 
 @dataclass
 class ModelConfig:

@@ -107,7 +107,7 @@ def test_failed_job_is_reported_and_resubmitted_alone(
     stamp = (Path(good["job_dir"]) / "results.json").stat().st_mtime
     embedded = Path(results_of(good["job_dir"])["model"]["resolved_path"])
     shutil.copytree(embedded, late)  # the checkpoint appears; resubmit only the failed job
-    resubmit = evallaunch("resubmit", "--failed", str(sweep_dir))
+    resubmit = evallaunch("resubmit", str(sweep_dir))
     assert resubmit.returncode == 0, resubmit.stdout[-3000:] + resubmit.stderr[-3000:]
     entries = record(tmp_path)  # the finished job is not even sent to the launcher again
     assert len(entries) == 3

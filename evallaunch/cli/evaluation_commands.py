@@ -117,9 +117,6 @@ def register_commands(commands: Any) -> None:
         help="submit the sweep's unfinished jobs again (finished and queued ones are skipped)",
     )
     resubmit.add_argument("sweep_dir", help=sweep_help)
-    resubmit.add_argument(
-        "--failed", action="store_true", help="only jobs that are not finished (the default)"
-    )
     resubmit.set_defaults(func=_resubmit)
 
     score = commands.add_parser(
