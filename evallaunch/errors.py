@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib
+import sys
 from types import ModuleType
+from typing import NoReturn
 
 
 class EvallaunchError(Exception):
@@ -20,6 +22,12 @@ class EvallaunchError(Exception):
     def __str__(self) -> str:
         text = super().__str__()
         return f"{text}\n  hint: {self.hint}" if self.hint else text
+
+
+def exit_with_error(err: object) -> NoReturn:
+    """Print `evallaunch: error: <err>` on stderr and exit with status 2 (bad input)."""
+    print(f"evallaunch: error: {err}", file=sys.stderr)
+    raise SystemExit(2)
 
 
 def require(module: str, extra: str) -> ModuleType:

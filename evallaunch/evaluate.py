@@ -20,7 +20,7 @@ from omegaconf import DictConfig
 
 from evallaunch import schema  # noqa: F401  (registers the structured-config schema)
 from evallaunch.compose import CONFIG_DIR
-from evallaunch.errors import EvallaunchError
+from evallaunch.errors import EvallaunchError, exit_with_error
 
 log = logging.getLogger("evallaunch")
 # evallaunch's own configs name its own classes in `_target_` (backends, callbacks).
@@ -41,15 +41,11 @@ def main(cfg: DictConfig) -> float | None:
     try:
         results = run_job(cfg, job_dir)
     except EvallaunchError as err:
-        print(f"evallaunch: error: {err}", file=sys.stderr)
-        sys.exit(2)
+        exit_with_error(err)
     except KeyboardInterrupt:
         _exit_interrupted(f"{job_dir}/status.json says so")
     except OSError as err:  # out of disk, permissions, ... while writing outputs
-        print(
-            f"evallaunch: error: {err.strerror or err}: {err.filename or job_dir}", file=sys.stderr
-        )
-        sys.exit(2)
+        exit_with_error(f"{err.strerror or err}: {err.filename or job_dir}")
     print_results(results, job_dir)
     return float(results["metrics"]["pass@1"]["value"])
 

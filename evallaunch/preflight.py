@@ -4,14 +4,13 @@ message while the config is composed, not minutes later inside a backend."""
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from evallaunch.errors import EvallaunchError
+from evallaunch.errors import EvallaunchError, exit_with_error
 
 
 def _check_range(key: str, value: Any, ok: bool, expected: str) -> None:
@@ -129,8 +128,7 @@ class Preflight(Callback):
             validate_job(config)
             check_writable(str(config.paths.output_root))
         except EvallaunchError as err:
-            print(f"evallaunch: error: {err}", file=sys.stderr)
-            raise SystemExit(2) from None
+            exit_with_error(err)
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         self._check(config)

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from evallaunch import __version__
-from evallaunch.errors import EvallaunchError
+from evallaunch.errors import EvallaunchError, exit_with_error
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -61,8 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return func(args)
     except EvallaunchError as err:
-        print(f"evallaunch: error: {err}", file=sys.stderr)
-        return 2
+        exit_with_error(err)
     except KeyboardInterrupt:
         print("evallaunch: interrupted", file=sys.stderr)
         return 130

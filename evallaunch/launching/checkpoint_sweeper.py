@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -47,14 +46,13 @@ class EvallaunchSweeper(BasicSweeper):
     """The basic sweeper with checkpoint expansion and dedup of finished jobs."""
 
     def sweep(self, arguments: list[str]) -> Any:
-        from evallaunch.errors import EvallaunchError
+        from evallaunch.errors import EvallaunchError, exit_with_error
 
         try:
             arguments = self._expand_checkpoints(arguments)
             return self._sweep(arguments)
         except EvallaunchError as err:
-            print(f"evallaunch: error: {err}", file=sys.stderr)
-            sys.exit(2)
+            exit_with_error(err)
 
     def _expand_checkpoints(self, arguments: list[str]) -> list[str]:
         from evallaunch.checkpoints import discovery as ckpts

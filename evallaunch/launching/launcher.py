@@ -51,13 +51,12 @@ class EvallaunchSubmititLauncher(BaseSubmititLauncher):
     def launch(
         self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
     ) -> Sequence[JobReturn]:
-        from evallaunch.errors import EvallaunchError
+        from evallaunch.errors import EvallaunchError, exit_with_error
 
         try:
             return self._launch(job_overrides, initial_job_idx)
         except EvallaunchError as err:
-            print(f"evallaunch: error: {err}", file=sys.stderr)
-            sys.exit(2)
+            exit_with_error(err)
 
     def _launch(
         self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
