@@ -30,6 +30,7 @@ from evallaunch.job.results import (
 )
 from evallaunch.job.sampling import draw_samples
 from evallaunch.models.resolve import pick_device, pick_dtype, resolve_model
+from evallaunch.offline import go_offline
 from evallaunch.preflight import effective_max_new_tokens, validate_job
 from evallaunch.scoring.registry import get_scorer
 from evallaunch.secrets import (
@@ -59,7 +60,6 @@ PARALLELISM_ARGS = frozenset(
         "device_map",
     }
 )
-OFFLINE_ENV = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE")
 
 
 def _now() -> str:
@@ -103,9 +103,7 @@ def run_job(cfg: DictConfig, job_dir: Path) -> dict[str, Any]:
     secrets = job_secrets(cfg)
     install_log_filter(secrets)
     scrub_files(job_dir / ".hydra", secrets)  # Hydra's own record of the config
-    if cfg.get("offline", True):
-        for name in OFFLINE_ENV:
-            os.environ.setdefault(name, "1")
+    go_offline(cfg.get("offline", True))
     archive_previous(job_dir)
     started, clock = _now(), time.monotonic()
     status = {

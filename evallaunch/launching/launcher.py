@@ -26,16 +26,12 @@ from hydra_plugins.hydra_submitit_launcher.submitit_launcher import BaseSubmitit
 from omegaconf import OmegaConf, open_dict
 
 from evallaunch.launching import config as _config  # noqa: F401  (registers the launcher configs)
+from evallaunch.offline import OFFLINE_ENV
 
 log = logging.getLogger(__name__)
 
 # Exported to every job: multiprocessing-safe vLLM workers, no Hub access from compute nodes.
-JOB_ENV = {
-    "VLLM_WORKER_MULTIPROC_METHOD": "spawn",
-    "HF_HUB_OFFLINE": "1",
-    "HF_DATASETS_OFFLINE": "1",
-    "TRANSFORMERS_OFFLINE": "1",
-}
+JOB_ENV = {"VLLM_WORKER_MULTIPROC_METHOD": "spawn", **OFFLINE_ENV}
 
 
 class EvallaunchSubmititLauncher(BaseSubmititLauncher):

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from typing import Any
 
 from omegaconf import DictConfig
 
 from evallaunch.errors import EvallaunchError
+from evallaunch.offline import go_offline
 from evallaunch.planning.model_facts import ModelFacts, load_model_facts
 from evallaunch.planning.planner import Hardware, Plan, PlanRequest, plan
 
@@ -30,8 +30,7 @@ def _facts(name_or_path: str, revision: str, cache_dir: str) -> ModelFacts:
 
 def model_facts(cfg: DictConfig) -> ModelFacts:
     """Architecture facts of the job's model (config.json only; cached per model)."""
-    if cfg.get("offline", True):
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    go_offline(cfg.get("offline", True))
     return _facts(str(cfg.model.name_or_path), str(cfg.model.revision), str(cfg.paths.cache_dir))
 
 
