@@ -7,6 +7,7 @@ type or a missing required value fails while the config is composed, before anyt
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -275,14 +276,45 @@ def slug(name_or_path: str) -> str:
     return "--".join(parts[-2:]) if parts else "model"
 
 
-def _model_version(*, _parent_: Any) -> str:
+def model_version(name_or_path: str, revision: str) -> str:
+    """The output path level below the model name: a local checkpoint directory's name
+    (run7/checkpoint-500 -> checkpoint-500), otherwise the revision."""
     from evallaunch.checkpoints.discovery import step_of
 
-    if not OmegaConf.is_missing(_parent_, "name_or_path"):
-        last = str(_parent_.name_or_path).rstrip("/").rsplit("/", 1)[-1]
-        if "/" in str(_parent_.name_or_path) and step_of(last) is not None:
-            return last
-    return str(_parent_.revision)
+    last = str(name_or_path).rstrip("/").rsplit("/", 1)[-1]
+    if "/" in str(name_or_path) and step_of(last) is not None:
+        return last
+    return str(revision)
+
+
+def checkpoint_step(name_or_path: str, revision: str) -> int | None:
+    """The training step named by the path (checkpoint-500) or else by the revision."""
+    from evallaunch.checkpoints.discovery import step_of
+
+    return step_of(str(name_or_path)) or step_of(str(revision))
+
+
+def derive_model_keys(model: dict[str, Any], given: Collection[str] = ()) -> None:
+    """Set what the resolvers of `model.name`, `version`, `step` and `tokens_trained`
+    compute, in a plain (resolved) copy of a model config; the dotted keys in `given`
+    (e.g. "model.name", set by the user) are left as they are."""
+    from evallaunch.checkpoints.discovery import tokens_trained
+
+    path, revision = str(model["name_or_path"]), str(model["revision"])
+    if "model.name" not in given:
+        model["name"] = slug(path)
+    if "model.version" not in given:
+        model["version"] = model_version(path, revision)
+    if "model.step" not in given:
+        model["step"] = checkpoint_step(path, revision)
+    if "model.tokens_trained" not in given:
+        model["tokens_trained"] = tokens_trained(path, model["step"], model.get("tokens_per_step"))
+
+
+def _model_version(*, _parent_: Any) -> str:
+    if OmegaConf.is_missing(_parent_, "name_or_path"):
+        return str(_parent_.revision)
+    return model_version(_parent_.name_or_path, _parent_.revision)
 
 
 def _model_name(*, _parent_: Any) -> str:
@@ -294,11 +326,9 @@ def _model_name(*, _parent_: Any) -> str:
 
 
 def _checkpoint_step(*, _parent_: Any) -> int | None:
-    from evallaunch.checkpoints.discovery import step_of
-
     if OmegaConf.is_missing(_parent_, "name_or_path"):
         return None
-    return step_of(_parent_.name_or_path) or step_of(_parent_.revision)
+    return checkpoint_step(_parent_.name_or_path, _parent_.revision)
 
 
 def _tokens_trained(*, _parent_: Any) -> int | None:

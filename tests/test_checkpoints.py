@@ -21,6 +21,29 @@ def test_step_is_read_from_checkpoint_names() -> None:
     assert step_of("/runs/a/final") is None
 
 
+@pytest.mark.parametrize(
+    "model",
+    [
+        ["model.name_or_path=/runs/r7/checkpoint-500", "model.tokens_per_step=32"],
+        ["model.name_or_path=org/base", "model.revision=step-100"],
+        ["model.name_or_path=org/base"],
+        ["model.name_or_path=/runs/r7/checkpoint-500", "model.name=mine", "model.step=7"],
+    ],
+)
+def test_a_planned_sweep_derives_the_model_keys_as_a_composed_job(model: list[str]) -> None:
+    """`evallaunch plan` copies one composed config per job and derives name, version, step
+    and tokens trained itself: the same values Hydra's resolvers give the job."""
+    from omegaconf import OmegaConf
+
+    from evallaunch.compose import compose_config
+    from evallaunch.planning.sweep_configs import SweepComposer
+
+    overrides = ["cluster=slurm_h100_example", *model]
+    planned, _ = SweepComposer().compose(overrides)
+    composed = OmegaConf.to_container(compose_config(overrides).model, resolve=True)
+    assert dict(planned["model"]) == composed
+
+
 def test_selectors() -> None:
     found = [Checkpoint(f"/r/checkpoint-{s}", "main", s, None) for s in (300, 100, 200, 400)]
     steps = lambda chosen: [c.step for c in chosen]  # noqa: E731

@@ -54,6 +54,7 @@ class SweepComposer:
     def compose(self, overrides: list[str]) -> tuple[Namespace, dict[str, Any]]:
         """(the job's resolved config, the cluster's hardware) for one job."""
         from evallaunch.compose import compose_config
+        from evallaunch.schema import derive_model_keys
 
         groups = tuple(o for o in overrides if _is_group(o))
         if groups not in self._cache:
@@ -75,7 +76,7 @@ class SweepComposer:
                 node[leaf] = self._value(value)
                 touched_model |= key.lstrip("+").startswith("model.")
         if touched_model:
-            _derive_model_keys(cfg["model"], [o.split("=", 1)[0] for o in overrides])
+            derive_model_keys(cfg["model"], [o.split("=", 1)[0].lstrip("+") for o in overrides])
         return Namespace(cfg), hardware
 
     def _value(self, text: str) -> Any:
@@ -86,23 +87,6 @@ class SweepComposer:
                 self._parser = OverridesParser.create()
             self._values[text] = self._parser.parse_override(f"x={text}").value()
         return copy.deepcopy(self._values[text])
-
-
-def _derive_model_keys(model: dict[str, Any], keys: list[str]) -> None:
-    """What the schema's resolvers compute from name_or_path and revision, for a copy."""
-    from evallaunch.checkpoints.discovery import step_of, tokens_trained
-    from evallaunch.schema import slug
-
-    path = str(model["name_or_path"])
-    if "model.name" not in keys:
-        model["name"] = slug(path)
-    if "model.version" not in keys:
-        last = path.rstrip("/").rsplit("/", 1)[-1]
-        model["version"] = last if "/" in path and step_of(last) is not None else model["revision"]
-    if "model.step" not in keys:
-        model["step"] = step_of(path) or step_of(model["revision"])
-    if "model.tokens_trained" not in keys:
-        model["tokens_trained"] = tokens_trained(path, model["step"], model.get("tokens_per_step"))
 
 
 def hardware_of(cfg: DictConfig) -> dict[str, Any]:
