@@ -20,6 +20,7 @@ def _check_range(key: str, value: Any, ok: bool, expected: str) -> None:
 
 def validate_job(cfg: DictConfig) -> None:
     """Value checks the schema's types cannot express."""
+    from evallaunch.benchmarks.mirror import check_limit
     from evallaunch.schema import missing_keys
 
     if missing := [key for key in missing_keys(cfg) if not key.startswith("hydra.")]:
@@ -29,8 +30,7 @@ def validate_job(cfg: DictConfig) -> None:
         )
     bench, gen = cfg.benchmark, cfg.generation
     _check_range("benchmark.n", bench.n, bench.n >= 1, "a number of samples >= 1")
-    if bench.limit is not None:
-        _check_range("benchmark.limit", bench.limit, bench.limit >= 1, "a positive number or null")
+    check_limit(bench.limit)
     _check_range("generation.temperature", gen.temperature, gen.temperature >= 0, "a value >= 0")
     _check_range("generation.top_p", gen.top_p, 0 < gen.top_p <= 1, "a value in (0, 1]")
     _check_range(

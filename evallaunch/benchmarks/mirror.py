@@ -47,17 +47,30 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def verify_mirror(benchmark: Any, path: Path) -> str:
-    """Check a mirror file against the benchmark's recorded sha256; return the file's hash."""
+def verify_mirror(
+    benchmark: Any,
+    path: Path,
+    hint: str = "the file is corrupted or a different version: re-run `evallaunch prepare`",
+) -> str:
+    """Check a benchmark's data file against its recorded sha256 (benchmark.dataset.sha256,
+    when set); return the file's hash."""
     actual = sha256_of(path)
     expected = benchmark.dataset.sha256
     if expected and actual != expected:
         raise EvallaunchError(
             f"benchmark '{benchmark.name}': {path} has sha256 {actual}, "
             f"expected benchmark.dataset.sha256={expected}",
-            hint="the file is corrupted or a different version: re-run `evallaunch prepare`",
+            hint=hint,
         )
     return actual
+
+
+def check_limit(limit: int | None) -> None:
+    """benchmark.limit is a positive number of problems, or null (all of them)."""
+    if limit is not None and limit < 1:
+        raise EvallaunchError(
+            f"benchmark.limit={limit!r} is invalid: expected a positive number of problems or null"
+        )
 
 
 def read_benchmark_rows(benchmark: Any, path: Path) -> list[dict[str, Any]]:
@@ -105,11 +118,8 @@ def load_problems(benchmark: Any, data_dir: str | Path) -> tuple[list[Problem], 
     data_hash = verify_mirror(benchmark, path)
     rows = [row for row in read_benchmark_rows(benchmark, path) if row_in_window(benchmark, row)]
     rows = select_rows(rows, dict(benchmark.get("where") or {}), benchmark.name)
+    check_limit(benchmark.limit)
     if benchmark.limit is not None:
-        if benchmark.limit < 1:
-            raise EvallaunchError(
-                f"benchmark.limit={benchmark.limit} must be a positive number of problems or null"
-            )
         rows = rows[: benchmark.limit]
     if not rows:
         raise EvallaunchError(f"benchmark '{benchmark.name}': no problems selected from {path}")

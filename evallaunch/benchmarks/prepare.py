@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from evallaunch.benchmarks.mirror import read_benchmark_rows, sha256_of
+from evallaunch.benchmarks.mirror import read_benchmark_rows, sha256_of, verify_mirror
 from evallaunch.errors import EvallaunchError
 from evallaunch.job.results import atomic_open, write_json
 
@@ -36,7 +36,7 @@ def prepare_benchmark(benchmark: Any, data_dir: Path, source: Path | None) -> di
                 f"benchmark '{benchmark.name}': {origin} not found in --source {source}",
                 hint=f"the source directory must hold {spec.file}",
             )
-        _check(benchmark, origin, sha256_of(origin))
+        _check(benchmark, origin)
         with atomic_open(target, "wb") as handle, origin.open("rb") as src:
             shutil.copyfileobj(src, handle)
         return _record(benchmark, target, str(origin.resolve()), action="copied")
@@ -44,13 +44,11 @@ def prepare_benchmark(benchmark: Any, data_dir: Path, source: Path | None) -> di
     return _record(benchmark, target, f"hf://datasets/{spec.hub_id}@{spec.revision}", "downloaded")
 
 
-def _check(benchmark: Any, path: Path, digest: str) -> None:
+def _check(benchmark: Any, path: Path) -> None:
     spec = benchmark.dataset
-    if spec.sha256 and digest != spec.sha256:
-        raise EvallaunchError(
-            f"benchmark '{benchmark.name}': {path} has sha256 {digest}, expected {spec.sha256}",
-            hint="the file is corrupted or a different version of the dataset",
-        )
+    verify_mirror(
+        benchmark, path, hint="the file is corrupted or a different version of the dataset"
+    )
     rows = len(read_benchmark_rows(benchmark, path))
     if spec.rows is not None and rows != spec.rows:
         raise EvallaunchError(
