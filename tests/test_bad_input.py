@@ -4,6 +4,7 @@ The cases are the table in docs/bad-inputs.md (the documentation is the test lis
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -34,8 +35,113 @@ def table_rows() -> list[tuple[str, str, list[str]]]:
 ROWS = table_rows()
 
 
-def test_the_table_has_at_least_30_cases() -> None:
-    assert len(ROWS) >= 30
+# The kinds of command `command_line` runs (it would run any other word as a multirun).
+COMMAND_KINDS = (
+    "evaluate",
+    "multirun",
+    "multirun-without-slurm",
+    "multirun-on-slurm",
+    "evallaunch",
+)
+
+
+def table_lines() -> list[list[str]]:
+    """The cells of every line of the table's body (the lines after `|---|`)."""
+    lines = [line.strip() for line in TABLE.read_text().splitlines()]
+    lines = [line for line in lines if line.startswith("|")]
+    body = next(i for i, line in enumerate(lines) if set(line) <= set("|-: ")) + 1
+    return [[cell.strip() for cell in line.strip("|").split("|")] for line in lines[body:]]
+
+
+def test_every_table_line_is_a_numbered_case() -> None:
+    """Numbers run 1..N without gaps or repeats, every line is a case the tests read (a
+    stray `|` or number would drop it silently), and the case names, the test ids, are
+    unique."""
+    lines = table_lines()
+    assert [cells[0] for cells in lines] == [str(n) for n in range(1, len(lines) + 1)]
+    assert [len(cells) for cells in lines] == [4] * len(lines)
+    cases = [case for case, _, _ in ROWS]
+    assert cases == [cells[1] for cells in lines]
+    assert not {case for case in cases if cases.count(case) > 1}, "a case name is used twice"
+    assert [case for case, _, expected in ROWS if not expected] == []
+
+
+def test_every_row_runs_a_command_that_exists() -> None:
+    """Each command is of a kind `command_line` knows; an `evallaunch` command parses (its
+    failure is the bad input, not a usage error); every {placeholder} is one the page
+    explains above the table."""
+    from evallaunch.cli.main import build_parser
+
+    explained = set(re.findall(r"`\{(\w+)\}`", TABLE.read_text().split("\n|")[0]))
+    for case, command, expected in ROWS:
+        kind, *args = command.split()
+        assert kind in COMMAND_KINDS, f"{case}: {kind!r} is not one of {COMMAND_KINDS}"
+        used = set(re.findall(r"\{(\w+)\}", " ".join([command, *expected])))
+        assert used <= explained, f"{case}: {used - explained} not explained above the table"
+        if kind == "evallaunch":
+            words = [arg.format(**dict.fromkeys(used, "/x")) for arg in args]
+            try:
+                build_parser().parse_args(words)
+            except SystemExit as err:
+                raise AssertionError(f"{case}: `{command}` does not parse") from err
+
+
+def message_key(message: ast.expr) -> str | None:
+    """The key of a message `KEY=VALUE is invalid...` (a string or an f-string), its
+    formatted parts as \\0; None for other messages."""
+    values = message.values if isinstance(message, ast.JoinedStr) else [message]
+    text = "".join(
+        v.value if isinstance(v, ast.Constant) and isinstance(v.value, str) else "\0"
+        for v in values
+    )
+    key, _, rest = text.partition("=")
+    return key if "is invalid" in rest else None
+
+
+def calls_of(tree: ast.AST, names: set[str]) -> list[ast.Call]:
+    return [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) in names and node.args
+    ]
+
+
+def invalid_value_keys() -> dict[str, str]:
+    """Every key an EvallaunchError message `KEY=VALUE is invalid` in evallaunch/ names, as
+    a regular expression (a formatted part matches any name), with where it is raised. A
+    message whose whole key is formatted (`{key}=...`) stands for the first argument of
+    each call of its function in the module."""
+    keys: dict[str, str] = {}
+    for path in sorted((REPO / "evallaunch").rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        checkers = set()
+        for function in ast.walk(tree):
+            if not isinstance(function, ast.FunctionDef):
+                continue
+            for call in calls_of(function, {"EvallaunchError"}):
+                key = message_key(call.args[0])
+                if key == "\0":
+                    checkers.add(function.name)
+                elif key is not None:
+                    pattern = r"\w+".join(re.escape(part) for part in key.split("\0"))
+                    keys[pattern] = f"{path.relative_to(REPO)}:{call.lineno}"
+        for call in calls_of(tree, checkers):
+            first = call.args[0]
+            assert isinstance(first, ast.Constant), f"{path}:{call.lineno}: key not a literal"
+            keys[re.escape(str(first.value))] = f"{path.relative_to(REPO)}:{call.lineno}"
+    return keys
+
+
+def test_every_invalid_value_message_has_a_row() -> None:
+    keys = invalid_value_keys()
+    assert keys, "no `KEY=VALUE is invalid` message found in evallaunch/"
+    texts = [text for _, _, expected in ROWS for text in expected]
+    missing = {
+        where: pattern
+        for pattern, where in keys.items()
+        if not any(re.match(rf"{pattern}=\S+ is invalid", text) for text in texts)
+    }
+    assert not missing, f"no row of {TABLE.name} shows these messages: {missing}"
 
 
 @pytest.fixture
