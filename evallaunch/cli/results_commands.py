@@ -8,9 +8,15 @@ import os
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evallaunch.errors import EvallaunchError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from evallaunch.collect.plots import PlotFile
+    from evallaunch.collect.results_table import Collection
 
 
 def _warn(message: str) -> None:
@@ -24,13 +30,8 @@ def _wandb_available() -> bool:
 
 
 def _collect(args: argparse.Namespace) -> int:
-    from evallaunch.collect import plots, publish, report
-    from evallaunch.collect.results_table import (
-        collect,
-        load_groups,
-        read_table,
-        write_table,
-    )
+    from evallaunch.collect import report
+    from evallaunch.collect.results_table import collect, load_groups, read_table, write_table
 
     roots = [Path(root) for root in (args.roots or ["outputs"])]
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
@@ -41,53 +42,20 @@ def _collect(args: argparse.Namespace) -> int:
     result = collect(roots, [previous] if previous is not None else [], groups)
     for skipped in result.skipped:
         _warn(f"skipped {skipped}")
-    table = result.table
-    if args.hub_repo:
-        import tempfile
-
-        with tempfile.TemporaryDirectory() as tmp:
-            staging = out_dir / "hub" if not args.dry_run else Path(tmp)
-            plan = publish.sync_hub(args.hub_repo, table, staging, groups, dry_run=args.dry_run)
-        print(("would commit to " if args.dry_run else "Hub: ") + plan.describe())
-        table = plan.table
+    table = _sync_hub(args, result.table, out_dir, groups) if args.hub_repo else result.table
     print(report.terminal_table(table))
     print(f"{len(result.new_rows)} rows from {len(roots)} root(s); {len(result.skipped)} skipped")
     if args.dry_run:
-        if merge_path:
-            counts = publish.changed_rows(previous, result.new_rows)["change"].value_counts()
-            print(
-                f"would update {merge_path}: {counts.get('added', 0)} rows added, "
-                f"{counts.get('updated', 0)} updated, {counts.get('unchanged', 0)} unchanged"
-            )
-        print(f"would write {out_dir}/table.parquet, report.md, report.html and plots")
+        _print_dry_run(previous, result, merge_path, out_dir)
         return 0
     files = write_table(table, out_dir / "table.parquet", csv=args.csv)
     if merge_path:
         write_table(table, merge_path)
         print(f"merged into {merge_path}")
-    references = report.load_references()
-    comparison = report.compare_to_references(table, references)
-    written = [
-        *plots.learning_curves(table, out_dir / "plots"),
-        *plots.reference_bars(comparison, out_dir / "plots"),
-    ]
-    (out_dir / "report.md").write_text(report.markdown_report(table, comparison, result.coverage))
-    page = report.html_report(table, comparison, result.coverage, [p.path for p in written])
-    (out_dir / "report.html").write_text(page)
+    written = _write_reports(table, result, out_dir)
     use_wandb = args.wandb if args.wandb is not None else _wandb_available()
     if use_wandb:
-        runs = publish.publish_wandb(
-            table,
-            out_dir,
-            project=args.wandb_project,
-            per_model=args.wandb_per_model,
-            plots=written,
-            details=publish.details_files(result.new_rows),
-            name=f"collect-{stamp}",
-        )
-        offline = os.environ.get("WANDB_MODE") == "offline"
-        for run_dir in runs:
-            print(f"W&B run: {run_dir}" + (f"  (upload: wandb sync {run_dir})" if offline else ""))
+        _publish_wandb(args, table, result, out_dir, written, stamp)
     manifest: dict[str, Any] = {
         "roots": [str(root) for root in roots],
         "rows": len(table),
@@ -98,6 +66,74 @@ def _collect(args: argparse.Namespace) -> int:
     (out_dir / "collect.json").write_text(json.dumps(manifest, indent=2) + "\n")
     print("wrote " + ", ".join(str(f) for f in [*files, out_dir / "report.html"]))
     return 0
+
+
+def _sync_hub(
+    args: argparse.Namespace, table: pd.DataFrame, out_dir: Path, groups: dict[str, list[str]]
+) -> pd.DataFrame:
+    """Merge the table with the Hub dataset's (commit it unless --dry-run); the merged table."""
+    import tempfile
+
+    from evallaunch.collect import publish
+
+    with tempfile.TemporaryDirectory() as tmp:
+        staging = out_dir / "hub" if not args.dry_run else Path(tmp)
+        plan = publish.sync_hub(args.hub_repo, table, staging, groups, dry_run=args.dry_run)
+    print(("would commit to " if args.dry_run else "Hub: ") + plan.describe())
+    return plan.table
+
+
+def _print_dry_run(
+    previous: pd.DataFrame | None, result: Collection, merge_path: Path | None, out_dir: Path
+) -> None:
+    from evallaunch.collect import publish
+
+    if merge_path:
+        counts = publish.changed_rows(previous, result.new_rows)["change"].value_counts()
+        print(
+            f"would update {merge_path}: {counts.get('added', 0)} rows added, "
+            f"{counts.get('updated', 0)} updated, {counts.get('unchanged', 0)} unchanged"
+        )
+    print(f"would write {out_dir}/table.parquet, report.md, report.html and plots")
+
+
+def _write_reports(table: pd.DataFrame, result: Collection, out_dir: Path) -> list[PlotFile]:
+    """The plots, report.md and report.html (the table against the published references)."""
+    from evallaunch.collect import plots, report
+
+    comparison = report.compare_to_references(table, report.load_references())
+    written = [
+        *plots.learning_curves(table, out_dir / "plots"),
+        *plots.reference_bars(comparison, out_dir / "plots"),
+    ]
+    (out_dir / "report.md").write_text(report.markdown_report(table, comparison, result.coverage))
+    page = report.html_report(table, comparison, result.coverage, [p.path for p in written])
+    (out_dir / "report.html").write_text(page)
+    return written
+
+
+def _publish_wandb(
+    args: argparse.Namespace,
+    table: pd.DataFrame,
+    result: Collection,
+    out_dir: Path,
+    written: list[PlotFile],
+    stamp: str,
+) -> None:
+    from evallaunch.collect import publish
+
+    runs = publish.publish_wandb(
+        table,
+        out_dir,
+        project=args.wandb_project,
+        per_model=args.wandb_per_model,
+        plots=written,
+        details=publish.details_files(result.new_rows),
+        name=f"collect-{stamp}",
+    )
+    offline = os.environ.get("WANDB_MODE") == "offline"
+    for run_dir in runs:
+        print(f"W&B run: {run_dir}" + (f"  (upload: wandb sync {run_dir})" if offline else ""))
 
 
 def _compare(args: argparse.Namespace) -> int:
