@@ -43,6 +43,8 @@ class EvallaunchSubmititLauncher(BaseSubmititLauncher):
         if OmegaConf.is_config(hardware):
             hardware = OmegaConf.to_container(hardware, resolve=True)
         self.hardware: dict[str, Any] = dict(hardware)
+        # Jobs the evallaunch sweeper has composed already, by their overrides.
+        self.composed: dict[tuple[str, ...], Any] = {}
 
     def launch(
         self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
@@ -98,10 +100,13 @@ class EvallaunchSubmititLauncher(BaseSubmititLauncher):
         return plan_arrays.collect_returns(specs, skipped, submitted)
 
     def _compose(self, overrides: list[str], index: int) -> Any:
-        from evallaunch.launching.specs import JobSpec, job_dir_of, job_fingerprint, job_resources
+        from evallaunch.launching.specs import JobSpec, compose_job, job_dir_of, job_resources
 
         assert self.hydra_context is not None and self.config is not None
-        cfg = self.hydra_context.config_loader.load_sweep_config(self.config, overrides)
+        job = self.composed.pop(tuple(overrides), None)
+        if job is None:  # not composed by the evallaunch sweeper
+            job = compose_job(self.hydra_context, self.config, overrides)
+        cfg = job.config
         with open_dict(cfg):
             cfg.hydra.job.num = index
             for key in ("output_root", "data_dir", "cache_dir"):  # the node's cwd differs
@@ -111,7 +116,7 @@ class EvallaunchSubmititLauncher(BaseSubmititLauncher):
             overrides=overrides,
             config=cfg,
             job_dir=job_dir_of(cfg),
-            fingerprint=job_fingerprint(cfg),
+            fingerprint=job.fingerprint,
             resources=job_resources(cfg, self.params, self.hardware),
         )
 

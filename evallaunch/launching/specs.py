@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig
 
 from evallaunch.benchmarks.mirror import mirror_file, sha256_of
+from evallaunch.job.fingerprint import config_fingerprint
 from evallaunch.job.results import RESULTS_FILE, STATUS_FILE, validate_results
 
 log = logging.getLogger(__name__)
@@ -57,10 +59,25 @@ class JobSpec:
 
 def job_fingerprint(cfg: DictConfig) -> str:
     """The fingerprint the job's results.json will carry (data hash read from the mirror)."""
-    from evallaunch.job.runner import config_fingerprint
-
     data = mirror_file(cfg.benchmark, cfg.paths.data_dir)
     return config_fingerprint(cfg, sha256_of(data))
+
+
+@dataclass
+class ComposedJob:
+    """One job's config composed from the sweep's config and its overrides, composed and
+    fingerprinted once at submit time (the sweeper hands it on to the evallaunch launcher)."""
+
+    config: DictConfig
+
+    @cached_property
+    def fingerprint(self) -> str:
+        return job_fingerprint(self.config)
+
+
+def compose_job(hydra_context: Any, sweep_config: DictConfig, overrides: list[str]) -> ComposedJob:
+    """Compose one job of a sweep (Hydra's per-job composition)."""
+    return ComposedJob(hydra_context.config_loader.load_sweep_config(sweep_config, overrides))
 
 
 def job_dir_of(cfg: DictConfig) -> Path:

@@ -1,0 +1,62 @@
+"""A job's config fingerprint: the hash of every setting that can change its numbers.
+
+The launcher computes it at submit time (to skip finished jobs) and the job records it in
+results.json and names its sample ledger by it, so both must compute it alike: here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+# Backend model_args that only spread the work over devices (the samples do not change).
+PARALLELISM_ARGS = frozenset(
+    {
+        "tensor_parallel_size",
+        "data_parallel_size",
+        "pipeline_parallel_size",
+        "gpu_memory_utilization",
+        "max_num_seqs",
+        "batch_size",
+        "max_batch_size",
+        "num_concurrent",
+        "concurrent_requests",
+        "parallelize",
+        "device_map",
+    }
+)
+
+
+def fingerprint(parts: dict[str, Any]) -> str:
+    """A stable hash of everything that changes the numbers (canonical JSON, sha256)."""
+    canonical = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def config_fingerprint(cfg: DictConfig, data_sha256: str) -> str:
+    """Hash of every setting that can change the numbers (not paths, not verbosity)."""
+
+    def part(node: Any) -> Any:
+        return OmegaConf.to_container(node, resolve=True)
+
+    backend = part(cfg.backend)
+    # How the work is spread over GPUs does not change which samples are drawn.
+    model_args = {k: v for k, v in backend["model_args"].items() if k not in PARALLELISM_ARGS}
+    # Neither resuming nor overlapping units changes which samples are drawn.
+    sampling = {
+        k: v for k, v in part(cfg.sampling).items() if k not in ("resume", "units_in_flight")
+    }
+    return fingerprint(
+        {
+            "model": {k: v for k, v in part(cfg.model).items() if k != "name"},
+            "benchmark": part(cfg.benchmark),
+            "generation": part(cfg.generation),
+            "backend": {"name": backend["name"], "model_type": backend["model_type"]},
+            "model_args": model_args,
+            "sampling": sampling,
+            "data_sha256": data_sha256,
+        }
+    )
