@@ -115,18 +115,25 @@ class EvallaunchSweeper(BasicSweeper):
         return returns
 
     def _unfinished(self, batch: Sequence[Sequence[str]]) -> list[list[str]]:
-        """The jobs of a batch that have no finished results yet (all with launch.force)."""
-        from evallaunch.launching.specs import is_finished, job_dir_of, job_fingerprint
+        """The jobs of a batch that have no finished results yet (all with launch.force).
+        The evallaunch launchers are handed the jobs composed here, not to compose them
+        again."""
+        from evallaunch.launching.launcher import EvallaunchSubmititLauncher
+        from evallaunch.launching.specs import compose_job, is_finished, job_dir_of
         from evallaunch.preflight import validate_job
 
         assert self.hydra_context is not None and self.config is not None
+        launcher = self.launcher if isinstance(self.launcher, EvallaunchSubmititLauncher) else None
         todo = []
         for overrides in batch:
-            cfg = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
+            job = compose_job(self.hydra_context, self.config, list(overrides))
+            cfg = job.config
             validate_job(cfg)
-            if not cfg.launch.force and is_finished(job_dir_of(cfg), job_fingerprint(cfg)):
+            if not cfg.launch.force and is_finished(job_dir_of(cfg), job.fingerprint):
                 log.info("skip (finished): %s", " ".join(overrides))
                 print(f"skip (already finished): {job_dir_of(cfg)}")
                 continue
             todo.append(list(overrides))
+            if launcher is not None:
+                launcher.composed[tuple(overrides)] = job
         return todo
