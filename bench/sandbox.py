@@ -79,53 +79,9 @@ def main() -> None:
     singles = args.singles or (5 if args.quick else 30)
     cores = os.cpu_count() or 1
     print(f"sandbox: {isolation}; {count} completions x 2 tests, {rounds} round(s), {cores} cores")
-
-    completions, golds, expected, runs = workload(code, count)
-    code.score_code_batch(completions[:2], golds[:2], 1)  # probe the sandbox once (cached)
-    batch: dict[str, list[float]] = {"workers=1": [], f"workers={cores}": []}
-    for r, label in common.interleave(list(batch), rounds):
-        workers = int(label.split("=")[1])
-        start = time.perf_counter()
-        scores = code.score_code_batch(completions, golds, workers)
-        seconds = time.perf_counter() - start
-        passed = sum(bool(s.correct) for s in scores)
-        if passed != expected:
-            raise SystemExit(f"{label}: {passed} programs passed, expected {expected}")
-        batch[label].append(seconds)
-        print(f"  round {r + 1} {label:10s} {count / seconds:6.1f} programs/s", flush=True)
-
-    program = PROGRAMS["sum"]
-    test = code.TestCase("1 2 3\n", "6\n")
-    single: dict[str, list[float]] = {"run_program": [], "bare -c": [], "bare -I -S -c": []}
-
-    def bare(*flags: str) -> None:
-        proc = subprocess.run(
-            [sys.executable, *flags, "-c", program], input=b"1 2 3\n", capture_output=True
-        )
-        assert proc.stdout.strip() == b"6", proc
-
-    runners = {
-        "run_program": lambda: code.run_program(program, [test]),
-        "bare -c": lambda: bare(),
-        "bare -I -S -c": lambda: bare("-I", "-S"),
-    }
-    for _, label in common.interleave(list(single), singles):
-        start = time.perf_counter()
-        result = runners[label]()
-        single[label].append(time.perf_counter() - start)
-        if label == "run_program" and not result.passed:
-            raise SystemExit(f"run_program failed: {result}")
-
-    rows = []
-    for label, times in batch.items():
-        rate = count / common.median(times)
-        per_run = f"{rate * runs / count:.1f}"
-        rows.append([f"score_code_batch {label}", f"{rate:.1f} programs/s", per_run])
-    for label, times in single.items():
-        rows.append([label, f"{1000 * common.median(times):.0f} ms/program", ""])
-    print()
-    print(common.table(["variant", "median", "sandboxed runs/s"], rows))
-    print()
+    batch, runs = time_batches(code, count, rounds, cores)
+    single = time_single_programs(code, singles)
+    print_table(batch, single, count, runs)
     one, many = (common.median(t) for t in batch.values())
     speedup = one / many
     sandbox_ms = 1000 * common.median(single["run_program"])
@@ -152,6 +108,66 @@ def main() -> None:
         },
         args.json,
     )
+
+
+def time_batches(code, count: int, rounds: int, cores: int) -> tuple[dict[str, list[float]], int]:
+    """Seconds of `score_code_batch` on the workload per round, with one worker and with one
+    per core; and the number of sandboxed runs a batch makes."""
+    completions, golds, expected, runs = workload(code, count)
+    code.score_code_batch(completions[:2], golds[:2], 1)  # probe the sandbox once (cached)
+    batch: dict[str, list[float]] = {"workers=1": [], f"workers={cores}": []}
+    for r, label in common.interleave(list(batch), rounds):
+        workers = int(label.split("=")[1])
+        start = time.perf_counter()
+        scores = code.score_code_batch(completions, golds, workers)
+        seconds = time.perf_counter() - start
+        passed = sum(bool(s.correct) for s in scores)
+        if passed != expected:
+            raise SystemExit(f"{label}: {passed} programs passed, expected {expected}")
+        batch[label].append(seconds)
+        print(f"  round {r + 1} {label:10s} {count / seconds:6.1f} programs/s", flush=True)
+    return batch, runs
+
+
+def time_single_programs(code, singles: int) -> dict[str, list[float]]:
+    """Seconds of one tiny program through `run_program` and as a bare subprocess."""
+    program = PROGRAMS["sum"]
+    test = code.TestCase("1 2 3\n", "6\n")
+    single: dict[str, list[float]] = {"run_program": [], "bare -c": [], "bare -I -S -c": []}
+
+    def bare(*flags: str) -> None:
+        proc = subprocess.run(
+            [sys.executable, *flags, "-c", program], input=b"1 2 3\n", capture_output=True
+        )
+        assert proc.stdout.strip() == b"6", proc
+
+    runners = {
+        "run_program": lambda: code.run_program(program, [test]),
+        "bare -c": lambda: bare(),
+        "bare -I -S -c": lambda: bare("-I", "-S"),
+    }
+    for _, label in common.interleave(list(single), singles):
+        start = time.perf_counter()
+        result = runners[label]()
+        single[label].append(time.perf_counter() - start)
+        if label == "run_program" and not result.passed:
+            raise SystemExit(f"run_program failed: {result}")
+    return single
+
+
+def print_table(
+    batch: dict[str, list[float]], single: dict[str, list[float]], count: int, runs: int
+) -> None:
+    rows = []
+    for label, times in batch.items():
+        rate = count / common.median(times)
+        per_run = f"{rate * runs / count:.1f}"
+        rows.append([f"score_code_batch {label}", f"{rate:.1f} programs/s", per_run])
+    for label, times in single.items():
+        rows.append([label, f"{1000 * common.median(times):.0f} ms/program", ""])
+    print()
+    print(common.table(["variant", "median", "sandboxed runs/s"], rows))
+    print()
 
 
 if __name__ == "__main__":
