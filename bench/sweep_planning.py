@@ -114,18 +114,7 @@ def main() -> None:
         f"{len(BENCHMARKS)} benchmarks = {jobs} jobs, {repeats} fresh-process run(s)",
         flush=True,
     )
-    results = []
-    for i in range(repeats):
-        out = run_child(sweep, profile=False)
-        if out["jobs"] != jobs:
-            raise SystemExit(f"plan_sweep returned {out['jobs']} plans, expected {jobs}")
-        results.append(out)
-        print(
-            f"  run {i + 1}: plan_sweep {out['plan_s']:.2f} s "
-            f"({1000 * out['plan_s'] / jobs:.1f} ms/job), import {out['import_s']:.2f} s, "
-            f"GPU counts planned {out['gpus']}",
-            flush=True,
-        )
+    results = time_runs(sweep, jobs, repeats)
     plan_s = common.median([r["plan_s"] for r in results])
     per_job_ms = 1000 * plan_s / jobs
     # Scale to 1,000 jobs when the quick mode planned fewer.
@@ -140,24 +129,7 @@ def main() -> None:
     breakdown = None
     if args.profile == "always" or (args.profile == "auto" and at_1000 > 2 * TARGET_S):
         # A slice of the sweep keeps the profiled run short; the costs per job are the same.
-        slice_models = MODELS[:1] if not args.quick else MODELS
-        sliced = overrides(slice_models, checkpoints, BENCHMARKS)
-        n = len(slice_models) * checkpoints * len(BENCHMARKS)
-        out = run_child(sliced, profile=True)
-        profile_text = out["profile_cumulative"]
-        print(f"\ncProfile of plan_sweep on {n} jobs ({out['plan_s']:.2f} s under the profiler)")
-        total = out["breakdown"]["plan_sweep (total)"] or float("nan")
-        print(
-            common.table(
-                ["where (cumulative)", "s", "share"],
-                [[k, f"{v:.2f}", f"{v / total:.0%}"] for k, v in out["breakdown"].items()],
-            )
-        )
-        breakdown = out["breakdown"]
-        print("-- top by own time --")
-        print(_trim(out["profile_tottime"]))
-        print("-- top by cumulative time --")
-        print(_trim(out["profile_cumulative"]))
+        profile_text, breakdown = profile(MODELS[:1] if not args.quick else MODELS, checkpoints)
     common.emit(
         "sweep_planning",
         {
@@ -174,6 +146,43 @@ def main() -> None:
         },
         args.json,
     )
+
+
+def time_runs(sweep: list[str], jobs: int, repeats: int) -> list[dict]:
+    """plan_sweep's result in `repeats` fresh processes (each checked to plan every job)."""
+    results = []
+    for i in range(repeats):
+        out = run_child(sweep, profile=False)
+        if out["jobs"] != jobs:
+            raise SystemExit(f"plan_sweep returned {out['jobs']} plans, expected {jobs}")
+        results.append(out)
+        print(
+            f"  run {i + 1}: plan_sweep {out['plan_s']:.2f} s "
+            f"({1000 * out['plan_s'] / jobs:.1f} ms/job), import {out['import_s']:.2f} s, "
+            f"GPU counts planned {out['gpus']}",
+            flush=True,
+        )
+    return results
+
+
+def profile(models: list[str], checkpoints: int) -> tuple[str, dict[str, float]]:
+    """One profiled run on these models' jobs, printed: (pstats text by cumulative time,
+    seconds per named step)."""
+    n = len(models) * checkpoints * len(BENCHMARKS)
+    out = run_child(overrides(models, checkpoints, BENCHMARKS), profile=True)
+    print(f"\ncProfile of plan_sweep on {n} jobs ({out['plan_s']:.2f} s under the profiler)")
+    total = out["breakdown"]["plan_sweep (total)"] or float("nan")
+    print(
+        common.table(
+            ["where (cumulative)", "s", "share"],
+            [[k, f"{v:.2f}", f"{v / total:.0%}"] for k, v in out["breakdown"].items()],
+        )
+    )
+    print("-- top by own time --")
+    print(_trim(out["profile_tottime"]))
+    print("-- top by cumulative time --")
+    print(_trim(out["profile_cumulative"]))
+    return out["profile_cumulative"], out["breakdown"]
 
 
 def _trim(text: str) -> str:
