@@ -50,15 +50,14 @@ CHILD = textwrap.dedent(
             pstats.Stats(prof, stream=buf).sort_stats(key).print_stats(top)
             out["profile_" + key] = buf.getvalue()
         wanted = {
-            ("sweep_plan.py", "plan_sweep"): "plan_sweep (total)",
-            ("sweep_plan.py", "expand_sweep"): "expand_sweep (Hydra sweep expansion)",
-            ("sweep_plan.py", "compose"): "SweepComposer.compose (per job)",
+            ("sweep_configs.py", "plan_sweep"): "plan_sweep (total)",
+            ("sweep_configs.py", "expand_sweep"): "expand_sweep (Hydra sweep expansion)",
+            ("sweep_configs.py", "compose"): "SweepComposer.compose (per job)",
             ("compose.py", "compose_config"): "  Hydra compose (once per group choice)",
             ("copy.py", "deepcopy"): "  copy.deepcopy of the cached config",
-            ("omegaconf.py", "update"): "  OmegaConf.update (value overrides)",
-            ("sweep_plan.py", "_parse_value"): "  _parse_value (override grammar)",
-            ("sweep_plan.py", "hardware_of"): "hardware_of",
-            ("jobs.py", "plan_for_config"): "plan_for_config (model facts + planner)",
+            ("sweep_configs.py", "_value"): "  _value (override grammar, cached per text)",
+            ("sweep_configs.py", "hardware_of"): "hardware_of",
+            ("job_plan.py", "plan_for_config"): "plan_for_config (model facts + planner)",
         }
         breakdown = {}
         for (path, _, func), (_, _, _, cum, _) in stats.stats.items():
