@@ -266,48 +266,74 @@ def main() -> None:
     scan_dirs = 200 if args.quick else 2_000
     print(f"collector_scale: {source}", flush=True)
     results: dict[str, dict] = {"merge": {}, "summaries": {}, "scan": {}}
-    rows = []
+    rows: list[list[str]] = []
     for size in sizes:
-        reps = args.reps or (2 if size >= 1_000_000 else 3)
-        out = run_case("merge", size, reps)
+        out = run_case("merge", size, args.reps or (2 if size >= 1_000_000 else 3))
         results["merge"][size] = out
-        names = [k for k in out if isinstance(out[k], dict)]
-        base = out["bare pandas"]
-        for name in names:
-            s, mb = common.median(out[name]["s"]), common.median(out[name]["mb"])
-            rows.append(
-                [
-                    f"merge {size:,} + {size // 10:,}",
-                    name,
-                    f"{s:.3f}",
-                    f"{mb:.0f}",
-                    f"{mb / out['input_mb']:.1f}x",
-                    f"{s / common.median(base['s']):.2f}",
-                ]
-            )
+        rows += merge_rows(size, out)
         print(f"  merge {size:,}: done ({out['input_mb']:.0f} MiB of input tables)", flush=True)
     out = run_case("summaries", summaries, args.reps or (1 if not args.quick else 2))
     results["summaries"][summaries] = out
-    if "skipped" not in out:
-        for stage in ("long_table", "merge_tables", "group_rows"):
-            s, mb = common.median(out[stage]["s"]), common.median(out[stage]["mb"])
-            rows.append([f"{summaries:,} summaries ({out['rows']:,} rows)", stage, f"{s:.3f}"])
-            rows[-1] += [f"{mb:.0f}", "", ""]
+    rows += summaries_rows(summaries, out)
     out = run_case("scan", scan_dirs, args.reps or 2)
     results["scan"][scan_dirs] = out
-    if "skipped" not in out:
-        s = common.median(out["s"])
-        rows.append([f"scan {scan_dirs:,} job dirs", "scan", f"{s:.3f}", "", "", ""])
-        rows.append(
-            ["  -> 100,000 job dirs (extrapolated)", "scan", f"{s / scan_dirs * 1e5:.0f}"]
-            + ["", "", ""]
-        )
+    rows += scan_rows(scan_dirs, out)
     print()
     head = ["case", "variant", "time s", "peak RSS growth MiB", "growth/input", "time/bare"]
     print(common.table(head, rows))
     print()
-    biggest = max(sizes)
-    merge_out = results["merge"][biggest]
+    print_ratios(results["merge"][max(sizes)], max(sizes))
+    common.emit(
+        "collector_scale",
+        {"mode": "quick" if args.quick else "full", "source": source, **results},
+        args.json,
+    )
+
+
+def merge_rows(size: int, out: dict) -> list[list[str]]:
+    """Table rows of one merge case: time, RSS growth and time over bare pandas per variant."""
+    rows = []
+    base = out["bare pandas"]
+    for name in [k for k in out if isinstance(out[k], dict)]:
+        s, mb = common.median(out[name]["s"]), common.median(out[name]["mb"])
+        rows.append(
+            [
+                f"merge {size:,} + {size // 10:,}",
+                name,
+                f"{s:.3f}",
+                f"{mb:.0f}",
+                f"{mb / out['input_mb']:.1f}x",
+                f"{s / common.median(base['s']):.2f}",
+            ]
+        )
+    return rows
+
+
+def summaries_rows(summaries: int, out: dict) -> list[list[str]]:
+    if "skipped" in out:
+        return []
+    rows = []
+    for stage in ("long_table", "merge_tables", "group_rows"):
+        s, mb = common.median(out[stage]["s"]), common.median(out[stage]["mb"])
+        rows.append([f"{summaries:,} summaries ({out['rows']:,} rows)", stage, f"{s:.3f}"])
+        rows[-1] += [f"{mb:.0f}", "", ""]
+    return rows
+
+
+def scan_rows(scan_dirs: int, out: dict) -> list[list[str]]:
+    """The scan's time, and that time extrapolated to 100,000 job directories."""
+    if "skipped" in out:
+        return []
+    s = common.median(out["s"])
+    return [
+        [f"scan {scan_dirs:,} job dirs", "scan", f"{s:.3f}", "", "", ""],
+        ["  -> 100,000 job dirs (extrapolated)", "scan", f"{s / scan_dirs * 1e5:.0f}"]
+        + ["", "", ""],
+    ]
+
+
+def print_ratios(merge_out: dict, biggest: int) -> None:
+    """The largest merge against TARGET_1M_S, and merge_tables over bare pandas."""
     main_name = "merge_tables" if "merge_tables" in merge_out else "bare pandas"
     s_big = common.median(merge_out[main_name]["s"])
     growth = common.median(merge_out[main_name]["mb"]) / merge_out["input_mb"]
@@ -323,11 +349,6 @@ def main() -> None:
             "RATIO merge_tables / bare pandas at "
             f"{biggest:,} rows: {s_big / common.median(merge_out['bare pandas']['s']):.2f}"
         )
-    common.emit(
-        "collector_scale",
-        {"mode": "quick" if args.quick else "full", "source": source, **results},
-        args.json,
-    )
 
 
 def argparse_hidden() -> str:
