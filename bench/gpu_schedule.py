@@ -393,30 +393,67 @@ def main() -> None:
     units = unit_search(pairs, rows)
     layouts = layout_check(pairs)
     margins = margin_check(pairs)
-    rules = {
-        rule: {
-            b: suite.pick(
-                [p for p in pairs if p.benchmark == b],
-                ga.options(b, models, args.seeds, rule),
-                rows,
-                4 * args.seeds,
-            )
-            for b in benchmarks
-        }
-        for rule in ga.RULES
-    }
+    rules = adaptive_rules(pairs, models, benchmarks, args.seeds, rows)
     suite.print_adaptive(rules)
     hours = suite.suite(pairs, rules["neyman"], rows)
     suite.print_suite(hours)
     old = sum(r["old_hours"] for r in rows)
     ours = hours[suite.STEPS[-2]]
-    worst = min(rows, key=lambda r: r["ratio"])
     print(
         f"\nevallaunch's old schedule (units of {OLD_UNIT[0]} x {OLD_UNIT[1]} one after "
         f"another, eager, engines reloaded per unit on the Ray path): {old:.1f} GPU-hours, "
         f"{old / ours:.1f}x the new schedule's {ours:.1f} (fixed n)"
     )
     print(f"simulated in {time.perf_counter() - clock:.0f} s")
+    print_ratios(rows, hours, layouts, cal, old / ours)
+    common.emit(
+        "gpu_schedule",
+        {
+            "calibration": cal,
+            "pairs": rows,
+            "units": units,
+            "layouts": layouts,
+            "margins": margins,
+            "suite_gpu_hours": hours,
+            "old_gpu_hours": old,
+            "adaptive": {
+                rule: {b: c.rule.label() for b, c in chosen.items()}
+                for rule, chosen in rules.items()
+            },
+        },
+        args.json,
+    )
+
+
+def adaptive_rules(
+    pairs: list[Pair], models: list[str], benchmarks: list[str], seeds: int, rows: list[dict]
+) -> dict[str, dict[str, ga.Choice]]:
+    """Per stopping rule, each benchmark's adaptive settings picked by the Monte Carlo
+    search over its pairs."""
+    return {
+        rule: {
+            b: suite.pick(
+                [p for p in pairs if p.benchmark == b],
+                ga.options(b, models, seeds, rule),
+                rows,
+                4 * seeds,
+            )
+            for b in benchmarks
+        }
+        for rule in ga.RULES
+    }
+
+
+def print_ratios(
+    rows: list[dict],
+    hours: dict[str, float],
+    layouts: list[dict],
+    cal: dict,
+    old_over_new: float,
+) -> None:
+    """The worst pair against the ideal schedule, the suite against open-r1's, the planned
+    layouts against the fastest simulated, the old units and the calibration."""
+    worst = min(rows, key=lambda r: r["ratio"])
     verdict = "ok" if worst["ratio"] >= TARGET else "MISSED"
     print(
         f"RATIO evallaunch/ideal throughput, worst pair: {worst['ratio']:.3f} "
@@ -434,27 +471,10 @@ def main() -> None:
         "RATIO planned layout / fastest simulated, worst pair: "
         f"{max(r['ratio'] for r in layouts):.3f}"
     )
-    print(f"RATIO old units/new schedule GPU-hours: {old / ours:.1f}")
+    print(f"RATIO old units/new schedule GPU-hours: {old_over_new:.1f}")
     print(
         f"RATIO calibration model/reported: {cal['model_min'] / cal['reported_min']:.2f} "
         f"(simulated {cal['sim_min'] / cal['reported_min']:.2f})"
-    )
-    common.emit(
-        "gpu_schedule",
-        {
-            "calibration": cal,
-            "pairs": rows,
-            "units": units,
-            "layouts": layouts,
-            "margins": margins,
-            "suite_gpu_hours": hours,
-            "old_gpu_hours": old,
-            "adaptive": {
-                rule: {b: c.rule.label() for b, c in chosen.items()}
-                for rule, chosen in rules.items()
-            },
-        },
-        args.json,
     )
 
 
