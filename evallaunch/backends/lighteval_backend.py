@@ -8,7 +8,6 @@ scorer, so lighteval's reported pass@1 is computed with the same rules as evalla
 
 from __future__ import annotations
 
-import collections
 import logging
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from evallaunch.backends.base import (
     per_thread,
 )
 from evallaunch.backends.lighteval_models import transformers_model, vllm_model
+from evallaunch.compat.lighteval import offline_pipeline_class
 from evallaunch.scoring.registry import Scorer
 
 log = logging.getLogger(__name__)
@@ -69,47 +69,6 @@ def build_task_config(request: GenerationRequest, scorer: Scorer) -> Any:
     )
 
 
-def _offline_pipeline_class() -> type:
-    from lighteval.pipeline import Pipeline
-    from lighteval.tasks.lighteval_task import LightevalTask
-    from lighteval.tasks.registry import Registry
-
-    class TaskRegistry(Registry):
-        """A registry of the given task configs only (no built-in task modules imported)."""
-
-        def __init__(self, tasks: str, configs: list[Any]) -> None:
-            self.tasks_list = tasks.split(",")
-            self._load_multilingual = False
-            self._custom_tasks = None
-            self._task_registry = {config.name: config for config in configs}
-            self.task_to_configs = self._update_task_configs()
-
-    class OfflinePipeline(Pipeline):
-        """lighteval's Pipeline, loading tasks from `TaskRegistry` instead of the full one."""
-
-        def __init__(self, task_configs: list[Any], **kwargs: Any) -> None:
-            self._task_configs = task_configs
-            names = ",".join(f"{config.name}|0" for config in task_configs)
-            super().__init__(tasks=names, **kwargs)
-
-        def _init_tasks_and_requests(self, tasks: str) -> None:
-            self.registry = TaskRegistry(tasks, self._task_configs)
-            self.tasks_dict = self.registry.load_tasks()
-            LightevalTask.load_datasets(self.tasks_dict, 1)
-            self.documents_dict = {
-                task.full_name: task.get_docs(self.pipeline_parameters.max_samples)
-                for task in self.tasks_dict.values()
-            }
-            self.sampling_docs = collections.defaultdict(list)
-            for docs in self.documents_dict.values():
-                for doc in docs:
-                    for sampling in doc.sampling_methods:
-                        self.sampling_docs[sampling].append(doc)
-            self.evaluation_tracker.task_config_logger.log(self.tasks_dict)
-
-    return OfflinePipeline
-
-
 class LightevalBackend(Backend):
     """Runs lighteval's pipeline on an in-process transformers model, or, with
     model_type=server, on the job's inference servers (evallaunch.serving.job_servers)."""
@@ -151,7 +110,7 @@ class LightevalBackend(Backend):
         prompt_manager = model.prompt_manager
         raw_dir = request.work_dir / "backend"
         tracker = EvaluationTracker(output_dir=str(raw_dir), save_details=True)
-        pipeline = _offline_pipeline_class()(
+        pipeline = offline_pipeline_class()(
             task_configs=[build_task_config(request, scorer)],
             pipeline_parameters=PipelineParameters(
                 launcher_type=ParallelismManager.NONE, remove_reasoning_tags=False

@@ -2,35 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
-from pathlib import Path
 from typing import Any
 
 from evallaunch.backends.base import GenerationRequest
+from evallaunch.compat.lighteval import (
+    lighteval_vllm_engine_args,
+    lighteval_vllm_module,
+    model_for_the_whole_job,
+)
 from evallaunch.models.resolve import context_length
-
-
-def _for_the_whole_job(model_class: type) -> type:
-    """`model_class`, loaded once for all the units of a job.
-
-    Generation skips lighteval's per-document sample cache: it would hand a unit the
-    samples another unit drew for the same problem (the job's sample ledger is what resumes
-    work). `cleanup` keeps the model: lighteval's pipeline frees it at the end of every
-    evaluation."""
-
-    class JobModel(model_class):
-        greedy_until = model_class.greedy_until.__wrapped__  # type: ignore[attr-defined]
-
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            with contextlib.suppress(OSError):  # lighteval makes it, empty, in the checkpoint
-                Path(self._cache.cache_dir).rmdir()
-
-        def cleanup(self) -> None:
-            return None
-
-    JobModel.__name__ = f"Job{model_class.__name__}"
-    return JobModel
 
 
 def _common_fields(request: GenerationRequest) -> dict[str, Any]:
@@ -65,7 +45,7 @@ def transformers_model(request: GenerationRequest, batch_size: int, extra: dict[
         "batch_size": batch_size,
         "max_length": request.max_model_length,
     }
-    model = _for_the_whole_job(TransformersModel)(
+    model = model_for_the_whole_job(TransformersModel)(
         config=TransformersModelConfig(**{**fields, **extra})
     )
     # lighteval leaves do_sample to the checkpoint's generation config; without it,
@@ -77,8 +57,6 @@ def transformers_model(request: GenerationRequest, batch_size: int, extra: dict[
 def vllm_model_config(request: GenerationRequest, extra: dict[str, Any]) -> Any:
     """lighteval's `VLLMModelConfig` for one replica with the job's engine settings
     (evallaunch runs more replicas as servers); backend.model_args override them."""
-    from evallaunch.compat import lighteval_vllm_module
-
     engine = request.engine
     fields = {
         **_common_fields(request),
@@ -99,10 +77,9 @@ def vllm_model_config(request: GenerationRequest, extra: dict[str, Any]) -> Any:
 
 def vllm_model(request: GenerationRequest, extra: dict[str, Any]) -> Any:
     """lighteval's in-process vLLM model for one replica, with CUDA graphs unless
-    parallelism.enforce_eager (lighteval 0.13 hard-codes eager mode: evallaunch.compat)."""
-    from evallaunch.compat import lighteval_vllm_engine_args, lighteval_vllm_module
-
-    model_class = _for_the_whole_job(lighteval_vllm_module().VLLMModel)
+    parallelism.enforce_eager (lighteval 0.13 hard-codes eager mode:
+    evallaunch.compat.lighteval)."""
+    model_class = model_for_the_whole_job(lighteval_vllm_module().VLLMModel)
     # enforce_eager: lighteval's config has no field for it.
     with lighteval_vllm_engine_args(enforce_eager=request.engine.enforce_eager):
         return model_class(config=vllm_model_config(request, extra))
