@@ -9,7 +9,6 @@ that conflicts with math-verify.
 
 from __future__ import annotations
 
-import collections
 import copy
 import json
 import logging
@@ -25,6 +24,7 @@ from evallaunch.backends.base import (
     GenerationRequest,
     per_thread,
 )
+from evallaunch.compat.lm_eval import server_client_class, vllm_with_seeded_repeats_class
 from evallaunch.scoring.registry import Scorer
 from evallaunch.serving.balancer import UNIT_HEADER
 
@@ -132,34 +132,9 @@ class LmevalBackend(Backend):
     def _server_lm(self, request: GenerationRequest) -> Any:
         """lm-eval's client of the job's servers. The servers apply the chat template; the
         local tokenizer only gives the end-of-sequence stop string. backend.model_args
-        override these arguments (e.g. num_concurrent, timeout)."""
-        from lm_eval.models.openai_completions import LocalChatCompletion, LocalCompletionsAPI
-
+        override these arguments (e.g. num_concurrent, timeout). Each repeat of a prompt is
+        seeded on its own, and requests carry the unit (evallaunch.compat.lm_eval)."""
         chat = request.chat_template
-        base: type = LocalChatCompletion if chat else LocalCompletionsAPI
-
-        class ServerLM(base):
-            """Seeds the k-th repeat of a prompt with seed + k (lm-eval sends one seed with
-            every request, so the n samples of a problem would all be the same), and
-            leaves out an empty stop list."""
-
-            def __init__(self, **kwargs: Any) -> None:
-                super().__init__(**kwargs)
-                self._repeats: collections.Counter[str] = collections.Counter()
-
-            @property
-            def header(self) -> dict[str, str]:
-                return {**super().header, UNIT_HEADER: request.unit}
-
-            def _create_payload(self, messages: Any, *args: Any, **kwargs: Any) -> Any:
-                key = json.dumps(messages, sort_keys=True, default=str)
-                kwargs["seed"] = int(kwargs.get("seed", request.seed)) + self._repeats[key]
-                self._repeats[key] += 1
-                payload = super()._create_payload(messages, *args, **kwargs)
-                if not payload.get("stop"):  # `transformers serve` fails on "stop": []
-                    payload.pop("stop", None)
-                return payload
-
         args: dict[str, Any] = {
             "model": request.model_path,
             "base_url": self.require_base_url(request)
@@ -177,7 +152,8 @@ class LmevalBackend(Backend):
         if request.max_model_length:
             args["max_length"] = request.max_model_length
         args.update(self.model_args)
-        return ServerLM(**args)
+        client = server_client_class(chat, {UNIT_HEADER: request.unit}, request.seed)
+        return client(**args)
 
 
 def _hf_lm(model_args: dict[str, Any], batch_size: int) -> Any:
@@ -208,24 +184,8 @@ def vllm_model_args(request: GenerationRequest, extra: dict[str, Any]) -> dict[s
 
 def _vllm_lm(args: dict[str, Any]) -> Any:
     """lm-eval's in-process vLLM model (loaded once per job) whose k-th repeat of a prompt
-    is seeded `unit_seed + k`: lm-eval sends every repeat with the same generation settings,
-    so without a seed the samples are not reproducible, and with one they are identical."""
-    from lm_eval.models.vllm_causallms import VLLM
-
-    class SeededVLLM(VLLM):
-        unit_seed = 0
-
-        def generate_until(self, requests: list[Any], disable_tqdm: bool = False) -> list[str]:
-            repeats: collections.Counter[str] = collections.Counter()
-            for instance in requests:
-                context, gen_kwargs = instance.args
-                key = json.dumps(context, sort_keys=True, default=str)
-                seed = self.unit_seed + repeats[key]
-                repeats[key] += 1
-                instance.arguments = (context, {**gen_kwargs, "seed": seed})
-            return list(super().generate_until(requests, disable_tqdm=disable_tqdm))
-
-    return SeededVLLM(**args)
+    is seeded `unit_seed + k` (evallaunch.compat.lm_eval)."""
+    return vllm_with_seeded_repeats_class()(**args)
 
 
 def _tokenizer(request: GenerationRequest) -> Any:
