@@ -16,11 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.config_store import ConfigStore
-from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.plugins import Plugins
 from hydra.core.utils import JobReturn
-from omegaconf import OmegaConf
+from hydra.plugins.launcher import Launcher
+from hydra.plugins.sweeper import Sweeper
+from hydra.types import HydraContext, TaskFunction
+from omegaconf import DictConfig, OmegaConf
 
 log = logging.getLogger(__name__)
 CHECKPOINT_KEYS = ("model.checkpoints", "model.checkpoint_select", "model.tokens_per_step")
@@ -42,8 +44,27 @@ def _quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-class EvallaunchSweeper(BasicSweeper):
-    """The basic sweeper with checkpoint expansion and dedup of finished jobs."""
+class EvallaunchSweeper(Sweeper):
+    """Hydra's basic sweeper (the cartesian product of sweep overrides, launched in batches
+    of `max_batch_size`; `params` are overrides of the sweep config) with checkpoint
+    expansion and dedup of finished jobs."""
+
+    def __init__(self, max_batch_size: int | None, params: dict[str, str] | None = None) -> None:
+        super().__init__()
+        self.max_batch_size = max_batch_size
+        self.params = params or {}
+        self.hydra_context: HydraContext | None = None
+        self.config: DictConfig | None = None
+        self.launcher: Launcher | None = None
+
+    def setup(
+        self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
+    ) -> None:
+        self.hydra_context = hydra_context
+        self.config = config
+        self.launcher = Plugins.instance().instantiate_launcher(
+            hydra_context=hydra_context, task_function=task_function, config=config
+        )
 
     def sweep(self, arguments: list[str]) -> Any:
         from evallaunch.errors import EvallaunchError, exit_with_error
@@ -91,9 +112,10 @@ class EvallaunchSweeper(BasicSweeper):
     def _sweep(self, arguments: list[str]) -> Sequence[Sequence[JobReturn]]:
         assert self.config is not None and self.launcher is not None
         assert self.hydra_context is not None
-        params = self._parse_config() + arguments
-        parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
-        batches = self.split_arguments(parser.parse_overrides(params), self.max_batch_size)
+        from evallaunch.compat.hydra import expand_overrides
+
+        params = [f"{key}={value}" for key, value in self.params.items()] + arguments
+        batches = expand_overrides(params, self.max_batch_size, self.hydra_context.config_loader)
         sweep_dir = Path(str(self.config.hydra.sweep.dir))
         sweep_dir.mkdir(parents=True, exist_ok=True)
         from evallaunch.secrets import redact_config

@@ -8,6 +8,8 @@ from typing import Any
 
 from hydra.core.utils import JobReturn, JobStatus
 
+from evallaunch.compat.hydra import job_return
+from evallaunch.compat.submitit import render_sbatch, sbatch_renderer  # noqa: F401  (dry run)
 from evallaunch.launching.specs import JobSpec, is_finished
 
 Shape = tuple[tuple[str, Any], ...]
@@ -104,42 +106,6 @@ def format_table(specs: list[JobSpec], skipped: list[tuple[JobSpec, str]], array
     return "\n".join(lines)
 
 
-def sbatch_renderer(
-    folder: str, init: dict[str, Any], generic: dict[str, Any], specific: dict[str, Any]
-) -> Any:
-    """submitit's SlurmExecutor with a sweep's parameters, for rendering sbatch scripts only:
-    it builds where Slurm is not installed (submitit's own checks for `srun` at construction)
-    and refuses to submit. `generic` are submitit's shared parameters (timeout_min, ...),
-    converted as submitit's AutoExecutor converts them; `specific` are sbatch's own."""
-    from submitit.slurm.slurm import SlurmExecutor
-
-    class SbatchRenderer(SlurmExecutor):
-        @classmethod
-        def affinity(cls) -> int:
-            return 1  # renders anywhere; never submits
-
-        def _submit_command(self, command: str) -> Any:
-            raise RuntimeError("a dry run submits nothing")
-
-    renderer = SbatchRenderer(folder, **init)
-    renderer.update_parameters(**renderer._convert_parameters(generic), **specific)
-    return renderer
-
-
-def render_sbatch(executor: Any, num_tasks: int) -> str:
-    """The sbatch script submitit would submit for an array of `num_tasks` tasks, from a
-    SlurmExecutor (e.g. `sbatch_renderer`'s) or an AutoExecutor on Slurm."""
-    inner = getattr(executor, "_executor", executor)
-    parameters = dict(inner.parameters)
-    if num_tasks > 1:
-        parameters["map_count"] = num_tasks
-    from submitit.slurm.slurm import _make_sbatch_string
-
-    return _make_sbatch_string(
-        command=inner._submitit_command_str, folder=inner.folder, **parameters
-    )
-
-
 def record_entries(
     specs: list[JobSpec], skipped: list[tuple[JobSpec, str]], submitted: dict[int, Any]
 ) -> list[dict[str, Any]]:
@@ -174,11 +140,11 @@ def collect_returns(
     returns = []
     for spec in specs:
         if spec.index not in submitted:
-            returns.append(JobReturn(status=JobStatus.COMPLETED, _return_value=None))
+            returns.append(job_return(JobStatus.COMPLETED))
             continue
         job, position = submitted[spec.index]
         try:
             returns.append(job.results()[0][position])
         except Exception as err:  # the whole Slurm job failed (killed, node failure, ...)
-            returns.append(JobReturn(status=JobStatus.FAILED, _return_value=err))
+            returns.append(job_return(JobStatus.FAILED, err))
     return returns

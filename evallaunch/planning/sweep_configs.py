@@ -17,11 +17,9 @@ GROUPS = ("model", "benchmark", "backend", "parallelism", "cluster", "experiment
 
 def expand_sweep(overrides: Sequence[str]) -> list[list[str]]:
     """The override lists of every job of a sweep (Hydra's basic-sweeper expansion)."""
-    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
-    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from evallaunch.compat.hydra import expand_overrides
 
-    parsed = OverridesParser.create().parse_overrides(list(overrides))
-    return [list(job) for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
+    return [list(job) for batch in expand_overrides(overrides) for job in batch]
 
 
 def _is_group(override: str) -> bool:
