@@ -1,28 +1,23 @@
 """Final-answer extraction and equivalence checking for math benchmarks, on math_verify.
 
-math_verify 0.5.2 times out with ``signal.alarm``, which fails off the main thread (it then
-quietly degrades to string comparison). Importing this module gives its parser and grader
-a timeout that means "none" for ``None`` and skips the alarm off the main thread. We pass
-``None``: scores depend on neither thread nor load, and answers that would make sympy build
-astronomically large numbers (``9^{9^{9^9}}``, ``1000000!``) are compared as strings only.
+math_verify is called without its time limits (evallaunch.compat.math_verify): scores depend
+on neither thread nor load, and answers that would make sympy build astronomically large
+numbers (``9^{9^{9^9}}``, ``1000000!``) are compared as strings only.
 """
 
 from __future__ import annotations
 
 import math
 import re
-import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-import math_verify.grader as _mv_grader
-import math_verify.parser as _mv_parser
 import sympy
-from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
-from math_verify.utils import timeout as _signal_timeout
+from math_verify import ExprExtractionConfig, LatexExtractionConfig
 
+from evallaunch.compat.math_verify import parse_untimed, verify_untimed
 from evallaunch.scoring.math_notation import (
     angle_unit,
     base_number,
@@ -42,21 +37,6 @@ from evallaunch.scoring.math_structures import (
 
 __all__ = ["MathScore", "score_math", "strip_think"]
 
-
-def _on_main_thread() -> bool:
-    return threading.current_thread() is threading.main_thread()
-
-
-def _thread_safe_timeout(timeout_seconds: int | None = None) -> Callable[[Any], Any]:
-    def decorator(func: Any) -> Any:
-        guarded = _signal_timeout(timeout_seconds)(func) if timeout_seconds else func
-        return lambda *args, **kwargs: (guarded if _on_main_thread() else func)(*args, **kwargs)
-
-    return decorator
-
-
-_mv_parser.timeout = _thread_safe_timeout
-_mv_grader.timeout = _thread_safe_timeout
 
 # Fixed configs (math_verify caches compiled regexes for one config). Anchored: \boxed{}
 # always counts, free text only after "answer"/"final answer is" (truncated text: nothing).
@@ -148,7 +128,7 @@ def _parse_answer(answer: str) -> tuple[Any, ...]:
 
 def _parse(text: str) -> list[Any]:
     """math_verify parse with timeouts off, dropping values unsafe to compare."""
-    return [v for v in parse(text, _CONFIGS, parsing_timeout=None) if _is_tame(v)]
+    return [v for v in parse_untimed(text, _CONFIGS) if _is_tame(v)]
 
 
 def _normalize(answer: str) -> str:
@@ -252,7 +232,7 @@ def _matches(answer: str, values: Sequence[Any], gold: str, integer_answer: bool
     decided = _same_set(golds, preds, answer, gold)
     if decided is not None:
         return decided
-    return bool(verify(golds, preds, timeout_seconds=None))
+    return verify_untimed(golds, preds)
 
 
 def score_math(completion: str, gold: str, *, integer_answer: bool = False) -> MathScore:
