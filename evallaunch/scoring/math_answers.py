@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import math
 import re
+import traceback
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -57,10 +58,12 @@ _AND_RE = re.compile(r"\\text\{\s*and\s*\}|\\land|\\wedge|\band\b")
 
 @dataclass(frozen=True)
 class MathScore:
-    """Result of scoring one completion: the extracted answer and its correctness."""
+    """Result of scoring one completion: the extracted answer and its correctness; `error`
+    is the traceback when the scorer itself failed (the completion then scores as wrong)."""
 
     extracted: str | None
     correct: bool
+    error: str | None = field(default=None, repr=False)
 
 
 def strip_think(text: str) -> str:
@@ -250,7 +253,8 @@ def score_math(completion: str, gold: str, *, integer_answer: bool = False) -> M
 
     Returns:
         The extracted answer (canonical short string, None if none was found) and
-        whether it matches. Never raises; failures score as incorrect.
+        whether it matches. Never raises: an exception inside the scorer scores as
+        incorrect, with its traceback as the score's `error`.
     """
     try:
         found = _extract(strip_think(completion))
@@ -260,8 +264,8 @@ def score_math(completion: str, gold: str, *, integer_answer: bool = False) -> M
         parsed = [v for v in values if not isinstance(v, str)]
         extracted = " ".join(str(parsed[0] if parsed else answer).split())[:200]
     except Exception:
-        return MathScore(None, False)
+        return MathScore(None, False, traceback.format_exc())
     try:
         return MathScore(extracted, _matches(answer, values, gold, integer_answer))
     except Exception:
-        return MathScore(extracted, False)
+        return MathScore(extracted, False, traceback.format_exc())
