@@ -25,6 +25,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
@@ -119,14 +120,7 @@ def run_measured(
     `interval_s` with psutil (when installed); the exact peak of the largest single process
     comes from wait4's ru_maxrss. A run past `timeout_s` is killed (process group).
     """
-    try:
-        import psutil  # noqa: F401
-
-        sample = True
-    except ImportError:
-        sample = False
     out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115
-    peak_tree = 0
     try:
         start = time.perf_counter()
         proc = subprocess.Popen(
@@ -137,29 +131,10 @@ def run_measured(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        done = threading.Event()
-
-        def poll() -> None:
-            nonlocal peak_tree
-            while not done.is_set():
-                peak_tree = max(peak_tree, _tree_rss(proc.pid))
-                done.wait(interval_s)
-
-        def kill() -> None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-
-        sampler = threading.Thread(target=poll, daemon=True) if sample else None
-        if sampler:
-            sampler.start()
-        timer = threading.Timer(timeout_s, kill)
-        timer.start()
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - start
-        timer.cancel()
-        done.set()
-        if sampler:
-            sampler.join()
+        sampler = _TreeRssSampler(proc.pid, interval_s)
+        status, usage, ended = _wait_or_kill(proc, timeout_s)
+        wall = ended - start
+        peak_tree = sampler.stop()
         proc.returncode = os.waitstatus_to_exitcode(status)
         with contextlib.suppress(ProcessLookupError):  # leftovers of the session
             os.killpg(proc.pid, signal.SIGKILL)
@@ -177,6 +152,49 @@ def run_measured(
         returncode=proc.returncode,
         log=log,
     )
+
+
+class _TreeRssSampler:
+    """The peak RSS of a process tree, sampled every `interval_s` by a thread from its
+    creation to `stop` (no sampling without psutil: the peak stays 0)."""
+
+    def __init__(self, pid: int, interval_s: float) -> None:
+        self.pid, self.interval_s, self.peak = pid, interval_s, 0
+        self.done = threading.Event()
+        try:
+            import psutil  # noqa: F401
+        except ImportError:
+            self.thread = None
+            return
+        self.thread = threading.Thread(target=self._poll, daemon=True)
+        self.thread.start()
+
+    def _poll(self) -> None:
+        while not self.done.is_set():
+            self.peak = max(self.peak, _tree_rss(self.pid))
+            self.done.wait(self.interval_s)
+
+    def stop(self) -> int:
+        self.done.set()
+        if self.thread:
+            self.thread.join()
+        return self.peak
+
+
+def _wait_or_kill(proc: subprocess.Popen, timeout_s: float) -> tuple[int, Any, float]:
+    """wait4 on the process, its process group killed past `timeout_s`: (wait status,
+    resource usage, perf_counter when it ended)."""
+
+    def kill() -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+
+    timer = threading.Timer(timeout_s, kill)
+    timer.start()
+    _, status, usage = os.wait4(proc.pid, 0)
+    ended = time.perf_counter()
+    timer.cancel()
+    return status, usage, ended
 
 
 def tail(path: Path | None, lines: int = 25) -> str:

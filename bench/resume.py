@@ -84,15 +84,7 @@ def main() -> None:
         cache = common.bench_model_cache(work / "cache")
         for r, variant in common.interleave(list(runs), rounds):
             run = work / f"{variant}-{r}"
-            run.mkdir(parents=True)
-            env = common.base_env(run, args.threads)
-            out = run / "out"
-            cmd = command(out, cache, limit, tokens, per_problem=variant != "one-unit")
-            if variant == "resume":
-                job_dir = common.evallaunch_job_dir(out, "lmeval")
-                killed_s = kill_half_way(cmd, job_dir, env, limit)
-                print(f"  killed after {killed_s:.1f} s with {recorded(job_dir)} unit(s)")
-            m = common.run_measured(variant, cmd, cwd=run, env=env, log=run / "log.txt")
+            m, samples = run_variant(run, cache, variant, limit, tokens, args.threads)
             print(
                 f"  round {r + 1}/{rounds} {variant:9s} {m.wall_s:7.1f} s wall "
                 f"{m.cpu_s:7.1f} s CPU  rc={m.returncode}",
@@ -102,10 +94,35 @@ def main() -> None:
                 print(common.tail(m.log))
                 sys.exit(1)
             runs[variant].append(m)
-            if variant == "resume":
-                results = json.loads((job_dir / "results.json").read_text())
-                generated.append(results["sampling"]["samples_generated"])
+            if samples is not None:
+                generated.append(samples)
+    report(runs, limit, generated, args.json)
 
+
+def run_variant(
+    run: Path, cache: Path, variant: str, limit: int, tokens: int, threads: int
+) -> tuple[common.Measurement, int | None]:
+    """One timed job in `run` (for `resume`: after a first start killed half-way), and
+    for `resume` the samples its rerun generated."""
+    run.mkdir(parents=True)
+    env = common.base_env(run, threads)
+    out = run / "out"
+    cmd = command(out, cache, limit, tokens, per_problem=variant != "one-unit")
+    job_dir = common.evallaunch_job_dir(out, "lmeval")
+    if variant == "resume":
+        killed_s = kill_half_way(cmd, job_dir, env, limit)
+        print(f"  killed after {killed_s:.1f} s with {recorded(job_dir)} unit(s)")
+    m = common.run_measured(variant, cmd, cwd=run, env=env, log=run / "log.txt")
+    if variant != "resume" or m.returncode != 0:
+        return m, None
+    results = json.loads((job_dir / "results.json").read_text())
+    return m, results["sampling"]["samples_generated"]
+
+
+def report(
+    runs: dict[str, list[common.Measurement]], limit: int, generated: list[int], path: Path | None
+) -> None:
+    """The table of runs, the cost of recording unit by unit and the rerun's share."""
     rows = [
         [v, common.spread([m.wall_s for m in ms]), common.spread([m.cpu_s for m in ms]), len(ms)]
         for v, ms in runs.items()
@@ -130,7 +147,7 @@ def main() -> None:
     common.emit(
         "resume",
         {"units_cost_wall": cost_wall, "units_cost_cpu": cost_cpu, "resume_wall": saved},
-        args.json,
+        path,
     )
 
 
