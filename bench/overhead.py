@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import common
@@ -190,38 +191,12 @@ def explain(backend: str, work: Path, cache: Path, limit: int, tokens: int, thre
 
 
 def main() -> None:
-    p = common.parser(__doc__.split("\n")[0])
-    p.add_argument("--rounds", type=int, help="interleaved rounds (default 3, quick 1)")
-    p.add_argument("--limit", type=int, help="problems (default 3, quick 1)")
-    p.add_argument("--tokens", type=int, help="max new tokens (default 32, quick 8)")
-    p.add_argument(
-        "--threads",
-        type=int,
-        default=1,
-        help="torch threads (OMP_NUM_THREADS); 0 = torch's default. Default 1: on a shared "
-        "2-core machine two spinning OMP threads make runs several times slower and noisier",
-    )
-    p.add_argument("--backends", default="lighteval,lmeval")
-    p.add_argument("--no-api", action="store_true", help="skip the lm-eval Python-API variant")
-    p.add_argument("--keep", action="store_true", help="keep the work directory")
-    p.add_argument(
-        "--explain",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="one more evallaunch run per backend with its steps timed (default: full mode)",
-    )
-    args = p.parse_args()
+    args = _arguments()
     rounds = args.rounds or (1 if args.quick else 3)
     limit = args.limit or (1 if args.quick else 3)
     tokens = args.tokens or (8 if args.quick else 32)
     backends = [b for b in args.backends.split(",") if b]
-    variants = []
-    for backend in backends:
-        variants += [f"{backend}/raw", *([f"{backend}/api"] if backend == "lmeval" else [])]
-        variants.append(f"{backend}/el")
-    if args.no_api:
-        variants = [v for v in variants if v != "lmeval/api"]
-
+    variants = _variants(backends, args.no_api)
     print(
         f"overhead: {limit} MATH-500 problems x 1 greedy sample x {tokens} tokens, "
         f"{rounds} round(s), torch threads={args.threads or 'default'}, variants {variants}",
@@ -234,20 +209,11 @@ def main() -> None:
         cache = common.bench_model_cache(work / "cache")
         data = write_data(work, limit)
         tasks = write_lmeval_task(work, data / "test.jsonl", tokens)
-        template = common.math500_template()
+        job = Job(work, cache, data, tasks, common.math500_template())
         for r, variant in common.interleave(variants, rounds):
             if variant in failures:
                 continue
-            run = work / "runs" / f"{variant.replace('/', '-')}-{r}"
-            run.mkdir(parents=True)
-            env = common.base_env(run, args.threads)
-            env.update(
-                RAW_MATH500_DIR=str(data),
-                RAW_MATH500_TEMPLATE=template,
-                RAW_MATH500_TOKENS=str(tokens),
-            )
-            command = commands(variant, run, cache, data, tasks, limit, tokens)
-            m = common.run_measured(variant, command, cwd=run, env=env, log=run / "log.txt")
+            m = run_variant(job, variant, r, limit, tokens, args.threads)
             status = "ok" if m.returncode == 0 else f"FAILED rc={m.returncode}"
             print(
                 f"  round {r + 1}/{rounds} {variant:14s} {m.wall_s:7.1f} s wall "
@@ -260,82 +226,19 @@ def main() -> None:
                 continue
             runs[variant].append(m)
             if r == 0:
-                texts[variant] = completions(variant, run)
+                texts[variant] = completions(variant, _run_dir(work, variant, r))
         breakdown = {}
         if args.explain if args.explain is not None else not args.quick:
             for backend in backends:
                 breakdown[backend] = explain(backend, work, cache, limit, tokens, args.threads)
 
-    rows: list[list[object]] = []
-    ratios = {}
-    for variant in variants:
-        ms = runs[variant]
-        if not ms:
-            rows.append([variant, "failed", "failed", "failed", ""])
-            continue
-        rows.append(
-            [
-                variant,
-                common.spread([m.wall_s for m in ms]),
-                common.spread([m.cpu_s for m in ms]),
-                common.spread([m.peak_rss_mb for m in ms]),
-                len(ms),
-            ]
-        )
-    print()
-    head = ["variant", "wall s median [min-max]", "CPU s", "peak RSS MiB", "runs"]
-    print(common.table(head, rows))
-    print()
-    for backend in backends:
-        el = runs.get(f"{backend}/el", [])
-        for ref in ("raw", "api"):
-            base = runs.get(f"{backend}/{ref}", [])
-            if not el or not base:
-                continue
-            key = f"{backend}: evallaunch/{ref}"
-            # Per-round ratios as well as the ratio of medians (rounds are paired in time).
-            paired = [common.ratio(a.wall_s, b.wall_s) for a, b in zip(el, base, strict=False)]
-            time_ratio = common.ratio(
-                common.median([m.wall_s for m in el]), common.median([m.wall_s for m in base])
-            )
-            cpu_ratio = common.ratio(
-                common.median([m.cpu_s for m in el]), common.median([m.cpu_s for m in base])
-            )
-            mem_ratio = common.ratio(
-                common.median([m.peak_rss_mb for m in el]),
-                common.median([m.peak_rss_mb for m in base]),
-            )
-            ratios[key] = {
-                "wall": round(time_ratio, 3),
-                "cpu": round(cpu_ratio, 3),
-                "wall_per_round": [round(x, 3) for x in paired],
-                "peak_rss": round(mem_ratio, 3),
-            }
-            verdict = lambda x: "ok" if x <= TARGET else "MISSED (target <= 1.03)"  # noqa: E731
-            print(
-                f"RATIO {key}: wall {time_ratio:.3f} ({verdict(time_ratio)}; per round "
-                f"{', '.join(f'{x:.3f}' for x in paired)}), CPU {cpu_ratio:.3f} "
-                f"({verdict(cpu_ratio)}), peak RSS {mem_ratio:.3f} ({verdict(mem_ratio)})"
-            )
-    same = {}
-    for variant in variants:
-        if variant.endswith("/el"):
-            continue
-        a, b = texts.get(variant.split("/")[0] + "/el"), texts.get(variant)
-        # As multisets: lighteval's details are not in problem order.
-        same[variant] = None if a is None or b is None else sorted(a) == sorted(b)
-        word = {None: "not checked", True: "yes", False: "NO"}[same[variant]]
-        print(f"identical completions, evallaunch vs {variant} (round 1): {word}")
+    print_runs(variants, runs)
+    ratios = print_ratios(backends, runs)
+    same = print_same_completions(variants, texts)
     for variant in failures:
         print(f"FAILED {variant}")
     if breakdown:
-        names = list(next((b for b in breakdown.values() if b), {}))
-        print("\nWhere an evallaunch run spends its time (one extra run each, seconds):")
-        rows = [
-            [name, *(f"{(breakdown[b] or {}).get(name, float('nan')):.2f}" for b in breakdown)]
-            for name in names
-        ]
-        print(common.table(["step", *breakdown], rows))
+        print_breakdown(breakdown)
     common.emit(
         "overhead",
         {
@@ -361,6 +264,160 @@ def main() -> None:
     )
     if failures:
         sys.exit(1)
+
+
+def _arguments() -> argparse.Namespace:
+    p = common.parser(__doc__.split("\n")[0])
+    p.add_argument("--rounds", type=int, help="interleaved rounds (default 3, quick 1)")
+    p.add_argument("--limit", type=int, help="problems (default 3, quick 1)")
+    p.add_argument("--tokens", type=int, help="max new tokens (default 32, quick 8)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads (OMP_NUM_THREADS); 0 = torch's default. Default 1: on a shared "
+        "2-core machine two spinning OMP threads make runs several times slower and noisier",
+    )
+    p.add_argument("--backends", default="lighteval,lmeval")
+    p.add_argument("--no-api", action="store_true", help="skip the lm-eval Python-API variant")
+    p.add_argument("--keep", action="store_true", help="keep the work directory")
+    p.add_argument(
+        "--explain",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="one more evallaunch run per backend with its steps timed (default: full mode)",
+    )
+    return p.parse_args()
+
+
+def _variants(backends: list[str], no_api: bool) -> list[str]:
+    """Per backend: raw, (lm-eval's Python API,) evallaunch."""
+    variants = []
+    for backend in backends:
+        variants += [f"{backend}/raw", *([f"{backend}/api"] if backend == "lmeval" else [])]
+        variants.append(f"{backend}/el")
+    return [v for v in variants if v != "lmeval/api"] if no_api else variants
+
+
+@dataclass(frozen=True)
+class Job:
+    """What every variant reads: the work directory, the model cache, the data, lm-eval's
+    task directory and the chat template."""
+
+    work: Path
+    cache: Path
+    data: Path
+    tasks: Path
+    template: str
+
+
+def _run_dir(work: Path, variant: str, r: int) -> Path:
+    return work / "runs" / f"{variant.replace('/', '-')}-{r}"
+
+
+def run_variant(
+    job: Job, variant: str, r: int, limit: int, tokens: int, threads: int
+) -> common.Measurement:
+    """One timed run of a variant in a fresh directory (and fresh caches)."""
+    run = _run_dir(job.work, variant, r)
+    run.mkdir(parents=True)
+    env = common.base_env(run, threads)
+    env.update(
+        RAW_MATH500_DIR=str(job.data),
+        RAW_MATH500_TEMPLATE=job.template,
+        RAW_MATH500_TOKENS=str(tokens),
+    )
+    command = commands(variant, run, job.cache, job.data, job.tasks, limit, tokens)
+    return common.run_measured(variant, command, cwd=run, env=env, log=run / "log.txt")
+
+
+def print_runs(variants: list[str], runs: dict[str, list[common.Measurement]]) -> None:
+    rows: list[list[object]] = []
+    for variant in variants:
+        ms = runs[variant]
+        if not ms:
+            rows.append([variant, "failed", "failed", "failed", ""])
+            continue
+        rows.append(
+            [
+                variant,
+                common.spread([m.wall_s for m in ms]),
+                common.spread([m.cpu_s for m in ms]),
+                common.spread([m.peak_rss_mb for m in ms]),
+                len(ms),
+            ]
+        )
+    print()
+    head = ["variant", "wall s median [min-max]", "CPU s", "peak RSS MiB", "runs"]
+    print(common.table(head, rows))
+    print()
+
+
+def print_ratios(backends: list[str], runs: dict[str, list[common.Measurement]]) -> dict:
+    """evallaunch over each raw variant: wall time (medians and per round), CPU time and
+    peak RSS, against TARGET."""
+    ratios = {}
+    for backend in backends:
+        el = runs.get(f"{backend}/el", [])
+        for ref in ("raw", "api"):
+            base = runs.get(f"{backend}/{ref}", [])
+            if not el or not base:
+                continue
+            key = f"{backend}: evallaunch/{ref}"
+            # Per-round ratios as well as the ratio of medians (rounds are paired in time).
+            paired = [common.ratio(a.wall_s, b.wall_s) for a, b in zip(el, base, strict=False)]
+            time_ratio = common.ratio(
+                common.median([m.wall_s for m in el]), common.median([m.wall_s for m in base])
+            )
+            cpu_ratio = common.ratio(
+                common.median([m.cpu_s for m in el]), common.median([m.cpu_s for m in base])
+            )
+            mem_ratio = common.ratio(
+                common.median([m.peak_rss_mb for m in el]),
+                common.median([m.peak_rss_mb for m in base]),
+            )
+            ratios[key] = {
+                "wall": round(time_ratio, 3),
+                "cpu": round(cpu_ratio, 3),
+                "wall_per_round": [round(x, 3) for x in paired],
+                "peak_rss": round(mem_ratio, 3),
+            }
+            print(
+                f"RATIO {key}: wall {time_ratio:.3f} ({_verdict(time_ratio)}; per round "
+                f"{', '.join(f'{x:.3f}' for x in paired)}), CPU {cpu_ratio:.3f} "
+                f"({_verdict(cpu_ratio)}), peak RSS {mem_ratio:.3f} ({_verdict(mem_ratio)})"
+            )
+    return ratios
+
+
+def _verdict(ratio: float) -> str:
+    return "ok" if ratio <= TARGET else "MISSED (target <= 1.03)"
+
+
+def print_same_completions(
+    variants: list[str], texts: dict[str, list[str] | None]
+) -> dict[str, bool | None]:
+    """Whether each raw variant's round-1 completions equal evallaunch's (None: not checked)."""
+    same: dict[str, bool | None] = {}
+    for variant in variants:
+        if variant.endswith("/el"):
+            continue
+        a, b = texts.get(variant.split("/")[0] + "/el"), texts.get(variant)
+        # As multisets: lighteval's details are not in problem order.
+        same[variant] = None if a is None or b is None else sorted(a) == sorted(b)
+        word = {None: "not checked", True: "yes", False: "NO"}[same[variant]]
+        print(f"identical completions, evallaunch vs {variant} (round 1): {word}")
+    return same
+
+
+def print_breakdown(breakdown: dict) -> None:
+    names = list(next((b for b in breakdown.values() if b), {}))
+    print("\nWhere an evallaunch run spends its time (one extra run each, seconds):")
+    rows = [
+        [name, *(f"{(breakdown[b] or {}).get(name, float('nan')):.2f}" for b in breakdown)]
+        for name in names
+    ]
+    print(common.table(["step", *breakdown], rows))
 
 
 if __name__ == "__main__":
