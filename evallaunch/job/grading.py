@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -17,15 +18,28 @@ from evallaunch.job.results import (
 from evallaunch.scoring.metrics import summarize
 from evallaunch.scoring.registry import score_batch
 
+log = logging.getLogger(__name__)
+
 
 def score_completions(
     completions: list[Completion], problems: list[Problem], scorer: str
 ) -> list[dict[str, Any]]:
-    """One details row per completion, scored by evallaunch's scorer."""
+    """One details row per completion, scored by evallaunch's scorer (`scorer_error`: the
+    scorer itself failed on it, logged once with the first traceback)."""
     gold = {problem.id: problem.answer for problem in problems}
     order = {problem.id: index for index, problem in enumerate(problems)}
     items = sorted(completions, key=lambda c: (order[c.problem_id], c.sample_index))
     scores = score_batch(scorer, [c.completion for c in items], [gold[c.problem_id] for c in items])
+    errors = [score.error for score in scores if score.error]
+    if errors:
+        log.warning(
+            "the %s scorer failed on %d of %d completion(s), scored as wrong; the first "
+            "failure:\n%s",
+            scorer,
+            len(errors),
+            len(scores),
+            errors[0].rstrip(),
+        )
     rows = []
     for item, score in zip(items, scores, strict=True):
         truncated = item.finish_reason == "length"
@@ -42,6 +56,7 @@ def score_completions(
                 "finish_reason": item.finish_reason,
                 "truncated": truncated,
                 "num_tokens": item.num_tokens,
+                "scorer_error": score.error is not None,
             }
         )
     return rows
@@ -83,6 +98,8 @@ def write_outcome(
         ),
         "num_truncated": sum(bool(row["truncated"]) for row in rows),
         "num_no_answer": sum(row["extracted_answer"] is None for row in rows),
+        # Completions the scorer failed on (scored as wrong): a scorer bug, not the model's.
+        "scorer_errors": sum(bool(row.get("scorer_error")) for row in rows),
     }
     write_json(job_dir / RESULTS_FILE, results)
     return results
