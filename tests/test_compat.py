@@ -341,6 +341,7 @@ def embedded_model() -> Path:
     return embedded_checkpoint(EMBEDDED, cache)
 
 
+@pytest.mark.slow
 def test_lighteval_runs_only_evallaunch_s_task_on_a_model_that_outlives_the_pipeline(
     embedded_model: Path, tmp_path: Path
 ) -> None:
@@ -349,6 +350,7 @@ def test_lighteval_runs_only_evallaunch_s_task_on_a_model_that_outlives_the_pipe
     cache would write them into its cache folder) and serves a second pipeline after the
     first one's cleanup."""
     from lighteval.logging.evaluation_tracker import EvaluationTracker
+    from lighteval.models.model_input import GenerationParameters
     from lighteval.models.transformers.transformers_model import (
         TransformersModel,
         TransformersModelConfig,
@@ -381,10 +383,8 @@ def test_lighteval_runs_only_evallaunch_s_task_on_a_model_that_outlives_the_pipe
         seed=1,
         work_dir=tmp_path,
     )
-    model_class = lighteval_compat.model_for_the_whole_job(TransformersModel)
+    model_class: Any = lighteval_compat.model_for_the_whole_job(TransformersModel)
     assert model_class.greedy_until is TransformersModel.greedy_until.__wrapped__
-    from lighteval.models.model_input import GenerationParameters
-
     config = TransformersModelConfig(
         model_name=str(embedded_model),
         dtype="float32",
