@@ -425,40 +425,14 @@ def speed(
     the memory-bound rate: batch x bandwidth / (weight bytes + batch x mean context x KV
     bytes per token), bandwidth = the measured device copy rate."""
     import torch
-    from transformers import GenerationConfig
 
     if name not in models:
         raise RuntimeError("not built (its memory step failed)")
     model, config, plan_figures, mem = models[name]
-    device = str(next(model.parameters()).device).split(":")[0]
-    eos = config.eos_token_id if isinstance(config.eos_token_id, int) else 0
     runs: list[dict[str, Any]] = []
     result: dict[str, Any] = {"prompt_tokens": args.prompt_tokens, "runs": runs}
     generator = torch.Generator().manual_seed(0)
-
-    def generate(batch: int, new: int) -> tuple[float, int, int | None]:
-        ids = torch.randint(3, config.vocab_size, (batch, args.prompt_tokens), generator=generator)
-        ids = ids.to(device)
-        gen = GenerationConfig(
-            max_new_tokens=new,
-            min_new_tokens=new,
-            do_sample=False,
-            eos_token_id=eos,
-            pad_token_id=eos,
-        )
-        if device == "cuda":
-            torch.cuda.reset_peak_memory_stats()
-        _sync(device)
-        began = time.perf_counter()
-        with torch.inference_mode():
-            out = model.generate(
-                input_ids=ids, attention_mask=torch.ones_like(ids), generation_config=gen
-            )
-        _sync(device)
-        seconds = time.perf_counter() - began
-        peak = int(torch.cuda.max_memory_allocated()) if device == "cuda" else None
-        return seconds, int(out.shape[1] - ids.shape[1]), peak
-
+    generate = partial(_timed_generate, model, config, args.prompt_tokens, generator)
     generate(1, 4)  # warm-up: kernels, allocator
     last_s = 0.0
     for batch in (int(b) for b in args.batches.split(",")):
@@ -489,6 +463,39 @@ def speed(
     return result
 
 
+def _timed_generate(
+    model: Any, config: Any, prompt_tokens: int, generator: Any, batch: int, new: int
+) -> tuple[float, int, int | None]:
+    """One greedy generate of `new` tokens for `batch` random prompts: (seconds, tokens
+    generated per sequence, peak CUDA memory or None)."""
+    import torch
+    from transformers import GenerationConfig
+
+    device = str(next(model.parameters()).device).split(":")[0]
+    eos = config.eos_token_id if isinstance(config.eos_token_id, int) else 0
+    ids = torch.randint(3, config.vocab_size, (batch, prompt_tokens), generator=generator)
+    ids = ids.to(device)
+    gen = GenerationConfig(
+        max_new_tokens=new,
+        min_new_tokens=new,
+        do_sample=False,
+        eos_token_id=eos,
+        pad_token_id=eos,
+    )
+    if device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    _sync(device)
+    began = time.perf_counter()
+    with torch.inference_mode():
+        out = model.generate(
+            input_ids=ids, attention_mask=torch.ones_like(ids), generation_config=gen
+        )
+    _sync(device)
+    seconds = time.perf_counter() - began
+    peak = int(torch.cuda.max_memory_allocated()) if device == "cuda" else None
+    return seconds, int(out.shape[1] - ids.shape[1]), peak
+
+
 # -------------------------------------------------------------------------- evaluate
 
 
@@ -498,28 +505,7 @@ def evaluate(args: argparse.Namespace, device: str, work: Path, clock: Clock) ->
         raise RuntimeError(f"skipped: {clock.left():.0f} s of budget left")
     model_ref = str(_random_checkpoint(Path(args.tokenizer_dir), work / "smollm2-random"))
     outputs, probe = work / "outputs", work / "probe.json"
-    command = [
-        sys.executable,
-        str(Path(__file__).with_name("probe.py")),
-        str(probe),
-        "evallaunch.evaluate",
-        "backend=lmeval",
-        f"backend.device={device}",
-        f"backend.batch_size={args.eval_batch}",
-        f"model.name_or_path={model_ref}",
-        "model.name=smollm2-135m-gpu-check",
-        f"model.dtype={args.dtype}",
-        "benchmark=math_500",
-        f"benchmark.limit={args.eval_limit}",
-        "benchmark.n=1",
-        f"generation.max_new_tokens={args.eval_tokens}",
-        "generation.temperature=0",
-        "generation.top_p=1.0",
-        "experiment_name=gpu_check",
-        f"paths.output_root={outputs}",
-        f"paths.data_dir={args.data_dir}",
-        f"paths.cache_dir={work / 'cache'}",
-    ]
+    command = _evaluate_command(args, device, model_ref, work, outputs, probe)
     env = dict(os.environ, PYTHONUNBUFFERED="1", TOKENIZERS_PARALLELISM="false")
     env.update(HF_HOME=str(work / "hf"), HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
@@ -543,15 +529,49 @@ def evaluate(args: argparse.Namespace, device: str, work: Path, clock: Clock) ->
     if not found:
         raise RuntimeError(f"no results.json beside a details.parquet under {outputs}")
     job = min(found, key=lambda p: len(p.parts))  # the job's, not a harness's own
-    res = json.loads(job.read_text())
+    return {
+        "command": " ".join(command[4:]).replace(str(work), "$WORK"),
+        **_evaluate_figures(job, probe, wall),
+    }
+
+
+def _evaluate_command(
+    args: argparse.Namespace, device: str, model_ref: str, work: Path, outputs: Path, probe: Path
+) -> list[str]:
+    return [
+        sys.executable,
+        str(Path(__file__).with_name("probe.py")),
+        str(probe),
+        "evallaunch.evaluate",
+        "backend=lmeval",
+        f"backend.device={device}",
+        f"backend.batch_size={args.eval_batch}",
+        f"model.name_or_path={model_ref}",
+        "model.name=smollm2-135m-gpu-check",
+        f"model.dtype={args.dtype}",
+        "benchmark=math_500",
+        f"benchmark.limit={args.eval_limit}",
+        "benchmark.n=1",
+        f"generation.max_new_tokens={args.eval_tokens}",
+        "generation.temperature=0",
+        "generation.top_p=1.0",
+        "experiment_name=gpu_check",
+        f"paths.output_root={outputs}",
+        f"paths.data_dir={args.data_dir}",
+        f"paths.cache_dir={work / 'cache'}",
+    ]
+
+
+def _evaluate_figures(job: Path, probe: Path, wall: float) -> dict[str, Any]:
+    """What the job's results.json, details.parquet and the probe's timings say."""
     import pandas as pd
 
+    res = json.loads(job.read_text())
     details = pd.read_parquet(job.with_name("details.parquet"))
     tokens = int(details["num_tokens"].fillna(0).sum())
     stats = json.loads(probe.read_text()) if probe.is_file() else {}
     inside = stats.get("generate_s") or 0.0
     return {
-        "command": " ".join(command[4:]).replace(str(work), "$WORK"),
         "model": "random weights, SmolLM2-135M architecture and tokenizer",
         "device": res.get("model", {}).get("device"),
         "dtype": res.get("model", {}).get("dtype"),

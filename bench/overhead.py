@@ -202,31 +202,12 @@ def main() -> None:
         f"{rounds} round(s), torch threads={args.threads or 'default'}, variants {variants}",
         flush=True,
     )
-    runs: dict[str, list[common.Measurement]] = {v: [] for v in variants}
-    failures: dict[str, str] = {}
-    texts: dict[str, list[str] | None] = {}
     with common.workdir("overhead", keep=args.keep) as work:
         cache = common.bench_model_cache(work / "cache")
         data = write_data(work, limit)
         tasks = write_lmeval_task(work, data / "test.jsonl", tokens)
         job = Job(work, cache, data, tasks, common.math500_template())
-        for r, variant in common.interleave(variants, rounds):
-            if variant in failures:
-                continue
-            m = run_variant(job, variant, r, limit, tokens, args.threads)
-            status = "ok" if m.returncode == 0 else f"FAILED rc={m.returncode}"
-            print(
-                f"  round {r + 1}/{rounds} {variant:14s} {m.wall_s:7.1f} s wall "
-                f"{m.cpu_s:7.1f} s CPU {m.peak_rss_mb:7.0f} MiB  {status}",
-                flush=True,
-            )
-            if m.returncode != 0:
-                failures[variant] = common.tail(m.log)
-                print(f"    log tail ({m.log}):\n{failures[variant]}", flush=True)
-                continue
-            runs[variant].append(m)
-            if r == 0:
-                texts[variant] = completions(variant, _run_dir(work, variant, r))
+        runs, failures, texts = run_rounds(job, variants, rounds, limit, tokens, args.threads)
         breakdown = {}
         if args.explain if args.explain is not None else not args.quick:
             for backend in backends:
@@ -313,6 +294,35 @@ class Job:
 
 def _run_dir(work: Path, variant: str, r: int) -> Path:
     return work / "runs" / f"{variant.replace('/', '-')}-{r}"
+
+
+def run_rounds(
+    job: Job, variants: list[str], rounds: int, limit: int, tokens: int, threads: int
+) -> tuple[dict[str, list[common.Measurement]], dict[str, str], dict[str, list[str] | None]]:
+    """Every variant once per round, interleaved (a failed variant is not run again):
+    the measurements per variant, the log tail of each failed one, and the completions of
+    round 1."""
+    runs: dict[str, list[common.Measurement]] = {v: [] for v in variants}
+    failures: dict[str, str] = {}
+    texts: dict[str, list[str] | None] = {}
+    for r, variant in common.interleave(variants, rounds):
+        if variant in failures:
+            continue
+        m = run_variant(job, variant, r, limit, tokens, threads)
+        status = "ok" if m.returncode == 0 else f"FAILED rc={m.returncode}"
+        print(
+            f"  round {r + 1}/{rounds} {variant:14s} {m.wall_s:7.1f} s wall "
+            f"{m.cpu_s:7.1f} s CPU {m.peak_rss_mb:7.0f} MiB  {status}",
+            flush=True,
+        )
+        if m.returncode != 0:
+            failures[variant] = common.tail(m.log)
+            print(f"    log tail ({m.log}):\n{failures[variant]}", flush=True)
+            continue
+        runs[variant].append(m)
+        if r == 0:
+            texts[variant] = completions(variant, _run_dir(job.work, variant, r))
+    return runs, failures, texts
 
 
 def run_variant(

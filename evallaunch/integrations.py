@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["EvalOnSaveCallback"]  # noqa: F822  (provided by __getattr__)
+# The names below are provided by __getattr__, from evallaunch.checkpoints.callback.
+__all__ = ["LAUNCH_LOG", "EvalOnSaveCallback"]  # noqa: F822
 
 
 def __getattr__(name: str) -> Any:
-    if name == "EvalOnSaveCallback":
-        from evallaunch.checkpoints.callback import EvalOnSaveCallback
+    if name in __all__:
+        from evallaunch.checkpoints import callback
 
-        return EvalOnSaveCallback
+        return getattr(callback, name)
     raise AttributeError(f"module 'evallaunch.integrations' has no attribute {name!r}")

@@ -142,7 +142,10 @@ def tiny_trainer(output_dir: Path, max_steps: int, callbacks: list, resume: bool
         processing_class=tokenizer,
         callbacks=callbacks,
     )
-    trainer.train(resume_from_checkpoint=str(output_dir / "checkpoint-3") if resume else None)
+    # lighteval's transformers model turns autograd off for the whole process when it is
+    # imported, and tests before this one may have run lighteval in this process.
+    with torch.enable_grad():
+        trainer.train(resume_from_checkpoint=str(output_dir / "checkpoint-3") if resume else None)
     return trainer
 
 

@@ -30,8 +30,7 @@ from evallaunch.collect.results_table import (
     read_table,
 )
 from evallaunch.errors import EvallaunchError
-from evallaunch.job.grading import write_outcome
-from evallaunch.job.results import validate_results, write_json
+from evallaunch.job.results import JobResults, validate_results, write_json, write_outcome
 from evallaunch.job.runner import archive_previous
 
 QWEN7B = "deepseek-ai/DeepSeek-R1-Distill-Qwen-7B"
@@ -118,7 +117,7 @@ def make_job(
     }
     job.mkdir(parents=True, exist_ok=True)
     (job / "config.yaml").write_text(yaml.safe_dump(config))
-    fields = {
+    fields: dict[str, Any] = {
         "experiment": experiment,
         "model": {
             "name": model,
@@ -141,6 +140,7 @@ def make_job(
         "backend_metrics": {},
         "num_problems": len(correct),
         "num_samples": n,
+        "sampling": None,
         "generation": generation,
         "seed": 1234,
         "packages": packages
@@ -150,7 +150,7 @@ def make_job(
         "finished_at": finished_at,
         "duration_s": 1.0,
     }
-    write_outcome(job, details_rows(correct), n, 1234, fields)
+    write_outcome(job, JobResults(**fields), details_rows(correct))
     write_json(job / "status.json", {"status": "completed", "finished_at": finished_at})
     return job
 

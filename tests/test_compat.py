@@ -457,6 +457,8 @@ def test_lm_eval_s_vllm_model_seeds_each_repeat_of_a_prompt(embedded_model: Path
     out = in_vllm_env(
         f"""
         import json
+        import os
+        os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")  # else most of the memory
         from lm_eval.api.instance import Instance
         from evallaunch.compat.lm_eval import vllm_with_seeded_repeats_class
 
@@ -477,9 +479,10 @@ def test_lm_eval_s_vllm_model_seeds_each_repeat_of_a_prompt(embedded_model: Path
             return lm.generate_until(requests, disable_tqdm=True)
         lm.unit_seed = 5
         first, again = draw(), draw()
-        print(json.dumps({{"seeds": seeds, "first": first, "again": again}}))
+        print("FOUND", json.dumps({{"seeds": seeds, "first": first, "again": again}}))
         """
     )
-    found = json.loads(out.strip().splitlines()[-1])
+    # vLLM's engine shutdown may print after the script's own line.
+    found = json.loads(next(line[6:] for line in out.splitlines() if line.startswith("FOUND ")))
     assert sorted(found["seeds"]) == [5, 5, 6, 6]
     assert found["first"] == found["again"] and found["first"][0] != found["first"][1]

@@ -20,6 +20,7 @@ import pytest
 from evallaunch.backends.base import Backend, BackendOutput, Completion, GenerationRequest
 from evallaunch.benchmarks.problem import Problem
 from evallaunch.job.engines import EngineSettings, resolve_problems_per_unit
+from evallaunch.job.grading import SampleGrader
 from evallaunch.job.ledger import SampleLedger
 from evallaunch.job.sampling import draw_samples
 from tests.conftest import Evaluate
@@ -47,7 +48,7 @@ class ScriptedBackend(Backend):
         with self.started:
             assert self.started.wait_for(lambda: len(self.calls) >= calls, timeout), self.calls
 
-    def generate(self, request: GenerationRequest) -> BackendOutput:
+    def generate(self, request: GenerationRequest, scorer: Any = None) -> BackendOutput:
         with self.started:
             index = len(self.calls)
             self.calls.append(request.unit)
@@ -114,7 +115,7 @@ def sampling(**changes: Any) -> SimpleNamespace:
 
 
 def draw(tmp_path: Path, backend: Backend, n: int, in_flight: int, **changes: Any) -> Any:
-    ledger = SampleLedger(tmp_path, "fingerprint")
+    ledger = SampleLedger(tmp_path, "fingerprint", SampleGrader("math", PROBLEMS))
     return draw_samples(backend, request_for(tmp_path, n), ledger, sampling(**changes), in_flight)
 
 

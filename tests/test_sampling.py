@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections import Counter
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -14,6 +15,7 @@ import pytest
 
 from evallaunch.backends.base import Backend, BackendOutput, Completion, GenerationRequest
 from evallaunch.benchmarks.problem import Problem
+from evallaunch.job.grading import SampleGrader
 from evallaunch.job.ledger import SampleLedger
 from evallaunch.job.stopping import is_settled, neyman_scale, neyman_target, wilson_width
 from evallaunch.job.units import unit_seed
@@ -53,6 +55,69 @@ def test_a_unit_torn_by_a_crash_is_not_reused(tmp_path: Path) -> None:
     assert set(SampleLedger(tmp_path, "abc").load().samples) == {("p1", 0), ("p2", 0)}
 
 
+def counting_scorer(monkeypatch: pytest.MonkeyPatch, name: str = "math") -> Counter:
+    """Count the calls of the registry's scorer `name`, by (completion, gold)."""
+    from evallaunch.scoring import registry
+
+    calls: Counter = Counter()
+    score = registry.SCORERS[name]
+
+    def counted(completion: str, gold: str):
+        calls[(completion, gold)] += 1
+        return score(completion, gold)
+
+    monkeypatch.setitem(registry.SCORERS, name, counted)
+    return calls
+
+
+def test_a_unit_is_recorded_with_its_grades(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Recording a unit grades its samples (a cut-off one is never correct); the grades read
+    back with the samples, without grading them again."""
+    calls = counting_scorer(monkeypatch)
+    problems = [Problem("p1", "What is 2+3?", "5")]
+    right, cut = "so \\boxed{5}", "so \\boxed{5} and then"
+    samples = [
+        Completion("p1", 0, "q", right, "stop", 3),
+        Completion("p1", 1, "q", cut, "length", 8),
+    ]
+    ledger = SampleLedger(tmp_path, "abc", SampleGrader("math", problems))
+    ledger.record_unit("u1", samples, {})
+    assert [ledger.grades[("p1", i)].correct for i in (0, 1)] == [True, False]
+    assert ledger.grades[("p1", 1)].extracted == "5"
+    again = SampleLedger(tmp_path, "abc", SampleGrader("math", problems)).load()
+    assert again.grades == ledger.grades
+    assert sorted(calls.values()) == [1, 1]
+
+
+def test_an_older_ledger_is_graded_once_when_loaded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Samples recorded without a grade (by an older evallaunch) are graded when the ledger
+    is loaded, and only then: the stopping rule and the details rows read those grades."""
+    from evallaunch.job.grading import detail_rows
+    from evallaunch.job.stopping import settled_problems
+
+    problems = [Problem("p1", "What is 2+3?", "5"), Problem("p2", "What is 1+1?", "2")]
+    older = SampleLedger(tmp_path, "abc")  # no grader: records without grades
+    samples = [
+        Completion(p.id, i, "q", f"\\boxed{{{p.answer if i % 2 else 7}}}", "stop", 3)
+        for p in problems
+        for i in range(4)
+    ]
+    older.record_unit("u", samples, {})
+    assert "correct" not in older.path.read_text()
+    calls = counting_scorer(monkeypatch)
+    ledger = SampleLedger(tmp_path, "abc", SampleGrader("math", problems)).load()
+    assert len(calls) == 4 and set(calls.values()) == {1}  # 2 distinct answers x 2 problems
+    rule = SimpleNamespace(adaptive_rule="interval", ci_width=0.9, min_samples=4)
+    assert settled_problems(problems, ledger, rule, before=4) == {"p1", "p2"}  # 2/4 each
+    rows = detail_rows(list(ledger.samples.values()), problems, ledger.grades)
+    assert [row["correct"] for row in rows] == [False, True] * 4
+    assert set(calls.values()) == {1}
+
+
 def test_unit_seeds_depend_on_the_unit_only() -> None:
     assert unit_seed(1234, 0, ["a", "b"]) == unit_seed(1234, 0, ["a", "b"])
     seeds = {
@@ -89,15 +154,15 @@ def test_adaptive_decisions_look_only_at_the_samples_drawn_before(tmp_path: Path
     from evallaunch.job.stopping import settled_problems
 
     problems = [Problem("p1", "What is 2+3?", "5"), Problem("p2", "What is 1+1?", "2")]
-    ledger = SampleLedger(tmp_path, "abc")
+    ledger = SampleLedger(tmp_path, "abc", SampleGrader("math", problems))
     wrong = [Completion("p1", i, "q", "\\boxed{7}", "stop", 3) for i in range(4)]
     right = [Completion("p1", i, "q", "\\boxed{5}", "stop", 3) for i in (4, 5)]
     ledger.record_unit("u", wrong + right, {})
     rule = SimpleNamespace(adaptive_rule="interval", ci_width=0.6, min_samples=4)
-    assert settled_problems(problems, ledger, "math", rule, before=2, graded={}) == set()
-    assert settled_problems(problems, ledger, "math", rule, before=4, graded={}) == {"p1"}  # 0/4
+    assert settled_problems(problems, ledger, rule, before=2) == set()
+    assert settled_problems(problems, ledger, rule, before=4) == {"p1"}  # 0/4
     # 2 right of 6 (width 0.603) would not have stopped it: only the first 4 count.
-    assert settled_problems(problems, ledger, "math", rule, before=6, graded={}) == set()
+    assert settled_problems(problems, ledger, rule, before=6) == set()
 
 
 def reference_neyman_counts(
@@ -153,7 +218,7 @@ def test_the_neyman_rule_by_hand(tmp_path: Path) -> None:
     tokens = {"p1": 400, "p2": 100, "p3": 200}
 
     def ledger_of(folder: Path, counted: bool) -> SampleLedger:
-        ledger = SampleLedger(folder, "abc")
+        ledger = SampleLedger(folder, "abc", SampleGrader("math", problems))
         rows = []
         for problem in problems:
             for i, right in enumerate(answers[problem.id] + "00"):  # samples 4, 5: wrong
@@ -167,14 +232,14 @@ def test_the_neyman_rule_by_hand(tmp_path: Path) -> None:
         return SimpleNamespace(adaptive_rule="neyman", match_n=match_n, min_samples=2)
 
     ledger = ledger_of(tmp_path / "a", counted=True)
-    assert settled_problems(problems, ledger, "math", rule(4), before=4, graded={}) == {"p1"}
+    assert settled_problems(problems, ledger, rule(4), before=4) == {"p1"}
     everything = {"p1", "p2", "p3"}
-    assert settled_problems(problems, ledger, "math", rule(3), before=4, graded={}) == everything
+    assert settled_problems(problems, ledger, rule(3), before=4) == everything
     # Two samples: targets 2.78, 5.56, 4.54 at match_n = 4; samples 4 and 5 (wrong, 50x
     # longer) are in the ledger but not yet decided on.
-    assert settled_problems(problems, ledger, "math", rule(4), before=2, graded={}) == set()
+    assert settled_problems(problems, ledger, rule(4), before=2) == set()
     plain = ledger_of(tmp_path / "b", counted=False)
-    assert settled_problems(problems, plain, "math", rule(4), before=4, graded={}) == {"p1", "p2"}
+    assert settled_problems(problems, plain, rule(4), before=4) == {"p1", "p2"}
     # The same decisions from the rule's functions and from the reference above.
     assert neyman_scale(4, [0.75**0.5 / 2] * 2 + [0.5], [1.0] * 3) == pytest.approx(
         4 * 2.1856, 1e-3
@@ -195,7 +260,7 @@ class CoinBackend(Backend):
         self.calls = 0
         self.fail_on = fail_on
 
-    def generate(self, request: GenerationRequest) -> BackendOutput:
+    def generate(self, request: GenerationRequest, scorer: object = None) -> BackendOutput:
         self.calls += 1
         if self.calls == self.fail_on:
             raise RuntimeError("the engine died")
@@ -245,7 +310,7 @@ def draw_neyman(folder: Path, backend: Backend, in_flight: int = 1):
         min_samples=4,
         match_n=6,
     )
-    ledger = SampleLedger(folder, "fingerprint").load()
+    ledger = SampleLedger(folder, "fingerprint", SampleGrader("math", problems)).load()
     return draw_samples(backend, request, ledger, rule, in_flight)
 
 
@@ -363,3 +428,37 @@ def test_adaptive_sampling_stops_settled_problems(evaluate: Evaluate, tmp_path: 
     assert sampling["samples_generated"] == sum(drawn.values())
     assert sampling["samples_per_problem"]["max"] == max(drawn.values())
     assert results["metrics"]["pass@1"]["n"] == 3
+
+
+@pytest.mark.slow
+def test_each_sample_is_graded_once_in_a_real_job(
+    tmp_path: Path, shared_datasets: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An adaptive lm-eval job on the embedded model: lm-eval grades each sample with
+    evallaunch's scorer for its own pass@1; the job records that grade with the sample, and
+    the stopping rule and the results read it. The scorer sees each (completion, gold) of
+    details.parquet once, and nothing else."""
+    from evallaunch.compose import compose_config
+    from evallaunch.job.runner import run_job
+
+    calls = counting_scorer(monkeypatch)
+    cfg = compose_config(
+        [
+            "backend=lmeval",
+            f"paths.data_dir={shared_datasets}",
+            f"paths.output_root={tmp_path / 'outputs'}",
+            "benchmark.limit=3",
+            "benchmark.n=6",
+            "generation.max_new_tokens=24",
+            "sampling.adaptive=true",
+            "sampling.samples_per_unit=2",
+            "sampling.min_samples=4",
+            "sampling.ci_width=0.7",
+        ]
+    )
+    results = run_job(cfg, tmp_path / "job")
+    details = pd.read_parquet(tmp_path / "job" / "details.parquet")
+    assert results["backend_metrics"]["pass@1"] is not None  # the harness graded them
+    assert results["sampling"]["samples_generated"] == len(details) >= 3 * 4
+    assert set(calls) == set(zip(details["completion"], details["gold"], strict=True))
+    assert set(calls.values()) == {1}, calls.most_common(3)

@@ -20,7 +20,7 @@ import pytest
 
 from evallaunch.job.ledger import SampleLedger
 from evallaunch.job.results import validate_results
-from evallaunch.launching.sweep_record import slurm_states
+from evallaunch.launching.sweep_record import IN_FLIGHT, append_jobs
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
@@ -141,6 +141,42 @@ def test_time_limit_signal_requeues_and_the_job_finishes(
     assert status["requeues"] == 1
 
 
+def record_tasks(sweep_dir: Path, tasks: list[str]) -> None:
+    """A sweep record whose jobs are array tasks submitted with sbatch directly."""
+    jobs = [
+        {"label": f"task-{task}", "job_dir": str(sweep_dir / task), "slurm_job_id": task}
+        for task in tasks
+    ]
+    append_jobs(sweep_dir, ["sbatch"], str(sweep_dir), jobs)
+
+
+def status_table(sweep_dir: Path) -> tuple[int, dict[str, str], str]:
+    """`evallaunch status`: its exit code, the state of each Slurm id in its table, and the
+    table's last line (the count per state)."""
+    proc = evallaunch("status", str(sweep_dir))
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) >= 2, proc.stdout + proc.stderr
+    rows = [line.split() for line in lines[1:-1]]
+    return proc.returncode, {row[1]: row[2] for row in rows}, lines[-1]
+
+
+def wait_until_settled(sweep_dir: Path, tasks: list[str]) -> tuple[int, dict[str, str], str]:
+    """The status table once sacct knows every task and none is in flight (sacct lags the
+    controller a little)."""
+    table: list[tuple[int, dict[str, str], str]] = []
+
+    def settled() -> bool:
+        table[:] = [status_table(sweep_dir)]
+        states = table[0][1]
+        return all(states.get(t, "unknown") not in IN_FLIGHT | {"unknown"} for t in tasks)
+
+    try:
+        wait_for(settled, "status to report a final state for every task", timeout=120)
+    except AssertionError:
+        raise AssertionError(f"status said: {table[0] if table else None}") from None
+    return table[0]
+
+
 def wait_for(condition, what: str, timeout: float = 600) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -255,14 +291,14 @@ def test_status_reads_array_tasks_cancelled_before_they_started(
         "the first task to start",
         timeout=60,
     )
-    subprocess.run(["scancel", array_id], check=True)
     tasks = [f"{array_id}_{i}" for i in range(4)]
-
-    def all_cancelled() -> bool:
-        states = slurm_states(tasks)
-        return all(states.get(task, "").startswith("cancelled") for task in tasks)
-
-    wait_for(all_cancelled, "sacct to record all four tasks cancelled", timeout=120)
+    sweep_dir = tmp_path / "sweep"
+    record_tasks(sweep_dir, tasks)
+    subprocess.run(["scancel", array_id], check=True)
+    code, states, counts = wait_until_settled(sweep_dir, tasks)
+    assert states == dict.fromkeys(tasks, "cancelled")
+    assert counts == "4 cancelled"
+    assert code == 1
 
 
 def test_a_job_requeued_mid_run_resumes_from_its_ledger(
@@ -342,13 +378,14 @@ def test_status_reads_an_array_cancelled_before_any_task_started(
         text=True,
         check=True,
     ).stdout.strip()
-    subprocess.run(["scancel", array_id], check=True)
     tasks = [f"{array_id}_{i}" for i in range(3)]
-    wait_for(
-        lambda: all(slurm_states(tasks).get(t, "").startswith("cancelled") for t in tasks),
-        "sacct to record the held array cancelled",
-        timeout=120,
-    )
+    sweep_dir = tmp_path / "sweep"
+    record_tasks(sweep_dir, tasks)
+    subprocess.run(["scancel", array_id], check=True)
+    code, states, counts = wait_until_settled(sweep_dir, tasks)
+    assert states == dict.fromkeys(tasks, "cancelled")
+    assert counts == "3 cancelled"
+    assert code == 1
 
 
 def test_trainer_callback_submits_to_slurm(

@@ -23,7 +23,6 @@ class GenerationRequest:
 
     benchmark: str
     problems: list[Problem]
-    problems_file: Path
     model_path: str
     revision: str | None
     dtype: str
@@ -47,6 +46,16 @@ class GenerationRequest:
     base_url: str | None = None
     # The unit being generated (sent to the servers as the X-Evallaunch-Unit header).
     unit: str = ""
+    # The unit's problems as JSON lines, for the harness to read (written for each unit by
+    # evallaunch.job.units.run_unit; a whole job's request has none).
+    problems_file: Path | None = None
+
+    @property
+    def data_file(self) -> Path:
+        """The unit's problems file (`problems_file`), which only a unit's request has."""
+        if self.problems_file is None:
+            raise ValueError("only the request of one unit has a problems file")
+        return self.problems_file
 
 
 @dataclass(frozen=True)
@@ -57,9 +66,23 @@ class Completion:
     sample_index: int
     prompt: str
     completion: str
-    # "stop" (ended by itself) or "length" (cut off at max_new_tokens).
+    # "stop" (ended by itself) or "length" (cut off at max_new_tokens): `finish_reason_of`.
     finish_reason: str
     num_tokens: int | None = None
+
+    @property
+    def cut_off(self) -> bool:
+        """Cut off at max_new_tokens (such a completion never counts as correct)."""
+        return self.finish_reason == "length"
+
+
+def finish_reason_of(num_tokens: int, max_new_tokens: int, told: str | None = None) -> str:
+    """A completion's finish reason: "length" when it was cut off at max_new_tokens, else
+    "stop"; as the engine told (`told`, an OpenAI answer's finish_reason) when it did,
+    otherwise from its number of tokens."""
+    if told:
+        return "length" if told == "length" else "stop"
+    return "length" if num_tokens >= max_new_tokens else "stop"
 
 
 @dataclass
@@ -118,6 +141,20 @@ class Backend(abc.ABC):
                 self.engine_starts += int(engine)
             return self._built[key]
 
+    def tokenizer(self, request: GenerationRequest) -> Any:
+        """The model's tokenizer, loaded once per job for each thread that asks."""
+
+        def load() -> Any:
+            from transformers.models.auto.tokenization_auto import AutoTokenizer
+
+            return AutoTokenizer.from_pretrained(
+                request.model_path,
+                revision=request.revision or "main",
+                trust_remote_code=request.trust_remote_code,
+            )
+
+        return self.reuse(per_thread("tokenizer"), load, engine=False)
+
     def shrink_batch(self) -> bool:
         """Halve the batch size after an out-of-memory error (also in the models already
         built); False when it is 1 already."""
@@ -163,16 +200,17 @@ class Backend(abc.ABC):
     #: Modules `run` imports, imported up front by `prepare`.
     imports: tuple[str, ...] = ()
 
-    def generate(self, request: GenerationRequest) -> BackendOutput:
-        """Sample `request.n` completions per problem; the backend scores them with
-        evallaunch's scorer (`request.scorer`) to report its own metrics."""
+    def generate(self, request: GenerationRequest, scorer: Scorer | None = None) -> BackendOutput:
+        """Sample `request.n` completions per problem; the harness grades them with `scorer`
+        (by default the registry's `request.scorer`) for its own metrics. A job passes its
+        grader's scorer, which remembers these grades for the job to record."""
         require(*self.requires)
         if self.model_type == "vllm" and not request.base_url:
             require("vllm", f"vllm-{self.name}")
             if request.device == "cpu":
                 for name, value in vllm_cpu_environment().items():
                     os.environ.setdefault(name, value)
-        return self.run(request, get_scorer(request.scorer))
+        return self.run(request, scorer or get_scorer(request.scorer))
 
     @abc.abstractmethod
     def run(self, request: GenerationRequest, scorer: Scorer) -> BackendOutput:

@@ -17,7 +17,7 @@ from evallaunch.backends.base import (
     BackendOutput,
     Completion,
     GenerationRequest,
-    per_thread,
+    finish_reason_of,
 )
 from evallaunch.backends.lighteval_models import transformers_model, vllm_model
 from evallaunch.compat.lighteval import offline_pipeline_class
@@ -59,7 +59,7 @@ def build_task_config(request: GenerationRequest, scorer: Scorer) -> Any:
     return LightevalTaskConfig(
         name=TASK_NAME,
         prompt_function=prompt_fn,
-        hf_repo=str(request.problems_file.parent),
+        hf_repo=str(request.data_file.parent),
         hf_subset="default",
         hf_avail_splits=["test"],
         evaluation_splits=["test"],
@@ -143,7 +143,6 @@ class LightevalBackend(Backend):
         """A client of the job's inference servers (model_type=server); backend.model_args
         may set served_model, concurrent_requests and request_timeout_s."""
         from lighteval.models.model_input import GenerationParameters
-        from transformers.models.auto.tokenization_auto import AutoTokenizer
 
         from evallaunch.backends.lighteval_server_model import ServerModel, ServerModelConfig
 
@@ -166,15 +165,7 @@ class LightevalBackend(Backend):
             ),
             **extra,
         )
-        tokenizer = self.reuse(
-            per_thread("tokenizer"),
-            lambda: AutoTokenizer.from_pretrained(
-                request.model_path,
-                revision=request.revision or "main",
-                trust_remote_code=request.trust_remote_code,
-            ),
-            engine=False,
-        )
+        tokenizer = self.tokenizer(request)
         return ServerModel(config, base_url, tokenizer, concurrency, timeout, unit=request.unit)
 
 
@@ -192,13 +183,11 @@ def _completions(
         tokens = [int(t) for t in response.output_tokens[index]] if response.output_tokens else []
         while tokens and tokens[-1] in end_ids:  # samples are padded to the longest one
             tokens.pop()
-        num_tokens = len(tokens)
-        finish_reason = "length" if num_tokens >= request.max_new_tokens else "stop"
+        num_tokens, told = len(tokens), None
         if server is not None:  # model_type=server: text only; the server tells the finish
             num_tokens = len(server.tokenizer(text, add_special_tokens=False)["input_ids"])
             told = server.usage.get((detail.doc.query, index), (None, None))[0]
-            length = told == "length" if told else num_tokens >= request.max_new_tokens
-            finish_reason = "length" if length else "stop"
+        finish_reason = finish_reason_of(num_tokens, request.max_new_tokens, told)
         out.append(
             Completion(
                 problem_id=str(detail.doc.specific["id"]),

@@ -22,7 +22,7 @@ from evallaunch.backends.base import (
     BackendOutput,
     Completion,
     GenerationRequest,
-    per_thread,
+    finish_reason_of,
 )
 from evallaunch.compat.lm_eval import server_client_class, vllm_with_seeded_repeats_class
 from evallaunch.scoring.registry import Scorer
@@ -38,7 +38,7 @@ def build_task_config(request: GenerationRequest, scorer: Scorer) -> dict[str, A
     """lm-eval task config for the job: the YAML template filled in from `request`."""
     config = copy.deepcopy(yaml.safe_load(TASK_TEMPLATE.read_text()))
     config["task"] = f"evallaunch_{request.benchmark}"
-    config["dataset_kwargs"]["data_files"]["test"] = str(request.problems_file)
+    config["dataset_kwargs"]["data_files"]["test"] = str(request.data_file)
     config["repeats"] = request.n
     config["filter_list"][0]["filter"][0]["k"] = request.n
     config["generation_kwargs"].update(
@@ -120,7 +120,7 @@ class LmevalBackend(Backend):
         with (raw_dir / "samples.jsonl").open("w") as handle:
             for sample in samples:
                 handle.write(json.dumps(sample, default=str) + "\n")
-        tokenizer = self.reuse(per_thread("tokenizer"), lambda: _tokenizer(request), engine=False)
+        tokenizer = self.tokenizer(request)
         chat = bool(request.base_url) and request.chat_template
         completions = [c for s in samples for c in _completions(s, tokenizer, request, chat)]
         score = results["results"][task][f"{METRIC},all_samples"]
@@ -188,16 +188,6 @@ def _vllm_lm(args: dict[str, Any]) -> Any:
     return vllm_with_seeded_repeats_class()(**args)
 
 
-def _tokenizer(request: GenerationRequest) -> Any:
-    from transformers.models.auto.tokenization_auto import AutoTokenizer
-
-    return AutoTokenizer.from_pretrained(
-        request.model_path,
-        revision=request.revision or "main",
-        trust_remote_code=request.trust_remote_code,
-    )
-
-
 def _completions(
     sample: dict[str, Any], tokenizer: Any, request: GenerationRequest, chat: bool = False
 ) -> list[Completion]:
@@ -214,7 +204,7 @@ def _completions(
                 sample_index=index,
                 prompt=prompt,
                 completion=text,
-                finish_reason="length" if num_tokens >= request.max_new_tokens else "stop",
+                finish_reason=finish_reason_of(num_tokens, request.max_new_tokens),
                 num_tokens=num_tokens,
             )
         )

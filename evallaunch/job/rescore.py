@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter, defaultdict
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +24,8 @@ from evallaunch.backends.base import Completion
 from evallaunch.benchmarks.mirror import load_problems, sha256_of
 from evallaunch.benchmarks.problem import Problem
 from evallaunch.errors import EvallaunchError
-from evallaunch.job.grading import score_completions, write_outcome
-from evallaunch.job.results import package_versions
+from evallaunch.job.grading import score_completions
+from evallaunch.job.results import JobResults, package_versions, utc_now, write_outcome
 
 
 def read_completions(path: Path) -> list[Completion]:
@@ -122,7 +121,7 @@ def rescore(benchmark: Any, data_dir: str, completions_path: Path, out_dir: Path
     Raises:
         EvallaunchError: If the file has no completion of any problem of the benchmark.
     """
-    clock, started = time.monotonic(), datetime.now(timezone.utc).isoformat(timespec="seconds")
+    clock, started = time.monotonic(), utc_now()
     completions = read_completions(completions_path)
     problems, data_sha256 = load_problems(benchmark, data_dir)
     known = {problem.id for problem in problems}
@@ -138,35 +137,35 @@ def rescore(benchmark: Any, data_dir: str, completions_path: Path, out_dir: Path
     n = max(per_problem.values())
     scored = [problem for problem in problems if problem.id in per_problem]
     rows = score_completions(kept, scored, benchmark.scorer)
-    fields = {
-        "experiment": "score",
-        "model": {
+    results = JobResults(
+        experiment="score",
+        model={
             "name": completions_path.stem,
             "name_or_path": str(completions_path),
             "revision": "-",
         },
-        "benchmark": {
+        benchmark={
             "name": benchmark.name,
             "data_file": benchmark.dataset.file,
             "data_sha256": data_sha256,
             "limit": None,
             "scorer": benchmark.scorer,
         },
-        "backend": {"name": "score", "model_type": "completions-file"},
-        "backend_metrics": {},
-        "num_problems": len(scored),
-        "num_samples": n,
-        "sampling": _sampling(per_problem),
-        "completions_file": _input_report(completions_path, completions, problems, rows),
-        "generation": {},
-        "seed": 0,
-        "packages": package_versions(()),
-        "config_fingerprint": sha256_of(completions_path)[:16],
-        "started_at": started,
-        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "duration_s": round(time.monotonic() - clock, 3),
-    }
-    return write_outcome(out_dir, rows, n, 0, fields)
+        backend={"name": "score", "model_type": "completions-file"},
+        backend_metrics={},
+        num_problems=len(scored),
+        num_samples=n,
+        sampling=_sampling(per_problem),
+        completions_file=_input_report(completions_path, completions, problems, rows),
+        generation={},
+        seed=0,
+        packages=package_versions(()),
+        config_fingerprint=sha256_of(completions_path)[:16],
+        started_at=started,
+        finished_at=utc_now(),
+        duration_s=round(time.monotonic() - clock, 3),
+    )
+    return write_outcome(out_dir, results, rows)
 
 
 def input_summary(results: dict[str, Any], limit: int = 5) -> list[str]:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import IO, Any
@@ -54,6 +55,108 @@ RESULTS_KEYS: dict[str, type | tuple[type, ...]] = {
 }
 
 
+@dataclass
+class JobResults:
+    """The content of one job's results.json (schema_version 1), filled by `evallaunch-evaluate`
+    (evallaunch.job.runner) and by `evallaunch score` (evallaunch.job.rescore); `grade` adds
+    what the graded samples give, `to_dict` writes it."""
+
+    experiment: str
+    model: dict[str, Any]
+    benchmark: dict[str, Any]
+    backend: dict[str, Any]
+    # The harness's own metrics (graded by evallaunch's scorer inside the harness).
+    backend_metrics: dict[str, float]
+    num_problems: int
+    # Samples per problem (with adaptive sampling: the budget).
+    num_samples: int
+    sampling: dict[str, Any] | None
+    generation: dict[str, Any]
+    seed: int
+    packages: dict[str, str]
+    config_fingerprint: str
+    started_at: str
+    finished_at: str
+    duration_s: float
+    # evaluate only: the engines, and the models loaded for the whole job (one per replica).
+    engine: dict[str, Any] | None = None
+    engine_starts: int | None = None
+    # score only: what the completions file held (unknown ids, missing problems).
+    completions_file: dict[str, Any] | None = None
+    # From the graded samples (`grade`).
+    metrics: dict[str, Any] = field(default_factory=dict)
+    num_truncated: int = 0
+    num_no_answer: int = 0
+    # Completions the scorer failed on (scored as wrong): a scorer bug, not the model's.
+    scorer_errors: int = 0
+    status: str = "completed"
+
+    def grade(self, rows: list[dict[str, Any]]) -> None:
+        """Set the metrics and counts from the details rows of the graded samples."""
+        from evallaunch.job.grading import metrics_from_details
+
+        adaptive = bool((self.sampling or {}).get("adaptive"))
+        self.metrics = metrics_from_details(rows, self.num_samples, self.seed, adaptive)
+        self.num_truncated = sum(bool(row["truncated"]) for row in rows)
+        self.num_no_answer = sum(row["extracted_answer"] is None for row in rows)
+        self.scorer_errors = sum(bool(row.get("scorer_error")) for row in rows)
+
+    def to_dict(self) -> dict[str, Any]:
+        """results.json: its keys in the schema's order; the sections a run does not have
+        (engine for `score`, completions_file for `evaluate`) are left out."""
+        values = {"schema_version": SCHEMA_VERSION, **self.__dict__}
+        return {
+            key: values[key]
+            for key in RESULTS_ORDER
+            if values[key] is not None or key not in OPTIONAL_KEYS
+        }
+
+
+# results.json's keys in the order they are written; OPTIONAL_KEYS only where a run has them.
+RESULTS_ORDER = (
+    "schema_version",
+    "status",
+    "experiment",
+    "model",
+    "benchmark",
+    "backend",
+    "engine",
+    "engine_starts",
+    "backend_metrics",
+    "num_problems",
+    "num_samples",
+    "sampling",
+    "completions_file",
+    "generation",
+    "seed",
+    "packages",
+    "config_fingerprint",
+    "started_at",
+    "finished_at",
+    "duration_s",
+    "metrics",
+    "num_truncated",
+    "num_no_answer",
+    "scorer_errors",
+)
+OPTIONAL_KEYS = frozenset({"engine", "engine_starts", "completions_file"})
+
+
+def utc_now() -> str:
+    """The time now, as results.json and status.json write it (UTC, ISO 8601, seconds)."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def write_outcome(job_dir: Path, results: JobResults, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Write details.parquet, then results.json (last, atomically); return results.json's
+    content."""
+    write_details(job_dir / DETAILS_FILE, rows)
+    results.grade(rows)
+    data = results.to_dict()
+    write_json(job_dir / RESULTS_FILE, data)
+    return data
+
+
 @contextmanager
 def atomic_open(path: Path, mode: str = "w") -> Iterator[IO[Any]]:
     """Open a temporary sibling of `path`; on success fsync it and rename it over `path`.
@@ -88,12 +191,6 @@ def write_details(path: Path, rows: list[dict[str, Any]]) -> None:
     frame = pd.DataFrame(rows, columns=list(DETAIL_COLUMNS))
     with atomic_open(path, "wb") as handle:
         frame.to_parquet(handle, index=False)
-
-
-def fingerprint(parts: dict[str, Any]) -> str:
-    """A stable hash of everything that changes the numbers (canonical JSON, sha256)."""
-    canonical = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
 def package_versions(names: Iterable[str]) -> dict[str, str]:

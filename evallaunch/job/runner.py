@@ -1,4 +1,4 @@
-"""Run one evaluation job: load data and model, call the backend, score, write the results."""
+"""Run one evaluation job: load data and model, draw and grade the samples, write the results."""
 
 from __future__ import annotations
 
@@ -7,32 +7,34 @@ import logging
 import os
 import socket
 import time
-from dataclasses import asdict
-from datetime import datetime, timezone
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
 from evallaunch import __version__
-from evallaunch.backends.base import GenerationRequest, build_backend
-from evallaunch.benchmarks.mirror import load_problems, write_problems
+from evallaunch.backends.base import Backend, BackendOutput, GenerationRequest, build_backend
+from evallaunch.benchmarks.mirror import load_problems
+from evallaunch.benchmarks.problem import Problem
 from evallaunch.job.engines import engine_settings, resolve_units_in_flight
-from evallaunch.job.grading import score_completions, write_outcome
+from evallaunch.job.fingerprint import config_fingerprint
+from evallaunch.job.grading import SampleGrader, detail_rows
 from evallaunch.job.ledger import LEDGER_DIR, SampleLedger
 from evallaunch.job.results import (
     DETAILS_FILE,
     RESULTS_FILE,
     STATUS_FILE,
-    fingerprint,
+    JobResults,
     package_versions,
+    utc_now,
     write_json,
+    write_outcome,
 )
-from evallaunch.job.sampling import draw_samples
+from evallaunch.job.sampling import SamplingReport, draw_samples
 from evallaunch.models.resolve import pick_device, pick_dtype, resolve_model
 from evallaunch.offline import go_offline
 from evallaunch.preflight import effective_max_new_tokens, validate_job
-from evallaunch.scoring.registry import get_scorer
 from evallaunch.secrets import (
     config_secrets,
     env_secrets,
@@ -44,59 +46,12 @@ from evallaunch.serving.job_servers import inference_servers
 
 log = logging.getLogger(__name__)
 
-# Backend model_args that only spread the work over devices (the samples do not change).
-PARALLELISM_ARGS = frozenset(
-    {
-        "tensor_parallel_size",
-        "data_parallel_size",
-        "pipeline_parallel_size",
-        "gpu_memory_utilization",
-        "max_num_seqs",
-        "batch_size",
-        "max_batch_size",
-        "num_concurrent",
-        "concurrent_requests",
-        "parallelize",
-        "device_map",
-    }
-)
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def config_fingerprint(cfg: DictConfig, data_sha256: str) -> str:
-    """Hash of every setting that can change the numbers (not paths, not verbosity)."""
-
-    def part(node: Any) -> Any:
-        return OmegaConf.to_container(node, resolve=True)
-
-    backend = part(cfg.backend)
-    # How the work is spread over GPUs does not change which samples are drawn.
-    model_args = {k: v for k, v in backend["model_args"].items() if k not in PARALLELISM_ARGS}
-    # Neither resuming nor overlapping units changes which samples are drawn.
-    sampling = {
-        k: v for k, v in part(cfg.sampling).items() if k not in ("resume", "units_in_flight")
-    }
-    return fingerprint(
-        {
-            "model": {k: v for k, v in part(cfg.model).items() if k != "name"},
-            "benchmark": part(cfg.benchmark),
-            "generation": part(cfg.generation),
-            "backend": {"name": backend["name"], "model_type": backend["model_type"]},
-            "model_args": model_args,
-            "sampling": sampling,
-            "data_sha256": data_sha256,
-        }
-    )
-
 
 def run_job(cfg: DictConfig, job_dir: Path) -> dict[str, Any]:
     """Evaluate one model on one benchmark with one backend; return the results dict.
 
-    Writes `status.json` first (running), then details, the resolved config and, last and
-    atomically, `results.json`; on any failure `status.json` says failed and no results.json
+    Writes `status.json` first (running), then the resolved config, the details and, last
+    and atomically, `results.json`; on any failure `status.json` says failed and no results.json
     is written.
     """
     validate_job(cfg)
@@ -105,7 +60,7 @@ def run_job(cfg: DictConfig, job_dir: Path) -> dict[str, Any]:
     scrub_files(job_dir / ".hydra", secrets)  # Hydra's own record of the config
     go_offline(cfg.get("offline", True))
     archive_previous(job_dir)
-    started, clock = _now(), time.monotonic()
+    started, clock = utc_now(), time.monotonic()
     status = {
         "status": "running",
         "started_at": started,
@@ -128,7 +83,7 @@ def run_job(cfg: DictConfig, job_dir: Path) -> dict[str, Any]:
         raise
     finally:
         scrub_files(job_dir, secrets)
-    write_json(job_dir / STATUS_FILE, {**status, "status": "completed", "finished_at": _now()})
+    write_json(job_dir / STATUS_FILE, {**status, "status": "completed", "finished_at": utc_now()})
     return results
 
 
@@ -156,11 +111,44 @@ def archive_previous(job_dir: Path) -> Path | None:
 
 
 def _evaluate(cfg: DictConfig, job_dir: Path, started: str, clock: float) -> dict[str, Any]:
-    bench, gen = cfg.benchmark, cfg.generation
     log.info("evallaunch %s running from %s", __version__, Path(__file__).resolve().parent)
+    problems, data_sha256 = _load_benchmark(cfg)
+    grader = SampleGrader(cfg.benchmark.scorer, problems)  # a bad scorer fails before the model
+    backend, request = _prepare_generation(cfg, job_dir, problems)
+    config_hash = config_fingerprint(cfg, data_sha256)
+    ledger = _open_ledger(cfg, job_dir, config_hash, grader)
+    drawn = _draw_samples(cfg, backend, request, ledger)
+    # Every sample was graded once, when its unit was recorded in the ledger.
+    rows = detail_rows(drawn.output.completions, problems, ledger.grades)
+    _save_config(cfg, job_dir)
+    results = _job_results(cfg, request, drawn, data_sha256, config_hash, started, clock)
+    return write_outcome(job_dir, results, rows)
+
+
+@dataclass
+class DrawnSamples:
+    """What drawing a job's samples gave: the samples with the backend's metrics, how they
+    were drawn, the backend, and the servers the job started."""
+
+    output: BackendOutput
+    report: SamplingReport
+    backend: Backend
+    servers: int
+
+
+def _load_benchmark(cfg: DictConfig) -> tuple[list[Problem], str]:
+    """The benchmark's problems (checked against the mirror's sha256) and the data hash."""
+    bench = cfg.benchmark
     problems, data_sha256 = load_problems(bench, cfg.paths.data_dir)
-    get_scorer(bench.scorer)  # fail on a bad scorer name before loading the model
     log.info("Benchmark %s: %d problems x %d samples", bench.name, len(problems), bench.n)
+    return problems, data_sha256
+
+
+def _prepare_generation(
+    cfg: DictConfig, job_dir: Path, problems: list[Problem]
+) -> tuple[Backend, GenerationRequest]:
+    """The backend and the job's generation request: the model resolved to a path, its
+    device and dtype, the token budget that fits the context, the engines' settings."""
     model_path = resolve_model(cfg.model, cfg.paths.cache_dir)
     device = pick_device(cfg.backend.device)
     dtype = pick_dtype(cfg.model.dtype, device)
@@ -172,23 +160,10 @@ def _evaluate(cfg: DictConfig, job_dir: Path, started: str, clock: float) -> dic
         dtype,
     )
     backend = build_backend(cfg.backend)
-    max_new_tokens = effective_max_new_tokens(gen.max_new_tokens, cfg.model.max_model_length)
-    if max_new_tokens != gen.max_new_tokens:
-        log.warning(
-            "generation.max_new_tokens=%d does not fit model.max_model_length=%d with the "
-            "prompt: using %d",
-            gen.max_new_tokens,
-            cfg.model.max_model_length,
-            max_new_tokens,
-        )
-    engine = engine_settings(cfg, device, dtype, cfg.model.max_model_length)
-    in_flight = resolve_units_in_flight(
-        cfg.sampling.units_in_flight, cfg.backend.model_type, device, engine
-    )
+    bench, gen = cfg.benchmark, cfg.generation
     request = GenerationRequest(
         benchmark=bench.name,
         problems=problems,
-        problems_file=write_problems(problems, job_dir / "data" / "test.jsonl"),
         model_path=model_path,
         revision=None if Path(model_path).is_dir() else cfg.model.revision,
         dtype=dtype,
@@ -200,46 +175,94 @@ def _evaluate(cfg: DictConfig, job_dir: Path, started: str, clock: float) -> dic
         n=bench.n,
         temperature=gen.temperature,
         top_p=gen.top_p,
-        max_new_tokens=max_new_tokens,
+        max_new_tokens=_max_new_tokens(cfg),
         seed=gen.seed,
         work_dir=job_dir,
         scorer=bench.scorer,
-        engine=engine,
+        engine=engine_settings(cfg, device, dtype, cfg.model.max_model_length),
     )
-    config_hash = config_fingerprint(cfg, data_sha256)
-    ledger = SampleLedger(job_dir, config_hash)
+    return backend, request
+
+
+def _max_new_tokens(cfg: DictConfig) -> int:
+    """generation.max_new_tokens, lowered (with a warning) to what fits the model's context."""
+    wanted, context = cfg.generation.max_new_tokens, cfg.model.max_model_length
+    max_new_tokens = effective_max_new_tokens(wanted, context)
+    if max_new_tokens != wanted:
+        log.warning(
+            "generation.max_new_tokens=%d does not fit model.max_model_length=%d with the "
+            "prompt: using %d",
+            wanted,
+            context,
+            max_new_tokens,
+        )
+    return max_new_tokens
+
+
+def _open_ledger(
+    cfg: DictConfig, job_dir: Path, config_hash: str, grader: SampleGrader
+) -> SampleLedger:
+    """The job's sample ledger, with the samples an interrupted run of this config recorded
+    (sampling.resume)."""
+    ledger = SampleLedger(job_dir, config_hash, grader)
     if cfg.sampling.resume:
         ledger.load()
         if ledger.samples:
             log.info("Resuming: %d samples recorded in %s", len(ledger.samples), ledger.path)
-    # Servers (model_type=server, or vLLM replicas) live for the whole job.
+    return ledger
+
+
+def _draw_samples(
+    cfg: DictConfig, backend: Backend, request: GenerationRequest, ledger: SampleLedger
+) -> DrawnSamples:
+    """Draw the samples the ledger lacks, unit by unit; servers (model_type=server, or vLLM
+    replicas) live for the whole job."""
+    in_flight = resolve_units_in_flight(
+        cfg.sampling.units_in_flight, cfg.backend.model_type, request.device, request.engine
+    )
     with inference_servers(cfg, request, in_flight) as (request, serving):
-        output, sampling = draw_samples(
+        output, report = draw_samples(
             backend, request, ledger, cfg.sampling, in_flight, serving.answered
         )
-    engine_starts = serving.started + backend.engine_starts
     log.info(
         "Samples: %d generated, %d reused from the ledger",
-        sampling.samples_generated,
-        sampling.samples_reused,
+        report.samples_generated,
+        report.samples_reused,
     )
-    rows = score_completions(output.completions, problems, bench.scorer)
+    return DrawnSamples(output, report, backend, serving.started)
+
+
+def _save_config(cfg: DictConfig, job_dir: Path) -> None:
+    """The job's resolved config, secrets redacted, as config.yaml."""
     resolved = OmegaConf.to_container(cfg, resolve=True)
     OmegaConf.save(OmegaConf.create(redact_config(resolved)), job_dir / "config.yaml")
-    fields = {
-        "experiment": cfg.experiment_name,
-        "model": {
-            "name": cfg.model.name,
-            "name_or_path": cfg.model.name_or_path,
-            "revision": cfg.model.revision,
-            "version": cfg.model.version,
-            "step": cfg.model.step,
-            "tokens_trained": cfg.model.tokens_trained,
-            "resolved_path": model_path,
-            "dtype": dtype,
-            "device": device,
+
+
+def _job_results(
+    cfg: DictConfig,
+    request: GenerationRequest,
+    drawn: DrawnSamples,
+    data_sha256: str,
+    config_hash: str,
+    started: str,
+    clock: float,
+) -> JobResults:
+    """results.json's fields of an evaluation (the metrics come from the graded samples)."""
+    model, bench, gen, backend = cfg.model, cfg.benchmark, cfg.generation, drawn.backend
+    return JobResults(
+        experiment=cfg.experiment_name,
+        model={
+            "name": model.name,
+            "name_or_path": model.name_or_path,
+            "revision": model.revision,
+            "version": model.version,
+            "step": model.step,
+            "tokens_trained": model.tokens_trained,
+            "resolved_path": request.model_path,
+            "dtype": request.dtype,
+            "device": request.device,
         },
-        "benchmark": {
+        benchmark={
             "name": bench.name,
             "data_file": bench.dataset.file,
             "data_sha256": data_sha256,
@@ -248,27 +271,26 @@ def _evaluate(cfg: DictConfig, job_dir: Path, started: str, clock: float) -> dic
             # LiveCodeBench from the offline mirror: only the statement's sample tests.
             "tests": "public-only" if bench.format == "code" else None,
         },
-        "backend": {"name": backend.name, "model_type": backend.model_type},
-        "engine": {
-            **engine.to_dict(),
-            "servers": serving.started,
-            "units_in_flight": sampling.units_in_flight,
+        backend={"name": backend.name, "model_type": backend.model_type},
+        engine={
+            **request.engine.to_dict(),
+            "servers": drawn.servers,
+            "units_in_flight": drawn.report.units_in_flight,
         },
         # Models loaded for the whole job: one per replica, whatever the number of units.
-        "engine_starts": engine_starts,
-        "backend_metrics": output.metrics,
-        "num_problems": len(problems),
-        "num_samples": bench.n,
-        "sampling": asdict(sampling),
-        "generation": {
+        engine_starts=drawn.servers + backend.engine_starts,
+        backend_metrics=drawn.output.metrics,
+        num_problems=len(request.problems),
+        num_samples=bench.n,
+        sampling=asdict(drawn.report),
+        generation={
             **OmegaConf.to_container(gen, resolve=True),  # type: ignore[dict-item]
-            "max_new_tokens": max_new_tokens,
+            "max_new_tokens": request.max_new_tokens,
         },
-        "seed": gen.seed,
-        "packages": package_versions(backend.packages),
-        "config_fingerprint": config_hash,
-        "started_at": started,
-        "finished_at": _now(),
-        "duration_s": round(time.monotonic() - clock, 3),
-    }
-    return write_outcome(job_dir, rows, bench.n, gen.seed, fields)
+        seed=gen.seed,
+        packages=package_versions(backend.packages),
+        config_fingerprint=config_hash,
+        started_at=started,
+        finished_at=utc_now(),
+        duration_s=round(time.monotonic() - clock, 3),
+    )

@@ -47,8 +47,14 @@ def draw_samples(
 
     `answered(unit)`: the unit's requests the servers have answered. A unit whose every
     sample is answered no longer counts as generating while its harness scores it, so the
-    next unit's requests reach the servers meanwhile."""
+    next unit's requests reach the servers meanwhile.
+
+    The harness grades each sample for its own metrics with the ledger's grader, which
+    remembers the grades: recording the unit reuses them (each sample is graded once)."""
+    if sampling.adaptive and ledger.grader is None:
+        raise ValueError("adaptive sampling decides on graded samples: the ledger needs a grader")
     schedule = Schedule(request, ledger, sampling)
+    scorer = ledger.grader.score if ledger.grader is not None else None
     report = SamplingReport(budget_n=request.n)
     if sampling.adaptive:
         report.adaptive = {
@@ -82,7 +88,7 @@ def draw_samples(
         schedule.done(unit)
 
     def run(unit: Unit) -> tuple[list[Completion], dict[str, float]]:
-        return run_unit(backend, request, unit)
+        return run_unit(backend, request, unit, scorer)
 
     if units_in_flight is None:
         units_in_flight = units_to_fill(request.engine, schedule.unit_sequences)

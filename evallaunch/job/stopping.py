@@ -13,7 +13,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from evallaunch.benchmarks.problem import Problem
-from evallaunch.job.grading import score_completions
 from evallaunch.job.ledger import SampleKey, SampleLedger
 
 Z_95 = 1.959964
@@ -79,20 +78,13 @@ def is_settled_neyman(
 
 
 def settled_problems(
-    problems: list[Problem],
-    ledger: SampleLedger,
-    scorer: str,
-    sampling: Any,
-    before: int,
-    graded: dict[SampleKey, bool],
+    problems: list[Problem], ledger: SampleLedger, sampling: Any, before: int
 ) -> set[str]:
     """Problems of one chunk that sampling.adaptive_rule stops, judged on their samples with
     index < `before` only (a resumed job decides as the uninterrupted one did, whatever
-    later samples its ledger holds). `graded` caches correctness."""
+    later samples its ledger holds), by the grades the ledger recorded with them."""
     keys = [(p.id, i) for p in problems for i in range(before) if (p.id, i) in ledger.samples]
-    todo = [ledger.samples[key] for key in keys if key not in graded]
-    for row in score_completions(todo, problems, scorer) if todo else []:
-        graded[(row["problem_id"], row["sample_index"])] = bool(row["correct"])
+    graded = {key: ledger.grades[key].correct for key in keys}
     if sampling.adaptive_rule == "neyman":
         return _neyman_settled(keys, ledger, graded, sampling.match_n, sampling.min_samples)
     counts: dict[str, list[int]] = {}

@@ -31,6 +31,7 @@ from evallaunch.errors import EvallaunchError
 from evallaunch.job.engines import resolve_problems_per_unit
 from evallaunch.job.ledger import SampleKey, SampleLedger
 from evallaunch.job.stopping import settled_problems
+from evallaunch.scoring.registry import Scorer
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +82,6 @@ class Schedule:
         )
         self.chunks = _chunks(request.problems, per_unit)
         self.unit_sequences = max((len(c) for c in self.chunks), default=0) * self.block_size
-        self.graded: dict[SampleKey, bool] = {}
         self.ready: list[tuple[int, int]] = []
         first_blocks = [0] if sampling.adaptive else range(self.blocks)
         for block in first_blocks:
@@ -101,14 +101,7 @@ class Schedule:
             size = min(self.block_size, self.request.n - first)
             problems = self.chunks[chunk]
             if self.sampling.adaptive:
-                settled = settled_problems(
-                    problems,
-                    self.ledger,
-                    self.request.scorer,
-                    self.sampling,
-                    first,
-                    self.graded,
-                )
+                settled = settled_problems(problems, self.ledger, self.sampling, first)
                 problems = [p for p in problems if p.id not in settled]
                 if not problems:
                     continue  # the whole chunk has settled
@@ -170,8 +163,10 @@ def run_overlapped(
 
 
 def run_unit(
-    backend: Backend, request: GenerationRequest, unit: Unit
+    backend: Backend, request: GenerationRequest, unit: Unit, scorer: Scorer | None = None
 ) -> tuple[list[Completion], dict[str, float]]:
+    """Generate one unit (its own problems file, seed and work directory); `scorer` grades
+    the samples for the harness's own metrics."""
     work_dir = request.work_dir / "backend" / "units" / unit.name
     request = dataclasses.replace(
         request,
@@ -189,7 +184,7 @@ def run_unit(
         unit.size,
         unit.first,
     )
-    output = _generate_within_memory(backend, request, unit.name)
+    output = _generate_within_memory(backend, request, unit.name, scorer)
     wanted = {p.id for p in unit.problems}
     shifted = [
         dataclasses.replace(c, sample_index=unit.first + c.sample_index)
@@ -204,12 +199,14 @@ def run_unit(
     return shifted, output.metrics
 
 
-def _generate_within_memory(backend: Backend, unit: GenerationRequest, name: str) -> BackendOutput:
+def _generate_within_memory(
+    backend: Backend, unit: GenerationRequest, name: str, scorer: Scorer | None
+) -> BackendOutput:
     """backend.generate(unit), retried with half the batch size after each out-of-memory
     error (the units already recorded are kept)."""
     while True:
         try:
-            return backend.generate(unit)
+            return backend.generate(unit, scorer)
         except Exception as err:
             if not is_out_of_memory(err):
                 raise
