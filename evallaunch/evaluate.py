@@ -47,7 +47,11 @@ def main(cfg: DictConfig) -> float | None:
     except OSError as err:  # out of disk, permissions, ... while writing outputs
         exit_with_error(f"{err.strerror or err}: {err.filename or job_dir}")
     print_results(results, job_dir)
-    return float(results["metrics"]["pass@1"]["value"])
+    # Hydra's return value (e.g. for sweepers that optimize): pass@1, or a harness task's
+    # first metric.
+    metrics = results["metrics"]
+    main = metrics.get("pass@1") or next(iter(metrics.values()), {"value": float("nan")})
+    return float(main["value"])
 
 
 def _exit_interrupted(detail: str) -> NoReturn:

@@ -106,6 +106,17 @@ class BenchmarkConfig:
     metrics: list[str] = field(default_factory=lambda: ["pass@1"])
     # Mean completion tokens of a reasoning model (time estimates; null: a share of the cap).
     mean_new_tokens: int | None = None
+    # format=harness (conf/benchmark/harness.yaml): an lm-eval task, group or tag by name,
+    # run with the harness's own prompts, filters and metrics.
+    task: str | None = None
+    # A directory of the user's own lm-eval task YAMLs.
+    include_path: str | None = None
+    # Few-shot examples (null: the task's own number).
+    num_fewshot: int | None = None
+    # Overrides of the task's generation_kwargs, e.g. {max_gen_toks: 512}.
+    gen_kwargs: dict[str, Any] = field(default_factory=dict)
+    # Remove a reasoning model's <think>...</think> before the harness's filters and metrics.
+    strip_think: bool = False
 
 
 @dataclass

@@ -72,10 +72,9 @@ class LmevalBackend(Backend):
         "transformers.models.auto.tokenization_auto",
     )
 
-    def run(self, request: GenerationRequest, scorer: Scorer) -> BackendOutput:
-        import lm_eval
-        from lm_eval.tasks import TaskManager
-
+    def lm(self, request: GenerationRequest) -> Any:
+        """lm-eval's model for `request`, built once per job: the client of the job's
+        servers, the in-process vLLM engine (model_type=vllm) or Hugging Face model."""
         model_args: dict[str, Any] = {
             "pretrained": request.model_path,
             "dtype": request.dtype,
@@ -88,15 +87,21 @@ class LmevalBackend(Backend):
             model_args["max_length"] = request.max_model_length
         model_args.update(self.model_args)
         if request.base_url:  # the job's servers: lm-eval's OpenAI-compatible client
-            lm = self._server_lm(request)
-        elif self.model_type == "vllm":
+            return self._server_lm(request)
+        if self.model_type == "vllm":
             args = vllm_model_args(request, self.model_args)
             lm = self.reuse("vllm:" + json.dumps(args, sort_keys=True), lambda: _vllm_lm(args))
             lm.unit_seed = request.seed
-        else:
-            lm = self.reuse(
-                json.dumps(model_args, sort_keys=True), lambda: _hf_lm(model_args, self.batch_size)
-            )
+            return lm
+        return self.reuse(
+            json.dumps(model_args, sort_keys=True), lambda: _hf_lm(model_args, self.batch_size)
+        )
+
+    def run(self, request: GenerationRequest, scorer: Scorer) -> BackendOutput:
+        import lm_eval
+        from lm_eval.tasks import TaskManager
+
+        lm = self.lm(request)
         results = lm_eval.simple_evaluate(
             model=lm,
             tasks=[build_task_config(request, scorer)],

@@ -12,6 +12,10 @@ def _prepare(args: argparse.Namespace) -> int:
     from evallaunch.compose import compose_config, group_options
     from evallaunch.errors import EvallaunchError
 
+    if args.task:
+        from evallaunch.cli.harness_commands import prepare_tasks
+
+        return prepare_tasks(args)
     names = args.benchmarks or group_options("benchmark")
     unknown = sorted(set(names) - set(group_options("benchmark")))
     if unknown:
@@ -103,6 +107,14 @@ def register_commands(commands: Any) -> None:
     prepare.add_argument("benchmarks", nargs="*", help="benchmark names (default: all)")
     prepare.add_argument("--source", help="local directory with the mirror files (offline)")
     prepare.add_argument("--data-dir", help="mirror directory (default: paths.data_dir)")
+    prepare.add_argument(
+        "--task",
+        action="append",
+        default=[],
+        help="an lm-eval task, group or tag whose datasets to mirror (benchmark=harness); "
+        "repeatable",
+    )
+    prepare.add_argument("--include-path", help="a directory of your own lm-eval task YAMLs")
     prepare.set_defaults(func=_prepare)
 
     sweep_help = "sweep directory (hydra.sweep.dir), e.g. outputs/<experiment>"

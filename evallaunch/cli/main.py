@@ -43,10 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
     version.set_defaults(func=_version)
 
     from evallaunch.cli.evaluation_commands import register_commands
+    from evallaunch.cli.harness_commands import register_harness_commands
     from evallaunch.cli.results_commands import register_collect_commands
 
     register_commands(commands)
     register_collect_commands(commands)
+    register_harness_commands(commands)
     return parser
 
 

@@ -20,6 +20,7 @@ from evallaunch.collect.report import pass1_cells
 from evallaunch.collect.results_table import (
     GROUP_PREFIX,
     KEY,
+    headline,
     merge_tables,
     read_table,
     with_groups,
@@ -88,7 +89,7 @@ def publish_wandb(
     """
     os.environ.setdefault("WANDB_MODE", "offline")
     wandb: Any = require("wandb", "publish")
-    summary = table[table["metric"] == "pass@1"]
+    summary = table[headline(table)]
     details = details or {}
     batches = list(summary.groupby("model", sort=True)) if per_model else [(None, summary)]
     run_dirs = []

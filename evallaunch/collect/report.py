@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from evallaunch.collect.results_table import GROUP_PREFIX, UNIT, best_rows
+from evallaunch.collect.results_table import GROUP_PREFIX, UNIT, best_rows, headline
 from evallaunch.errors import EvallaunchError
 
 REFERENCE_DIR = Path(str(resources.files("evallaunch.collect") / "data" / "reference"))
@@ -62,7 +62,7 @@ def load_references(directory: Path = REFERENCE_DIR) -> list[Reference]:
 
 def pass1_cells(table: pd.DataFrame) -> pd.DataFrame:
     """pass@1 per unit and benchmark: the fullest variant; groups use their macro average."""
-    p1 = table[table["metric"] == "pass@1"]
+    p1 = table[headline(table)]
     groups = p1["benchmark"].str.startswith(GROUP_PREFIX)
     plain = best_rows(p1[~groups], [*UNIT, "benchmark"])
     return pd.concat([plain, p1[groups & (p1["variant"] == "macro")]], ignore_index=True)

@@ -177,10 +177,15 @@ def long_table(jobs: Sequence[tuple[Path, dict[str, Any]]]) -> pd.DataFrame:
             "name_or_path": str(model.get("name_or_path") or ""),
             "job_dir": str(job_dir),
         }
-        for name, m in res["metrics"].items():
-            stats = {part: m.get(part) for part in ("value", "stderr", "ci_low", "ci_high")}
-            n = m.get("n", res["num_problems"])
-            records.append({**base, **stats, "metric": name, "num_problems": n})
+        # A harness job: each of its tasks (a group's members too), as the harness reports it.
+        by_task = {t: info["metrics"] for t, info in (res.get("tasks") or {}).items()}
+        for benchmark, metrics in (by_task or {bench["name"]: res["metrics"]}).items():
+            for name, m in metrics.items():
+                stats = {part: m.get(part) for part in ("value", "stderr", "ci_low", "ci_high")}
+                n = m.get("n", res["num_problems"])
+                records.append(
+                    {**base, **stats, "benchmark": benchmark, "metric": name, "num_problems": n}
+                )
     return normalize(pd.DataFrame.from_records(records, columns=list(COLUMNS)))
 
 
@@ -257,6 +262,15 @@ def best_rows(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     return order.drop_duplicates(by, keep="last")
 
 
+def headline(table: pd.DataFrame) -> pd.Series:
+    """The rows of each benchmark's headline score: pass@1, or for a harness task (which
+    has none) the first metric it reports, e.g. `exact_match,strict-match`."""
+    is_pass1 = table["metric"] == "pass@1"
+    others = table[~table["benchmark"].isin(set(table.loc[is_pass1, "benchmark"]))]
+    first = others.drop_duplicates("benchmark").set_index("benchmark")["metric"]
+    return is_pass1 | (table["metric"] == table["benchmark"].map(first))
+
+
 def group_rows(table: pd.DataFrame, groups: Mapping[str, list[str]]) -> tuple[pd.DataFrame, ...]:
     """Macro and problem-weighted pass@1 per unit and group, and the coverage of each group.
 
@@ -264,7 +278,7 @@ def group_rows(table: pd.DataFrame, groups: Mapping[str, list[str]]) -> tuple[pd
         (rows, coverage): rows for units that have every member (variants ``macro`` and
         ``weighted``); coverage lists each unit and group with the members found/missing.
     """
-    plain = table[(table["metric"] == "pass@1") & ~table["benchmark"].str.startswith(GROUP_PREFIX)]
+    plain = table[headline(table) & ~table["benchmark"].str.startswith(GROUP_PREFIX)]
     best = best_rows(plain, [*UNIT, "benchmark"])
     w = best["num_problems"].astype("float64")
     best = best.assign(w=w, wv=w * best["value"], se2=best["stderr"] ** 2)

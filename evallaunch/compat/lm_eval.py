@@ -4,7 +4,9 @@ repeat of a prompt seeded on its own."""
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from evallaunch.compat import check_version
@@ -72,3 +74,92 @@ def vllm_with_seeded_repeats_class() -> type:
             return list(super().generate_until(requests, disable_tqdm=disable_tqdm))
 
     return SeededVLLM
+
+
+def task_entries(include_path: str | None, include_defaults: bool = True) -> list[dict[str, Any]]:
+    """Every task, group and tag lm-eval's `TaskManager` indexes (its built-in tasks and
+    those under `include_path`), as plain records: name, kind (task, group, tag), the YAML
+    file, the members of a group or tag, the dataset a task reads and its splits.
+
+    Relies on `TaskManager.task_index` mapping names to entries with `kind`, `yaml_path`
+    and the YAML's `cfg` (its `include:` resolved) and `tags`."""
+    check_version("lm-eval")
+    from lm_eval.tasks import TaskManager
+
+    manager = TaskManager(include_path=include_path, include_defaults=include_defaults)
+    members: dict[str, list[str]] = collections.defaultdict(list)
+    for name, entry in manager.task_index.items():
+        for tag in entry.tags or ():
+            members[tag].append(name)
+    records = []
+    for name, entry in sorted(manager.task_index.items()):
+        cfg = entry.cfg or {}
+        kind = entry.kind.name.lower()
+        listed = cfg.get("task") or [] if kind == "group" else []
+        listed = listed if isinstance(listed, list) else [listed]
+        inline: list[str] = []
+        if kind == "tag":
+            member_names = sorted(members.get(name, []))
+        else:  # a group's members; those given as a mapping may be defined inline
+            member_names = [m for m in listed if isinstance(m, str)]
+            inline = [str(m.get("task") or m.get("group")) for m in listed if isinstance(m, dict)]
+            member_names += inline
+        records.append(
+            {
+                "name": name,
+                "kind": kind,
+                "yaml_path": str(entry.yaml_path) if entry.yaml_path else None,
+                "members": member_names,
+                "inline_members": inline,
+                "dataset_path": cfg.get("dataset_path"),
+                "dataset_name": cfg.get("dataset_name"),
+                "splits": sorted(
+                    {
+                        str(cfg[key])
+                        for key in (
+                            "test_split",
+                            "validation_split",
+                            "training_split",
+                            "fewshot_split",
+                        )
+                        if cfg.get(key)
+                    }
+                ),
+                "version": (cfg.get("metadata") or {}).get("version"),
+                "has_data_files": bool((cfg.get("dataset_kwargs") or {}).get("data_files")),
+            }
+        )
+    return records
+
+
+@contextlib.contextmanager
+def redirected_task_datasets(
+    redirect: Callable[[str, str | None], dict[str, str] | None],
+) -> Iterator[list[tuple[str, str | None]]]:
+    """While open, an lm-eval task that loads the dataset (path, name) reads the local JSON
+    lines files `redirect(path, name)` gives ({split: file}) instead, if it gives any. Yields
+    the (path, name) pairs the tasks loaded.
+
+    Relies on `ConfigurableTask.download(dataset_kwargs)` loading
+    `datasets.load_dataset(path=self.DATASET_PATH, name=self.DATASET_NAME, **dataset_kwargs)`
+    when the task has no `custom_dataset`."""
+    check_version("lm-eval")
+    from lm_eval.api.task import ConfigurableTask
+
+    original = ConfigurableTask.download
+    loaded: list[tuple[str, str | None]] = []
+
+    def download(self: Any, dataset_kwargs: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        path, name = self.DATASET_PATH, self.DATASET_NAME
+        files = redirect(path, name) if path and not callable(self.config.custom_dataset) else None
+        loaded.append((path, name))
+        if files is not None:
+            self.DATASET_PATH, self.DATASET_NAME = "json", None
+            dataset_kwargs = {"data_files": files}
+        original(self, dataset_kwargs, **kwargs)
+
+    ConfigurableTask.download = download
+    try:
+        yield loaded
+    finally:
+        ConfigurableTask.download = original

@@ -83,6 +83,9 @@ class JobResults:
     engine_starts: int | None = None
     # score only: what the completions file held (unknown ids, missing problems).
     completions_file: dict[str, Any] | None = None
+    # harness tasks only: each task (or group) the job ran, with its version, few-shot
+    # count, definition hash and metrics as the harness reports them.
+    tasks: dict[str, Any] | None = None
     # From the graded samples (`grade`).
     metrics: dict[str, Any] = field(default_factory=dict)
     num_truncated: int = 0
@@ -127,6 +130,7 @@ RESULTS_ORDER = (
     "num_samples",
     "sampling",
     "completions_file",
+    "tasks",
     "generation",
     "seed",
     "packages",
@@ -139,7 +143,7 @@ RESULTS_ORDER = (
     "num_no_answer",
     "scorer_errors",
 )
-OPTIONAL_KEYS = frozenset({"engine", "engine_starts", "completions_file"})
+OPTIONAL_KEYS = frozenset({"engine", "engine_starts", "completions_file", "tasks"})
 
 
 def utc_now() -> str:
@@ -184,11 +188,13 @@ def write_json(path: Path, data: Any) -> None:
         handle.write("\n")
 
 
-def write_details(path: Path, rows: list[dict[str, Any]]) -> None:
+def write_details(
+    path: Path, rows: list[dict[str, Any]], extra_columns: tuple[str, ...] = ()
+) -> None:
     """Write per-sample details as parquet, atomically."""
     import pandas as pd
 
-    frame = pd.DataFrame(rows, columns=list(DETAIL_COLUMNS))
+    frame = pd.DataFrame(rows, columns=[*DETAIL_COLUMNS, *extra_columns])
     with atomic_open(path, "wb") as handle:
         frame.to_parquet(handle, index=False)
 

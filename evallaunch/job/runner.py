@@ -112,15 +112,19 @@ def archive_previous(job_dir: Path) -> Path | None:
 
 def _evaluate(cfg: DictConfig, job_dir: Path, started: str, clock: float) -> dict[str, Any]:
     log.info("evallaunch %s running from %s", __version__, Path(__file__).resolve().parent)
+    if cfg.benchmark.format == "harness":
+        from evallaunch.harness.job import evaluate_harness_task
+
+        return evaluate_harness_task(cfg, job_dir, started, clock)
     problems, data_sha256 = _load_benchmark(cfg)
     grader = SampleGrader(cfg.benchmark.scorer, problems)  # a bad scorer fails before the model
-    backend, request = _prepare_generation(cfg, job_dir, problems)
+    backend, request = prepare_generation(cfg, job_dir, problems)
     config_hash = config_fingerprint(cfg, data_sha256)
     ledger = _open_ledger(cfg, job_dir, config_hash, grader)
     drawn = _draw_samples(cfg, backend, request, ledger)
     # Every sample was graded once, when its unit was recorded in the ledger.
     rows = detail_rows(drawn.output.completions, problems, ledger.grades)
-    _save_config(cfg, job_dir)
+    save_config(cfg, job_dir)
     results = _job_results(cfg, request, drawn, data_sha256, config_hash, started, clock)
     return write_outcome(job_dir, results, rows)
 
@@ -144,7 +148,7 @@ def _load_benchmark(cfg: DictConfig) -> tuple[list[Problem], str]:
     return problems, data_sha256
 
 
-def _prepare_generation(
+def prepare_generation(
     cfg: DictConfig, job_dir: Path, problems: list[Problem]
 ) -> tuple[Backend, GenerationRequest]:
     """The backend and the job's generation request: the model resolved to a path, its
@@ -232,7 +236,7 @@ def _draw_samples(
     return DrawnSamples(output, report, backend, serving.started)
 
 
-def _save_config(cfg: DictConfig, job_dir: Path) -> None:
+def save_config(cfg: DictConfig, job_dir: Path) -> None:
     """The job's resolved config, secrets redacted, as config.yaml."""
     resolved = OmegaConf.to_container(cfg, resolve=True)
     OmegaConf.save(OmegaConf.create(redact_config(resolved)), job_dir / "config.yaml")

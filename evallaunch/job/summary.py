@@ -23,6 +23,8 @@ def results_table(results: dict[str, Any]) -> str:
         f"{results['benchmark']['name']} | {results['backend']['name']} | "
         f"{results['num_problems']} problems x {results['num_samples']} samples"
     )
+    if results.get("tasks"):
+        return "\n".join([header, *harness_lines(results["tasks"])])
     lines = [header, f"{'metric':<10} {'value (%) ± stderr [95% CI]':<36} backend's own"]
     for name, metric in results["metrics"].items():
         own = results["backend_metrics"].get(name)
@@ -52,6 +54,20 @@ def results_table(results: dict[str, Any]) -> str:
     if results["num_truncated"]:
         lines.append(f"{results['num_truncated']} completion(s) hit max_new_tokens (scored wrong)")
     return "\n".join(lines)
+
+
+def harness_lines(tasks: dict[str, Any]) -> list[str]:
+    """One line per task and metric of a harness job, as the harness names them."""
+    width = max(len(f"{task} {name}") for task, t in tasks.items() for name in t["metrics"])
+    lines = [f"{'task metric,filter':<{width}}  value (%) ± stderr   n-shot  version"]
+    for task, info in tasks.items():
+        for name, metric in info["metrics"].items():
+            label = f"{task} {name}"
+            lines.append(
+                f"{label:<{width}}  {format_metric(metric):<18}   {info['num_fewshot']!s:<6}  "
+                f"{info['version']}"
+            )
+    return lines
 
 
 def print_results(results: dict[str, Any], job_dir: Path) -> None:

@@ -1,0 +1,180 @@
+"""One harness-task job: lm-eval runs its own task (or group) on the job's model, reading
+only the mirror; evallaunch writes the results in its own schema."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from evallaunch.errors import EvallaunchError
+from evallaunch.harness.mirror import data_hash, require_mirrored
+from evallaunch.harness.outputs import detail_rows, task_metrics
+from evallaunch.harness.tasks import TaskIndex, task_index
+from evallaunch.job.fingerprint import config_fingerprint, fingerprint
+from evallaunch.job.results import (
+    DETAILS_FILE,
+    RESULTS_FILE,
+    JobResults,
+    package_versions,
+    utc_now,
+    write_details,
+    write_json,
+)
+
+log = logging.getLogger(__name__)
+
+DETAIL_EXTRAS = ("task", "filter", "metrics")
+THINK = re.compile(r"^.*?</think>\s*", re.DOTALL)
+
+
+def harness_fingerprint(cfg: DictConfig, index: TaskIndex | None = None) -> str:
+    """The config fingerprint of a harness job: its settings, the sha256 of every mirrored
+    file its tasks read, and the hash of the tasks' definitions (a task changed upstream is
+    not skipped as done)."""
+    bench = cfg.benchmark
+    index = index or task_index(cfg.paths.cache_dir, bench.include_path)
+    files = require_mirrored(cfg.paths.data_dir, bench.task, index.hub_datasets(bench.task))
+    data = {"data": data_hash(files), "definition": index.definition_hash(bench.task)}
+    return config_fingerprint(cfg, fingerprint(data))
+
+
+def strip_think(text: str) -> str:
+    """A reasoning model's answer without its `<think>...</think>` part (all of it when the
+    thinking never ended)."""
+    if "</think>" in text:
+        return THINK.sub("", text, count=1)
+    return "" if "<think>" in text else text
+
+
+def _stripping(generate: Callable[..., list[str]]) -> Callable[..., list[str]]:
+    def generate_until(*args: Any, **kwargs: Any) -> list[str]:
+        return [strip_think(text) for text in generate(*args, **kwargs)]
+
+    return generate_until
+
+
+def evaluate_harness_task(
+    cfg: DictConfig, job_dir: Path, started: str, clock: float
+) -> dict[str, Any]:
+    """Run `benchmark.task` with lm-eval on the job's model; write details.parquet and
+    results.json (last); return the results."""
+    from evallaunch.backends.lmeval_backend import LmevalBackend
+    from evallaunch.compat.lm_eval import redirected_task_datasets
+    from evallaunch.job.runner import prepare_generation, save_config
+    from evallaunch.serving.job_servers import inference_servers
+
+    bench = cfg.benchmark
+    index = task_index(cfg.paths.cache_dir, bench.include_path)
+    files = require_mirrored(cfg.paths.data_dir, bench.task, index.hub_datasets(bench.task))
+    config_hash = harness_fingerprint(cfg, index)
+    backend, request = prepare_generation(cfg, job_dir, [])
+    if not isinstance(backend, LmevalBackend):
+        raise EvallaunchError(
+            f"backend={backend.name} is invalid for benchmark=harness: harness tasks run on "
+            "lm-eval's task definitions",
+            hint="use backend=lmeval (or lmeval_server)",
+        )
+    backend.prepare(request)
+    import lm_eval
+    from lm_eval.tasks import TaskManager
+
+    log.info("Harness task %s: %s", bench.task, ", ".join(index.tasks_of(bench.task)))
+    with inference_servers(cfg, request, 1) as (request, serving):
+        lm = backend.lm(request)
+        if bench.strip_think:
+            lm.generate_until = _stripping(type(lm).generate_until.__get__(lm))
+        with redirected_task_datasets(lambda path, name: files.get((path, name))):
+            results = lm_eval.simple_evaluate(
+                model=lm,
+                tasks=[bench.task],
+                task_manager=TaskManager(
+                    include_defaults=False, include_path=index.yaml_dirs(bench.task)
+                ),
+                num_fewshot=bench.num_fewshot,
+                limit=bench.limit,
+                gen_kwargs=OmegaConf.to_container(bench.gen_kwargs) or None,
+                batch_size=backend.batch_size,
+                log_samples=True,
+                apply_chat_template=cfg.model.chat_template,
+                system_instruction=cfg.model.system_prompt,
+                random_seed=cfg.generation.seed,
+                numpy_random_seed=cfg.generation.seed,
+                torch_random_seed=cfg.generation.seed,
+                fewshot_random_seed=cfg.generation.seed,
+            )
+    samples = results.pop("samples", {})
+    _keep_raw(job_dir, results, samples)
+    metrics = task_metrics(results)
+    rows = detail_rows(samples)
+    save_config(cfg, job_dir)
+    job = JobResults(
+        experiment=cfg.experiment_name,
+        model={
+            "name": cfg.model.name,
+            "name_or_path": cfg.model.name_or_path,
+            "revision": cfg.model.revision,
+            "version": cfg.model.version,
+            "step": cfg.model.step,
+            "tokens_trained": cfg.model.tokens_trained,
+            "resolved_path": request.model_path,
+            "dtype": request.dtype,
+            "device": request.device,
+        },
+        benchmark={
+            "name": bench.name,
+            "task": bench.task,
+            "include_path": bench.include_path,
+            "data_sha256": data_hash(files),
+            "definition_sha256": index.definition_hash(bench.task),
+            "limit": bench.limit,
+            "scorer": "harness",
+            "chat_template": bool(cfg.model.chat_template),
+            "strip_think": bool(bench.strip_think),
+        },
+        backend={"name": backend.name, "model_type": backend.model_type},
+        engine={**request.engine.to_dict(), "servers": serving.started},
+        engine_starts=serving.started + backend.engine_starts,
+        backend_metrics={},
+        num_problems=max((m["n"] for m in metrics.get(bench.task, {}).values()), default=0),
+        num_samples=1,
+        sampling=None,
+        tasks={
+            task: {
+                "version": results.get("versions", {}).get(task),
+                "num_fewshot": results.get("n-shot", {}).get(task),
+                "subtasks": results.get("group_subtasks", {}).get(task),
+                "metrics": task_metrics_of,
+            }
+            for task, task_metrics_of in metrics.items()
+        },
+        generation={"gen_kwargs": OmegaConf.to_container(bench.gen_kwargs)},
+        seed=cfg.generation.seed,
+        packages=package_versions(backend.packages),
+        config_fingerprint=config_hash,
+        started_at=started,
+        finished_at=utc_now(),
+        duration_s=round(time.monotonic() - clock, 3),
+        metrics=metrics.get(bench.task, {}),
+    )
+    write_details(job_dir / DETAILS_FILE, rows, DETAIL_EXTRAS)
+    data = job.to_dict()
+    write_json(job_dir / RESULTS_FILE, data)
+    return data
+
+
+def _keep_raw(job_dir: Path, results: dict[str, Any], samples: dict[str, Any]) -> None:
+    """lm-eval's own results and per-sample log, as it reported them."""
+    raw = job_dir / "backend"
+    raw.mkdir(parents=True, exist_ok=True)
+    (raw / "results.json").write_text(json.dumps(results, indent=2, default=str))
+    with (raw / "samples.jsonl").open("w") as handle:
+        for task, task_samples in samples.items():
+            for sample in task_samples:
+                handle.write(json.dumps({"task": task, **sample}, default=str) + "\n")

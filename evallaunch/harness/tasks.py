@@ -1,0 +1,145 @@
+"""The tasks lm-eval defines, indexed once per lm-eval version, and the user's own tasks
+(`benchmark.include_path`): names, groups expanded to their tasks, the datasets they read,
+and a hash of their definitions."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+from evallaunch.errors import EvallaunchError
+
+# dataset_path values that name a local file format, not a Hub dataset.
+# The format of the cached index (evallaunch.compat.lm_eval.task_entries' records).
+INDEX_FORMAT = 2
+LOCAL_BUILDERS = frozenset({"json", "csv", "parquet", "text", "arrow", "pandas"})
+
+
+@dataclass(frozen=True)
+class TaskIndex:
+    """lm-eval's tasks, groups and tags by name (evallaunch.compat.lm_eval.task_entries)."""
+
+    entries: dict[str, dict[str, Any]]
+
+    def check(self, name: str) -> dict[str, Any]:
+        """The entry of `name`; an unknown name fails with the closest names."""
+        if name in self.entries:
+            return self.entries[name]
+        close = difflib.get_close_matches(name, list(self.entries), n=5, cutoff=0.6)
+        raise EvallaunchError(
+            f"benchmark.task={name} is invalid: lm-eval has no task, group or tag of that name"
+            + (f"; closest: {', '.join(close)}" if close else ""),
+            hint="list them with `evallaunch tasks PATTERN`; your own task YAMLs need "
+            "benchmark.include_path=DIR",
+        )
+
+    def tasks_of(self, name: str) -> list[str]:
+        """The tasks `name` runs: itself, or the members of a group or tag, recursively
+        (a group's inline task, defined in its own YAML, is not listed)."""
+        entry = self.check(name)
+        if entry["kind"] == "task":
+            return [name]
+        out: list[str] = []
+        for member in entry["members"]:
+            if member not in self.entries:
+                if member in entry.get("inline_members", ()):
+                    continue  # defined in the group's own YAML
+                close = difflib.get_close_matches(member, list(self.entries), n=3, cutoff=0.6)
+                raise EvallaunchError(
+                    f"benchmark.task={name} is invalid: its member {member} is no task, group "
+                    "or tag lm-eval knows" + (f"; closest: {', '.join(close)}" if close else ""),
+                    hint=f"fix the group's YAML ({entry['yaml_path']})",
+                )
+            for task in self.tasks_of(member):
+                if task not in out:
+                    out.append(task)
+        return out
+
+    def definitions_of(self, name: str) -> list[dict[str, Any]]:
+        """The entries `name` is built from: itself and every group, tag and task below it."""
+        entry = self.check(name)
+        seen = {name: entry}
+        todo = list(entry["members"])
+        while todo:
+            member = todo.pop()
+            if member in self.entries and member not in seen:
+                seen[member] = self.entries[member]
+                todo.extend(self.entries[member]["members"])
+        return list(seen.values())
+
+    def hub_datasets(self, name: str) -> list[tuple[str, str | None]]:
+        """The Hub datasets (path, config name) the tasks of `name` read, in order."""
+        out: list[tuple[str, str | None]] = []
+        for task in self.tasks_of(name):
+            entry = self.entries[task]
+            pair = (entry["dataset_path"], entry["dataset_name"])
+            if reads_hub(entry) and pair not in out:
+                out.append(pair)
+        return out
+
+    def yaml_dirs(self, name: str) -> list[str]:
+        """The directories of the YAML files `name` is defined by (a job's lm-eval indexes
+        only these)."""
+        dirs = {
+            str(Path(e["yaml_path"]).parent) for e in self.definitions_of(name) if e["yaml_path"]
+        }
+        return sorted(dirs)
+
+    def definition_hash(self, name: str) -> str:
+        """A hash of every file in the directories that define `name` (its YAMLs, their
+        includes, their Python functions): a task changed upstream hashes differently."""
+        digest = hashlib.sha256()
+        for directory in self.yaml_dirs(name):
+            for path in sorted(Path(directory).iterdir()):
+                if path.is_file() and path.suffix != ".pyc":
+                    digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+        return digest.hexdigest()[:16]
+
+
+def reads_hub(entry: dict[str, Any]) -> bool:
+    """Whether a task reads a Hub dataset (not local files of its own)."""
+    path = entry.get("dataset_path")
+    if not path or entry.get("has_data_files") or path in LOCAL_BUILDERS:
+        return False
+    return not Path(str(path)).expanduser().exists()
+
+
+def index_file(cache_dir: str | Path) -> Path:
+    """Where the index of lm-eval's built-in tasks is cached (one per lm-eval version)."""
+    return (
+        Path(cache_dir).expanduser()
+        / "lm_eval"
+        / f"task-index-{version('lm_eval')}-{INDEX_FORMAT}.json"
+    )
+
+
+def task_index(cache_dir: str | Path, include_path: str | None = None) -> TaskIndex:
+    """lm-eval's built-in tasks (indexed once, then read from the cache: indexing them
+    takes lm-eval most of a minute on one core) and the tasks under `include_path`."""
+    from evallaunch.compat.lm_eval import task_entries
+
+    cached = index_file(cache_dir)
+    try:
+        entries = json.loads(cached.read_text())
+    except (OSError, ValueError):
+        entries = task_entries(None)
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        temporary = cached.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_text(json.dumps(entries))
+        os.replace(temporary, cached)  # jobs sharing the cache never read half a file
+    by_name = {entry["name"]: entry for entry in entries}
+    if include_path:
+        directory = Path(include_path).expanduser()
+        if not directory.is_dir():
+            raise EvallaunchError(
+                f"benchmark.include_path={include_path} is invalid: not a directory"
+            )
+        for entry in task_entries(str(directory.resolve()), include_defaults=False):
+            by_name[entry["name"]] = entry
+    return TaskIndex(by_name)

@@ -1,0 +1,283 @@
+"""Any lm-eval task by name (`benchmark=harness benchmark.task=...`), offline from the mirror.
+
+GSM8K comes from ../shared/datasets/gsm8k (the authors' files), put into a mirror of the
+test's own with `evallaunch prepare --task gsm8k --source DIR`; jobs then run with the Hub
+and datasets offline and read only that mirror."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from evallaunch.harness.job import strip_think
+from evallaunch.harness.outputs import detail_rows, task_metrics
+from evallaunch.job.results import validate_results
+from tests.conftest import REPO
+
+USER_TASKS = REPO / "tests" / "data" / "lmeval_tasks"
+# Few tokens and documents: minutes on 2 cores.
+SMALL = ["backend=lmeval", "backend.batch_size=3", "benchmark.limit=3"]
+
+
+def run(*argv: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        [sys.executable, *argv],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        timeout=1200,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"{argv} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        )
+    return proc
+
+
+@pytest.fixture
+def mirror(tmp_path: Path, shared_datasets: Path) -> Path:
+    """A mirror holding GSM8K for the harness tasks (and MATH-500)."""
+    data = tmp_path / "mirror"
+    run(
+        "-m",
+        "evallaunch.cli",
+        "prepare",
+        "--task",
+        "gsm8k",
+        "--source",
+        str(shared_datasets / "gsm8k"),
+        "--data-dir",
+        str(data),
+        cwd=tmp_path,
+    )
+    run(
+        "-m",
+        "evallaunch.cli",
+        "prepare",
+        "math_500",
+        "--source",
+        str(shared_datasets),
+        "--data-dir",
+        str(data),
+        cwd=tmp_path,
+    )
+    return data
+
+
+@pytest.fixture
+def user_tasks(tmp_path: Path) -> Path:
+    """The user's task directory, its multiple-choice data at an absolute path."""
+    tasks = tmp_path / "my_tasks"
+    shutil.copytree(USER_TASKS, tasks)
+    mc = tasks / "el_mc.yaml"
+    mc.write_text(mc.read_text().replace("MC_DATA", str(tasks / "mc_test.jsonl")))
+    return tasks
+
+
+def evaluate(tmp_path: Path, mirror: Path, *overrides: str, check: bool = True):
+    return run(
+        "-m",
+        "evallaunch.evaluate",
+        f"paths.output_root={tmp_path / 'outputs'}",
+        f"paths.data_dir={mirror}",
+        "benchmark=harness",
+        *overrides,
+        cwd=tmp_path,
+        check=check,
+    )
+
+
+def job_dir(tmp_path: Path, task: str) -> Path:
+    return tmp_path / "outputs" / "default" / "smollm2-135m-instruct" / "main" / task / "lmeval"
+
+
+def mean_by(details: pd.DataFrame, task: str, metric: str, filter_name: str) -> float:
+    rows = details[(details["task"] == task) & (details["filter"] == filter_name)]
+    return float(rows["metrics"].map(lambda m: json.loads(m)[metric]).mean())
+
+
+@pytest.mark.slow
+def test_lm_eval_s_own_gsm8k_runs_offline_from_the_mirror(tmp_path: Path, mirror: Path) -> None:
+    """lm-eval's built-in gsm8k (its YAML, few-shot from train, both filters, exact match)
+    on the embedded model: each metric is what the per-sample details imply and what lm-eval
+    itself reported, the task's version, few-shot count and data hashes are recorded."""
+    evaluate(
+        tmp_path,
+        mirror,
+        *SMALL,
+        "benchmark.task=gsm8k",
+        "benchmark.num_fewshot=2",
+        "benchmark.gen_kwargs={max_gen_toks:24}",
+    )
+    out = job_dir(tmp_path, "gsm8k")
+    results = json.loads((out / "results.json").read_text())
+    assert validate_results(results) == []
+    details = pd.read_parquet(out / "details.parquet")
+    assert len(details) == 3 * 2  # 3 documents x lm-eval's 2 filters
+    raw = json.loads((out / "backend" / "results.json").read_text())["results"]["gsm8k"]
+    for filter_name in ("strict-match", "flexible-extract"):
+        metric = results["metrics"][f"exact_match,{filter_name}"]
+        assert metric["value"] == mean_by(details, "gsm8k", "exact_match", filter_name)
+        assert metric["value"] == raw[f"exact_match,{filter_name}"]
+        assert metric["n"] == 3
+    gsm8k = results["tasks"]["gsm8k"]
+    assert (gsm8k["num_fewshot"], gsm8k["version"]) == (2, 3.0)
+    assert set(results["benchmark"]["data_sha256"]) == {
+        "openai/gsm8k:main:test",
+        "openai/gsm8k:main:train",
+    }
+    # the few-shot examples come from the mirrored train split
+    assert "####" in details["prompt"].iloc[0]
+
+
+@pytest.mark.slow
+def test_a_user_group_of_a_generative_and_a_multiple_choice_task(
+    tmp_path: Path, mirror: Path, user_tasks: Path
+) -> None:
+    """benchmark.include_path: the user's group runs both of its tasks; its `acc` is their
+    mean weighted by size, as lm-eval defines it; the table has a row per task and group."""
+    evaluate(
+        tmp_path, mirror, *SMALL, "benchmark.task=el_suite", f"benchmark.include_path={user_tasks}"
+    )
+    results = json.loads((job_dir(tmp_path, "el_suite") / "results.json").read_text())
+    tasks = results["tasks"]
+    assert set(tasks) == {"el_suite", "el_gen", "el_mc"}
+    gen, mc = tasks["el_gen"]["metrics"]["acc,none"], tasks["el_mc"]["metrics"]["acc,none"]
+    expected = (gen["value"] * gen["n"] + mc["value"] * mc["n"]) / (gen["n"] + mc["n"])
+    assert tasks["el_suite"]["metrics"]["acc,none"]["value"] == pytest.approx(expected)
+    details = pd.read_parquet(job_dir(tmp_path, "el_suite") / "details.parquet")
+    assert mc["value"] == mean_by(details, "el_mc", "acc", "none")
+    assert set(details["task"]) == {"el_gen", "el_mc"}
+
+
+@pytest.mark.slow
+def test_a_sweep_mixing_math_500_and_a_harness_task_collects_into_one_table(
+    tmp_path: Path, mirror: Path
+) -> None:
+    """One multirun: evallaunch's math_500 and lm-eval's gsm8k; collect puts both in one
+    table, each with its headline score."""
+    run(
+        "-m",
+        "evallaunch.evaluate",
+        "--multirun",
+        f"paths.output_root={tmp_path / 'outputs'}",
+        f"paths.data_dir={mirror}",
+        "benchmark=math_500,harness",
+        "benchmark.task=gsm8k",
+        *SMALL,
+        "benchmark.n=1",
+        "generation.max_new_tokens=24",
+        "benchmark.gen_kwargs={max_gen_toks:24}",
+        "benchmark.num_fewshot=0",
+        cwd=tmp_path,
+    )
+    run(
+        "-m",
+        "evallaunch.cli",
+        "collect",
+        str(tmp_path / "outputs"),
+        "--output",
+        str(tmp_path / "collected"),
+        "--no-wandb",
+        cwd=tmp_path,
+    )
+    table = pd.read_parquet(tmp_path / "collected" / "table.parquet")
+    assert {("math_500", "pass@1"), ("gsm8k", "exact_match,strict-match")} <= set(
+        zip(table["benchmark"], table["metric"], strict=True)
+    )
+
+
+def test_bad_harness_tasks_fail_before_any_model_loads(
+    tmp_path: Path, mirror: Path, user_tasks: Path
+) -> None:
+    """An unknown task names the closest ones; a group with an unknown member names it; a
+    task whose data is not in the mirror names the prepare command; lighteval says it does
+    not run lm-eval's tasks."""
+    broken = user_tasks / "el_broken.yaml"
+    broken.write_text("group: el_broken\ntask:\n  - el_gen\n  - el_missing\n")
+    cases = {
+        "benchmark.task=gsm8kk": "closest: gsm8k",
+        "benchmark.task=el_broken": "its member el_missing",
+        "benchmark.task=arc_easy": "evallaunch prepare --task arc_easy",
+    }
+    for override, expected in cases.items():
+        proc = evaluate(
+            tmp_path,
+            mirror,
+            "backend=lmeval",
+            override,
+            f"benchmark.include_path={user_tasks}",
+            check=False,
+        )
+        assert proc.returncode != 0 and expected in proc.stderr, proc.stderr[-2000:]
+        assert "Traceback" not in proc.stderr
+    proc = evaluate(tmp_path, mirror, "backend=lighteval", "benchmark.task=gsm8k", check=False)
+    assert proc.returncode != 0 and "backend=lmeval" in proc.stderr, proc.stderr[-2000:]
+
+
+def test_tasks_lists_names_with_their_data_in_the_mirror(tmp_path: Path, mirror: Path) -> None:
+    out = run(
+        "-m", "evallaunch.cli", "tasks", "gsm8k", "--data-dir", str(mirror), cwd=tmp_path
+    ).stdout
+    lines = {line.split()[0]: line for line in out.splitlines()[1:-1]}
+    assert lines["gsm8k"].endswith("1/1 dataset(s)")
+    assert lines["gsm8k_platinum"].endswith("0/1 dataset(s)")
+
+
+def test_lm_eval_results_become_metrics_with_their_filter_and_stderr() -> None:
+    results = {
+        "results": {
+            "t": {
+                "alias": "t",
+                "sample_len": 4,
+                "acc,none": 0.5,
+                "acc_stderr,none": 0.25,
+                "em,strict": 1.0,
+                "em_stderr,strict": "N/A",
+            },
+        },
+        "n-samples": {"t": {"original": 10, "effective": 4}},
+    }
+    metrics = task_metrics(results)["t"]
+    assert metrics["acc,none"] == {
+        "name": "acc,none",
+        "value": 0.5,
+        "stderr": 0.25,
+        "ci_low": None,
+        "ci_high": None,
+        "k": None,
+        "n": 4,
+    }
+    assert metrics["em,strict"]["stderr"] is None
+    rows = detail_rows(
+        {
+            "t": [
+                {
+                    "doc_id": 7,
+                    "filter": "none",
+                    "arguments": [["Q?", " A"]],
+                    "resps": [["x"]],
+                    "filtered_resps": ["x"],
+                    "target": "A",
+                    "metrics": ["acc"],
+                    "acc": 1.0,
+                }
+            ]
+        }
+    )
+    assert rows[0].items() >= {"problem_id": "7", "completion": "x", "correct": True}.items()
+
+
+def test_think_is_stripped_before_the_harness_sees_the_answer() -> None:
+    assert strip_think("<think>2+2=5?</think>\n\nThe answer is 4.") == "The answer is 4."
+    assert strip_think("scratch work</think>4") == "4"  # the template opened the thinking
+    assert strip_think("<think>never ends") == ""
+    assert strip_think("no thinking at all") == "no thinking at all"
