@@ -113,8 +113,9 @@ class BenchmarkConfig:
     include_path: str | None = None
     # Few-shot examples (null: the task's own number).
     num_fewshot: int | None = None
-    # Overrides of the task's generation_kwargs, e.g. {max_gen_toks: 512}.
-    gen_kwargs: dict[str, Any] = field(default_factory=dict)
+    # Overrides of the task's generation_kwargs in lm-eval's --gen_kwargs form, e.g.
+    # benchmark.gen_kwargs='max_gen_toks=512,temperature=0.6'.
+    gen_kwargs: str | None = None
     # Remove a reasoning model's <think>...</think> before the harness's filters and metrics.
     strip_think: bool = False
 

@@ -115,7 +115,7 @@ def test_lm_eval_s_own_gsm8k_runs_offline_from_the_mirror(tmp_path: Path, mirror
         *SMALL,
         "benchmark.task=gsm8k",
         "benchmark.num_fewshot=2",
-        "benchmark.gen_kwargs={max_gen_toks:24}",
+        "benchmark.gen_kwargs='max_gen_toks=24'",
     )
     out = job_dir(tmp_path, "gsm8k")
     results = json.loads((out / "results.json").read_text())
@@ -175,7 +175,7 @@ def test_a_sweep_mixing_math_500_and_a_harness_task_collects_into_one_table(
         *SMALL,
         "benchmark.n=1",
         "generation.max_new_tokens=24",
-        "benchmark.gen_kwargs={max_gen_toks:24}",
+        "benchmark.gen_kwargs='max_gen_toks=24'",
         "benchmark.num_fewshot=0",
         cwd=tmp_path,
     )

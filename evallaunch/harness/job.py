@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from evallaunch.errors import EvallaunchError
 from evallaunch.harness.mirror import data_hash, require_mirrored
@@ -99,7 +99,7 @@ def evaluate_harness_task(
                 ),
                 num_fewshot=bench.num_fewshot,
                 limit=bench.limit,
-                gen_kwargs=OmegaConf.to_container(bench.gen_kwargs) or None,
+                gen_kwargs=bench.gen_kwargs or None,
                 batch_size=backend.batch_size,
                 log_samples=True,
                 apply_chat_template=cfg.model.chat_template,
@@ -154,7 +154,7 @@ def evaluate_harness_task(
             }
             for task, task_metrics_of in metrics.items()
         },
-        generation={"gen_kwargs": OmegaConf.to_container(bench.gen_kwargs)},
+        generation={"gen_kwargs": bench.gen_kwargs},
         seed=cfg.generation.seed,
         packages=package_versions(backend.packages),
         config_fingerprint=config_hash,
