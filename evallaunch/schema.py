@@ -337,6 +337,11 @@ def _model_name(*, _parent_: Any) -> str:
     return slug(_parent_.name_or_path)
 
 
+def _task_name(*, _parent_: Any) -> str:
+    # benchmark=harness: the benchmark is named after its task (MISSING until one is given).
+    return str(_parent_.task or "MISSING")
+
+
 def _checkpoint_step(*, _parent_: Any) -> int | None:
     if OmegaConf.is_missing(_parent_, "name_or_path"):
         return None
@@ -363,6 +368,7 @@ def register() -> None:
         ("el.model_version", _model_version),
         ("el.checkpoint_step", _checkpoint_step),
         ("el.tokens_trained", _tokens_trained),
+        ("el.task_name", _task_name),
     ):
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_resolver(name, resolver)

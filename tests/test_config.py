@@ -26,6 +26,8 @@ def test_every_config_file_composes(group: str, option: str) -> None:
     overrides = [f"{group}={option}"]
     if (group, option) == ("model", "custom"):
         overrides.append("model.name_or_path=/models/run-1/checkpoint-500")
+    if (group, option) == ("benchmark", "harness"):
+        overrides.append("benchmark.task=gsm8k")
     cfg = compose_config(overrides, return_hydra_config=True)
     assert cfg.hydra.runtime.choices[group] == option
     job_dir = Path(cfg.hydra.run.dir)  # the output layout resolves for every option

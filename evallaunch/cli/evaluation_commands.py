@@ -16,7 +16,8 @@ def _prepare(args: argparse.Namespace) -> int:
         from evallaunch.cli.harness_commands import prepare_tasks
 
         return prepare_tasks(args)
-    names = args.benchmarks or group_options("benchmark")
+    # benchmark=harness reads the datasets of lm-eval's tasks: `prepare --task NAME`.
+    names = args.benchmarks or [b for b in group_options("benchmark") if b != "harness"]
     unknown = sorted(set(names) - set(group_options("benchmark")))
     if unknown:
         raise EvallaunchError(

@@ -66,32 +66,71 @@ def evaluate_harness_task(
     """Run `benchmark.task` with lm-eval on the job's model; write details.parquet and
     results.json (last); return the results."""
     from evallaunch.backends.lmeval_backend import LmevalBackend
-    from evallaunch.compat.lm_eval import redirected_task_datasets
     from evallaunch.job.runner import prepare_generation, save_config
     from evallaunch.serving.job_servers import inference_servers
 
     bench = cfg.benchmark
+    if not str(cfg.backend._target_).endswith(".LmevalBackend"):
+        raise EvallaunchError(
+            f"backend={cfg.backend.name} is invalid for benchmark=harness: harness tasks run "
+            "on lm-eval's task definitions (lighteval's task names are not supported yet)",
+            hint="use backend=lmeval (or lmeval_server)",
+        )
     index = task_index(cfg.paths.cache_dir, bench.include_path)
     files = require_mirrored(cfg.paths.data_dir, bench.task, index.hub_datasets(bench.task))
     config_hash = harness_fingerprint(cfg, index)
     backend, request = prepare_generation(cfg, job_dir, [])
-    if not isinstance(backend, LmevalBackend):
-        raise EvallaunchError(
-            f"backend={backend.name} is invalid for benchmark=harness: harness tasks run on "
-            "lm-eval's task definitions",
-            hint="use backend=lmeval (or lmeval_server)",
-        )
+    assert isinstance(backend, LmevalBackend)
     backend.prepare(request)
+    log.info("Harness task %s: %s", bench.task, ", ".join(index.tasks_of(bench.task)))
+    with inference_servers(cfg, request, 1) as (request, serving):
+        results = _simple_evaluate(cfg, backend, backend.lm(request), index, files)
+    samples = results.pop("samples", {})
+    _keep_raw(job_dir, results, samples)
+    metrics = task_metrics(results)
+    rows = detail_rows(samples)
+    save_config(cfg, job_dir)
+    job = _job_results(cfg, request, backend, results, metrics, index, files)
+    job.engine = {**request.engine.to_dict(), "servers": serving.started}
+    job.engine_starts = serving.started + backend.engine_starts
+    job.config_fingerprint, job.started_at = config_hash, started
+    job.duration_s = round(time.monotonic() - clock, 3)
+    write_details(job_dir / DETAILS_FILE, rows, DETAIL_EXTRAS)
+    data = job.to_dict()
+    write_json(job_dir / RESULTS_FILE, data)
+    return data
+
+
+def _keep_raw(job_dir: Path, results: dict[str, Any], samples: dict[str, Any]) -> None:
+    """lm-eval's own results and per-sample log, as it reported them."""
+    raw = job_dir / "backend"
+    raw.mkdir(parents=True, exist_ok=True)
+    (raw / "results.json").write_text(json.dumps(results, indent=2, default=str))
+    with (raw / "samples.jsonl").open("w") as handle:
+        for task, task_samples in samples.items():
+            for sample in task_samples:
+                handle.write(json.dumps({"task": task, **sample}, default=str) + "\n")
+
+
+def _simple_evaluate(
+    cfg: DictConfig,
+    backend: Any,
+    lm: Any,
+    index: TaskIndex,
+    files: dict[tuple[str, str | None], dict[str, str]],
+) -> dict[str, Any]:
+    """lm-eval's `simple_evaluate` of the job's task, its datasets read from the mirror."""
     import lm_eval
     from lm_eval.tasks import TaskManager
 
-    log.info("Harness task %s: %s", bench.task, ", ".join(index.tasks_of(bench.task)))
-    with inference_servers(cfg, request, 1) as (request, serving):
-        lm = backend.lm(request)
-        if bench.strip_think:
-            lm.generate_until = _stripping(type(lm).generate_until.__get__(lm))
-        with redirected_task_datasets(lambda path, name: files.get((path, name))):
-            results = lm_eval.simple_evaluate(
+    from evallaunch.compat.lm_eval import redirected_task_datasets
+
+    bench = cfg.benchmark
+    if bench.strip_think:
+        lm.generate_until = _stripping(type(lm).generate_until.__get__(lm))
+    with redirected_task_datasets(lambda path, name: files.get((path, name))):
+        return dict(
+            lm_eval.simple_evaluate(
                 model=lm,
                 tasks=[bench.task],
                 task_manager=TaskManager(
@@ -109,24 +148,25 @@ def evaluate_harness_task(
                 torch_random_seed=cfg.generation.seed,
                 fewshot_random_seed=cfg.generation.seed,
             )
-    samples = results.pop("samples", {})
-    _keep_raw(job_dir, results, samples)
-    metrics = task_metrics(results)
-    rows = detail_rows(samples)
-    save_config(cfg, job_dir)
-    job = JobResults(
+        )
+
+
+def _job_results(
+    cfg: DictConfig,
+    request: Any,
+    backend: Any,
+    results: dict[str, Any],
+    metrics: dict[str, dict[str, dict[str, Any]]],
+    index: TaskIndex,
+    files: dict[tuple[str, str | None], dict[str, str]],
+) -> JobResults:
+    """results.json's fields of a harness job (engine, fingerprint and times: the caller)."""
+    from evallaunch.job.runner import model_record
+
+    bench = cfg.benchmark
+    return JobResults(
         experiment=cfg.experiment_name,
-        model={
-            "name": cfg.model.name,
-            "name_or_path": cfg.model.name_or_path,
-            "revision": cfg.model.revision,
-            "version": cfg.model.version,
-            "step": cfg.model.step,
-            "tokens_trained": cfg.model.tokens_trained,
-            "resolved_path": request.model_path,
-            "dtype": request.dtype,
-            "device": request.device,
-        },
+        model=model_record(cfg, request),
         benchmark={
             "name": bench.name,
             "task": bench.task,
@@ -139,8 +179,6 @@ def evaluate_harness_task(
             "strip_think": bool(bench.strip_think),
         },
         backend={"name": backend.name, "model_type": backend.model_type},
-        engine={**request.engine.to_dict(), "servers": serving.started},
-        engine_starts=serving.started + backend.engine_starts,
         backend_metrics={},
         num_problems=max((m["n"] for m in metrics.get(bench.task, {}).values()), default=0),
         num_samples=1,
@@ -157,24 +195,9 @@ def evaluate_harness_task(
         generation={"gen_kwargs": bench.gen_kwargs},
         seed=cfg.generation.seed,
         packages=package_versions(backend.packages),
-        config_fingerprint=config_hash,
-        started_at=started,
+        config_fingerprint="",
+        started_at="",
         finished_at=utc_now(),
-        duration_s=round(time.monotonic() - clock, 3),
+        duration_s=0.0,
         metrics=metrics.get(bench.task, {}),
     )
-    write_details(job_dir / DETAILS_FILE, rows, DETAIL_EXTRAS)
-    data = job.to_dict()
-    write_json(job_dir / RESULTS_FILE, data)
-    return data
-
-
-def _keep_raw(job_dir: Path, results: dict[str, Any], samples: dict[str, Any]) -> None:
-    """lm-eval's own results and per-sample log, as it reported them."""
-    raw = job_dir / "backend"
-    raw.mkdir(parents=True, exist_ok=True)
-    (raw / "results.json").write_text(json.dumps(results, indent=2, default=str))
-    with (raw / "samples.jsonl").open("w") as handle:
-        for task, task_samples in samples.items():
-            for sample in task_samples:
-                handle.write(json.dumps({"task": task, **sample}, default=str) + "\n")

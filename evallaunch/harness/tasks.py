@@ -27,8 +27,14 @@ class TaskIndex:
 
     entries: dict[str, dict[str, Any]]
 
-    def check(self, name: str) -> dict[str, Any]:
+    def check(self, name: str | None) -> dict[str, Any]:
         """The entry of `name`; an unknown name fails with the closest names."""
+        if not name:
+            raise EvallaunchError(
+                "benchmark.task is missing: benchmark=harness runs the lm-eval task, group or "
+                "tag it names",
+                hint="e.g. benchmark.task=gsm8k; list them with `evallaunch tasks PATTERN`",
+            )
         if name in self.entries:
             return self.entries[name]
         close = difflib.get_close_matches(name, list(self.entries), n=5, cutoff=0.6)

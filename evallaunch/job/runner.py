@@ -236,6 +236,22 @@ def _draw_samples(
     return DrawnSamples(output, report, backend, serving.started)
 
 
+def model_record(cfg: DictConfig, request: GenerationRequest) -> dict[str, Any]:
+    """results.json's model section: the model as configured and as loaded."""
+    model = cfg.model
+    return {
+        "name": model.name,
+        "name_or_path": model.name_or_path,
+        "revision": model.revision,
+        "version": model.version,
+        "step": model.step,
+        "tokens_trained": model.tokens_trained,
+        "resolved_path": request.model_path,
+        "dtype": request.dtype,
+        "device": request.device,
+    }
+
+
 def save_config(cfg: DictConfig, job_dir: Path) -> None:
     """The job's resolved config, secrets redacted, as config.yaml."""
     resolved = OmegaConf.to_container(cfg, resolve=True)
@@ -252,20 +268,10 @@ def _job_results(
     clock: float,
 ) -> JobResults:
     """results.json's fields of an evaluation (the metrics come from the graded samples)."""
-    model, bench, gen, backend = cfg.model, cfg.benchmark, cfg.generation, drawn.backend
+    bench, gen, backend = cfg.benchmark, cfg.generation, drawn.backend
     return JobResults(
         experiment=cfg.experiment_name,
-        model={
-            "name": model.name,
-            "name_or_path": model.name_or_path,
-            "revision": model.revision,
-            "version": model.version,
-            "step": model.step,
-            "tokens_trained": model.tokens_trained,
-            "resolved_path": request.model_path,
-            "dtype": request.dtype,
-            "device": request.device,
-        },
+        model=model_record(cfg, request),
         benchmark={
             "name": bench.name,
             "data_file": bench.dataset.file,
