@@ -19,7 +19,7 @@ def _index(args: argparse.Namespace) -> tuple[object, str]:
 def prepare_tasks(args: argparse.Namespace) -> int:
     """Put every dataset the named tasks read into the mirror (from --source or the Hub)."""
     from evallaunch.errors import EvallaunchError
-    from evallaunch.harness.mirror import prepare_dataset
+    from evallaunch.harness.task_data import prepare_dataset
     from evallaunch.harness.tasks import TaskIndex
 
     index, data_dir = _index(args)
@@ -44,7 +44,7 @@ def prepare_tasks(args: argparse.Namespace) -> int:
 
 
 def _tasks(args: argparse.Namespace) -> int:
-    from evallaunch.harness.mirror import mirrored_files
+    from evallaunch.harness.task_data import mirrored_files
     from evallaunch.harness.tasks import TaskIndex, reads_hub
 
     index, data_dir = _index(args)

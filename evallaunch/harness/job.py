@@ -14,8 +14,8 @@ from typing import Any
 from omegaconf import DictConfig
 
 from evallaunch.errors import EvallaunchError
-from evallaunch.harness.mirror import data_hash, require_mirrored
 from evallaunch.harness.outputs import detail_rows, task_metrics
+from evallaunch.harness.task_data import data_hash, require_mirrored
 from evallaunch.harness.tasks import TaskIndex, task_index
 from evallaunch.job.fingerprint import config_fingerprint, fingerprint
 from evallaunch.job.results import (
