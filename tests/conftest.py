@@ -7,8 +7,11 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from evallaunch.backends.base import GenerationRequest
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATASETS = REPO.parent / "shared" / "datasets"
@@ -57,3 +60,27 @@ def evaluate(tmp_path: Path, shared_datasets: Path) -> Evaluate:
         return proc
 
     return run
+
+
+def make_request(work_dir: Path, **changes: Any) -> GenerationRequest:
+    """A generation request with small CPU settings; `changes` set any field."""
+    fields: dict[str, Any] = {
+        "benchmark": "math_500",
+        "problems": [],
+        "problems_file": work_dir / "test.jsonl",
+        "model_path": "m",
+        "revision": None,
+        "dtype": "float32",
+        "device": "cpu",
+        "chat_template": True,
+        "system_prompt": None,
+        "max_model_length": None,
+        "trust_remote_code": False,
+        "n": 1,
+        "temperature": 0.6,
+        "top_p": 0.95,
+        "max_new_tokens": 8,
+        "seed": 1234,
+        "work_dir": work_dir,
+    }
+    return GenerationRequest(**{**fields, **changes})

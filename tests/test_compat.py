@@ -27,7 +27,7 @@ from evallaunch.compat import lm_eval as lm_eval_compat
 from evallaunch.compat import math_verify as math_verify_compat
 from evallaunch.compat import submitit as submitit_compat
 from evallaunch.errors import EvallaunchError
-from tests.conftest import REPO
+from tests.conftest import REPO, make_request
 
 EMBEDDED = "embedded:smollm2-135m-instruct"
 VLLM_PYTHON = REPO / ".venv-vllm" / "bin" / "python"
@@ -357,31 +357,22 @@ def test_lighteval_runs_only_evallaunch_s_task_on_a_model_that_outlives_the_pipe
     )
     from lighteval.pipeline import ParallelismManager, PipelineParameters
 
-    from evallaunch.backends.base import GenerationRequest
     from evallaunch.backends.lighteval_backend import build_task_config
     from evallaunch.benchmarks.mirror import write_problems
     from evallaunch.benchmarks.problem import Problem
     from evallaunch.scoring.math_answers import score_math
 
     problems = [Problem("p0", "Say a number.", "7")]
-    request = GenerationRequest(
+    request = make_request(
+        tmp_path,
         benchmark="compat",
         problems=problems,
         problems_file=write_problems(problems, tmp_path / "data" / "test.jsonl"),
         model_path=str(embedded_model),
-        revision=None,
-        dtype="float32",
-        device="cpu",
-        chat_template=True,
-        system_prompt=None,
-        max_model_length=None,
-        trust_remote_code=False,
         n=2,
         temperature=1.0,
         top_p=1.0,
-        max_new_tokens=8,
         seed=1,
-        work_dir=tmp_path,
     )
     model_class: Any = lighteval_compat.model_for_the_whole_job(TransformersModel)
     assert model_class.greedy_until is TransformersModel.greedy_until.__wrapped__

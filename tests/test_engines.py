@@ -23,7 +23,7 @@ from evallaunch.job.engines import EngineSettings, resolve_problems_per_unit
 from evallaunch.job.grading import SampleGrader
 from evallaunch.job.ledger import SampleLedger
 from evallaunch.job.sampling import draw_samples
-from tests.conftest import Evaluate
+from tests.conftest import Evaluate, make_request
 
 PROBLEMS = [Problem(f"p{i}", f"What is {i} + {i}?", str(2 * i)) for i in range(6)]
 
@@ -80,24 +80,10 @@ def answers(request: GenerationRequest, problem: Problem) -> list[Completion]:
 
 
 def request_for(tmp_path: Path, n: int, problems: list[Problem] = PROBLEMS) -> GenerationRequest:
-    return GenerationRequest(
-        benchmark="math_500",
+    return make_request(
+        tmp_path,
         problems=problems,
-        problems_file=tmp_path / "test.jsonl",
-        model_path="m",
-        revision=None,
-        dtype="float32",
-        device="cpu",
-        chat_template=True,
-        system_prompt=None,
-        max_model_length=None,
-        trust_remote_code=False,
         n=n,
-        temperature=0.6,
-        top_p=0.95,
-        max_new_tokens=8,
-        seed=1234,
-        work_dir=tmp_path,
     )
 
 

@@ -22,7 +22,7 @@ import pytest
 from evallaunch.collect.results_table import Skipped, load_job
 from evallaunch.job.ledger import SampleLedger
 from evallaunch.job.results import recorded_state
-from tests.conftest import Evaluate
+from tests.conftest import Evaluate, make_request
 
 pytestmark = pytest.mark.slow
 
@@ -149,31 +149,18 @@ def test_a_finished_job_rerun_draws_afresh(evaluate: Evaluate, tmp_path: Path) -
 
 def unit_request(tmp_path: Path, shared: Path, overrides: list[str]):
     """The request of a 2-problem, 2-sample lm-eval job (as the runner builds it)."""
-    from evallaunch.backends.base import GenerationRequest
     from evallaunch.benchmarks.mirror import load_problems, write_problems
     from evallaunch.compose import compose_config
     from evallaunch.models.resolve import resolve_model
 
     cfg = compose_config(["backend=lmeval", f"paths.data_dir={shared}", *UNITS, *overrides])
     problems, _ = load_problems(cfg.benchmark, cfg.paths.data_dir)
-    request = GenerationRequest(
-        benchmark="math_500",
+    request = make_request(
+        tmp_path,
         problems=problems,
         problems_file=write_problems(problems, tmp_path / "test.jsonl"),
         model_path=resolve_model(cfg.model, cfg.paths.cache_dir),
-        revision=None,
-        dtype="float32",
-        device="cpu",
-        chat_template=True,
-        system_prompt=None,
-        max_model_length=None,
-        trust_remote_code=False,
         n=2,
-        temperature=0.6,
-        top_p=0.95,
-        max_new_tokens=8,
-        seed=1234,
-        work_dir=tmp_path,
     )
     return cfg, request
 

@@ -20,7 +20,7 @@ from evallaunch.job.ledger import SampleLedger
 from evallaunch.job.stopping import is_settled, neyman_scale, neyman_target, wilson_width
 from evallaunch.job.units import unit_seed
 from evallaunch.scoring.metrics import summarize
-from tests.conftest import Evaluate
+from tests.conftest import Evaluate, make_request
 
 
 def completion(problem: str, index: int) -> Completion:
@@ -282,24 +282,10 @@ def draw_neyman(folder: Path, backend: Backend, in_flight: int = 1):
     from evallaunch.job.sampling import draw_samples
 
     problems = [Problem(f"p{i}", f"What is {i} + {i}?", str(2 * i)) for i in range(6)]
-    request = GenerationRequest(
-        benchmark="math_500",
+    request = make_request(
+        folder,
         problems=problems,
-        problems_file=folder / "test.jsonl",
-        model_path="m",
-        revision=None,
-        dtype="float32",
-        device="cpu",
-        chat_template=True,
-        system_prompt=None,
-        max_model_length=None,
-        trust_remote_code=False,
         n=16,
-        temperature=0.6,
-        top_p=0.95,
-        max_new_tokens=8,
-        seed=1234,
-        work_dir=folder,
     )
     rule = SimpleNamespace(
         problems_per_unit=3,

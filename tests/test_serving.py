@@ -38,7 +38,7 @@ from evallaunch.models.embedded import embedded_checkpoint
 from evallaunch.serving.balancer import LoadBalancer
 from evallaunch.serving.job_servers import build_servers, server_settings
 from evallaunch.serving.servers import Server, ServerPool, free_port
-from tests.conftest import REPO, Evaluate
+from tests.conftest import REPO, Evaluate, make_request
 
 EMBEDDED = "embedded:smollm2-135m-instruct"
 # Two problems, a few greedy tokens: enough to compare completions, cheap on 2 cores.
@@ -257,26 +257,9 @@ def http_servers(tmp_path: Path, count: int = 2) -> list[Server]:
 
 
 def request_for(model_path: str | Path, tmp_path: Path, **changes: Any) -> GenerationRequest:
-    fields: dict[str, Any] = {
-        "benchmark": "math_500",
-        "problems": [],
-        "problems_file": tmp_path / "test.jsonl",
-        "model_path": str(model_path),
-        "revision": None,
-        "dtype": "float32",
-        "device": "cpu",
-        "chat_template": True,
-        "system_prompt": None,
-        "max_model_length": None,
-        "trust_remote_code": False,
-        "n": 1,
-        "temperature": 0.0,
-        "top_p": 1.0,
-        "max_new_tokens": 16,
-        "seed": 1234,
-        "work_dir": tmp_path,
-    }
-    return GenerationRequest(**{**fields, **changes})
+    """A greedy 16-token request for `model_path`."""
+    defaults = {"temperature": 0.0, "top_p": 1.0, "max_new_tokens": 16}
+    return make_request(tmp_path, model_path=str(model_path), **{**defaults, **changes})
 
 
 def test_commands_are_filled_in_per_server(tmp_path: Path) -> None:

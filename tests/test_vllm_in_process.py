@@ -16,28 +16,22 @@ from evallaunch.backends.base import GenerationRequest
 from evallaunch.backends.lighteval_models import vllm_model_config
 from evallaunch.backends.lmeval_backend import vllm_model_args
 from evallaunch.job.engines import EngineSettings
-from tests.conftest import TINY, Evaluate
+from tests.conftest import TINY, Evaluate, make_request
 
 
 def request(tmp_path: Path) -> GenerationRequest:
-    return GenerationRequest(
+    return make_request(
+        tmp_path,
         benchmark="aime24",
         problems=[],
-        problems_file=tmp_path / "test.jsonl",
         model_path="deepseek-ai/DeepSeek-R1-Distill-Qwen-32B",
         revision="main",
         dtype="bfloat16",
         device="cuda",
-        chat_template=True,
-        system_prompt=None,
         max_model_length=32768,
-        trust_remote_code=False,
         n=64,
-        temperature=0.6,
-        top_p=0.95,
         max_new_tokens=32768,
         seed=77,
-        work_dir=tmp_path,
         engine=EngineSettings(
             replicas=2,
             tensor_parallel_size=4,
