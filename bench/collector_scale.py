@@ -189,6 +189,8 @@ def child_summaries(count: int, reps: int) -> dict:
     table = _table_module()
     if table is None:
         return {"skipped": "evallaunch.collect.results_table not available"}
+    from evallaunch.collect import suite_groups
+
     jobs = [(Path(f"outputs/bench/job-{i}"), results_dict(i)) for i in range(count)]
     stages: dict[str, dict[str, list[float]]] = {}
     rows = 0
@@ -200,7 +202,7 @@ def child_summaries(count: int, reps: int) -> dict:
         rows = len(frame)
         for name, fn in (
             ("merge_tables", lambda f=frame: table.merge_tables([f])),
-            ("group_rows", lambda f=frame: table.group_rows(f, GROUPS)),
+            ("group_rows", lambda f=frame: suite_groups.group_rows(f, GROUPS)),
         ):
             seconds, growth, result = measure(fn)
             del result

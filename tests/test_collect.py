@@ -20,15 +20,9 @@ import yaml
 
 from evallaunch.cli import results_commands
 from evallaunch.collect import compare, plots, publish, report
-from evallaunch.collect.results_table import (
-    KEY,
-    Collection,
-    collect,
-    group_rows,
-    merge_tables,
-    normalize,
-    read_table,
-)
+from evallaunch.collect.collection import Collection, collect
+from evallaunch.collect.results_table import KEY, merge_tables, normalize, read_table
+from evallaunch.collect.suite_groups import group_rows
 from evallaunch.errors import EvallaunchError
 from evallaunch.job.results import JobResults, validate_results, write_json, write_outcome
 from evallaunch.job.runner import archive_previous

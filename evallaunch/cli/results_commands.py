@@ -15,8 +15,8 @@ from evallaunch.errors import EvallaunchError
 if TYPE_CHECKING:
     import pandas as pd
 
+    from evallaunch.collect.collection import Collection
     from evallaunch.collect.plots import PlotFile
-    from evallaunch.collect.results_table import Collection
 
 
 def _warn(message: str) -> None:
@@ -31,7 +31,9 @@ def _wandb_available() -> bool:
 
 def _collect(args: argparse.Namespace) -> int:
     from evallaunch.collect import report
-    from evallaunch.collect.results_table import collect, load_groups, read_table, write_table
+    from evallaunch.collect.collection import collect
+    from evallaunch.collect.results_table import read_table, write_table
+    from evallaunch.collect.suite_groups import load_groups
 
     roots = [Path(root) for root in (args.roots or ["outputs"])]
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")

@@ -20,12 +20,11 @@ from evallaunch.collect.report import pass1_cells
 from evallaunch.collect.results_table import (
     GROUP_PREFIX,
     KEY,
-    headline,
     merge_tables,
     read_table,
-    with_groups,
     write_table,
 )
+from evallaunch.collect.suite_groups import headline, with_groups
 from evallaunch.errors import EvallaunchError, require
 from evallaunch.job.results import DETAILS_FILE
 

@@ -13,7 +13,8 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from evallaunch.collect.results_table import GROUP_PREFIX, UNIT, best_rows, headline
+from evallaunch.collect.results_table import GROUP_PREFIX, UNIT
+from evallaunch.collect.suite_groups import best_rows, headline
 from evallaunch.errors import EvallaunchError
 
 REFERENCE_DIR = Path(str(resources.files("evallaunch.collect") / "data" / "reference"))

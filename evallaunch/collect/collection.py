@@ -1,0 +1,54 @@
+"""`collect`: scan job directories, merge with earlier tables (the newest eval wins) and
+recompute the group rows (``benchmark="group:<name>"``) from the merged table, so that
+collecting is idempotent."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from evallaunch.collect.results_table import KEY, Skipped, long_table, merge_tables, scan
+from evallaunch.collect.suite_groups import group_rows, load_groups
+
+
+@dataclass
+class Collection:
+    """The outcome of `collect`: the merged table and what was left out.
+
+    Attributes:
+        table: The long table, merged, deduplicated, with group rows.
+        new_rows: The rows read from the scanned roots alone (no group rows).
+        skipped: One entry per job directory that was not usable.
+        coverage: Per (model, revision, step, backend, group): members found and missing.
+    """
+
+    table: pd.DataFrame
+    new_rows: pd.DataFrame
+    skipped: list[Skipped]
+    coverage: pd.DataFrame
+
+
+def collect(
+    roots: Sequence[Path],
+    existing: Sequence[pd.DataFrame] = (),
+    groups: Mapping[str, list[str]] | None = None,
+) -> Collection:
+    """Scan `roots`, merge with `existing` tables (newest eval wins) and add group rows.
+
+    Args:
+        roots: Output roots (or sweep or job directories) to scan.
+        existing: Earlier tables to merge with (a local table file, the Hub's table).
+        groups: Suite groups; None reads evallaunch/collect/data/groups.yaml.
+
+    Returns:
+        The collection: merged table, this scan's own rows, skipped jobs, group coverage.
+    """
+    jobs, skipped = scan(roots)
+    new_rows = long_table(jobs)
+    merged = merge_tables([*existing, new_rows])
+    extra, coverage = group_rows(merged, load_groups() if groups is None else groups)
+    table = pd.concat([merged, extra], ignore_index=True).sort_values(KEY, ignore_index=True)
+    return Collection(table, new_rows, skipped, coverage)
