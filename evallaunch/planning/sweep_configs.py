@@ -52,7 +52,7 @@ class SweepComposer:
     def compose(self, overrides: list[str]) -> tuple[Namespace, dict[str, Any]]:
         """(the job's resolved config, the cluster's hardware) for one job."""
         from evallaunch.compose import compose_config
-        from evallaunch.schema import derive_model_keys
+        from evallaunch.naming import derive_model_keys
 
         groups = tuple(o for o in overrides if _is_group(o))
         if groups not in self._cache:
