@@ -38,8 +38,16 @@ def lighteval_vllm_module() -> Any:
 
         native._evallaunch_adapted = True  # type: ignore[attr-defined]
         return native
-    import vllm
-    from vllm.inputs import TokensPrompt
+    vllm_model = _import_as_if_vllm_were_pinned(name)
+    vllm_model.LLM = _llm_taking_old_arguments()
+    vllm_model._evallaunch_adapted = True
+    return vllm_model
+
+
+def _import_as_if_vllm_were_pinned(name: str) -> Any:
+    """Import lighteval's module `name` afresh, with the vLLM and ray names it imports
+    supplied and lighteval believing its vLLM is installed."""
+    import lighteval.utils.imports as imports
     from vllm.tokenizers import get_tokenizer
 
     shim = types.ModuleType("vllm.transformers_utils.tokenizer")
@@ -55,9 +63,15 @@ def lighteval_vllm_module() -> Any:
     imports.is_package_available = available  # type: ignore[assignment]
     sys.modules.pop(name, None)  # imported already, with the placeholder, by the pipeline
     try:
-        vllm_model = importlib.import_module(name)
+        return importlib.import_module(name)
     finally:
         imports.is_package_available = original
+
+
+def _llm_taking_old_arguments() -> type:
+    """vLLM's `LLM` accepting lighteval 0.13's `swap_space` and `prompt_token_ids`."""
+    import vllm
+    from vllm.inputs import TokensPrompt
 
     class LLM(vllm.LLM):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -76,9 +90,7 @@ def lighteval_vllm_module() -> Any:
                 prompts = [TokensPrompt(prompt_token_ids=ids) for ids in prompt_token_ids]
             return super().generate(prompts, sampling_params, **kwargs)
 
-    vllm_model.LLM = LLM  # type: ignore[attr-defined]
-    vllm_model._evallaunch_adapted = True  # type: ignore[attr-defined]
-    return vllm_model
+    return LLM
 
 
 @contextlib.contextmanager

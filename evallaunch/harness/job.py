@@ -8,6 +8,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,15 +35,29 @@ DETAIL_EXTRAS = ("task", "filter", "metrics")
 THINK = re.compile(r"^.*?</think>\s*", re.DOTALL)
 
 
-def harness_fingerprint(cfg: DictConfig, index: TaskIndex | None = None) -> str:
-    """The config fingerprint of a harness job: its settings, the sha256 of every mirrored
-    file its tasks read, and the hash of the tasks' definitions (a task changed upstream is
-    not skipped as done)."""
+@dataclass(frozen=True)
+class HarnessInputs:
+    """What a harness job reads, and what identifies it: the task index, the mirrored files
+    of its datasets with their sha256, the hash of the task's definition and the config
+    fingerprint they make with the job's settings."""
+
+    index: TaskIndex
+    files: dict[tuple[str, str | None], dict[str, str]]
+    data_sha256: dict[str, str]
+    definition_sha256: str
+    config_fingerprint: str
+
+
+def harness_inputs(cfg: DictConfig) -> HarnessInputs:
+    """The inputs of the job `cfg` (a task whose data is not mirrored fails here); the
+    fingerprint covers the data and the definition, so a task changed upstream is not
+    skipped as done."""
     bench = cfg.benchmark
-    index = index or task_index(cfg.paths.cache_dir, bench.include_path)
+    index = task_index(cfg.paths.cache_dir, bench.include_path)
     files = require_mirrored(cfg.paths.data_dir, bench.task, index.hub_datasets(bench.task))
-    data = {"data": data_hash(files), "definition": index.definition_hash(bench.task)}
-    return config_fingerprint(cfg, fingerprint(data))
+    data, definition = data_hash(files), index.definition_hash(bench.task)
+    identity = fingerprint({"data": data, "definition": definition})
+    return HarnessInputs(index, files, data, definition, config_fingerprint(cfg, identity))
 
 
 def strip_think(text: str) -> str:
@@ -66,7 +81,7 @@ def evaluate_harness_task(
     """Run `benchmark.task` with lm-eval on the job's model; write details.parquet and
     results.json (last); return the results."""
     from evallaunch.backends.lmeval_backend import LmevalBackend
-    from evallaunch.job.runner import prepare_generation, save_config
+    from evallaunch.job.runner import model_record, prepare_generation, save_config
     from evallaunch.serving.job_servers import inference_servers
 
     bench = cfg.benchmark
@@ -76,29 +91,102 @@ def evaluate_harness_task(
             "on lm-eval's task definitions (lighteval's task names are not supported yet)",
             hint="use backend=lmeval (or lmeval_server)",
         )
-    index = task_index(cfg.paths.cache_dir, bench.include_path)
-    files = require_mirrored(cfg.paths.data_dir, bench.task, index.hub_datasets(bench.task))
-    config_hash = harness_fingerprint(cfg, index)
+    inputs = harness_inputs(cfg)
     backend, request = prepare_generation(cfg, job_dir, [])
     assert isinstance(backend, LmevalBackend)
     backend.prepare(request)
-    log.info("Harness task %s: %s", bench.task, ", ".join(index.tasks_of(bench.task)))
+    log.info("Harness task %s: %s", bench.task, ", ".join(inputs.index.tasks_of(bench.task)))
     with inference_servers(cfg, request, 1) as (request, serving):
-        results = _simple_evaluate(cfg, backend, backend.lm(request), index, files)
+        results = _simple_evaluate(cfg, backend, backend.lm(request), inputs)
     samples = results.pop("samples", {})
     _keep_raw(job_dir, results, samples)
     metrics = task_metrics(results)
-    rows = detail_rows(samples)
     save_config(cfg, job_dir)
-    job = _job_results(cfg, request, backend, results, metrics, index, files)
-    job.engine = {**request.engine.to_dict(), "servers": serving.started}
-    job.engine_starts = serving.started + backend.engine_starts
-    job.config_fingerprint, job.started_at = config_hash, started
-    job.duration_s = round(time.monotonic() - clock, 3)
-    write_details(job_dir / DETAILS_FILE, rows, DETAIL_EXTRAS)
+    job = JobResults(
+        experiment=cfg.experiment_name,
+        model=model_record(cfg, request),
+        benchmark={
+            "name": bench.name,
+            "task": bench.task,
+            "include_path": bench.include_path,
+            "data_sha256": inputs.data_sha256,
+            "definition_sha256": inputs.definition_sha256,
+            "limit": bench.limit,
+            "scorer": "harness",
+            "chat_template": bool(cfg.model.chat_template),
+            "strip_think": bool(bench.strip_think),
+        },
+        backend={"name": backend.name, "model_type": backend.model_type},
+        engine={**request.engine.to_dict(), "servers": serving.started},
+        engine_starts=serving.started + backend.engine_starts,
+        backend_metrics={},
+        num_problems=max((m["n"] for m in metrics.get(bench.task, {}).values()), default=0),
+        num_samples=1,
+        sampling=None,
+        tasks=_tasks_section(results, metrics),
+        generation={"gen_kwargs": bench.gen_kwargs},
+        seed=cfg.generation.seed,
+        packages=package_versions(backend.packages),
+        config_fingerprint=inputs.config_fingerprint,
+        started_at=started,
+        finished_at=utc_now(),
+        duration_s=round(time.monotonic() - clock, 3),
+        metrics=metrics.get(bench.task, {}),
+    )
+    write_details(job_dir / DETAILS_FILE, detail_rows(samples), DETAIL_EXTRAS)
     data = job.to_dict()
     write_json(job_dir / RESULTS_FILE, data)
     return data
+
+
+def _simple_evaluate(
+    cfg: DictConfig, backend: Any, lm: Any, inputs: HarnessInputs
+) -> dict[str, Any]:
+    """lm-eval's `simple_evaluate` of the job's task, its datasets read from the mirror."""
+    import lm_eval
+    from lm_eval.tasks import TaskManager
+
+    from evallaunch.compat.lm_eval import redirected_task_datasets
+
+    bench, seed = cfg.benchmark, cfg.generation.seed
+    if bench.strip_think:
+        lm.generate_until = _stripping(lm.generate_until)
+    dirs = inputs.index.yaml_dirs(bench.task)
+    with redirected_task_datasets(lambda path, name: inputs.files.get((path, name))):
+        return dict(
+            lm_eval.simple_evaluate(
+                model=lm,
+                tasks=[bench.task],
+                task_manager=TaskManager(include_defaults=False, include_path=dirs),
+                num_fewshot=bench.num_fewshot,
+                limit=bench.limit,
+                gen_kwargs=bench.gen_kwargs or None,
+                batch_size=backend.batch_size,
+                log_samples=True,
+                apply_chat_template=cfg.model.chat_template,
+                system_instruction=cfg.model.system_prompt,
+                random_seed=seed,
+                numpy_random_seed=seed,
+                torch_random_seed=seed,
+                fewshot_random_seed=seed,
+            )
+        )
+
+
+def _tasks_section(
+    results: dict[str, Any], metrics: dict[str, dict[str, dict[str, Any]]]
+) -> dict[str, Any]:
+    """results.json's `tasks`: each task and group with its version, few-shot count,
+    members and metrics, as lm-eval reported them."""
+    return {
+        task: {
+            "version": results.get("versions", {}).get(task),
+            "num_fewshot": results.get("n-shot", {}).get(task),
+            "subtasks": results.get("group_subtasks", {}).get(task),
+            "metrics": task_metrics_of,
+        }
+        for task, task_metrics_of in metrics.items()
+    }
 
 
 def _keep_raw(job_dir: Path, results: dict[str, Any], samples: dict[str, Any]) -> None:
@@ -110,94 +198,3 @@ def _keep_raw(job_dir: Path, results: dict[str, Any], samples: dict[str, Any]) -
         for task, task_samples in samples.items():
             for sample in task_samples:
                 handle.write(json.dumps({"task": task, **sample}, default=str) + "\n")
-
-
-def _simple_evaluate(
-    cfg: DictConfig,
-    backend: Any,
-    lm: Any,
-    index: TaskIndex,
-    files: dict[tuple[str, str | None], dict[str, str]],
-) -> dict[str, Any]:
-    """lm-eval's `simple_evaluate` of the job's task, its datasets read from the mirror."""
-    import lm_eval
-    from lm_eval.tasks import TaskManager
-
-    from evallaunch.compat.lm_eval import redirected_task_datasets
-
-    bench = cfg.benchmark
-    if bench.strip_think:
-        lm.generate_until = _stripping(type(lm).generate_until.__get__(lm))
-    with redirected_task_datasets(lambda path, name: files.get((path, name))):
-        return dict(
-            lm_eval.simple_evaluate(
-                model=lm,
-                tasks=[bench.task],
-                task_manager=TaskManager(
-                    include_defaults=False, include_path=index.yaml_dirs(bench.task)
-                ),
-                num_fewshot=bench.num_fewshot,
-                limit=bench.limit,
-                gen_kwargs=bench.gen_kwargs or None,
-                batch_size=backend.batch_size,
-                log_samples=True,
-                apply_chat_template=cfg.model.chat_template,
-                system_instruction=cfg.model.system_prompt,
-                random_seed=cfg.generation.seed,
-                numpy_random_seed=cfg.generation.seed,
-                torch_random_seed=cfg.generation.seed,
-                fewshot_random_seed=cfg.generation.seed,
-            )
-        )
-
-
-def _job_results(
-    cfg: DictConfig,
-    request: Any,
-    backend: Any,
-    results: dict[str, Any],
-    metrics: dict[str, dict[str, dict[str, Any]]],
-    index: TaskIndex,
-    files: dict[tuple[str, str | None], dict[str, str]],
-) -> JobResults:
-    """results.json's fields of a harness job (engine, fingerprint and times: the caller)."""
-    from evallaunch.job.runner import model_record
-
-    bench = cfg.benchmark
-    return JobResults(
-        experiment=cfg.experiment_name,
-        model=model_record(cfg, request),
-        benchmark={
-            "name": bench.name,
-            "task": bench.task,
-            "include_path": bench.include_path,
-            "data_sha256": data_hash(files),
-            "definition_sha256": index.definition_hash(bench.task),
-            "limit": bench.limit,
-            "scorer": "harness",
-            "chat_template": bool(cfg.model.chat_template),
-            "strip_think": bool(bench.strip_think),
-        },
-        backend={"name": backend.name, "model_type": backend.model_type},
-        backend_metrics={},
-        num_problems=max((m["n"] for m in metrics.get(bench.task, {}).values()), default=0),
-        num_samples=1,
-        sampling=None,
-        tasks={
-            task: {
-                "version": results.get("versions", {}).get(task),
-                "num_fewshot": results.get("n-shot", {}).get(task),
-                "subtasks": results.get("group_subtasks", {}).get(task),
-                "metrics": task_metrics_of,
-            }
-            for task, task_metrics_of in metrics.items()
-        },
-        generation={"gen_kwargs": bench.gen_kwargs},
-        seed=cfg.generation.seed,
-        packages=package_versions(backend.packages),
-        config_fingerprint="",
-        started_at="",
-        finished_at=utc_now(),
-        duration_s=0.0,
-        metrics=metrics.get(bench.task, {}),
-    )

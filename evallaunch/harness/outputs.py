@@ -54,11 +54,8 @@ def detail_rows(samples: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]
         for sample in task_samples:
             arguments = sample.get("arguments") or []
             responses = sample.get("resps") or []
-            metrics = {
-                name: _number(sample.get(name))
-                for name in sample.get("metrics", [])
-                if _number(sample.get(name)) is not None
-            }
+            values = {name: _number(sample.get(name)) for name in sample.get("metrics", [])}
+            metrics = {name: value for name, value in values.items() if value is not None}
             first = next(iter(metrics.values()), None)
             rows.append(
                 {

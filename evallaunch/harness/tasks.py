@@ -5,6 +5,7 @@ and a hash of their definitions."""
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import json
 import os
@@ -126,20 +127,12 @@ def index_file(cache_dir: str | Path) -> Path:
 
 
 def task_index(cache_dir: str | Path, include_path: str | None = None) -> TaskIndex:
-    """lm-eval's built-in tasks (indexed once, then read from the cache: indexing them
-    takes lm-eval most of a minute on one core) and the tasks under `include_path`."""
+    """lm-eval's built-in tasks (indexed once per lm-eval version, then read from the cache:
+    indexing them takes lm-eval most of a minute on one core) and the tasks under
+    `include_path`."""
     from evallaunch.compat.lm_eval import task_entries
 
-    cached = index_file(cache_dir)
-    try:
-        entries = json.loads(cached.read_text())
-    except (OSError, ValueError):
-        entries = task_entries(None)
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        temporary = cached.with_suffix(f".{os.getpid()}.tmp")
-        temporary.write_text(json.dumps(entries))
-        os.replace(temporary, cached)  # jobs sharing the cache never read half a file
-    by_name = {entry["name"]: entry for entry in entries}
+    by_name = dict(_builtin_entries(index_file(cache_dir)))
     if include_path:
         directory = Path(include_path).expanduser()
         if not directory.is_dir():
@@ -149,3 +142,20 @@ def task_index(cache_dir: str | Path, include_path: str | None = None) -> TaskIn
         for entry in task_entries(str(directory.resolve()), include_defaults=False):
             by_name[entry["name"]] = entry
     return TaskIndex(by_name)
+
+
+@functools.lru_cache(maxsize=4)
+def _builtin_entries(cached: Path) -> dict[str, dict[str, Any]]:
+    """The built-in tasks by name, from `cached` (built there first if it is missing); read
+    once per process (a sweep fingerprints many harness jobs at submit)."""
+    from evallaunch.compat.lm_eval import task_entries
+
+    try:
+        entries = json.loads(cached.read_text())
+    except (OSError, ValueError):
+        entries = task_entries(None)
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        temporary = cached.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_text(json.dumps(entries))
+        os.replace(temporary, cached)  # jobs sharing the cache never read half a file
+    return {entry["name"]: entry for entry in entries}

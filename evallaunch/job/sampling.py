@@ -55,14 +55,7 @@ def draw_samples(
         raise ValueError("adaptive sampling decides on graded samples: the ledger needs a grader")
     schedule = Schedule(request, ledger, sampling)
     scorer = ledger.grader.score if ledger.grader is not None else None
-    report = SamplingReport(budget_n=request.n)
-    if sampling.adaptive:
-        report.adaptive = {
-            "rule": sampling.adaptive_rule,
-            "ci_width": sampling.ci_width if sampling.adaptive_rule == "interval" else None,
-            "match_n": sampling.match_n if sampling.adaptive_rule == "neyman" else None,
-            "min_samples": sampling.min_samples,
-        }
+    report = SamplingReport(budget_n=request.n, adaptive=_adaptive_settings(sampling))
     planned: set[SampleKey] = set()  # this run's samples (the ledger may hold others)
     names: list[str] = []
     progress = Progress(schedule.planned_samples)
@@ -100,17 +93,35 @@ def draw_samples(
     else:
         backend.prepare(request)
         run_overlapped(schedule, start, run, finish, units_in_flight, answered)
-    n = request.n
-    drawn = {
-        problem.id: [
-            ledger.samples[(problem.id, i)] for i in range(n) if (problem.id, i) in planned
-        ]
-        for problem in request.problems
-    }
+    drawn = _drawn_samples(request, ledger, planned)
     report.samples_per_problem = _spread([len(v) for v in drawn.values()])
     completions = [c for samples in drawn.values() for c in samples]
     metrics = _weighted_metrics([ledger.units[name] for name in names])
     return BackendOutput(completions, metrics=metrics), report
+
+
+def _adaptive_settings(sampling: Any) -> dict[str, Any] | None:
+    """The adaptive stopping rule's settings, as the report records them (None: fixed n)."""
+    if not sampling.adaptive:
+        return None
+    return {
+        "rule": sampling.adaptive_rule,
+        "ci_width": sampling.ci_width if sampling.adaptive_rule == "interval" else None,
+        "match_n": sampling.match_n if sampling.adaptive_rule == "neyman" else None,
+        "min_samples": sampling.min_samples,
+    }
+
+
+def _drawn_samples(
+    request: GenerationRequest, ledger: SampleLedger, planned: set[SampleKey]
+) -> dict[str, list[Completion]]:
+    """This run's samples of each problem, in sample order, from the ledger."""
+    return {
+        problem.id: [
+            ledger.samples[(problem.id, i)] for i in range(request.n) if (problem.id, i) in planned
+        ]
+        for problem in request.problems
+    }
 
 
 class Progress:

@@ -60,9 +60,9 @@ class JobSpec:
 def job_fingerprint(cfg: DictConfig) -> str:
     """The fingerprint the job's results.json will carry (data hash read from the mirror)."""
     if cfg.benchmark.format == "harness":
-        from evallaunch.harness.job import harness_fingerprint
+        from evallaunch.harness.job import harness_inputs
 
-        return harness_fingerprint(cfg)
+        return harness_inputs(cfg).config_fingerprint
     data = mirror_file(cfg.benchmark, cfg.paths.data_dir)
     return config_fingerprint(cfg, sha256_of(data))
 
