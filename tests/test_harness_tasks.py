@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from evallaunch.collect.compare import compare_jobs
 from evallaunch.harness.job import strip_think
 from evallaunch.harness.outputs import detail_rows, task_metrics
 from evallaunch.job.results import validate_results
@@ -156,6 +157,11 @@ def test_a_user_group_of_a_generative_and_a_multiple_choice_task(
     details = pd.read_parquet(job_dir(tmp_path, "el_suite") / "details.parquet")
     assert mc["value"] == mean_by(details, "el_mc", "acc", "none")
     assert set(details["task"]) == {"el_gen", "el_mc"}
+    # evallaunch compare pairs the documents of every task of the group
+    job = job_dir(tmp_path, "el_suite")
+    paired = compare_jobs(job, job, "el_suite")
+    assert paired.num_problems == 3 + 3 and paired.diff == 0
+    assert paired.a == pytest.approx(expected)
 
 
 @pytest.mark.slow

@@ -97,11 +97,32 @@ def paired_bootstrap(
 def _outcomes(job_dir: Path) -> pd.DataFrame:
     path = job_dir / DETAILS_FILE
     try:
-        details = pd.read_parquet(path, columns=["problem_id", "sample_index", "correct"])
+        import pyarrow.parquet as pq
+
+        names = set(pq.read_schema(path).names)
+        harness = {"task", "filter"} <= names  # a row per task, document and filter
+        columns = ["problem_id", "sample_index", "correct", *(["task", "filter"] * harness)]
+        details = pd.read_parquet(path, columns=columns)
     except (OSError, ValueError) as err:
         raise EvallaunchError(f"cannot read per-sample outcomes {path}: {err}") from None
+    if harness:
+        details = _harness_outcomes(details, path)
     grouped = details.groupby("problem_id", sort=True)["correct"]
     return pd.DataFrame({"score": grouped.mean(), "n": grouped.size(), "first": grouped.first()})
+
+
+def _harness_outcomes(details: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """A harness job's details (a row per task, document and filter): each task's first
+    filter (that of its headline metric), documents keyed by task, 0/1 outcomes only."""
+    first = details.drop_duplicates("task")[["task", "filter"]]
+    rows = details.merge(first, on=["task", "filter"]).dropna(subset=["correct"])
+    if rows.empty:
+        raise EvallaunchError(
+            f"{path} has no 0/1 outcome per document (its tasks' first metrics are not "
+            "right/wrong), so no paired test applies"
+        )
+    keys = rows["task"].astype(str) + "/" + rows["problem_id"].astype(str)
+    return rows.assign(problem_id=keys, correct=rows["correct"].astype(bool))
 
 
 def compare_jobs(a_dir: Path, b_dir: Path, benchmark: str, seed: int = 0) -> Comparison:
