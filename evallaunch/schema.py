@@ -107,11 +107,14 @@ class BenchmarkConfig:
     metrics: list[str] = field(default_factory=lambda: ["pass@1"])
     # Mean completion tokens of a reasoning model (time estimates; null: a share of the cap).
     mean_new_tokens: int | None = None
-    # format=harness (conf/benchmark/harness.yaml): an lm-eval task, group or tag by name,
-    # run with the harness's own prompts, filters and metrics.
+    # format=harness (conf/benchmark/harness.yaml): an lm-eval or lighteval task, group or
+    # tag by name (the backend picks the harness), run with the harness's own prompts,
+    # filters and metrics.
     task: str | None = None
     # A directory of the user's own lm-eval task YAMLs.
     include_path: str | None = None
+    # The user's own lighteval tasks: a custom-tasks .py file with a TASKS_TABLE.
+    custom_tasks: str | None = None
     # Few-shot examples (null: the task's own number).
     num_fewshot: int | None = None
     # Overrides of the task's generation_kwargs in lm-eval's --gen_kwargs form, e.g.

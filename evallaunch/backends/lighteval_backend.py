@@ -95,17 +95,7 @@ class LightevalBackend(Backend):
 
         set_seed(request.seed)
         server = request.base_url is not None
-        if server:
-            model = self._server_model(request)
-        elif self.model_type == "vllm":
-            model = self.reuse("vllm", lambda: vllm_model(request, self.model_args))
-            # vLLM seeds each request: the unit's seed makes its samples reproducible.
-            model.config.generation_parameters.seed = request.seed
-        else:
-            model = self.reuse(
-                request.model_path,
-                lambda: transformers_model(request, self.batch_size, self.model_args),
-            )
+        model = self.job_model(request)
         end_ids = {model.tokenizer.eos_token_id, model.tokenizer.pad_token_id} - {None}
         prompt_manager = model.prompt_manager
         raw_dir = request.work_dir / "backend"
@@ -135,6 +125,21 @@ class LightevalBackend(Backend):
             )
         ]
         return BackendOutput(completions=completions, metrics={METRIC: float(scores[METRIC])})
+
+    def job_model(self, request: GenerationRequest) -> Any:
+        """lighteval's model for `request`: a client of the job's servers, or the in-process
+        vLLM or transformers model, loaded once per job."""
+        if request.base_url is not None:
+            return self._server_model(request)
+        if self.model_type == "vllm":
+            model = self.reuse("vllm", lambda: vllm_model(request, self.model_args))
+            # vLLM seeds each request: the unit's seed makes its samples reproducible.
+            model.config.generation_parameters.seed = request.seed
+            return model
+        return self.reuse(
+            request.model_path,
+            lambda: transformers_model(request, self.batch_size, self.model_args),
+        )
 
     def apply_batch_size(self, model: Any) -> None:
         model.config.batch_size = model.batch_size = self.batch_size

@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from evallaunch.cli.harness_commands import add_task_source_arguments
+
 
 def _prepare(args: argparse.Namespace) -> int:
     from evallaunch.benchmarks.prepare import prepare
@@ -16,7 +18,7 @@ def _prepare(args: argparse.Namespace) -> int:
         from evallaunch.cli.harness_commands import prepare_tasks
 
         return prepare_tasks(args)
-    # benchmark=harness reads the datasets of lm-eval's tasks: `prepare --task NAME`.
+    # benchmark=harness reads the datasets of the harnesses' tasks: `prepare --task NAME`.
     names = args.benchmarks or [b for b in group_options("benchmark") if b != "harness"]
     unknown = sorted(set(names) - set(group_options("benchmark")))
     if unknown:
@@ -112,10 +114,10 @@ def register_commands(commands: Any) -> None:
         "--task",
         action="append",
         default=[],
-        help="an lm-eval task, group or tag whose datasets to mirror (benchmark=harness); "
+        help="a harness task, group or tag whose datasets to mirror (benchmark=harness); "
         "repeatable",
     )
-    prepare.add_argument("--include-path", help="a directory of your own lm-eval task YAMLs")
+    add_task_source_arguments(prepare)
     prepare.set_defaults(func=_prepare)
 
     sweep_help = "sweep directory (hydra.sweep.dir), e.g. outputs/<experiment>"

@@ -6,14 +6,30 @@ import argparse
 import fnmatch
 from pathlib import Path
 
+HARNESSES = {"lmeval": "lm-eval", "lighteval": "lighteval"}
+
+
+def add_task_source_arguments(parser: argparse.ArgumentParser) -> None:
+    """--backend (whose tasks), --include-path and --custom-tasks (the user's own)."""
+    parser.add_argument(
+        "--backend",
+        choices=list(HARNESSES),
+        default="lmeval",
+        help="whose tasks: lm-eval's (lmeval) or lighteval's",
+    )
+    parser.add_argument("--include-path", help="a directory of your own lm-eval task YAMLs")
+    parser.add_argument("--custom-tasks", help="your own lighteval tasks (a .py file)")
+
 
 def _index(args: argparse.Namespace) -> tuple[object, str]:
     from evallaunch.compose import compose_config
-    from evallaunch.harness.tasks import task_index
+    from evallaunch.harness.selection import index_of
 
     cfg = compose_config()
     data_dir = str(Path(args.data_dir or cfg.paths.data_dir).expanduser())
-    return task_index(cfg.paths.cache_dir, args.include_path), data_dir
+    harness = HARNESSES[args.backend]
+    own = args.custom_tasks if harness == "lighteval" else args.include_path
+    return index_of(harness, cfg.paths.cache_dir, own), data_dir
 
 
 def prepare_tasks(args: argparse.Namespace) -> int:
@@ -53,9 +69,6 @@ def _tasks(args: argparse.Namespace) -> int:
     if not any(char in pattern for char in "*?["):
         pattern = f"*{pattern}*"
     names = [name for name in index.entries if fnmatch.fnmatchcase(name, pattern)]
-    if args.backend == "lighteval":
-        print("lighteval's tasks run through benchmark=harness with backend=lmeval only for now")
-        return 1
     print(f"{'name':<40} {'kind':<6} {'tasks':>5}  data in the mirror")
     for name in sorted(names):
         entry = index.entries[name]
@@ -65,7 +78,7 @@ def _tasks(args: argparse.Namespace) -> int:
         local = not hub and all(not reads_hub(index.entries[t]) for t in tasks)
         state = "local files" if local else f"{have}/{len(hub)} dataset(s)"
         print(f"{name:<40} {entry['kind']:<6} {len(tasks):>5}  {state}")
-    print(f"{len(names)} of {len(index.entries)} names match {pattern!r}")
+    print(f"{len(names)} of {index.harness}'s {len(index.entries)} names match {pattern!r}")
     return 0
 
 
@@ -73,12 +86,12 @@ def register_harness_commands(commands: argparse._SubParsersAction) -> None:
     """Add `tasks` to `evallaunch`'s sub-commands."""
     tasks = commands.add_parser(
         "tasks",
-        help="list the lm-eval tasks, groups and tags benchmark=harness can run (offline)",
+        help="list the lm-eval or lighteval tasks, groups and tags benchmark=harness can run "
+        "(offline)",
         description="List the tasks, groups and tags benchmark=harness can run, how many "
         "tasks each runs, and whether their data is in the mirror.",
     )
     tasks.add_argument("pattern", nargs="?", help="a glob or a substring of the names")
-    tasks.add_argument("--backend", choices=["lmeval", "lighteval"], default="lmeval")
-    tasks.add_argument("--include-path", help="a directory of your own task YAMLs")
+    add_task_source_arguments(tasks)
     tasks.add_argument("--data-dir", help="mirror directory (default: paths.data_dir)")
     tasks.set_defaults(func=_tasks)

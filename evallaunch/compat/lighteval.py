@@ -9,7 +9,7 @@ import importlib
 import importlib.util
 import sys
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -137,17 +137,31 @@ def offline_pipeline_class() -> type:
             self.task_to_configs = self._update_task_configs()
 
     class OfflinePipeline(Pipeline):
-        """lighteval's Pipeline, loading tasks from `TaskRegistry` instead of the full one."""
+        """lighteval's Pipeline, loading tasks from `TaskRegistry` instead of the full one;
+        `load_dataset(task)` may give a task's dataset (None: the task loads its own)."""
 
-        def __init__(self, task_configs: list[Any], **kwargs: Any) -> None:
+        def __init__(
+            self,
+            task_configs: list[Any],
+            num_fewshot: int = 0,
+            load_dataset: Callable[[Any], Any] | None = None,
+            **kwargs: Any,
+        ) -> None:
             self._task_configs = task_configs
-            names = ",".join(f"{config.name}|0" for config in task_configs)
+            self._load_dataset = load_dataset or (lambda task: None)
+            names = ",".join(f"{config.name}|{num_fewshot}" for config in task_configs)
             super().__init__(tasks=names, **kwargs)
 
         def _init_tasks_and_requests(self, tasks: str) -> None:
             self.registry = TaskRegistry(tasks, self._task_configs)
             self.tasks_dict = self.registry.load_tasks()
-            LightevalTask.load_datasets(self.tasks_dict, 1)
+            for task in self.tasks_dict.values():
+                dataset = self._load_dataset(task)
+                if dataset is not None and task.dataset_filter is not None:
+                    dataset = dataset.filter(task.dataset_filter)
+                task.dataset = dataset
+            missing = {k: t for k, t in self.tasks_dict.items() if t.dataset is None}
+            LightevalTask.load_datasets(missing, 1)
             self.documents_dict = {
                 task.full_name: task.get_docs(self.pipeline_parameters.max_samples)
                 for task in self.tasks_dict.values()
@@ -160,6 +174,21 @@ def offline_pipeline_class() -> type:
             self.evaluation_tracker.task_config_logger.log(self.tasks_dict)
 
     return OfflinePipeline
+
+
+def task_modules() -> list[str]:
+    """The modules lighteval's `Registry` imports for its built-in tasks (each one's
+    `TASKS_TABLE` lists its `LightevalTaskConfig`s).
+
+    Relies on `Registry.load_all_task_configs` reading every `lighteval/tasks/tasks/*.py`
+    and every `lighteval/tasks/tasks/<dir>/main.py` (the multilingual ones only on request)."""
+    check_version("lighteval")
+    import lighteval.tasks.tasks as builtin
+
+    root = Path(next(iter(builtin.__path__)))
+    files = [p.stem for p in root.glob("*.py") if p.name != "__init__.py"]
+    dirs = [f"{d.name}.main" for d in root.iterdir() if (d / "main.py").is_file()]
+    return sorted(f"{builtin.__name__}.{name}" for name in files + dirs)
 
 
 def model_for_the_whole_job(model_class: type) -> type:

@@ -1,5 +1,5 @@
-"""One harness-task job: lm-eval runs its own task (or group) on the job's model, reading
-only the mirror; evallaunch writes the results in its own schema."""
+"""One harness-task job: lm-eval or lighteval runs its own task (or group) on the job's
+model, reading only the mirror; evallaunch writes the results in its own schema."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from evallaunch.errors import EvallaunchError
-from evallaunch.harness.outputs import detail_rows, task_metrics
+from evallaunch.harness.outputs import HarnessRun, detail_rows, task_metrics
+from evallaunch.harness.selection import harness_of, job_task_index
 from evallaunch.harness.task_data import data_hash, require_mirrored
-from evallaunch.harness.tasks import TaskIndex, task_index
+from evallaunch.harness.tasks import TaskIndex
 from evallaunch.job.fingerprint import config_fingerprint, fingerprint
 from evallaunch.job.results import (
     DETAILS_FILE,
@@ -53,7 +53,7 @@ def harness_inputs(cfg: DictConfig) -> HarnessInputs:
     fingerprint covers the data and the definition, so a task changed upstream is not
     skipped as done."""
     bench = cfg.benchmark
-    index = task_index(cfg.paths.cache_dir, bench.include_path)
+    index = job_task_index(cfg)
     files = require_mirrored(cfg.paths.data_dir, bench.task, index.hub_datasets(bench.task))
     data, definition = data_hash(files), index.definition_hash(bench.task)
     identity = fingerprint({"data": data, "definition": definition})
@@ -78,29 +78,26 @@ def _stripping(generate: Callable[..., list[str]]) -> Callable[..., list[str]]:
 def evaluate_harness_task(
     cfg: DictConfig, job_dir: Path, started: str, clock: float
 ) -> dict[str, Any]:
-    """Run `benchmark.task` with lm-eval on the job's model; write details.parquet and
+    """Run `benchmark.task` with its harness on the job's model; write details.parquet and
     results.json (last); return the results."""
-    from evallaunch.backends.lmeval_backend import LmevalBackend
     from evallaunch.job.runner import model_record, prepare_generation, save_config
     from evallaunch.serving.job_servers import inference_servers
 
     bench = cfg.benchmark
-    if not str(cfg.backend._target_).endswith(".LmevalBackend"):
-        raise EvallaunchError(
-            f"backend={cfg.backend.name} is invalid for benchmark=harness: harness tasks run "
-            "on lm-eval's task definitions (lighteval's task names are not supported yet)",
-            hint="use backend=lmeval (or lmeval_server)",
-        )
+    harness = harness_of(cfg)
+    if harness == "lighteval":
+        from evallaunch.harness.lighteval_job import gen_parameters, run_lighteval
+
+        gen_parameters(bench.gen_kwargs)  # bad settings fail before the model loads
     inputs = harness_inputs(cfg)
     backend, request = prepare_generation(cfg, job_dir, [])
-    assert isinstance(backend, LmevalBackend)
     backend.prepare(request)
     log.info("Harness task %s: %s", bench.task, ", ".join(inputs.index.tasks_of(bench.task)))
     with inference_servers(cfg, request, 1) as (request, serving):
-        results = _simple_evaluate(cfg, backend, backend.lm(request), inputs)
-    samples = results.pop("samples", {})
-    _keep_raw(job_dir, results, samples)
-    metrics = task_metrics(results)
+        if harness == "lighteval":
+            run = run_lighteval(cfg, backend, request, inputs)
+        else:
+            run = _run_lm_eval(cfg, backend, request, inputs)
     save_config(cfg, job_dir)
     job = JobResults(
         experiment=cfg.experiment_name,
@@ -108,7 +105,9 @@ def evaluate_harness_task(
         benchmark={
             "name": bench.name,
             "task": bench.task,
+            "harness": harness,
             "include_path": bench.include_path,
+            "custom_tasks": bench.custom_tasks,
             "data_sha256": inputs.data_sha256,
             "definition_sha256": inputs.definition_sha256,
             "limit": bench.limit,
@@ -118,12 +117,12 @@ def evaluate_harness_task(
         },
         backend={"name": backend.name, "model_type": backend.model_type},
         engine={**request.engine.to_dict(), "servers": serving.started},
-        engine_starts=serving.started + backend.engine_starts,
+        engine_starts=serving.started + run.engine_starts,
         backend_metrics={},
-        num_problems=max((m["n"] for m in metrics.get(bench.task, {}).values()), default=0),
+        num_problems=max((m["n"] for m in run.metrics.get(bench.task, {}).values()), default=0),
         num_samples=1,
         sampling=None,
-        tasks=_tasks_section(results, metrics),
+        tasks=run.tasks,
         generation={"gen_kwargs": bench.gen_kwargs},
         seed=cfg.generation.seed,
         packages=package_versions(backend.packages),
@@ -131,12 +130,22 @@ def evaluate_harness_task(
         started_at=started,
         finished_at=utc_now(),
         duration_s=round(time.monotonic() - clock, 3),
-        metrics=metrics.get(bench.task, {}),
+        metrics=run.metrics.get(bench.task, {}),
     )
-    write_details(job_dir / DETAILS_FILE, detail_rows(samples), DETAIL_EXTRAS)
+    write_details(job_dir / DETAILS_FILE, run.rows, DETAIL_EXTRAS)
     data = job.to_dict()
     write_json(job_dir / RESULTS_FILE, data)
     return data
+
+
+def _run_lm_eval(cfg: DictConfig, backend: Any, request: Any, inputs: HarnessInputs) -> HarnessRun:
+    """Run `benchmark.task` with lm-eval's `simple_evaluate`; keep its raw outputs."""
+    results = _simple_evaluate(cfg, backend, backend.lm(request), inputs)
+    samples = results.pop("samples", {})
+    _keep_raw(request.work_dir, results, samples)
+    metrics = task_metrics(results)
+    tasks = _tasks_section(results, metrics)
+    return HarnessRun(metrics, tasks, detail_rows(samples), backend.engine_starts)
 
 
 def _simple_evaluate(

@@ -6,13 +6,26 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from typing import Any
 
 # Keys of an lm-eval task's results that are not metrics.
 NOT_METRICS = frozenset({"alias", "name", "sample_len", "sample_count", " "})
 
 
-def _number(value: Any) -> float | None:
+@dataclass(frozen=True)
+class HarnessRun:
+    """What a harness reported for a job: {task: {metric: metric}} for each task and group,
+    results.json's `tasks` section, the details rows, and the models it loaded."""
+
+    metrics: dict[str, dict[str, dict[str, Any]]]
+    tasks: dict[str, Any]
+    rows: list[dict[str, Any]]
+    engine_starts: int
+
+
+def number(value: Any) -> float | None:
+    """`value` as a finite float, else None."""
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -28,14 +41,14 @@ def task_metrics(results: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]
     for task, values in {**results.get("results", {}), **results.get("groups", {})}.items():
         metrics: dict[str, dict[str, Any]] = {}
         for key, value in values.items():
-            if key in NOT_METRICS or "_stderr," in key or _number(value) is None:
+            if key in NOT_METRICS or "_stderr," in key or number(value) is None:
                 continue
             metric, _, filter_name = key.partition(",")
             n = values.get("sample_len") or sizes.get(task, {}).get("effective")
             metrics[key] = {
                 "name": key,
-                "value": _number(value),
-                "stderr": _number(values.get(f"{metric}_stderr,{filter_name}")),
+                "value": number(value),
+                "stderr": number(values.get(f"{metric}_stderr,{filter_name}")),
                 "ci_low": None,
                 "ci_high": None,
                 "k": None,
@@ -54,7 +67,7 @@ def detail_rows(samples: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]
         for sample in task_samples:
             arguments = sample.get("arguments") or []
             responses = sample.get("resps") or []
-            values = {name: _number(sample.get(name)) for name in sample.get("metrics", [])}
+            values = {name: number(sample.get(name)) for name in sample.get("metrics", [])}
             metrics = {name: value for name, value in values.items() if value is not None}
             first = next(iter(metrics.values()), None)
             rows.append(

@@ -24,9 +24,17 @@ LOCAL_BUILDERS = frozenset({"json", "csv", "parquet", "text", "arrow", "pandas"}
 
 @dataclass(frozen=True)
 class TaskIndex:
-    """lm-eval's tasks, groups and tags by name (evallaunch.compat.lm_eval.task_entries)."""
+    """A harness's tasks, groups and tags by name: lm-eval's
+    (evallaunch.compat.lm_eval.task_entries) or lighteval's
+    (evallaunch.harness.lighteval_tasks)."""
 
     entries: dict[str, dict[str, Any]]
+    harness: str = "lm-eval"
+
+    @property
+    def backend(self) -> str:
+        """The backend that runs this harness's tasks."""
+        return "lmeval" if self.harness == "lm-eval" else "lighteval"
 
     def check(self, name: str | None) -> dict[str, Any]:
         """The entry of `name`; an unknown name fails with the closest names."""
@@ -39,11 +47,15 @@ class TaskIndex:
         if name in self.entries:
             return self.entries[name]
         close = difflib.get_close_matches(name, list(self.entries), n=5, cutoff=0.6)
+        own = (
+            "your own task YAMLs need benchmark.include_path=DIR"
+            if self.harness == "lm-eval"
+            else "your own tasks need benchmark.custom_tasks=FILE.py"
+        )
         raise EvallaunchError(
-            f"benchmark.task={name} is invalid: lm-eval has no task, group or tag of that name"
-            + (f"; closest: {', '.join(close)}" if close else ""),
-            hint="list them with `evallaunch tasks PATTERN`; your own task YAMLs need "
-            "benchmark.include_path=DIR",
+            f"benchmark.task={name} is invalid: {self.harness} has no task, group or tag of "
+            "that name" + (f"; closest: {', '.join(close)}" if close else ""),
+            hint=f"list them with `evallaunch tasks PATTERN --backend {self.backend}`; {own}",
         )
 
     def tasks_of(self, name: str) -> list[str]:
@@ -60,7 +72,8 @@ class TaskIndex:
                 close = difflib.get_close_matches(member, list(self.entries), n=3, cutoff=0.6)
                 raise EvallaunchError(
                     f"benchmark.task={name} is invalid: its member {member} is no task, group "
-                    "or tag lm-eval knows" + (f"; closest: {', '.join(close)}" if close else ""),
+                    f"or tag {self.harness} knows"
+                    + (f"; closest: {', '.join(close)}" if close else ""),
                     hint=f"fix the group's YAML ({entry['yaml_path']})",
                 )
             for task in self.tasks_of(member):
@@ -98,14 +111,24 @@ class TaskIndex:
         }
         return sorted(dirs)
 
+    def definition_files(self, name: str) -> list[Path]:
+        """The files that define `name`: every file in the directories of its YAMLs (their
+        includes, their Python functions), or the Python modules of lighteval's tasks."""
+        files = {
+            path
+            for directory in self.yaml_dirs(name)
+            for path in Path(directory).iterdir()
+            if path.is_file() and path.suffix != ".pyc"
+        }
+        files |= {Path(e["source"]) for e in self.definitions_of(name) if e.get("source")}
+        return sorted(files)
+
     def definition_hash(self, name: str) -> str:
-        """A hash of every file in the directories that define `name` (its YAMLs, their
-        includes, their Python functions): a task changed upstream hashes differently."""
+        """A hash of the files that define `name`: a task changed upstream hashes
+        differently."""
         digest = hashlib.sha256()
-        for directory in self.yaml_dirs(name):
-            for path in sorted(Path(directory).iterdir()):
-                if path.is_file() and path.suffix != ".pyc":
-                    digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+        for path in self.definition_files(name):
+            digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
         return digest.hexdigest()[:16]
 
 

@@ -1,0 +1,163 @@
+"""A harness-task job on lighteval: its own task configs (prompts, few-shot examples,
+metrics) run by its pipeline on the job's model, each dataset read from the mirror; the
+results and per-sample details in evallaunch's schema."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from typing import Any
+
+from omegaconf import DictConfig
+
+from evallaunch.backends.base import GenerationRequest
+from evallaunch.errors import EvallaunchError
+from evallaunch.harness.lighteval_tasks import task_configs
+from evallaunch.harness.outputs import HarnessRun, number
+
+# lighteval's results and details name a task "<name>|<few-shot>" (or ":" for "|"), a
+# superset's average "<superset>:_average|<few-shot>".
+TASK_KEY = re.compile(r"^(?P<name>.+?)(?::_average)?[|:](?P<shots>\d+)$")
+# The generation settings benchmark.gen_kwargs may set (lighteval's GenerationParameters).
+GEN_KWARGS = ("temperature", "top_p", "top_k", "min_p", "max_new_tokens", "seed")
+
+
+def gen_parameters(gen_kwargs: str | None) -> dict[str, Any]:
+    """benchmark.gen_kwargs ('temperature=0.6,top_p=0.95') as lighteval's generation
+    parameters; greedy unless it says otherwise, like lighteval's CLI."""
+    out: dict[str, Any] = {"temperature": 0.0, "top_p": 1.0}
+    for item in filter(None, (gen_kwargs or "").split(",")):
+        key, _, value = item.partition("=")
+        if key.strip() not in GEN_KWARGS or not value:
+            raise EvallaunchError(
+                f"benchmark.gen_kwargs={gen_kwargs} is invalid for lighteval: {item!r}",
+                hint=f"give KEY=VALUE pairs with KEY one of {', '.join(GEN_KWARGS)}",
+            )
+        out[key.strip()] = float(value) if "." in value else int(value)
+    return out
+
+
+def run_lighteval(
+    cfg: DictConfig, backend: Any, request: GenerationRequest, inputs: Any
+) -> HarnessRun:
+    """Run `benchmark.task` with lighteval's pipeline on the job's model."""
+    import datasets
+    from lighteval.logging.evaluation_tracker import EvaluationTracker
+    from lighteval.pipeline import ParallelismManager, PipelineParameters
+
+    from evallaunch.compat.lighteval import offline_pipeline_class
+
+    bench = cfg.benchmark
+    configs = task_configs(inputs.index, bench.task)
+    generation = gen_parameters(bench.gen_kwargs)
+    request = dataclasses.replace(
+        request, temperature=generation["temperature"], top_p=generation["top_p"]
+    )
+    model = backend.job_model(request)
+    for key, value in generation.items():
+        setattr(model.config.generation_parameters, key, value)
+
+    def mirrored(task: Any) -> Any:
+        files = inputs.files.get((task.dataset_path, task.dataset_config_name))
+        return datasets.load_dataset("json", data_files=files) if files else None
+
+    pipeline = offline_pipeline_class()(
+        task_configs=configs,
+        num_fewshot=bench.num_fewshot or 0,
+        load_dataset=mirrored,
+        pipeline_parameters=PipelineParameters(
+            launcher_type=ParallelismManager.NONE,
+            max_samples=bench.limit,
+            remove_reasoning_tags=bool(bench.strip_think),
+        ),
+        evaluation_tracker=EvaluationTracker(
+            output_dir=str(request.work_dir / "backend"), save_details=True
+        ),
+        model=model,
+    )
+    pipeline.evaluate()
+    pipeline.save_and_push_results()
+    details = {_task_of(key): rows for key, rows in pipeline.get_details().items()}
+    rows = detail_rows(details, model.prompt_manager)
+    metrics = task_metrics(pipeline.get_results()["results"], details, bench.task)
+    shots = bench.num_fewshot or 0
+    tasks = {
+        task: {
+            "version": next((c.version for c in configs if c.name == task), None),
+            "num_fewshot": shots,
+            "subtasks": inputs.index.tasks_of(task)
+            if task == bench.task != configs[0].name
+            else None,
+            "metrics": values,
+        }
+        for task, values in metrics.items()
+    }
+    return HarnessRun(metrics, tasks, rows, backend.engine_starts)
+
+
+def _task_of(key: str) -> str:
+    match = TASK_KEY.match(key)
+    return match["name"] if match else key
+
+
+def task_metrics(
+    results: dict[str, Any], details: dict[str, list[Any]], task: str
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """{task or superset: {metric: metric}} from lighteval's results, in evallaunch's form;
+    the job's task is a superset's average when it names one."""
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    sizes = {name: len(rows) for name, rows in details.items()}
+    for key, values in results.items():
+        if key == "all":
+            continue
+        name = _task_of(key)
+        n = sizes.get(name) or sum(sizes.values())
+        out[name] = {
+            metric: {
+                "name": metric,
+                "value": number(value),
+                "stderr": number(values.get(f"{metric}_stderr")),
+                "ci_low": None,
+                "ci_high": None,
+                "k": None,
+                "n": n,
+            }
+            for metric, value in values.items()
+            if not metric.endswith("_stderr") and number(value) is not None
+        }
+    return out
+
+
+def detail_rows(details: dict[str, list[Any]], prompt_manager: Any) -> list[dict[str, Any]]:
+    """One row per task and document from lighteval's details: the prompt the model saw, the
+    response (or the choices' log-probabilities), the gold answer and each per-sample
+    metric; `correct` is the first metric where it is 0 or 1."""
+    rows = []
+    for task, task_details in details.items():
+        for detail in task_details:
+            doc, response = detail.doc, detail.model_response
+            values = {name: number(value) for name, value in (detail.metric or {}).items()}
+            metrics = {name: value for name, value in values.items() if value is not None}
+            first = next(iter(metrics.values()), None)
+            gold = doc.gold_index if isinstance(doc.gold_index, list) else [doc.gold_index]
+            rows.append(
+                {
+                    "task": task,
+                    "problem_id": str(doc.id),
+                    "sample_index": 0,
+                    "filter": "none",
+                    "prompt": prompt_manager.prepare_prompt(doc),
+                    "completion": response.text[0]
+                    if response.text
+                    else json.dumps(response.logprobs),
+                    "extracted_answer": (response.text_post_processed or [""])[0],
+                    "gold": " | ".join(doc.choices[i] for i in gold),
+                    "correct": bool(first == 1.0) if first in (0.0, 1.0) else None,
+                    "finish_reason": "stop",
+                    "truncated": False,
+                    "num_tokens": None,
+                    "metrics": json.dumps(metrics, sort_keys=True),
+                }
+            )
+    return rows
