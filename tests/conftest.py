@@ -32,6 +32,14 @@ Evaluate = Callable[..., subprocess.CompletedProcess[str]]
 
 
 @pytest.fixture
+def mirror(tmp_path: Path, shared_datasets: Path) -> Path:
+    """A mirror of the test's own holding GSM8K (for harness tasks) and MATH-500."""
+    from tests.harness_jobs import prepare_mirror
+
+    return prepare_mirror(tmp_path, shared_datasets)
+
+
+@pytest.fixture
 def evaluate(tmp_path: Path, shared_datasets: Path) -> Evaluate:
     """Run `python -m evallaunch.evaluate ARGS...` writing under tmp_path/outputs."""
 

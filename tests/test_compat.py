@@ -54,6 +54,7 @@ PATCHES: dict[str, tuple[str, Callable[[], Any]]] = {
     "lighteval vLLM module": ("lighteval", lighteval_compat.lighteval_vllm_module),
     "lighteval pipeline": ("lighteval", lighteval_compat.offline_pipeline_class),
     "lighteval job model": ("lighteval", lambda: lighteval_compat.model_for_the_whole_job(object)),
+    "lighteval task modules": ("lighteval", lighteval_compat.task_modules),
     "lm-eval server client": ("lm-eval", lambda: lm_eval_compat.server_client_class(True, {}, 0)),
     "lm-eval seeded vLLM": ("lm-eval", lm_eval_compat.vllm_with_seeded_repeats_class),
     "math-verify parse": ("math-verify", lambda: math_verify_compat.parse_untimed("1", [])),
@@ -402,6 +403,17 @@ def test_lighteval_runs_only_evallaunch_s_task_on_a_model_that_outlives_the_pipe
     assert len(run()) == 2 and len(run()) == 2
     assert not Path(model._cache.cache_dir).exists()  # nothing cached, the empty dir removed
     assert {n for n in sys.modules if n.startswith("lighteval.tasks.tasks.")} == built_in
+
+
+def test_lighteval_s_task_modules_are_those_its_registry_imports() -> None:
+    """The modules of lighteval's built-in tasks, found where its Registry looks (files and
+    packages' main.py), each importable by name, without importing any."""
+    import importlib.util
+
+    modules = lighteval_compat.task_modules()
+    assert {"lighteval.tasks.tasks.gsm8k", "lighteval.tasks.tasks.ifeval.main"} <= set(modules)
+    assert all(importlib.util.find_spec(name) is not None for name in modules)
+    assert len(modules) > 90
 
 
 # --- vLLM ----------------------------------------------------------------------------------

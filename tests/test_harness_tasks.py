@@ -7,10 +7,7 @@ and datasets offline and read only that mirror."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -21,56 +18,11 @@ from evallaunch.harness.job import strip_think
 from evallaunch.harness.outputs import detail_rows, task_metrics
 from evallaunch.job.results import validate_results
 from tests.conftest import REPO
+from tests.harness_jobs import evaluate, mean_by, run
 
 USER_TASKS = REPO / "tests" / "data" / "lmeval_tasks"
 # Few tokens and documents: minutes on 2 cores.
 SMALL = ["backend=lmeval", "backend.batch_size=3", "benchmark.limit=3"]
-
-
-def run(*argv: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(
-        [sys.executable, *argv],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        timeout=1200,
-    )
-    if check and proc.returncode != 0:
-        raise AssertionError(
-            f"{argv} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-        )
-    return proc
-
-
-@pytest.fixture
-def mirror(tmp_path: Path, shared_datasets: Path) -> Path:
-    """A mirror holding GSM8K for the harness tasks (and MATH-500)."""
-    data = tmp_path / "mirror"
-    run(
-        "-m",
-        "evallaunch.cli",
-        "prepare",
-        "--task",
-        "gsm8k",
-        "--source",
-        str(shared_datasets / "gsm8k"),
-        "--data-dir",
-        str(data),
-        cwd=tmp_path,
-    )
-    run(
-        "-m",
-        "evallaunch.cli",
-        "prepare",
-        "math_500",
-        "--source",
-        str(shared_datasets),
-        "--data-dir",
-        str(data),
-        cwd=tmp_path,
-    )
-    return data
 
 
 @pytest.fixture
@@ -83,26 +35,8 @@ def user_tasks(tmp_path: Path) -> Path:
     return tasks
 
 
-def evaluate(tmp_path: Path, mirror: Path, *overrides: str, check: bool = True):
-    return run(
-        "-m",
-        "evallaunch.evaluate",
-        f"paths.output_root={tmp_path / 'outputs'}",
-        f"paths.data_dir={mirror}",
-        "benchmark=harness",
-        *overrides,
-        cwd=tmp_path,
-        check=check,
-    )
-
-
 def job_dir(tmp_path: Path, task: str) -> Path:
     return tmp_path / "outputs" / "default" / "smollm2-135m-instruct" / "main" / task / "lmeval"
-
-
-def mean_by(details: pd.DataFrame, task: str, metric: str, filter_name: str) -> float:
-    rows = details[(details["task"] == task) & (details["filter"] == filter_name)]
-    return float(rows["metrics"].map(lambda m: json.loads(m)[metric]).mean())
 
 
 @pytest.mark.slow
@@ -205,8 +139,7 @@ def test_bad_harness_tasks_fail_before_any_model_loads(
     tmp_path: Path, mirror: Path, user_tasks: Path
 ) -> None:
     """An unknown task names the closest ones; a group with an unknown member names it; a
-    task whose data is not in the mirror names the prepare command; lighteval says it does
-    not run lm-eval's tasks."""
+    task whose data is not in the mirror names the prepare command."""
     broken = user_tasks / "el_broken.yaml"
     broken.write_text("group: el_broken\ntask:\n  - el_gen\n  - el_missing\n")
     cases = {
@@ -225,8 +158,6 @@ def test_bad_harness_tasks_fail_before_any_model_loads(
         )
         assert proc.returncode != 0 and expected in proc.stderr, proc.stderr[-2000:]
         assert "Traceback" not in proc.stderr
-    proc = evaluate(tmp_path, mirror, "backend=lighteval", "benchmark.task=gsm8k", check=False)
-    assert proc.returncode != 0 and "backend=lmeval" in proc.stderr, proc.stderr[-2000:]
 
 
 def test_tasks_lists_names_with_their_data_in_the_mirror(tmp_path: Path, mirror: Path) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -20,7 +21,7 @@ from evallaunch.harness.lighteval_job import gen_parameters, task_metrics
 from evallaunch.harness.lighteval_tasks import with_supersets
 from evallaunch.job.results import validate_results
 from tests.conftest import REPO
-from tests.test_harness_tasks import evaluate, mean_by, mirror, run  # noqa: F401
+from tests.harness_jobs import evaluate, mean_by, run
 
 CUSTOM_TASKS = REPO / "tests" / "data" / "lighteval_tasks" / "el_light.py"
 SMALL = ["backend=lighteval", "backend.batch_size=4", "benchmark.limit=3"]
@@ -65,9 +66,10 @@ def test_lighteval_s_own_gsm8k_runs_offline_from_the_mirror(tmp_path: Path, mirr
     assert metric["value"] == mean_by(details, "gsm8k", "extractive_match", "none")
     assert metric["value"] == lighteval_s_own_results(out)["gsm8k|1"]["extractive_match"]
     assert metric["n"] == 3
+    expr_gold: Any = Metrics.expr_gold_metric  # an Enum member: its value is the metric
     for row in details.itertuples():
         doc = Doc(query=row.prompt, choices=[row.gold], gold_index=0)
-        graded = Metrics.expr_gold_metric.value.compute_sample(
+        graded = expr_gold.value.compute_sample(
             doc=doc, model_response=ModelResponse(text=[row.completion])
         )
         assert graded == json.loads(row.metrics)
