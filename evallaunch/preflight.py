@@ -131,6 +131,14 @@ class Preflight(Callback):
             exit_with_error(err)
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        if config.get("suite") is not None:
+            exit_with_error(
+                EvallaunchError(
+                    f"suite={config.suite.name} is invalid without --multirun: a suite runs "
+                    "one job per member",
+                    hint="add --multirun",
+                )
+            )
         self._check(config)
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:

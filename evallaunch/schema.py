@@ -258,6 +258,27 @@ class PathsConfig:
 
 
 @dataclass
+class SuiteMember:
+    """One benchmark of a suite: an evallaunch benchmark (conf/benchmark/) or, with
+    `benchmark: harness`, a harness task; `overrides` of its own (e.g. backend=lmeval)."""
+
+    benchmark: str = MISSING
+    task: str | None = None
+    overrides: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SuiteConfig:
+    """A suite (conf/suite/): the benchmarks one sweep runs, and how `collect` aggregates
+    them into rows benchmark="group:<name>" (macro: the mean of their headline scores;
+    weighted: weighted by their problems)."""
+
+    name: str = MISSING
+    members: list[SuiteMember] = field(default_factory=list)
+    aggregate: list[str] = field(default_factory=lambda: ["macro", "weighted"])
+
+
+@dataclass
 class EvaluateConfig:
     """The composed configuration of one evaluation job."""
 
@@ -269,6 +290,8 @@ class EvaluateConfig:
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
     launch: LaunchConfig = field(default_factory=LaunchConfig)
+    # A suite to sweep (`--multirun suite=NAME`): one job per member.
+    suite: SuiteConfig | None = None
     # Experiment name: the first level of the output tree.
     experiment_name: str = "default"
     # Set HF_HUB_OFFLINE=1 (and the datasets/transformers equivalents) for the job.

@@ -12,7 +12,7 @@ from omegaconf.errors import ValidationError
 from evallaunch.compose import CONFIG_DIR, compose_config, group_options
 from evallaunch.schema import missing_keys
 
-GROUPS = ["model", "benchmark", "backend", "parallelism", "cluster", "experiment"]
+GROUPS = ["model", "benchmark", "backend", "parallelism", "cluster", "experiment", "suite"]
 OPTIONS = [(group, option) for group in GROUPS for option in group_options(group)]
 
 

@@ -44,7 +44,7 @@ def _collect(args: argparse.Namespace) -> int:
     result = collect(roots, [previous] if previous is not None else [], groups)
     for skipped in result.skipped:
         _warn(f"skipped {skipped}")
-    table = _sync_hub(args, result.table, out_dir, groups) if args.hub_repo else result.table
+    table = _sync_hub(args, result, out_dir) if args.hub_repo else result.table
     print(report.terminal_table(table))
     print(f"{len(result.new_rows)} rows from {len(roots)} root(s); {len(result.skipped)} skipped")
     if args.dry_run:
@@ -70,9 +70,7 @@ def _collect(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sync_hub(
-    args: argparse.Namespace, table: pd.DataFrame, out_dir: Path, groups: dict[str, list[str]]
-) -> pd.DataFrame:
+def _sync_hub(args: argparse.Namespace, result: Collection, out_dir: Path) -> pd.DataFrame:
     """Merge the table with the Hub dataset's (commit it unless --dry-run); the merged table."""
     import tempfile
 
@@ -80,7 +78,14 @@ def _sync_hub(
 
     with tempfile.TemporaryDirectory() as tmp:
         staging = out_dir / "hub" if not args.dry_run else Path(tmp)
-        plan = publish.sync_hub(args.hub_repo, table, staging, groups, dry_run=args.dry_run)
+        plan = publish.sync_hub(
+            args.hub_repo,
+            result.table,
+            staging,
+            result.groups,
+            result.aggregates,
+            dry_run=args.dry_run,
+        )
     print(("would commit to " if args.dry_run else "Hub: ") + plan.describe())
     return plan.table
 

@@ -207,6 +207,7 @@ def plan_hub_commit(
     repo_id: str,
     staging_dir: Path,
     groups: Mapping[str, list[str]],
+    aggregates: Mapping[str, Sequence[str]] | None = None,
 ) -> HubPlan:
     """Merge `table` into the repo's `existing` table and list the commit's operations.
 
@@ -218,7 +219,7 @@ def plan_hub_commit(
     changes = changed_rows(existing, table)
     counts = {c: int((changes["change"] == c).sum()) for c in ("added", "updated", "unchanged")}
     merged = merge_tables([existing, table] if existing is not None else [table])
-    merged = with_groups(merged, groups)
+    merged = with_groups(merged, groups, aggregates)
     plan = HubPlan(repo_id, merged, counts["added"], counts["updated"], counts["unchanged"])
     if not counts["added"] and not counts["updated"]:
         return plan
@@ -240,6 +241,7 @@ def sync_hub(
     table: pd.DataFrame,
     staging_dir: Path,
     groups: Mapping[str, list[str]],
+    aggregates: Mapping[str, Sequence[str]] | None = None,
     *,
     dry_run: bool = False,
     token: str | None = None,
@@ -251,6 +253,7 @@ def sync_hub(
         table: The collected table.
         staging_dir: Local folder for the downloaded and the merged table.
         groups: Suite groups to recompute on the merged table.
+        aggregates: The variants a group reports (a suite's `aggregate`; default both).
         dry_run: Plan only; commit nothing.
         token: Hub token (default: the logged-in one / HF_TOKEN).
 
@@ -275,7 +278,7 @@ def sync_hub(
         existing = None
     except Exception as err:  # network and HTTP errors of any kind
         raise EvallaunchError(f"cannot read {repo_id} from the Hub: {err}") from None
-    plan = plan_hub_commit(table, existing, repo_id, staging_dir, groups)
+    plan = plan_hub_commit(table, existing, repo_id, staging_dir, groups, aggregates)
     if not dry_run and plan.operations:
         api = HfApi(token=token)
         api.create_repo(repo_id, repo_type="dataset", exist_ok=True)

@@ -3,7 +3,7 @@ and group the macro and problem-weighted average of its members' headline scores
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 
@@ -44,8 +44,13 @@ def headline(table: pd.DataFrame) -> pd.Series:
     return is_pass1 | (table["metric"] == table["benchmark"].map(first))
 
 
-def group_rows(table: pd.DataFrame, groups: Mapping[str, list[str]]) -> tuple[pd.DataFrame, ...]:
-    """Macro and problem-weighted pass@1 per unit and group, and the coverage of each group.
+def group_rows(
+    table: pd.DataFrame,
+    groups: Mapping[str, list[str]],
+    aggregates: Mapping[str, Sequence[str]] | None = None,
+) -> tuple[pd.DataFrame, ...]:
+    """Macro and problem-weighted pass@1 per unit and group, and the coverage of each group;
+    `aggregates` may name the variants a group reports (a suite's `aggregate`).
 
     Returns:
         (rows, coverage): rows for units that have every member (variants ``macro`` and
@@ -74,6 +79,8 @@ def group_rows(table: pd.DataFrame, groups: Mapping[str, list[str]]) -> tuple[pd
             ("macro", full["value"] / k, np.sqrt(full["se2"]) / k),
             ("weighted", full["wv"] / full["w"], np.sqrt(full["wse2"]) / full["w"]),
         ):
+            if variant not in (aggregates or {}).get(name, (variant,)):
+                continue
             stderr = stderr.where(full["stderr"] == k)  # every member has a stderr
             part = full[[*UNIT, "num_problems", "eval_date", *firsts]]
             rows.append(part.assign(benchmark=GROUP_PREFIX + name, variant=variant, value=value))
@@ -85,7 +92,11 @@ def group_rows(table: pd.DataFrame, groups: Mapping[str, list[str]]) -> tuple[pd
     return out, pd.concat(coverage, ignore_index=True) if coverage else pd.DataFrame()
 
 
-def with_groups(merged: pd.DataFrame, groups: Mapping[str, list[str]]) -> pd.DataFrame:
+def with_groups(
+    merged: pd.DataFrame,
+    groups: Mapping[str, list[str]],
+    aggregates: Mapping[str, Sequence[str]] | None = None,
+) -> pd.DataFrame:
     """`merged` plus its group rows, sorted by the key."""
-    extra, _ = group_rows(merged, groups)
+    extra, _ = group_rows(merged, groups, aggregates)
     return pd.concat([merged, extra], ignore_index=True).sort_values(KEY, ignore_index=True)

@@ -28,6 +28,7 @@ from evallaunch.job.results import (
     write_details,
     write_json,
 )
+from evallaunch.suites import suite_record
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +124,7 @@ def evaluate_harness_task(
         num_samples=1,
         sampling=None,
         tasks=run.tasks,
+        suite=suite_record(cfg),
         generation={"gen_kwargs": bench.gen_kwargs},
         seed=cfg.generation.seed,
         packages=package_versions(backend.packages),

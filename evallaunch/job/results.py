@@ -86,6 +86,8 @@ class JobResults:
     # harness tasks only: each task (or group) the job ran, with its version, few-shot
     # count, definition hash and metrics as the harness reports them.
     tasks: dict[str, Any] | None = None
+    # A job of a suite's sweep: the suite's name, members and aggregates (for `collect`).
+    suite: dict[str, Any] | None = None
     # From the graded samples (`grade`).
     metrics: dict[str, Any] = field(default_factory=dict)
     num_truncated: int = 0
@@ -131,6 +133,7 @@ RESULTS_ORDER = (
     "sampling",
     "completions_file",
     "tasks",
+    "suite",
     "generation",
     "seed",
     "packages",
@@ -143,7 +146,7 @@ RESULTS_ORDER = (
     "num_no_answer",
     "scorer_errors",
 )
-OPTIONAL_KEYS = frozenset({"engine", "engine_starts", "completions_file", "tasks"})
+OPTIONAL_KEYS = frozenset({"engine", "engine_starts", "completions_file", "tasks", "suite"})
 
 
 def utc_now() -> str:

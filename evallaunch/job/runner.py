@@ -43,6 +43,7 @@ from evallaunch.secrets import (
     scrub_files,
 )
 from evallaunch.serving.job_servers import inference_servers
+from evallaunch.suites import suite_record
 
 log = logging.getLogger(__name__)
 
@@ -293,6 +294,7 @@ def _job_results(
         num_problems=len(request.problems),
         num_samples=bench.n,
         sampling=asdict(drawn.report),
+        suite=suite_record(cfg),
         generation={
             **OmegaConf.to_container(gen, resolve=True),  # type: ignore[dict-item]
             "max_new_tokens": request.max_new_tokens,

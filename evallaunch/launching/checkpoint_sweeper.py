@@ -3,6 +3,7 @@
 - `model.checkpoints=<glob or hf://org/name>` (with `model.checkpoint_select`) expands
   into one job per selected checkpoint; the resolved list is written to the sweep dir as
   `checkpoints.json` (model, path or revision, step, tokens trained).
+- `suite=NAME` (conf/suite/NAME.yaml) runs the sweep once per member of the suite.
 - Jobs whose complete results already exist with the same config fingerprint are skipped
   (`launch.force=true` reruns them), whatever the launcher.
 """
@@ -68,10 +69,14 @@ class EvallaunchSweeper(Sweeper):
 
     def sweep(self, arguments: list[str]) -> Any:
         from evallaunch.errors import EvallaunchError, exit_with_error
+        from evallaunch.suites import suite_argument_sets
 
+        assert self.config is not None
         try:
             arguments = self._expand_checkpoints(arguments)
-            return self._sweep(arguments)
+            suite = self.config.get("suite")
+            sets = [arguments] if suite is None else suite_argument_sets(suite, arguments)
+            return self._sweep(sets)
         except EvallaunchError as err:
             exit_with_error(err)
 
@@ -109,13 +114,19 @@ class EvallaunchSweeper(Sweeper):
             )
         return rest
 
-    def _sweep(self, arguments: list[str]) -> Sequence[Sequence[JobReturn]]:
+    def _sweep(self, argument_sets: list[list[str]]) -> Sequence[Sequence[JobReturn]]:
+        """Launch the jobs of each argument set (one set; a suite's: one per member)."""
         assert self.config is not None and self.launcher is not None
         assert self.hydra_context is not None
         from evallaunch.compat.hydra import expand_overrides
 
-        params = [f"{key}={value}" for key, value in self.params.items()] + arguments
-        batches = expand_overrides(params, self.max_batch_size, self.hydra_context.config_loader)
+        params = [f"{key}={value}" for key, value in self.params.items()]
+        loader = self.hydra_context.config_loader
+        batches = [
+            batch
+            for arguments in argument_sets
+            for batch in expand_overrides(params + arguments, self.max_batch_size, loader)
+        ]
         sweep_dir = Path(str(self.config.hydra.sweep.dir))
         sweep_dir.mkdir(parents=True, exist_ok=True)
         from evallaunch.secrets import redact_config
