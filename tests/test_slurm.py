@@ -405,3 +405,30 @@ def test_trainer_callback_submits_to_slurm(
     results = list(outputs.glob(pattern))
     steps = sorted(json.loads(p.read_text())["model"]["step"] for p in results)
     assert steps == [1, 2, 3]
+
+
+def test_harness_tasks_of_one_model_share_one_allocation_and_rerun_as_done(
+    slurm: None, tmp_path: Path, mirror: Path
+) -> None:
+    """launch.benchmarks_per_job=2 puts lighteval's gsm8k and a task of the user's own into
+    one Slurm job, run one after the other on one model; the same sweep again submits
+    nothing, both skipped as finished."""
+    tasks = [
+        "benchmark=harness",
+        "benchmark.task=gsm8k,el_light:qa",
+        f"benchmark.custom_tasks={REPO / 'tests' / 'data' / 'lighteval_tasks' / 'el_light.py'}",
+        "benchmark.gen_kwargs='max_new_tokens=12'",
+        "launch.benchmarks_per_job=2",
+        "benchmark.limit=2",
+    ]
+    proc = sweep(tmp_path, mirror, *tasks)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    jobs = record(tmp_path)
+    assert len(jobs) == 2
+    assert len({job["slurm_job_id"] for job in jobs}) == 1, jobs  # one allocation
+    names = sorted(results_of(job["job_dir"])["benchmark"]["task"] for job in jobs)
+    assert names == ["el_light:qa", "gsm8k"]
+    again = sweep(tmp_path, mirror, *tasks)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert again.stdout.count("skip (already finished)") == 2
+    assert len(record(tmp_path)) == 2  # nothing submitted
