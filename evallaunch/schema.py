@@ -232,8 +232,12 @@ class LaunchConfig:
 
     # Print each array's sbatch script and the job table; submit nothing.
     dry_run: bool = False
-    # Rerun jobs whose complete results already exist with the same config fingerprint.
+    # Rerun jobs whose complete results already exist with the same config fingerprint
+    # (locally, or in the published table).
     force: bool = False
+    # A results table `collect` published: jobs already in it are skipped. A Hub dataset
+    # (hf://datasets/ORG/NAME), an http(s) URL or a local parquet/CSV file.
+    published: str | None = None
     # Benchmarks of the same model run one after another in one job (one allocation).
     benchmarks_per_job: int = 1
     # Requeues allowed after a time-out or preemption.

@@ -55,7 +55,7 @@ def draw_samples(
         raise ValueError("adaptive sampling decides on graded samples: the ledger needs a grader")
     schedule = Schedule(request, ledger, sampling)
     scorer = ledger.grader.score if ledger.grader is not None else None
-    report = SamplingReport(budget_n=request.n, adaptive=_adaptive_settings(sampling))
+    report = SamplingReport(budget_n=request.n, adaptive=adaptive_settings(sampling))
     planned: set[SampleKey] = set()  # this run's samples (the ledger may hold others)
     names: list[str] = []
     progress = Progress(schedule.planned_samples)
@@ -100,7 +100,7 @@ def draw_samples(
     return BackendOutput(completions, metrics=metrics), report
 
 
-def _adaptive_settings(sampling: Any) -> dict[str, Any] | None:
+def adaptive_settings(sampling: Any) -> dict[str, Any] | None:
     """The adaptive stopping rule's settings, as the report records them (None: fixed n)."""
     if not sampling.adaptive:
         return None

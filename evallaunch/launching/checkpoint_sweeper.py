@@ -5,7 +5,8 @@
   `checkpoints.json` (model, path or revision, step, tokens trained).
 - `suite=NAME` (conf/suite/NAME.yaml) runs the sweep once per member of the suite.
 - Jobs whose complete results already exist with the same config fingerprint are skipped
-  (`launch.force=true` reruns them), whatever the launcher.
+  (`launch.force=true` reruns them), whatever the launcher, and so are the jobs already in
+  the published table `launch.published` (evallaunch.launching.published).
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ class EvallaunchSweeper(Sweeper):
         self.hydra_context: HydraContext | None = None
         self.config: DictConfig | None = None
         self.launcher: Launcher | None = None
+        self.published: Any = None
 
     def setup(
         self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
@@ -152,11 +154,14 @@ class EvallaunchSweeper(Sweeper):
         The evallaunch launchers are handed the jobs composed here, not to compose them
         again."""
         from evallaunch.launching.launcher import EvallaunchSubmititLauncher
+        from evallaunch.launching.published import PublishedResults
         from evallaunch.launching.specs import compose_job, is_finished, job_dir_of
         from evallaunch.preflight import validate_job
 
         assert self.hydra_context is not None and self.config is not None
         launcher = self.launcher if isinstance(self.launcher, EvallaunchSubmititLauncher) else None
+        if self.published is None:
+            self.published = PublishedResults(self.config.launch.get("published"))
         todo = []
         for overrides in batch:
             job = compose_job(self.hydra_context, self.config, list(overrides))
@@ -165,6 +170,9 @@ class EvallaunchSweeper(Sweeper):
             if not cfg.launch.force and is_finished(job_dir_of(cfg), job.fingerprint):
                 log.info("skip (finished): %s", " ".join(overrides))
                 print(f"skip (already finished): {job_dir_of(cfg)}")
+                continue
+            if not cfg.launch.force and self.published.has(cfg, job.fingerprint):
+                print(f"skip (already published in {self.published.source}): {job_dir_of(cfg)}")
                 continue
             todo.append(list(overrides))
             if launcher is not None:
