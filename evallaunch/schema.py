@@ -224,6 +224,11 @@ class ParallelismConfig:
     max_num_seqs: int | None = None
     # Run vLLM without CUDA graphs (slower decoding; for debugging).
     enforce_eager: bool = False
+    # Nodes of one replica (null: one, or as planned): with more, the job's Slurm tasks
+    # start a Ray cluster per replica and vLLM runs pipeline parallel across its nodes.
+    nodes_per_replica: int | None = None
+    # Seconds to wait for every node of a replica to join its Ray cluster.
+    ray_join_timeout_s: int = 600
 
 
 @dataclass

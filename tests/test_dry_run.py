@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from omegaconf import OmegaConf
+
 GOLDEN = Path(__file__).parent / "golden"
 SLURM_COMMANDS = {"sbatch", "srun", "squeue", "sacct", "scontrol", "scancel", "sinfo", "salloc"}
 
@@ -83,6 +85,41 @@ def test_open_r1_sweep_on_an_h100_cluster(tmp_path: Path, shared_datasets: Path)
     assert "2 task(s)" not in text  # each model's two benchmarks run in one job
     assert "--gpus-per-node=8" in text and "#SBATCH --partition=hopper-prod" in text
     assert "HF_TOKEN" not in text and "WANDB_API_KEY" not in text
+
+
+# A 70B model on 4 x 40 GB nodes: one replica needs 2 nodes (TP 4 x PP 2); two replicas.
+MULTI_NODE_SWEEP = [
+    "experiment=open_r1",
+    "cluster=slurm_h100_example",
+    "model=r1_distill_llama_70b",
+    "benchmark=aime24",
+    "hydra.launcher.hardware.gpu_type=A100-40GB",
+    "hydra.launcher.hardware.gpu_memory_gb=40",
+    "hydra.launcher.hardware.gpus_per_node=4",
+    "parallelism.data_parallel_size=2",
+]
+
+
+def test_two_replicas_of_two_nodes_each_get_four_nodes_one_task_each(
+    tmp_path: Path, shared_datasets: Path
+) -> None:
+    """Every node runs one task: the first task of each replica its Ray head, the others
+    its workers (evallaunch.serving.ray_cluster); the job config carries the planned sizes."""
+    text = dry_run(tmp_path, shared_datasets, *MULTI_NODE_SWEEP)
+    check_golden("dry_run_multi_node.txt", text)
+    assert "#SBATCH --nodes=4" in text and "#SBATCH --ntasks-per-node=1" in text
+    assert "#SBATCH --gpus-per-node=4" in text
+    from evallaunch.compose import compose_config
+    from evallaunch.launching.specs import job_resources
+
+    full = compose_config(MULTI_NODE_SWEEP, return_hydra_config=True)
+    hardware = OmegaConf.to_container(full.hydra.launcher.hardware, resolve=True)
+    cfg = compose_config(MULTI_NODE_SWEEP[:4] + MULTI_NODE_SWEEP[-1:])
+    resources = job_resources(cfg, {}, hardware)
+    assert (resources["nodes"], resources["tasks_per_node"]) == (4, 1)
+    par = cfg.parallelism
+    assert (par.tensor_parallel_size, par.pipeline_parallel_size) == (4, 2)
+    assert (par.data_parallel_size, par.nodes_per_replica) == (2, 2)
 
 
 def test_quoting_of_paths_in_the_sbatch_script(tmp_path: Path, shared_datasets: Path) -> None:

@@ -432,3 +432,36 @@ def test_harness_tasks_of_one_model_share_one_allocation_and_rerun_as_done(
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert again.stdout.count("skip (already finished)") == 2
     assert len(record(tmp_path)) == 2  # nothing submitted
+
+
+def ray_processes() -> list[str]:
+    """Ray's own processes on this machine (its raylet, GCS server, workers)."""
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True)
+    names = ("raylet", "gcs_server", "ray::", "ray.scripts.scripts start")
+    return [line for line in ps.stdout.splitlines() if any(n in line for n in names)]
+
+
+def test_a_job_of_two_tasks_runs_on_a_ray_cluster_of_both_and_leaves_nothing(
+    slurm: None, tmp_path: Path, shared_datasets: Path
+) -> None:
+    """A replica over 2 nodes, here 2 Slurm tasks on the one node: task 0 starts the Ray
+    head, task 1 joins it, the job runs once both are in the cluster (results.json lists
+    them), and no Ray process is left when the job is done."""
+    if not (REPO / ".venv-vllm" / "bin" / "python").is_file():
+        pytest.skip("Ray lives in .venv-vllm (make setup-vllm)")
+    assert ray_processes() == [], "Ray runs already on this machine"
+    proc = sweep(
+        tmp_path,
+        shared_datasets,
+        "hydra.launcher.tasks_per_node=2",
+        "parallelism.nodes_per_replica=2",
+        *SMOKE,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    (job,) = record(tmp_path)
+    (cluster,) = results_of(job["job_dir"])["engine"]["ray_clusters"]
+    assert [name.split("@")[0] for name in cluster["nodes"]] == ["rank-0", "rank-1"]
+    deadline = time.monotonic() + 60  # the job ends when its second task has stopped too
+    while ray_processes() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert ray_processes() == []

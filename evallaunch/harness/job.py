@@ -83,6 +83,7 @@ def evaluate_harness_task(
     results.json (last); return the results."""
     from evallaunch.job.runner import model_record, prepare_generation, save_config
     from evallaunch.serving.job_servers import inference_servers
+    from evallaunch.serving.ray_cluster import announced_clusters
 
     bench = cfg.benchmark
     harness = harness_of(cfg)
@@ -117,7 +118,11 @@ def evaluate_harness_task(
             "strip_think": bool(bench.strip_think),
         },
         backend={"name": backend.name, "model_type": backend.model_type},
-        engine={**request.engine.to_dict(), "servers": serving.started},
+        engine={
+            **request.engine.to_dict(),
+            "servers": serving.started,
+            **announced_clusters(),
+        },
         engine_starts=serving.started + run.engine_starts,
         backend_metrics={},
         num_problems=max((m["n"] for m in run.metrics.get(bench.task, {}).values()), default=0),

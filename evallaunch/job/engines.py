@@ -47,6 +47,8 @@ class EngineSettings:
     max_model_len: int | None = None
     dtype: str = "auto"
     enforce_eager: bool = False
+    # Nodes of one replica (a Ray cluster each when > 1: evallaunch.serving.ray_cluster).
+    nodes_per_replica: int = 1
 
     @property
     def slots(self) -> int:
@@ -117,6 +119,7 @@ def engine_settings(
         dtype=dtype,
         # On a CPU, vLLM's compiled mode costs minutes per engine start for no speed.
         enforce_eager=bool(par.get("enforce_eager", False)) or device == "cpu",
+        nodes_per_replica=int(par.get("nodes_per_replica") or 1),
     )
 
 
@@ -185,7 +188,9 @@ def uses_servers(model_type: str, engine: EngineSettings, units_in_flight: int |
     than one replica or more than one unit in flight (evallaunch's `vllm serve` replicas)."""
     if model_type == "server":
         return True
-    return model_type == "vllm" and (engine.replicas > 1 or units_in_flight != 1)
+    return model_type == "vllm" and (
+        engine.replicas > 1 or units_in_flight != 1 or engine.nodes_per_replica > 1
+    )
 
 
 def resolve_units_in_flight(

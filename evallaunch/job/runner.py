@@ -43,6 +43,7 @@ from evallaunch.secrets import (
     scrub_files,
 )
 from evallaunch.serving.job_servers import inference_servers
+from evallaunch.serving.ray_cluster import announced_clusters
 from evallaunch.suites import suite_record
 
 log = logging.getLogger(__name__)
@@ -287,6 +288,7 @@ def _job_results(
             **request.engine.to_dict(),
             "servers": drawn.servers,
             "units_in_flight": drawn.report.units_in_flight,
+            **announced_clusters(),
         },
         # Models loaded for the whole job: one per replica, whatever the number of units.
         engine_starts=drawn.servers + backend.engine_starts,

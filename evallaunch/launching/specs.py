@@ -141,6 +141,7 @@ def apply_plan(cfg: DictConfig, plan: Any) -> None:
         "data_parallel_size": plan.dp,
         "pipeline_parallel_size": plan.pp,
         "max_num_seqs": plan.max_num_seqs,
+        "nodes_per_replica": plan.nodes_per_replica,
     }
     with open_dict(cfg.parallelism):
         for key, value in planned.items():

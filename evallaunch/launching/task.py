@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+from pathlib import Path
 from typing import Any
 
 from hydra.core.singleton import Singleton
@@ -35,11 +38,45 @@ class BatchTask:
     def __call__(self, configs: list[DictConfig], fingerprints: list[str]) -> list[JobReturn]:
         import submitit
 
-        from evallaunch.launching.specs import is_finished, job_dir_of
-
         Singleton.set_state(self.singleton_state)
         setup_globals()
-        job_id = submitit.JobEnvironment().job_id
+        env = submitit.JobEnvironment()
+        nodes_per_replica = int(configs[0].parallelism.get("nodes_per_replica") or 1)
+        if nodes_per_replica > 1:
+            return self._on_ray_clusters(configs, fingerprints, env, nodes_per_replica)
+        return self._run_all(configs, fingerprints, env.job_id)
+
+    def _on_ray_clusters(
+        self, configs: list[DictConfig], fingerprints: list[str], env: Any, per_replica: int
+    ) -> list[JobReturn]:
+        """Replicas over several nodes: every task runs its node of a Ray cluster; the
+        first task runs the jobs once every cluster is complete, the others wait for it."""
+        from evallaunch.serving.job_servers import vllm_python
+        from evallaunch.serving.ray_cluster import (
+            RAY_HEADS_ENV,
+            RayCluster,
+            RayRole,
+            check_tasks,
+            replica_gpus,
+        )
+
+        role = RayRole(env.global_rank, env.num_tasks, per_replica, env.hostname)
+        check_tasks(role.tasks, per_replica)
+        par = configs[0].parallelism
+        rendezvous = Path(str(configs[0].hydra.sweep.dir)) / ".evallaunch" / "ray" / env.job_id
+        timeout = float(par.ray_join_timeout_s)
+        with RayCluster(role, vllm_python(), rendezvous, timeout, replica_gpus(par)) as cluster:
+            if role.rank != 0:
+                cluster.wait_for_release()
+                return []
+            os.environ[RAY_HEADS_ENV] = json.dumps(cluster.heads())
+            return self._run_all(configs, fingerprints, env.job_id)
+
+    def _run_all(
+        self, configs: list[DictConfig], fingerprints: list[str], job_id: str
+    ) -> list[JobReturn]:
+        from evallaunch.launching.specs import is_finished, job_dir_of
+
         returns = []
         for cfg, fingerprint in zip(configs, fingerprints, strict=True):
             if is_finished(job_dir_of(cfg), fingerprint):  # done before a requeue

@@ -179,8 +179,14 @@ def choose(
     multi = [x for x in layouts if x.gpus > node and x.fit >= 1]
     if multi:  # extra nodes cost: the fewest that hold at least one sequence
         fewest = min(multi, key=lambda x: x.gpus)
-        if not _replicas_fit(req, node, fewest):
-            raise _replica_error(req, node, fewest)
+        dp, per_replica = _replicas_of(req, node, fewest), fewest.gpus // node
+        if dp * per_replica > hw.max_nodes:
+            raise EvallaunchError(
+                f"parallelism.data_parallel_size={dp} is invalid: {dp} replicas of "
+                f"{per_replica} nodes each need {dp * per_replica} nodes, and the partition "
+                f"has {hw.max_nodes} (hardware.max_nodes)",
+                hint=f"valid choices: 1..{max(hw.max_nodes // per_replica, 1)}",
+            )
         return _candidate(facts, hw, req, nb, fewest)
     big = max(layouts, key=lambda x: x.gpus)
     usable = big.weights_gb + big.budget_gb

@@ -80,6 +80,7 @@ class Plan:
     gpus_per_replica: int
     total_gpus: int
     nodes: int
+    nodes_per_replica: int
     gpus_per_node: int
     gpu_memory_utilization: float
     weights_gb_per_gpu: float
@@ -147,11 +148,15 @@ def _check_request(req: PlanRequest) -> None:
 def _plan_of(facts: ModelFacts, hw: Hardware, req: PlanRequest, best: Candidate) -> Plan:
     lay, dp, notes = best.layout, best.dp, list(facts.notes)
     gpr, node = lay.gpus, hw.gpus_per_node
-    nodes, per_node = max(gpr // node, 1), min(dp * gpr, node)
+    per_replica, per_node = max(gpr // node, 1), min(dp * gpr, node)
+    nodes = per_replica * dp if per_replica > 1 else 1
     if req.total_gpus and req.total_gpus != dp * gpr:
         notes.append(f"total_gpus={req.total_gpus}: using {dp * gpr} (whole replicas, one node)")
-    if nodes > 1:
-        notes.append(f"pipeline parallel over {nodes} nodes: vLLM needs a Ray cluster on them")
+    if per_replica > 1:
+        notes.append(
+            f"pipeline parallel over {per_replica} nodes per replica: a Ray cluster per "
+            f"replica, {dp} x {per_replica} nodes"
+        )
     if best.slots > lay.fit:
         notes.append(
             f"max_num_seqs {best.slots}: a replica's KV cache holds {lay.fit} full-length "
@@ -168,6 +173,7 @@ def _plan_of(facts: ModelFacts, hw: Hardware, req: PlanRequest, best: Candidate)
         gpus_per_replica=gpr,
         total_gpus=dp * gpr,
         nodes=nodes,
+        nodes_per_replica=per_replica,
         gpus_per_node=per_node,
         gpu_memory_utilization=req.gpu_memory_utilization,
         weights_gb_per_gpu=round(lay.weights_gb, 2),

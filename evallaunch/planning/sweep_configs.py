@@ -54,7 +54,8 @@ class SweepComposer:
         from evallaunch.compose import compose_config
         from evallaunch.naming import derive_model_keys
 
-        groups = tuple(o for o in overrides if _is_group(o))
+        # Group choices and the launcher's settings (its hardware) are composed by Hydra.
+        groups = tuple(o for o in overrides if _is_group(o) or o.startswith("hydra."))
         if groups not in self._cache:
             full = compose_config(list(groups), return_hydra_config=True)
             job = OmegaConf.masked_copy(full, [str(key) for key in full if key != "hydra"])
@@ -65,7 +66,7 @@ class SweepComposer:
         cfg = copy.deepcopy(cached)
         touched_model = False
         for override in overrides:
-            if not _is_group(override):
+            if not _is_group(override) and not override.startswith("hydra."):
                 key, _, value = override.partition("=")
                 *parents, leaf = key.lstrip("+").split(".")
                 node = cfg

@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import shlex
+import socket
 import string
 import sys
 from collections.abc import Callable, Iterator
@@ -151,11 +152,14 @@ def build_servers(settings: Any, request: GenerationRequest, log_dir: Path) -> l
         fields["python"] = vllm_python()
     if "max_model_length" in used:
         fields["max_model_length"] = request.max_model_length or context_length(request.model_path)
-    gpus = _gpu_slices(count, tp * dp)
+    heads = ray_heads(engine.nodes_per_replica, count)
+    gpus = [] if heads else _gpu_slices(count, tp * dp)
     servers: list[Server] = []
     for index in range(count):
         port = free_port(int(settings.base_port) + index, taken=[s.port for s in servers])
-        argv = shlex.split(template.format(port=port, index=index, **fields))
+        remote = bool(heads) and heads[index]["host"] != socket.gethostname()
+        host = {"host": "0.0.0.0"} if remote else {}  # noqa: S104 (the balancer's node calls)
+        argv = shlex.split(template.format(port=port, index=index, **{**fields, **host}))
         if not argv:
             raise EvallaunchError("backend.server.command is empty")
         argv[0] = find_executable(argv[0])
@@ -163,8 +167,41 @@ def build_servers(settings: Any, request: GenerationRequest, log_dir: Path) -> l
         if request.device == "cpu":
             env.update(vllm_cpu_environment(index))
         env["VLLM_CONFIGURE_LOGGING"] = "1"  # the server's own log file gets vLLM's records
-        servers.append(Server(index, argv, port, log_dir / f"server-{index}.log", env))
+        server = Server(index, argv, port, log_dir / f"server-{index}.log", env)
+        if heads:
+            on_ray_cluster(server, heads[index], remote)
+        servers.append(server)
     return servers
+
+
+def ray_heads(nodes_per_replica: int, replicas: int) -> list[dict[str, Any]]:
+    """The Ray heads of a job whose replicas span several nodes ([] for one node), which
+    the job's Slurm tasks started (evallaunch.launching.task, RAY_HEADS_ENV)."""
+    if nodes_per_replica <= 1:
+        return []
+    from evallaunch.serving.ray_cluster import RAY_HEADS_ENV
+
+    heads = json.loads(os.environ.get(RAY_HEADS_ENV, "[]"))
+    if len(heads) != replicas:
+        raise EvallaunchError(
+            f"parallelism.nodes_per_replica={nodes_per_replica} is invalid here: a replica "
+            f"over several nodes needs the Ray clusters of the job's Slurm tasks, and "
+            f"{len(heads)} of {replicas} are up",
+            hint="submit the job with --multirun to a Slurm cluster (cluster=...), which "
+            "starts them",
+        )
+    return list(heads)
+
+
+def on_ray_cluster(server: Server, head: dict[str, Any], remote: bool) -> None:
+    """Run a `vllm serve` replica on its Ray cluster (pipeline parallel over its nodes),
+    started on the cluster's head node (`srun` onto it when that is another node)."""
+    server.env["RAY_ADDRESS"] = head["address"]
+    server.argv += ["--distributed-executor-backend", "ray"]
+    if remote:
+        node = ["--nodes=1", "--ntasks=1", f"--nodelist={head['host']}"]
+        server.argv = [find_executable("srun"), "--overlap", *node, *server.argv]
+        server.host = head["host"]
 
 
 def _get(node: Any, key: str) -> Any:

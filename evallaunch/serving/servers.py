@@ -93,10 +93,12 @@ class Server:
     proc: subprocess.Popen[bytes] | None = None
     started: float = 0.0
     ready_after_s: float | None = None
+    # Where it listens: this machine, or the node it was started on (`srun`).
+    host: str = HOST
 
     @property
     def url(self) -> str:
-        return f"http://{HOST}:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None

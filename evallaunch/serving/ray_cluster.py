@@ -1,0 +1,285 @@
+"""Ray clusters for replicas that span several nodes (`parallelism.nodes_per_replica` > 1).
+
+A job of `replicas x nodes_per_replica` Slurm tasks, one per node, runs this on every task:
+the first task of each replica starts a Ray head, the others join it as workers, each
+started from the serving environment's Python (the one with vLLM). The heads' addresses
+pass through files in a directory every node sees (the sweep directory). The first task
+waits until every replica's cluster reports all its nodes and GPUs, runs the job (its `vllm
+serve` replicas use the clusters), then releases the others; every task stops its own Ray
+node's processes on the way out, whatever ends it (`with` block).
+
+    with RayCluster(role, python, rendezvous, timeout_s, gpus) as cluster:
+        if role.rank == 0:
+            heads = cluster.heads()     # one address per replica, every node joined
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from evallaunch.errors import EvallaunchError
+from evallaunch.serving.servers import free_port
+
+log = logging.getLogger(__name__)
+
+RAY_PORT = 6379
+# The environment variable through which the first task hands the heads to the job.
+RAY_HEADS_ENV = "EVALLAUNCH_RAY_HEADS"
+POLL_S = 0.5
+RELEASED = "released"
+RAY_ENV = {"RAY_USAGE_STATS_ENABLED": "0"}
+NODES_SCRIPT = (
+    "import json, sys, ray\n"
+    "ray.init(address=sys.argv[1], logging_level='ERROR', log_to_driver=False)\n"
+    "print(json.dumps([{'name': n.get('NodeName') or n['NodeManagerAddress'],"
+    " 'gpus': n['Resources'].get('GPU', 0)} for n in ray.nodes() if n['Alive']]))\n"
+)
+
+
+@dataclass(frozen=True)
+class RayRole:
+    """One Slurm task of a multi-node job: its rank, the replica it belongs to, and whether
+    it runs that replica's Ray head."""
+
+    rank: int
+    tasks: int
+    nodes_per_replica: int
+    host: str
+
+    @property
+    def replica(self) -> int:
+        """The replica this task's node serves."""
+        return self.rank // self.nodes_per_replica
+
+    @property
+    def is_head(self) -> bool:
+        """Whether this task runs its replica's Ray head."""
+        return self.rank % self.nodes_per_replica == 0
+
+    @property
+    def replicas(self) -> int:
+        """Replicas of the job."""
+        return self.tasks // self.nodes_per_replica
+
+    @property
+    def node_name(self) -> str:
+        """This task's Ray node name (unique when several tasks share a machine)."""
+        return f"rank-{self.rank}@{self.host}"
+
+    def member_names(self) -> list[str]:
+        """The Ray node names of this task's replica (filled in with each task's host)."""
+        first = self.replica * self.nodes_per_replica
+        return [f"rank-{rank}@" for rank in range(first, first + self.nodes_per_replica)]
+
+
+def announced_clusters() -> dict[str, Any]:
+    """{"ray_clusters": [each replica's head, with its nodes]} in a job whose replicas span
+    several nodes (for results.json's engine section), else {}."""
+    heads = json.loads(os.environ.get(RAY_HEADS_ENV) or "[]")
+    return {"ray_clusters": heads} if heads else {}
+
+
+def replica_gpus(parallelism: Any) -> int:
+    """GPUs of one replica (TP x PP) when this machine has GPUs, else 0."""
+    try:
+        import torch
+
+        has_gpus = torch.cuda.is_available()
+    except ImportError:
+        has_gpus = False
+    tp = int(parallelism.get("tensor_parallel_size") or 1)
+    return tp * int(parallelism.get("pipeline_parallel_size") or 1) if has_gpus else 0
+
+
+def check_tasks(tasks: int, nodes_per_replica: int) -> None:
+    """The job's tasks make whole replicas."""
+    if tasks < nodes_per_replica or tasks % nodes_per_replica:
+        raise EvallaunchError(
+            f"parallelism.nodes_per_replica={nodes_per_replica} is invalid for a job of "
+            f"{tasks} Slurm task(s): each replica needs that many tasks, one per node",
+            hint="submit it through evallaunch's Slurm launcher (cluster=...), which sizes "
+            "the allocation from the plan",
+        )
+
+
+def require_ray(python: str) -> None:
+    """Ray is importable by the serving environment's `python`."""
+    found = subprocess.run(
+        [python, "-c", "import ray"], capture_output=True, text=True, check=False
+    )
+    if found.returncode != 0:
+        raise EvallaunchError(
+            f"Ray is not installed in the serving environment ({python}): a replica over "
+            "several nodes runs vLLM on a Ray cluster",
+            hint="`make setup-vllm` installs it into .venv-vllm, or `pip install ray` there",
+        )
+
+
+def alive_nodes(python: str, address: str) -> list[dict[str, Any]]:
+    """The alive nodes of the Ray cluster at `address` (name, GPUs)."""
+    out = subprocess.run(
+        [python, "-c", NODES_SCRIPT, address],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, **RAY_ENV},
+        timeout=120,
+    )
+    if out.returncode != 0:
+        return []
+    return list(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def wait_for_nodes(
+    python: str, address: str, members: list[str], gpus: int, timeout_s: float
+) -> list[dict[str, Any]]:
+    """Wait until the cluster at `address` has a node for each of `members` (name prefixes)
+    and `gpus` GPUs in all; a node that never joins fails naming it."""
+    deadline = time.monotonic() + timeout_s
+    nodes: list[dict[str, Any]] = []
+    while True:
+        nodes = alive_nodes(python, address)
+        names = [str(n["name"]) for n in nodes]
+        missing = [m for m in members if not any(n.startswith(m) for n in names)]
+        have_gpus = sum(float(n["gpus"]) for n in nodes)
+        if not missing and have_gpus >= gpus:
+            return nodes
+        if time.monotonic() > deadline:
+            what = (
+                f"node(s) {', '.join(m.rstrip('@') for m in missing)} never joined"
+                if missing
+                else f"{have_gpus:g} of {gpus} GPUs registered"
+            )
+            raise EvallaunchError(
+                f"the Ray cluster at {address}: {what} within {timeout_s:g} s "
+                f"(joined: {', '.join(names) or 'none'})",
+                hint="see that task's log in the sweep's .submitit folder; raise "
+                "parallelism.ray_join_timeout_s if its nodes start slowly",
+            )
+        time.sleep(POLL_S)
+
+
+class RayCluster:
+    """This task's Ray node (head or worker) for the life of a `with` block; on the first
+    task, `heads()` waits for every replica's cluster to be complete."""
+
+    def __init__(
+        self, role: RayRole, python: str, rendezvous: Path, timeout_s: float, gpus: int
+    ) -> None:
+        self.role, self.python, self.rendezvous = role, python, rendezvous
+        self.timeout_s, self.gpus = timeout_s, gpus
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> RayCluster:
+        require_ray(self.python)
+        self.rendezvous.mkdir(parents=True, exist_ok=True)
+        role = self.role
+        if role.is_head:
+            port = free_port(RAY_PORT + role.replica)
+            address = f"{role.host}:{port}"
+            self._start(["--head", f"--port={port}", "--include-dashboard=false"])
+            _write_json(self._head_file(role.replica), {"address": address, "host": role.host})
+        else:
+            address = self._wait_for_head(role.replica)["address"]
+            self._start([f"--address={address}"])
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.role.rank == 0:
+            (self.rendezvous / RELEASED).touch()
+        stop_process_group(self.process)
+
+    def heads(self) -> list[dict[str, Any]]:
+        """Every replica's head ({address, host}), once its cluster has all its nodes and
+        GPUs."""
+        heads = []
+        for replica in range(self.role.replicas):
+            head = self._wait_for_head(replica)
+            first = RayRole(replica * self.role.nodes_per_replica, self.role.tasks,
+                            self.role.nodes_per_replica, "")  # fmt: skip
+            nodes = wait_for_nodes(
+                self.python, head["address"], first.member_names(), self.gpus, self.timeout_s
+            )
+            heads.append({**head, "nodes": sorted(str(n["name"]) for n in nodes)})
+        _write_json(self.rendezvous / "clusters.json", {"heads": heads})
+        return heads
+
+    def wait_for_release(self) -> None:
+        """Keep this node in its cluster until the first task is done (or its node fails)."""
+        while not (self.rendezvous / RELEASED).exists():
+            if self.process is not None and self.process.poll() is not None:
+                raise EvallaunchError(
+                    f"the Ray node of {self.role.node_name} exited "
+                    f"({self.process.returncode}) before the job ended"
+                )
+            time.sleep(POLL_S)
+
+    def _start(self, args: list[str]) -> None:
+        gpus = self.gpus // self.role.nodes_per_replica
+        command = [self.python, "-m", "ray.scripts.scripts", "start", "--block",
+                   f"--node-name={self.role.node_name}", f"--num-gpus={gpus}",
+                   "--disable-usage-stats", *args]  # fmt: skip
+        log_file = self.rendezvous / f"ray-{self.role.node_name}.log"
+        log.info("Ray node %s: %s", self.role.node_name, " ".join(command))
+        with log_file.open("ab") as out:
+            self.process = subprocess.Popen(
+                command,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its raylet and workers: one process group to stop
+                env={**os.environ, **RAY_ENV},
+            )
+
+    def _head_file(self, replica: int) -> Path:
+        return self.rendezvous / f"replica-{replica}.json"
+
+    def _wait_for_head(self, replica: int) -> dict[str, Any]:
+        path = self._head_file(replica)
+        deadline = time.monotonic() + self.timeout_s
+        while not path.is_file():
+            if time.monotonic() > deadline:
+                raise EvallaunchError(
+                    f"replica {replica}'s Ray head (task {replica * self.role.nodes_per_replica}"
+                    f") did not start within {self.timeout_s:g} s"
+                )
+            time.sleep(POLL_S)
+        return dict(json.loads(path.read_text()))
+
+
+def stop_process_group(process: subprocess.Popen[bytes] | None, grace_s: float = 30) -> None:
+    """Stop a Ray node started by `RayCluster`: SIGTERM to its process group (`ray start
+    --block` stops the processes it started), then SIGKILL to what is left."""
+    if process is None:
+        return
+    for sig, wait in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 10.0)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            process.wait(wait)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    deadline = time.monotonic() + 10.0
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)  # anything its children left in the group
+        while time.monotonic() < deadline:  # until the kernel has taken them all
+            os.killpg(process.pid, 0)
+            time.sleep(0.05)
+        log.warning("Ray node processes of group %d are still there after SIGKILL", process.pid)
+
+
+def _write_json(path: Path, data: Any) -> None:
+    temporary = path.with_suffix(f".{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(data))
+    os.replace(temporary, path)
