@@ -46,10 +46,10 @@ def test_a_node_that_never_joins_is_named_and_the_head_is_stopped(tmp_path: Path
     cluster fails naming it, and leaving the block stops every process of the head."""
     role = RayRole(rank=0, tasks=2, nodes_per_replica=2, host="localhost")
     cluster = RayCluster(role, ray_python(), tmp_path / "ray", timeout_s=8, gpus=0)
-    with pytest.raises(EvallaunchError, match=r"node\(s\) rank-1 never joined .*rank-0@"):
-        with cluster:
-            assert json.loads((tmp_path / "ray" / "replica-0.json").read_text())["address"]
-            cluster.heads()
+    never_joined = r"node\(s\) rank-1 never joined .*rank-0@"
+    with pytest.raises(EvallaunchError, match=never_joined), cluster:
+        assert json.loads((tmp_path / "ray" / "replica-0.json").read_text())["address"]
+        cluster.heads()
     assert cluster.process is not None and group_gone(cluster.process.pid)
     assert (tmp_path / "ray" / "released").exists()  # the other tasks would leave too
 

@@ -116,7 +116,7 @@ def job_resources(
         float(hardware.get("gpu_memory_gb") or 0) <= 0
         or int(hardware.get("gpus_per_node") or 0) <= 0
     ):
-        return resources  # CPU-only cluster: nothing to plan
+        return check_ray_tasks(cfg, resources)  # CPU-only cluster: nothing to plan
     from evallaunch.errors import EvallaunchError
     from evallaunch.planning.job_plan import plan_for_config
 
@@ -128,7 +128,32 @@ def job_resources(
         log.warning("cannot plan %s (%s): using the launcher's resources", cfg.model.name, err)
         return {**resources, "gpus_per_node": 1}
     apply_plan(cfg, plan)
-    return {**resources, **plan.slurm_resources()}
+    planned = {**resources, **plan.slurm_resources()}
+    # Tasks per node the launcher asks for explicitly (several Ray nodes on one machine).
+    planned["tasks_per_node"] = max(planned["tasks_per_node"], resources.get("tasks_per_node", 1))
+    return check_ray_tasks(cfg, planned)
+
+
+def check_ray_tasks(cfg: DictConfig, resources: dict[str, Any]) -> dict[str, Any]:
+    """`resources`, which must give a job whose replicas span several nodes one Slurm task
+    per node of each replica (evallaunch.serving.ray_cluster)."""
+    par = cfg.parallelism
+    per_replica = int(par.get("nodes_per_replica") or 1)
+    if per_replica <= 1:
+        return resources
+    replicas = int(par.get("data_parallel_size") or 1)
+    tasks = int(resources.get("nodes") or 1) * int(resources.get("tasks_per_node") or 1)
+    if tasks != per_replica * replicas:
+        from evallaunch.errors import EvallaunchError
+
+        raise EvallaunchError(
+            f"parallelism.nodes_per_replica={per_replica} is invalid here: {replicas} "
+            f"replica(s) of {per_replica} nodes need {per_replica * replicas} Slurm tasks, "
+            f"and the job gets {tasks}",
+            hint="leave the sizes to the plan (parallelism=auto on a GPU cluster), or set "
+            "hydra.launcher.nodes / tasks_per_node to match",
+        )
+    return resources
 
 
 def apply_plan(cfg: DictConfig, plan: Any) -> None:
