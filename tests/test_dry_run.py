@@ -113,7 +113,7 @@ def test_two_replicas_of_two_nodes_each_get_four_nodes_one_task_each(
     from evallaunch.launching.specs import job_resources
 
     full = compose_config(MULTI_NODE_SWEEP, return_hydra_config=True)
-    hardware = OmegaConf.to_container(full.hydra.launcher.hardware, resolve=True)
+    hardware = dict(OmegaConf.to_container(full.hydra.launcher.hardware, resolve=True))  # type: ignore[arg-type]
     cfg = compose_config(MULTI_NODE_SWEEP[:4] + MULTI_NODE_SWEEP[-1:])
     resources = job_resources(cfg, {}, hardware)
     assert (resources["nodes"], resources["tasks_per_node"]) == (4, 1)

@@ -34,12 +34,21 @@ class BatchTask:
         self.hydra_context = hydra_context
         self.task_function = task_function
         self.singleton_state = singleton_state
+        # The serving environment's Python, found at submit time (the job runs from a
+        # snapshot of the code, without the git-ignored .venv-vllm).
+        from evallaunch.serving.job_servers import VLLM_PYTHON_ENV, find_vllm_python
+
+        self.serving_python = os.environ.get(VLLM_PYTHON_ENV) or find_vllm_python()
 
     def __call__(self, configs: list[DictConfig], fingerprints: list[str]) -> list[JobReturn]:
         import submitit
 
+        from evallaunch.serving.job_servers import VLLM_PYTHON_ENV
+
         Singleton.set_state(self.singleton_state)
         setup_globals()
+        if self.serving_python:
+            os.environ.setdefault(VLLM_PYTHON_ENV, self.serving_python)
         env = submitit.JobEnvironment()
         nodes_per_replica = int(configs[0].parallelism.get("nodes_per_replica") or 1)
         if nodes_per_replica > 1:

@@ -57,6 +57,8 @@ COMMAND_FIELDS = (
     "vllm_engine_args",
     "python",
 )
+#: A Python with vLLM (and Ray), for jobs that run from a snapshot of the code.
+VLLM_PYTHON_ENV = "EVALLAUNCH_VLLM_PYTHON"
 #: The server of one engine replica with model_type=vllm ({python}: a Python with vLLM).
 VLLM_SERVE_COMMAND = (
     "{python} -m vllm.entrypoints.openai.api_server --model {model_path} --host {host}"
@@ -255,16 +257,23 @@ def _record(log_dir: Path, servers: list[Server], balancer: Any) -> None:
         log.warning("Could not write the balancer's records to %s: %s", log_dir, err)
 
 
-def vllm_python() -> str:
-    """A Python that has vLLM: this one, else `.venv-vllm`'s (`make setup-vllm`)."""
+def find_vllm_python() -> str | None:
+    """A Python that has vLLM: EVALLAUNCH_VLLM_PYTHON, this one, else `.venv-vllm`'s."""
     import importlib.util
 
+    if os.environ.get(VLLM_PYTHON_ENV):
+        return os.environ[VLLM_PYTHON_ENV]
     if importlib.util.find_spec("vllm") is not None:
         return sys.executable
-    repo = Path(__file__).resolve().parents[2]
-    candidate = repo / ".venv-vllm" / "bin" / "python"
-    if candidate.is_file():
-        return str(candidate)
+    candidate = Path(__file__).resolve().parents[2] / ".venv-vllm" / "bin" / "python"
+    return str(candidate) if candidate.is_file() else None
+
+
+def vllm_python() -> str:
+    """A Python that has vLLM (`find_vllm_python`), or an error saying how to get one."""
+    found = find_vllm_python()
+    if found:
+        return found
     raise EvallaunchError(
         "backend.model_type=vllm runs `vllm serve` replicas, but vLLM is not installed here",
         hint="run `make setup-vllm` (creates .venv-vllm), or install vLLM into this environment",
