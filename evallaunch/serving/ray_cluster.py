@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import subprocess
 import time
 from dataclasses import dataclass
@@ -86,6 +87,14 @@ def announced_clusters() -> dict[str, Any]:
     several nodes (for results.json's engine section), else {}."""
     heads = json.loads(os.environ.get(RAY_HEADS_ENV) or "[]")
     return {"ray_clusters": heads} if heads else {}
+
+
+def node_ip(host: str) -> str:
+    """The address of `host` the other nodes reach it at."""
+    try:
+        return socket.gethostbyname(host)
+    except OSError:
+        return host
 
 
 def replica_gpus(parallelism: Any) -> int:
@@ -185,8 +194,10 @@ class RayCluster:
         role = self.role
         if role.is_head:
             port = free_port(RAY_PORT + role.replica)
-            address = f"{role.host}:{port}"
+            address = f"{node_ip(role.host)}:{port}"
             self._start(["--head", f"--port={port}", "--include-dashboard=false"])
+            # The workers join once the head's own node is up (not while it starts).
+            wait_for_nodes(self.python, address, [f"{role.node_name}"], 0, self.timeout_s)
             _write_json(self._head_file(role.replica), {"address": address, "host": role.host})
         else:
             address = self._wait_for_head(role.replica)["address"]
@@ -227,6 +238,7 @@ class RayCluster:
         gpus = self.gpus // self.role.nodes_per_replica
         command = [self.python, "-m", "ray.scripts.scripts", "start", "--block",
                    f"--node-name={self.role.node_name}", f"--num-gpus={gpus}",
+                   f"--node-ip-address={node_ip(self.role.host)}",
                    "--disable-usage-stats", *args]  # fmt: skip
         log_file = self.rendezvous / f"ray-{self.role.node_name}.log"
         log.info("Ray node %s: %s", self.role.node_name, " ".join(command))
