@@ -225,7 +225,10 @@ class RayCluster:
         return heads
 
     def wait_for_release(self) -> None:
-        """Keep this node in its cluster until the first task is done (or its node fails)."""
+        """Keep this node in its cluster until the first task is done (or its node fails);
+        SIGTERM (Slurm's time limit, scancel, a requeue) leaves through the `with` block,
+        which stops the node."""
+        signal.signal(signal.SIGTERM, _exit_on_signal)
         while not (self.rendezvous / RELEASED).exists():
             if self.process is not None and self.process.poll() is not None:
                 raise EvallaunchError(
@@ -289,6 +292,10 @@ def stop_process_group(process: subprocess.Popen[bytes] | None, grace_s: float =
             os.killpg(process.pid, 0)
             time.sleep(0.05)
         log.warning("Ray node processes of group %d are still there after SIGKILL", process.pid)
+
+
+def _exit_on_signal(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _write_json(path: Path, data: Any) -> None:
