@@ -14,7 +14,7 @@ from omegaconf import DictConfig
 from evallaunch.backends.base import GenerationRequest
 from evallaunch.errors import EvallaunchError
 from evallaunch.harness.lighteval_tasks import task_configs
-from evallaunch.harness.outputs import HarnessRun, number
+from evallaunch.harness.outputs import HarnessRun, detail_row, metric_record, number
 
 # lighteval's results and details name a task "<name>|<few-shot>" (or ":" for "|"), a
 # superset's average "<superset>:_average|<few-shot>".
@@ -114,15 +114,7 @@ def task_metrics(
         name = _task_of(key)
         n = sizes.get(name) or sum(sizes.values())
         out[name] = {
-            metric: {
-                "name": metric,
-                "value": number(value),
-                "stderr": number(values.get(f"{metric}_stderr")),
-                "ci_low": None,
-                "ci_high": None,
-                "k": None,
-                "n": n,
-            }
+            metric: metric_record(metric, value, values.get(f"{metric}_stderr"), n)
             for metric, value in values.items()
             if not metric.endswith("_stderr") and number(value) is not None
         }
@@ -137,27 +129,17 @@ def detail_rows(details: dict[str, list[Any]], prompt_manager: Any) -> list[dict
     for task, task_details in details.items():
         for detail in task_details:
             doc, response = detail.doc, detail.model_response
-            values = {name: number(value) for name, value in (detail.metric or {}).items()}
-            metrics = {name: value for name, value in values.items() if value is not None}
-            first = next(iter(metrics.values()), None)
             gold = doc.gold_index if isinstance(doc.gold_index, list) else [doc.gold_index]
             rows.append(
-                {
-                    "task": task,
-                    "problem_id": str(doc.id),
-                    "sample_index": 0,
-                    "filter": "none",
-                    "prompt": prompt_manager.prepare_prompt(doc),
-                    "completion": response.text[0]
-                    if response.text
-                    else json.dumps(response.logprobs),
-                    "extracted_answer": (response.text_post_processed or [""])[0],
-                    "gold": " | ".join(doc.choices[i] for i in gold),
-                    "correct": bool(first == 1.0) if first in (0.0, 1.0) else None,
-                    "finish_reason": "stop",
-                    "truncated": False,
-                    "num_tokens": None,
-                    "metrics": json.dumps(metrics, sort_keys=True),
-                }
+                detail_row(
+                    task=task,
+                    problem_id=str(doc.id),
+                    filter_name="none",
+                    prompt=prompt_manager.prepare_prompt(doc),
+                    completion=response.text[0] if response.text else json.dumps(response.logprobs),
+                    extracted=(response.text_post_processed or [""])[0],
+                    gold=" | ".join(doc.choices[i] for i in gold),
+                    values=dict(detail.metric or {}),
+                )
             )
     return rows

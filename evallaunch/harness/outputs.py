@@ -45,15 +45,8 @@ def task_metrics(results: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]
                 continue
             metric, _, filter_name = key.partition(",")
             n = values.get("sample_len") or sizes.get(task, {}).get("effective")
-            metrics[key] = {
-                "name": key,
-                "value": number(value),
-                "stderr": number(values.get(f"{metric}_stderr,{filter_name}")),
-                "ci_low": None,
-                "ci_high": None,
-                "k": None,
-                "n": int(n or 0),
-            }
+            stderr = values.get(f"{metric}_stderr,{filter_name}")
+            metrics[key] = metric_record(key, value, stderr, n)
         out[task] = metrics
     return out
 
@@ -67,27 +60,65 @@ def detail_rows(samples: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]
         for sample in task_samples:
             arguments = sample.get("arguments") or []
             responses = sample.get("resps") or []
-            values = {name: number(sample.get(name)) for name in sample.get("metrics", [])}
-            metrics = {name: value for name, value in values.items() if value is not None}
-            first = next(iter(metrics.values()), None)
             rows.append(
-                {
-                    "task": task,
-                    "problem_id": str(sample["doc_id"]),
-                    "sample_index": 0,
-                    "filter": sample.get("filter", "none"),
-                    "prompt": _text(arguments[0][0]) if arguments else "",
-                    "completion": _response(responses),
-                    "extracted_answer": _text(sample.get("filtered_resps")),
-                    "gold": _text(sample.get("target")),
-                    "correct": bool(first == 1.0) if first in (0.0, 1.0) else None,
-                    "finish_reason": "stop",
-                    "truncated": False,
-                    "num_tokens": None,
-                    "metrics": json.dumps(metrics, sort_keys=True),
-                }
+                detail_row(
+                    task=task,
+                    problem_id=str(sample["doc_id"]),
+                    filter_name=sample.get("filter", "none"),
+                    prompt=_text(arguments[0][0]) if arguments else "",
+                    completion=_response(responses),
+                    extracted=_text(sample.get("filtered_resps")),
+                    gold=_text(sample.get("target")),
+                    values={name: sample.get(name) for name in sample.get("metrics", [])},
+                )
             )
     return rows
+
+
+def detail_row(
+    *,
+    task: str,
+    problem_id: str,
+    filter_name: str,
+    prompt: str,
+    completion: str,
+    extracted: str,
+    gold: str,
+    values: dict[str, Any],
+) -> dict[str, Any]:
+    """One details row of a harness task's document: its per-sample metrics (the numeric
+    `values`) as JSON, `correct` from the first where it is 0 or 1."""
+    numbers = {name: number(value) for name, value in values.items()}
+    metrics = {name: value for name, value in numbers.items() if value is not None}
+    first = next(iter(metrics.values()), None)
+    return {
+        "task": task,
+        "problem_id": problem_id,
+        "sample_index": 0,
+        "filter": filter_name,
+        "prompt": prompt,
+        "completion": completion,
+        "extracted_answer": extracted,
+        "gold": gold,
+        "correct": bool(first == 1.0) if first in (0.0, 1.0) else None,
+        "finish_reason": "stop",
+        "truncated": False,
+        "num_tokens": None,
+        "metrics": json.dumps(metrics, sort_keys=True),
+    }
+
+
+def metric_record(name: str, value: Any, stderr: Any, n: int) -> dict[str, Any]:
+    """One harness metric in evallaunch's form."""
+    return {
+        "name": name,
+        "value": number(value),
+        "stderr": number(stderr),
+        "ci_low": None,
+        "ci_high": None,
+        "k": None,
+        "n": int(n or 0),
+    }
 
 
 def _text(value: Any) -> str:
