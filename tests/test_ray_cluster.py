@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -86,3 +88,40 @@ def test_a_replica_s_server_runs_on_its_head_node(monkeypatch: pytest.MonkeyPatc
     assert Path(server.argv[0]).name == "srun" and "--nodelist=n2" in server.argv
     assert server.argv[-2:] == ["--distributed-executor-backend", "ray"]
     assert (server.url, server.env["RAY_ADDRESS"]) == ("http://n2:8001", "n2:6380")
+
+
+HOLDER = """
+import signal, sys
+from pathlib import Path
+from evallaunch.serving.ray_cluster import RayCluster, RayRole
+if sys.argv[3] == "bypass":  # a handler there already, like submitit's on the first task
+    signal.signal(signal.SIGTERM, lambda *_: print("bypassed", flush=True))
+role = RayRole(rank=0, tasks=1, nodes_per_replica=1, host="localhost")
+with RayCluster(role, sys.argv[1], Path(sys.argv[2]), timeout_s=60, gpus=0) as cluster:
+    cluster.heads()
+    print(cluster.process.pid, flush=True)
+    while True:
+        signal.pause()
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("before", ["nothing", "bypass"])
+def test_sigterm_stops_the_ray_node_first(tmp_path: Path, before: str) -> None:
+    """Slurm's SIGTERM (time limit, scancel, requeue) stops the task's Ray node at once:
+    then a task exits, or the first task's own handler (submitit's) goes on."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, ray_python(), str(tmp_path / "ray"), before],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None
+    ray_pid = int(holder.stdout.readline())  # the cluster is up
+    holder.send_signal(signal.SIGTERM)
+    if before == "bypass":
+        assert holder.stdout.readline().strip() == "bypassed"
+        assert group_gone(ray_pid)
+        holder.kill()
+    holder.wait(timeout=60)
+    assert group_gone(ray_pid)
+    assert before == "bypass" or holder.returncode == 128 + signal.SIGTERM

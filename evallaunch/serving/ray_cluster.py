@@ -187,10 +187,14 @@ class RayCluster:
         self.role, self.python, self.rendezvous = role, python, rendezvous
         self.timeout_s, self.gpus = timeout_s, gpus
         self.process: subprocess.Popen[bytes] | None = None
+        self._previous: Any = signal.SIG_DFL
 
     def __enter__(self) -> RayCluster:
         require_ray(self.python)
         self.rendezvous.mkdir(parents=True, exist_ok=True)
+        # SIGTERM (Slurm's time limit, scancel, a requeue) stops this node first; then the
+        # handler that was there runs (submitit's, on the first task), or the task exits.
+        self._previous = signal.signal(signal.SIGTERM, self._on_sigterm)
         role = self.role
         if role.is_head:
             port = free_port(RAY_PORT + role.replica)
@@ -208,6 +212,14 @@ class RayCluster:
         if self.role.rank == 0:
             (self.rendezvous / RELEASED).touch()
         stop_process_group(self.process)
+        signal.signal(signal.SIGTERM, self._previous)
+
+    def _on_sigterm(self, signum: int, frame: Any) -> None:
+        stop_process_group(self.process, grace_s=5)
+        if callable(self._previous):
+            self._previous(signum, frame)
+        elif self._previous != signal.SIG_IGN:
+            raise SystemExit(128 + signum)
 
     def heads(self) -> list[dict[str, Any]]:
         """Every replica's head ({address, host}), once its cluster has all its nodes and
@@ -225,10 +237,7 @@ class RayCluster:
         return heads
 
     def wait_for_release(self) -> None:
-        """Keep this node in its cluster until the first task is done (or its node fails);
-        SIGTERM (Slurm's time limit, scancel, a requeue) leaves through the `with` block,
-        which stops the node."""
-        signal.signal(signal.SIGTERM, _exit_on_signal)
+        """Keep this node in its cluster until the first task is done (or its node fails)."""
         while not (self.rendezvous / RELEASED).exists():
             if self.process is not None and self.process.poll() is not None:
                 raise EvallaunchError(
@@ -292,10 +301,6 @@ def stop_process_group(process: subprocess.Popen[bytes] | None, grace_s: float =
             os.killpg(process.pid, 0)
             time.sleep(0.05)
         log.warning("Ray node processes of group %d are still there after SIGKILL", process.pid)
-
-
-def _exit_on_signal(signum: int, frame: Any) -> None:
-    raise SystemExit(128 + signum)
 
 
 def _write_json(path: Path, data: Any) -> None:
