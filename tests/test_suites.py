@@ -111,3 +111,16 @@ def test_a_suite_sweep_of_math_500_and_gsm8k_collects_into_its_group(
         ].iloc[0],
     }
     assert group["value"].iloc[0] == pytest.approx(sum(headline.values()) / 2)
+
+
+def test_plan_lists_every_member_of_a_suite() -> None:
+    from evallaunch.planning.sweep_configs import plan_sweep
+
+    rows = plan_sweep(
+        ["experiment=open_r1", "cluster=slurm_h100_example", "suite=r1_and_gsm8k",
+         "model=r1_distill_qwen_7b"],
+        multirun=True,
+    )  # fmt: skip
+    names = [label.split()[-1] for label, _ in rows]
+    assert names == ["aime24", "math_500", "gpqa_diamond", "gsm8k"]
+    assert all(plan.total_gpus >= 1 for _, plan in rows)

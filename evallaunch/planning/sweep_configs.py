@@ -12,14 +12,21 @@ from evallaunch.errors import EvallaunchError
 from evallaunch.planning.planner import Plan
 
 # Overrides of these keys pick a config file; all others only set values.
-GROUPS = ("model", "benchmark", "backend", "parallelism", "cluster", "experiment")
+GROUPS = ("model", "benchmark", "backend", "parallelism", "cluster", "experiment", "suite")
 
 
 def expand_sweep(overrides: Sequence[str]) -> list[list[str]]:
-    """The override lists of every job of a sweep (Hydra's basic-sweeper expansion)."""
+    """The override lists of every job of a sweep (Hydra's basic-sweeper expansion; with
+    `suite=NAME`, that of each member of the suite)."""
     from evallaunch.compat.hydra import expand_overrides
+    from evallaunch.compose import compose_config
+    from evallaunch.suites import suite_argument_sets
 
-    return [list(job) for batch in expand_overrides(overrides) for job in batch]
+    sets = [list(overrides)]
+    if any(o.split("=", 1)[0] == "suite" for o in overrides):
+        suite = compose_config([o for o in overrides if o.startswith("suite=")]).suite
+        sets = suite_argument_sets(suite, list(overrides))
+    return [list(job) for args in sets for batch in expand_overrides(args) for job in batch]
 
 
 def _is_group(override: str) -> bool:
@@ -76,6 +83,9 @@ class SweepComposer:
                 touched_model |= key.lstrip("+").startswith("model.")
         if touched_model:
             derive_model_keys(cfg["model"], [o.split("=", 1)[0].lstrip("+") for o in overrides])
+        bench = cfg["benchmark"]
+        if bench.get("format") == "harness" and bench.get("task"):
+            bench["name"] = bench["task"]  # named after its task (naming.py: el.task_name)
         return Namespace(cfg), hardware
 
     def _value(self, text: str) -> Any:
