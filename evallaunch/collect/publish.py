@@ -19,6 +19,7 @@ from evallaunch.collect.plots import PlotFile, safe_name
 from evallaunch.collect.report import pass1_cells
 from evallaunch.collect.results_table import (
     GROUP_PREFIX,
+    HUB_TABLE,
     KEY,
     merge_tables,
     read_table,
@@ -28,7 +29,6 @@ from evallaunch.collect.suite_groups import headline, with_groups
 from evallaunch.errors import EvallaunchError, require
 from evallaunch.job.results import DETAILS_FILE
 
-HUB_TABLE = "table.parquet"
 SUMMARY_COLUMNS = [
     "model",
     "revision",

@@ -32,6 +32,8 @@ packages:str experiment:str name_or_path:str job_dir:str"""
 COLUMNS: dict[str, str] = dict(i.replace("_UTC", " UTC").split(":") for i in _SPEC.split())
 UNIT = ["model", "revision", "step", "backend"]  # one evaluated checkpoint on one harness
 GROUP_PREFIX = "group:"
+# The table's file in a Hub dataset (collect publishes it, sweeps read it to skip jobs).
+HUB_TABLE = "table.parquet"
 _PRUNE = {"history", "wandb", "__pycache__"}
 
 

@@ -14,13 +14,12 @@ from typing import Any
 import pandas as pd
 from omegaconf import DictConfig
 
-from evallaunch.collect.results_table import GROUP_PREFIX, read_table, variant_of
+from evallaunch.collect.results_table import GROUP_PREFIX, HUB_TABLE, read_table, variant_of
 from evallaunch.errors import EvallaunchError
 
 log = logging.getLogger(__name__)
 
 HUB_DATASETS = "hf://datasets/"
-HUB_TABLE = "table.parquet"
 # What identifies one published result of a job.
 JOB_KEY = ("model", "revision", "step", "benchmark", "variant", "backend", "config_fingerprint")
 
@@ -82,10 +81,10 @@ def job_key(cfg: DictConfig, fingerprint: str) -> tuple[Any, ...]:
     num_samples = 1 if bench.format == "harness" else bench.n
     variant = variant_of(num_samples, bench.limit, adaptive_settings(cfg.sampling))
     model = cfg.model
-    step = model.step
     return _key(
-        (model.name, model.revision, step, bench.name, variant, cfg.backend.name, fingerprint)
-    )
+        (model.name, model.revision, model.step, bench.name, variant, cfg.backend.name,
+         fingerprint)
+    )  # fmt: skip
 
 
 def _key(values: Any) -> tuple[Any, ...]:

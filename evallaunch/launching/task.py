@@ -36,9 +36,9 @@ class BatchTask:
         self.singleton_state = singleton_state
         # The serving environment's Python, found at submit time (the job runs from a
         # snapshot of the code, without the git-ignored .venv-vllm).
-        from evallaunch.serving.job_servers import VLLM_PYTHON_ENV, find_vllm_python
+        from evallaunch.serving.job_servers import find_vllm_python
 
-        self.serving_python = os.environ.get(VLLM_PYTHON_ENV) or find_vllm_python()
+        self.serving_python = find_vllm_python()
 
     def __call__(self, configs: list[DictConfig], fingerprints: list[str]) -> list[JobReturn]:
         import submitit

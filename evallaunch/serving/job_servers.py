@@ -181,9 +181,9 @@ def ray_heads(nodes_per_replica: int, replicas: int) -> list[dict[str, Any]]:
     the job's Slurm tasks started (evallaunch.launching.task, RAY_HEADS_ENV)."""
     if nodes_per_replica <= 1:
         return []
-    from evallaunch.serving.ray_cluster import RAY_HEADS_ENV
+    from evallaunch.serving.ray_cluster import announced_heads
 
-    heads = json.loads(os.environ.get(RAY_HEADS_ENV, "[]"))
+    heads = announced_heads()
     if len(heads) != replicas:
         raise EvallaunchError(
             f"parallelism.nodes_per_replica={nodes_per_replica} is invalid here: a replica "
@@ -192,7 +192,7 @@ def ray_heads(nodes_per_replica: int, replicas: int) -> list[dict[str, Any]]:
             hint="submit the job with --multirun to a Slurm cluster (cluster=...), which "
             "starts them",
         )
-    return list(heads)
+    return heads
 
 
 def on_ray_cluster(server: Server, head: dict[str, Any], remote: bool) -> None:

@@ -82,10 +82,15 @@ class RayRole:
         return [f"rank-{rank}@" for rank in range(first, first + self.nodes_per_replica)]
 
 
+def announced_heads() -> list[dict[str, Any]]:
+    """Each replica's head (address, host, nodes) that the job's first task handed on
+    (RAY_HEADS_ENV); [] outside a job whose replicas span several nodes."""
+    return list(json.loads(os.environ.get(RAY_HEADS_ENV) or "[]"))
+
+
 def announced_clusters() -> dict[str, Any]:
-    """{"ray_clusters": [each replica's head, with its nodes]} in a job whose replicas span
-    several nodes (for results.json's engine section), else {}."""
-    heads = json.loads(os.environ.get(RAY_HEADS_ENV) or "[]")
+    """{"ray_clusters": announced_heads()} for results.json's engine section, else {}."""
+    heads = announced_heads()
     return {"ray_clusters": heads} if heads else {}
 
 
