@@ -145,11 +145,18 @@ class Preflight(Callback):
         self._check(config)
 
 
-PROMPT_RESERVE = 2048  # tokens kept for the prompt when max_new_tokens is clamped
-
-
-def effective_max_new_tokens(max_new_tokens: int, max_model_length: int | None) -> int:
-    """max_new_tokens, clamped so that prompt + generation fit the model's context."""
-    if not max_model_length or max_new_tokens + PROMPT_RESERVE <= max_model_length:
+def effective_max_new_tokens(
+    max_new_tokens: int, max_model_length: int | None, longest_prompt: int
+) -> int:
+    """max_new_tokens, lowered (never raised) so that the longest prompt (its tokens as the
+    model sees them) and its generation fit the model's context."""
+    if not max_model_length:
         return max_new_tokens
-    return max(max_model_length - PROMPT_RESERVE, max_model_length // 2)
+    room = max_model_length - longest_prompt
+    if room < 1:
+        raise EvallaunchError(
+            f"model.max_model_length={max_model_length} is invalid: the longest prompt takes "
+            f"{longest_prompt} tokens, which leaves none to generate",
+            hint="raise model.max_model_length, or leave it unset to use the model's own",
+        )
+    return min(max_new_tokens, room)

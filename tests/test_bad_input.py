@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli_forks import run_forked
 from tests.conftest import REPO
 
 TABLE = REPO / "docs" / "bad-inputs.md"
@@ -64,6 +65,7 @@ def test_every_table_line_is_a_numbered_case() -> None:
     assert cases == [cells[1] for cells in lines]
     assert not {case for case in cases if cases.count(case) > 1}, "a case name is used twice"
     assert [case for case, _, expected in ROWS if not expected] == []
+    assert set(IN_A_PROCESS) | NEEDS_MODEL <= set(cases), "a case named below is not a row"
 
 
 def test_every_row_runs_a_command_that_exists() -> None:
@@ -167,38 +169,85 @@ def places(tmp_path: Path, shared_datasets: Path) -> dict[str, str]:
 
 
 def command_line(command: str, places: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+    """The row's command as `[MODULE, *ARGS]` (run as `python -m MODULE ARGS...`), and its
+    environment."""
     words = command.format(**places).split()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     job = [f"paths.output_root={places['tmp']}/out", f"paths.data_dir={places['data']}"]
     kind, args = words[0], words[1:]
     if kind == "evallaunch":
-        return [sys.executable, "-m", "evallaunch.cli", *args], env
+        return ["evallaunch.cli", *args], env
     if not any(a.startswith("benchmark.limit") for a in args):
         job.append("benchmark.limit=1")
     job = [j for j in job if j.split("=")[0] not in {a.split("=")[0] for a in args}]
-    evaluate = [sys.executable, "-m", "evallaunch.evaluate"]
     if kind == "evaluate":
-        return [*evaluate, *job, *args], env
+        return ["evallaunch.evaluate", *job, *args], env
     if kind == "multirun-without-slurm":
         empty = Path(places["tmp"]) / "empty"
         env["PATH"] = str(empty)
     elif kind == "multirun-on-slurm" and shutil.which("sbatch") is None:
         pytest.skip("needs Slurm (make slurm-up)")
-    return [*evaluate, "--multirun", *job, *args], env
+    return ["evallaunch.evaluate", "--multirun", *job, *args], env
 
 
-@pytest.mark.parametrize(("case", "command", "expected"), ROWS, ids=[r[0] for r in ROWS])
-def test_bad_input_fails_cleanly(
-    case: str, command: str, expected: list[str], places: dict[str, str]
+def fails_cleanly(
+    proc: subprocess.CompletedProcess[str], case: str, expected: list[str], places: dict[str, str]
 ) -> None:
-    argv, env = command_line(command, places)
-    proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=600)
     output = proc.stdout + proc.stderr
     assert proc.returncode != 0, f"{case}: exit 0\n{output[-2000:]}"
     for text in expected:
         assert text.format(**places) in output, f"{text!r} not in:\n{output[-2000:]}"
     assert "Traceback" not in output, output[-3000:]
     assert not list(Path(places["tmp"]).rglob("results.json"))
+
+
+# Rows that read the embedded model's tokenizer (the model is converted once, in minutes).
+NEEDS_MODEL = {"a context the prompts fill"}
+
+
+@pytest.mark.parametrize(
+    ("case", "command", "expected"),
+    [pytest.param(*row, marks=[pytest.mark.slow] if row[0] in NEEDS_MODEL else []) for row in ROWS],
+    ids=[r[0] for r in ROWS],
+)
+def test_bad_input_fails_cleanly(
+    case: str, command: str, expected: list[str], places: dict[str, str]
+) -> None:
+    """Each row's command, in a fork of a process that imported evallaunch once
+    (tests/cli_forks.py): its own exit status and output, in milliseconds."""
+    argv, env = command_line(command, places)
+    fails_cleanly(run_forked(argv, env, cwd=places["tmp"]), case, expected, places)
+
+
+# One row of each kind of command also runs as its own process, as a user runs it.
+IN_A_PROCESS = [
+    "unknown group option",
+    "no samples",
+    "checkpoint glob matches nothing",
+    "Slurm not available",
+    "unknown benchmark to prepare",
+    "harness task with no name",
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "command", "expected"),
+    [row for row in ROWS if row[0] in IN_A_PROCESS],
+    ids=[case for case, _, _ in ROWS if case in IN_A_PROCESS],
+)
+def test_bad_input_fails_cleanly_as_a_process(
+    case: str, command: str, expected: list[str], places: dict[str, str]
+) -> None:
+    argv, env = command_line(command, places)
+    proc = subprocess.run(
+        [sys.executable, "-m", *argv],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=places["tmp"],
+        timeout=600,
+    )
+    fails_cleanly(proc, case, expected, places)
 
 
 def default_sigint() -> None:
@@ -292,5 +341,5 @@ def test_full_disk_gives_one_clear_line(tmp_path: Path, shared_datasets: Path) -
 
 def test_corrupt_model_config_is_reported_by_file(places: dict[str, str]) -> None:
     argv, env = command_line("evaluate model.name_or_path={broken_model}", places)
-    proc = subprocess.run(argv, capture_output=True, text=True, env=env)
+    proc = run_forked(argv, env, cwd=places["tmp"])
     assert f"{places['broken_model']}/config.json" in proc.stderr

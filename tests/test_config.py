@@ -107,3 +107,15 @@ def test_wrong_type_is_rejected_by_the_schema() -> None:
 
 def test_config_dir_is_the_repository_conf() -> None:
     assert Path(__file__).resolve().parents[1] / "conf" == CONFIG_DIR
+
+
+def test_max_new_tokens_is_only_ever_lowered_to_fit_the_longest_prompt() -> None:
+    from evallaunch.errors import EvallaunchError
+    from evallaunch.preflight import effective_max_new_tokens
+
+    assert effective_max_new_tokens(24, 2048, longest_prompt=150) == 24  # fits: as asked
+    assert effective_max_new_tokens(32768, None, longest_prompt=150) == 32768  # no context
+    assert effective_max_new_tokens(32768, 32768, longest_prompt=150) == 32618
+    assert effective_max_new_tokens(2000, 2048, longest_prompt=100) == 1948
+    with pytest.raises(EvallaunchError, match="model.max_model_length=100 is invalid"):
+        effective_max_new_tokens(16, 100, longest_prompt=100)

@@ -1,8 +1,13 @@
-"""Real evaluations of the embedded model through both backends, offline, on MATH-500."""
+"""Real evaluations of the embedded model through both backends, offline: every benchmark's
+own data, and the tiny mirror of questions the model answers (tests/tiny_mirror.py)."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -10,9 +15,34 @@ import pytest
 
 from evallaunch.job.results import DETAIL_COLUMNS, validate_results
 from evallaunch.scoring.registry import score_batch
-from tests.conftest import TINY, Evaluate
+from tests.conftest import Evaluate
+from tests.tiny_mirror import TINY_MIRROR, write_tiny_mirror
 
 pytestmark = pytest.mark.slow
+
+
+@dataclass
+class Sweep:
+    """A sweep's output root and what it printed."""
+
+    root: Path
+    terminal: str
+
+
+def run_evaluate(root: Path, data: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m evallaunch.evaluate ARGS` writing under root/outputs; it must succeed."""
+    command = [
+        sys.executable,
+        "-m",
+        "evallaunch.evaluate",
+        f"paths.output_root={root / 'outputs'}",
+        f"paths.data_dir={data}",
+        *args,
+    ]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.run(command, cwd=root, capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return proc
 
 
 def job_dir(root: Path, benchmark: str = "math_500", backend: str = "lighteval") -> Path:
@@ -36,40 +66,52 @@ def check_job(directory: Path) -> dict:
     return results
 
 
-@pytest.mark.parametrize("backend", ["lighteval", "lmeval"])
-def test_real_run_on_math_500(evaluate: Evaluate, tmp_path: Path, backend: str) -> None:
-    proc = evaluate(f"backend={backend}", *TINY)
-    directory = job_dir(tmp_path, backend=backend)
+SUITE = ["math_500", "aime24", "gpqa_diamond", "lcb_codegen"]
+BACKENDS = ["lighteval", "lmeval"]
+EVERY_JOB = [(benchmark, backend) for benchmark in SUITE for backend in BACKENDS]
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory: pytest.TempPathFactory, shared_datasets: Path) -> Sweep:
+    """One multirun of every benchmark on both backends, 2 problems x 2 samples each (the
+    jobs run one after another in one process, as a user's sweep does)."""
+    root = tmp_path_factory.mktemp("sweep")
+    proc = run_evaluate(
+        root,
+        shared_datasets,
+        "--multirun",
+        f"benchmark={','.join(SUITE)}",
+        f"backend={','.join(BACKENDS)}",
+        "benchmark.limit=2",
+        "benchmark.n=2",
+        "generation.max_new_tokens=24",
+        "generation.temperature=1.0",
+    )
+    return Sweep(root, proc.stdout + proc.stderr)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_real_run_on_math_500(sweep: Sweep, backend: str) -> None:
+    directory = job_dir(sweep.root, backend=backend)
     results = check_job(directory)
     assert results["backend"]["name"] == backend
-    assert results["num_problems"] == 3
+    assert results["num_problems"] == 2
     assert results["model"]["device"] == "cpu" and results["model"]["dtype"] == "float32"
     assert results["packages"]["evallaunch"]
     # The backend scored the same completions with evallaunch's scorer.
     assert set(results["backend_metrics"]) == {"pass@1"}
-    assert "pass@1" in proc.stdout  # the results table is printed
+    assert "pass@1" in sweep.terminal  # the results table is printed
     details = pd.read_parquet(directory / "details.parquet")
-    first_ids = [json.loads(line)["unique_id"] for line in _first_lines(3)]
-    assert list(details["problem_id"]) == first_ids  # limit takes the first problems
+    first_ids = [json.loads(line)["unique_id"] for line in _first_lines(2)]
+    assert list(details["problem_id"].unique()) == first_ids  # limit takes the first problems
     assert details["prompt"].str.contains("Please reason step by step").all()
     assert (directory / "backend").is_dir()  # the backend's raw output is kept
     # The terminal shows evallaunch's progress and results; the harness logs to the file.
     harness = "lighteval." if backend == "lighteval" else "lm_eval."
-    terminal = proc.stdout + proc.stderr
-    assert "Unit b0000-" in terminal and "samples, " in terminal and "left" in terminal
-    assert f"[{harness}" not in terminal and "it/s]" not in terminal
+    assert "Unit b0000-" in sweep.terminal and "samples, " in sweep.terminal
+    assert "left" in sweep.terminal
+    assert f"[{harness}" not in sweep.terminal and "it/s]" not in sweep.terminal
     assert f"[{harness}" in (directory / "evaluate.log").read_text()
-
-
-def test_verbose_shows_the_harness_logging(evaluate: Evaluate, tmp_path: Path) -> None:
-    proc = evaluate(
-        "backend=lmeval",
-        "verbose=true",
-        "benchmark.limit=1",
-        "benchmark.n=1",
-        "generation.max_new_tokens=8",
-    )
-    assert "[lm_eval." in proc.stdout + proc.stderr
 
 
 def _first_lines(count: int) -> list[str]:
@@ -77,17 +119,67 @@ def _first_lines(count: int) -> list[str]:
     return path.read_text().splitlines()[:count]
 
 
-def test_multirun_makes_one_job_dir_per_benchmark(evaluate: Evaluate, tmp_path: Path) -> None:
-    evaluate(
-        "--multirun",
-        "benchmark=math_500,aime24",
-        "benchmark.limit=1",
-        "benchmark.n=1",
-        "generation.max_new_tokens=16",
-    )
-    for benchmark in ("math_500", "aime24"):
-        results = check_job(job_dir(tmp_path, benchmark=benchmark))
+def test_multirun_makes_one_job_dir_per_benchmark(sweep: Sweep) -> None:
+    for benchmark, backend in EVERY_JOB:
+        results = check_job(job_dir(sweep.root, benchmark=benchmark, backend=backend))
         assert results["benchmark"]["name"] == benchmark
+        assert results["backend"]["name"] == backend
+
+
+@pytest.mark.parametrize(("benchmark", "backend"), EVERY_JOB)
+def test_n_samples_are_n_different_samples(sweep: Sweep, benchmark: str, backend: str) -> None:
+    """Every benchmark runs on both backends; n=2 really draws two different samples."""
+    directory = job_dir(sweep.root, benchmark=benchmark, backend=backend)
+    results = check_job(directory)
+    assert results["num_samples"] == 2 and "pass@2" in results["metrics"]
+    details = pd.read_parquet(directory / "details.parquet")
+    for _, samples in details.groupby("problem_id"):
+        assert samples["completion"].nunique() == 2, "n=2 returned the same sample twice"
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> Sweep:
+    """Every benchmark's config on both backends over the tiny mirror (tests/tiny_mirror.py),
+    greedy: questions the embedded model answers and questions it does not. With verbose=true
+    the harnesses' own logging reaches the terminal."""
+    root = tmp_path_factory.mktemp("tiny")
+    proc = run_evaluate(
+        root,
+        write_tiny_mirror(root / "mirror"),
+        "--multirun",
+        f"benchmark={','.join(SUITE)}",
+        f"backend={','.join(BACKENDS)}",
+        *TINY_MIRROR,
+        "benchmark.n=1",
+        "generation.temperature=0",
+        "generation.max_new_tokens=40",
+        "verbose=true",
+    )
+    return Sweep(root, proc.stdout + proc.stderr)
+
+
+@pytest.mark.parametrize(("benchmark", "backend"), EVERY_JOB)
+def test_the_backend_s_own_pass_at_1_is_evallaunch_s_grading(
+    tiny: Sweep, benchmark: str, backend: str
+) -> None:
+    """The backend's own pass@1 equals evallaunch's scoring of the same completions (the
+    harness does not apply evallaunch's rule that a cut-off completion is wrong), on
+    completions of which some are right and some wrong, so that a scoring broken on either
+    side (all wrong, all right, another sample's gold) shows."""
+    directory = job_dir(tiny.root, benchmark=benchmark, backend=backend)
+    results = check_job(directory)
+    details = pd.read_parquet(directory / "details.parquet")
+    assert details["correct"].any() and not details["correct"].all(), details["completion"]
+    rescored = score_batch(
+        results["benchmark"]["scorer"], list(details["completion"]), list(details["gold"])
+    )
+    backend_view = sum(s.correct for s in rescored) / len(rescored)  # no truncation rule
+    assert 0 < backend_view < 1
+    assert results["backend_metrics"]["pass@1"] == pytest.approx(backend_view, abs=1e-3)
+
+
+def test_verbose_shows_the_harness_logging(tiny: Sweep) -> None:
+    assert "[lm_eval." in tiny.terminal and "[lighteval." in tiny.terminal
 
 
 def test_rerun_keeps_the_previous_results(evaluate: Evaluate, tmp_path: Path) -> None:
@@ -101,37 +193,6 @@ def test_rerun_keeps_the_previous_results(evaluate: Evaluate, tmp_path: Path) ->
     assert second["config_fingerprint"] != first["config_fingerprint"]
     archived = list((directory / "history").glob("*/results.json"))
     assert [json.loads(p.read_text())["seed"] for p in archived] == [1234]
-
-
-SUITE = ["math_500", "aime24", "gpqa_diamond", "lcb_codegen"]
-
-
-@pytest.mark.parametrize("backend", ["lighteval", "lmeval"])
-@pytest.mark.parametrize("benchmark", SUITE)
-def test_suite_with_two_samples(
-    evaluate: Evaluate, tmp_path: Path, benchmark: str, backend: str
-) -> None:
-    """Every benchmark runs on both backends; n=2 really draws two different samples, and
-    the backend's own pass@1 equals evallaunch's scoring of the same completions."""
-    evaluate(
-        f"benchmark={benchmark}",
-        f"backend={backend}",
-        "benchmark.limit=2",
-        "benchmark.n=2",
-        "generation.max_new_tokens=24",
-        "generation.temperature=1.0",
-    )
-    directory = job_dir(tmp_path, benchmark=benchmark, backend=backend)
-    results = check_job(directory)
-    assert results["num_samples"] == 2 and "pass@2" in results["metrics"]
-    details = pd.read_parquet(directory / "details.parquet")
-    for _, samples in details.groupby("problem_id"):
-        assert samples["completion"].nunique() == 2, "n=2 returned the same sample twice"
-    rescored = score_batch(
-        results["benchmark"]["scorer"], list(details["completion"]), list(details["gold"])
-    )
-    backend_view = sum(s.correct for s in rescored) / len(rescored)  # no truncation rule
-    assert results["backend_metrics"]["pass@1"] == pytest.approx(backend_view, abs=1e-3)
 
 
 def test_lighteval_padding_after_the_end_is_not_counted() -> None:

@@ -155,6 +155,26 @@ class Backend(abc.ABC):
 
         return self.reuse(per_thread("tokenizer"), load, engine=False)
 
+    def longest_prompt_tokens(self, request: GenerationRequest) -> int:
+        """Tokens of the request's longest prompt as the model is given it (in the chat
+        template, after the system prompt, when the request asks for them)."""
+        tokenizer = self.tokenizer(request)
+        chat = request.chat_template and getattr(tokenizer, "chat_template", None)
+        system = [{"role": "system", "content": request.system_prompt}]
+        longest = 0
+        for problem in request.problems:
+            text = problem.prompt
+            if chat:
+                messages = system if request.system_prompt else []
+                text = tokenizer.apply_chat_template(
+                    [*messages, {"role": "user", "content": text}],
+                    tokenize=False,
+                    add_generation_prompt=True,
+                )
+            ids = tokenizer(text, add_special_tokens=not chat)["input_ids"]
+            longest = max(longest, len(ids))
+        return longest
+
     def shrink_batch(self) -> bool:
         """Halve the batch size after an out-of-memory error (also in the models already
         built); False when it is 1 already."""

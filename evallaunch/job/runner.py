@@ -7,7 +7,7 @@ import logging
 import os
 import socket
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -181,25 +181,30 @@ def prepare_generation(
         n=bench.n,
         temperature=gen.temperature,
         top_p=gen.top_p,
-        max_new_tokens=_max_new_tokens(cfg),
+        max_new_tokens=gen.max_new_tokens,
         seed=gen.seed,
         work_dir=job_dir,
         scorer=bench.scorer,
         engine=engine_settings(cfg, device, dtype, cfg.model.max_model_length),
     )
-    return backend, request
+    return backend, replace(request, max_new_tokens=_max_new_tokens(backend, request))
 
 
-def _max_new_tokens(cfg: DictConfig) -> int:
-    """generation.max_new_tokens, lowered (with a warning) to what fits the model's context."""
-    wanted, context = cfg.generation.max_new_tokens, cfg.model.max_model_length
-    max_new_tokens = effective_max_new_tokens(wanted, context)
+def _max_new_tokens(backend: Backend, request: GenerationRequest) -> int:
+    """generation.max_new_tokens, lowered (with a warning) to what fits the model's context
+    beside the longest prompt."""
+    wanted, context = request.max_new_tokens, request.max_model_length
+    if not context:
+        return wanted
+    longest = backend.longest_prompt_tokens(request)
+    max_new_tokens = effective_max_new_tokens(wanted, context, longest)
     if max_new_tokens != wanted:
         log.warning(
-            "generation.max_new_tokens=%d does not fit model.max_model_length=%d with the "
-            "prompt: using %d",
+            "generation.max_new_tokens=%d does not fit model.max_model_length=%d beside the "
+            "longest prompt (%d tokens): using %d",
             wanted,
             context,
+            longest,
             max_new_tokens,
         )
     return max_new_tokens
