@@ -17,6 +17,10 @@ PARALLEL  ?=
 NUM_GPUS  ?=
 ARGS      ?=
 PYTEST_ARGS ?=
+# pytest-xdist workers of `make test` and `make test-fast` (tests/conftest.py says which
+# tests share one); 0 runs the suite in this process, one test after another.
+TEST_WORKERS ?= 2
+XDIST     := $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder)
 # `make test` starts the local Slurm (root + apt-get) unless SLURM=0, and builds .venv-vllm
 # (vLLM's CPU build here) for the vLLM tests unless VLLM=0.
 SLURM     ?= auto
@@ -48,10 +52,10 @@ evaluate: prepare ## run an evaluation; ARGS="model=... benchmark=..." and/or op
 test: setup ## run the whole test suite; starts the local Slurm (root + apt; SLURM=0: don't) and builds .venv-vllm (VLLM=0: don't)
 	@SLURM="$(SLURM)" bash scripts/slurm/up-for-tests.sh
 	@if [ "$(VLLM)" != 0 ]; then bash scripts/setup-vllm.sh || echo "make test: vLLM could not be set up; the vLLM tests will skip"; fi
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(XDIST) $(PYTEST_ARGS)
 
-test-fast: setup ## run the tests that need no model
-	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+test-fast: setup ## run the tests that need no model, no vLLM and no Slurm (about 2 minutes)
+	$(PY) -m pytest -m "not slow" $(XDIST) $(PYTEST_ARGS)
 
 LINT_DIRS := evallaunch tests bench
 # mypy runs three times: tests/ imports itself as the package `tests` (tests.conftest), bench/'s

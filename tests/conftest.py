@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,46 @@ SHARED_DATASETS = REPO.parent / "shared" / "datasets"
 
 # Small enough for a 2-core CPU: a few problems, a few dozen tokens.
 TINY = ["benchmark.limit=3", "benchmark.n=1", "generation.max_new_tokens=48"]
+
+
+# The slow files, longest first: under pytest-xdist they start first and the rest fill in.
+LONGEST_FIRST = [
+    "ports",
+    "test_resume",
+    "test_slurm",
+    "test_vllm",
+    "test_lighteval_tasks",
+    "test_evaluate",
+    "test_sampling",
+    "test_harness_tasks",
+    "test_compat",
+]
+
+
+@pytest.hookimpl(wrapper=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(
+    config: pytest.Config, items: list[pytest.Item]
+) -> Iterator[None]:
+    """How `make test` spreads the suite over two workers (pytest-xdist, `--dist
+    loadgroup`): the slow tests of a file stay on one worker, in order, so that a module's
+    fixture (one real evaluation several tests read) runs once; tests marked `ports`
+    (servers on evallaunch's default ports, Ray's head) run on one worker, one after
+    another. The slow groups start first, longest first; the fast tests fill in."""
+    for item in items:
+        if item.get_closest_marker("ports"):
+            item.add_marker(pytest.mark.xdist_group("ports"))
+        elif item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.xdist_group(item.path.stem))
+
+    def order(item: pytest.Item) -> int:
+        group = item.get_closest_marker("xdist_group")
+        if group is None:
+            return len(LONGEST_FIRST) + 1
+        name = group.args[0] if group.args else group.kwargs.get("name")
+        return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=order)
+    return (yield)
 
 
 @pytest.fixture(scope="session")

@@ -430,6 +430,7 @@ def in_vllm_env(script: str) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.vllm
 def test_lighteval_vllm_model_is_usable_on_the_installed_vllm() -> None:
     """With vLLM newer than lighteval's pin, lighteval's VLLMModel is a placeholder; the
     adapted module has the real class, an LLM taking lighteval's old arguments, and the
@@ -453,6 +454,7 @@ def test_lighteval_vllm_model_is_usable_on_the_installed_vllm() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.vllm
 def test_lm_eval_s_vllm_model_seeds_each_repeat_of_a_prompt(embedded_model: Path) -> None:
     """lm-eval's own generate_until on the real vLLM engine: the k-th repeat of a prompt
     reaches vLLM's SamplingParams with seed unit_seed + k, so repeats differ and a rerun

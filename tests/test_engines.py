@@ -225,6 +225,7 @@ def job_dir(root: Path) -> Path:
     return root / "outputs" / "default" / "smollm2-135m-instruct" / "main" / "math_500"
 
 
+@pytest.mark.ports
 @pytest.mark.slow
 def test_overlapping_units_keep_the_server_busy(evaluate: Evaluate, tmp_path: Path) -> None:
     """Four one-problem units, two in flight, through one server: one engine for the whole

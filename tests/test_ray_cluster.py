@@ -42,6 +42,7 @@ def group_gone(pid: int) -> bool:
     return False
 
 
+@pytest.mark.ports
 @pytest.mark.slow
 def test_a_node_that_never_joins_is_named_and_the_head_is_stopped(tmp_path: Path) -> None:
     """Task 0 of a 2-node replica starts the head; task 1 never comes: waiting for the
@@ -105,6 +106,7 @@ with RayCluster(role, sys.argv[1], Path(sys.argv[2]), timeout_s=60, gpus=0) as c
 """
 
 
+@pytest.mark.ports
 @pytest.mark.slow
 @pytest.mark.parametrize("before", ["nothing", "bypass"])
 def test_sigterm_stops_the_ray_node_first(tmp_path: Path, before: str) -> None:

@@ -382,21 +382,37 @@ def test_neyman_sampling_in_a_real_job(evaluate: Evaluate, tmp_path: Path) -> No
 
 
 @pytest.mark.slow
-def test_adaptive_sampling_stops_settled_problems(evaluate: Evaluate, tmp_path: Path) -> None:
-    """Budget n=6 in rounds of 2, stopping from 4 samples on once the interval is narrower
-    than 0.7: each problem's count is what the rule gives on its own outcomes."""
-    evaluate(
-        "backend=lmeval",
-        "benchmark.limit=3",
-        "benchmark.n=6",
-        "generation.max_new_tokens=24",
-        "sampling.adaptive=true",
-        "sampling.samples_per_unit=2",
-        "sampling.min_samples=4",
-        "sampling.ci_width=0.7",
+def test_adaptive_sampling_stops_settled_problems_and_grades_each_sample_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An adaptive lm-eval job on the embedded model, on questions it answers and ones it
+    cannot (tests/tiny_mirror.py): budget n=6 in rounds of 2, stopping from 4 samples on
+    once the interval is narrower than 0.7; each problem's count is what the rule gives on
+    its own outcomes. lm-eval grades each sample with evallaunch's scorer for its own
+    pass@1; the job records that grade with the sample, and the stopping rule and the
+    results read it. The scorer sees each (completion, gold) of details.parquet once, and
+    nothing else."""
+    from evallaunch.compose import compose_config
+    from evallaunch.job.runner import run_job
+    from tests.tiny_mirror import TINY_MIRROR, write_tiny_mirror
+
+    calls = counting_scorer(monkeypatch)
+    cfg = compose_config(
+        [
+            "backend=lmeval",
+            f"paths.data_dir={write_tiny_mirror(tmp_path / 'mirror')}",
+            f"paths.output_root={tmp_path / 'outputs'}",
+            *TINY_MIRROR,
+            "benchmark.n=6",
+            "generation.max_new_tokens=40",
+            "sampling.adaptive=true",
+            "sampling.samples_per_unit=2",
+            "sampling.min_samples=4",
+            "sampling.ci_width=0.7",
+        ]
     )
-    job = tmp_path / "outputs/default/smollm2-135m-instruct/main/math_500/lmeval"
-    results = json.loads((job / "results.json").read_text())
+    job = tmp_path / "job"
+    results = run_job(cfg, job)
     details = pd.read_parquet(job / "details.parquet")
     drawn = details.groupby("problem_id").size().to_dict()
     for problem, rows in details.sort_values("sample_index").groupby("problem_id"):
@@ -411,40 +427,9 @@ def test_adaptive_sampling_stops_settled_problems(evaluate: Evaluate, tmp_path: 
         "match_n": None,
         "min_samples": 4,
     }
-    assert sampling["samples_generated"] == sum(drawn.values())
+    assert sampling["samples_generated"] == sum(drawn.values()) == len(details) >= 4 * 4
     assert sampling["samples_per_problem"]["max"] == max(drawn.values())
-    assert results["metrics"]["pass@1"]["n"] == 3
-
-
-@pytest.mark.slow
-def test_each_sample_is_graded_once_in_a_real_job(
-    tmp_path: Path, shared_datasets: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """An adaptive lm-eval job on the embedded model: lm-eval grades each sample with
-    evallaunch's scorer for its own pass@1; the job records that grade with the sample, and
-    the stopping rule and the results read it. The scorer sees each (completion, gold) of
-    details.parquet once, and nothing else."""
-    from evallaunch.compose import compose_config
-    from evallaunch.job.runner import run_job
-
-    calls = counting_scorer(monkeypatch)
-    cfg = compose_config(
-        [
-            "backend=lmeval",
-            f"paths.data_dir={shared_datasets}",
-            f"paths.output_root={tmp_path / 'outputs'}",
-            "benchmark.limit=3",
-            "benchmark.n=6",
-            "generation.max_new_tokens=24",
-            "sampling.adaptive=true",
-            "sampling.samples_per_unit=2",
-            "sampling.min_samples=4",
-            "sampling.ci_width=0.7",
-        ]
-    )
-    results = run_job(cfg, tmp_path / "job")
-    details = pd.read_parquet(tmp_path / "job" / "details.parquet")
+    assert results["metrics"]["pass@1"]["n"] == 4
     assert results["backend_metrics"]["pass@1"] is not None  # the harness graded them
-    assert results["sampling"]["samples_generated"] == len(details) >= 3 * 4
     assert set(calls) == set(zip(details["completion"], details["gold"], strict=True))
     assert set(calls.values()) == {1}, calls.most_common(3)

@@ -348,6 +348,7 @@ def test_server_that_never_becomes_healthy(tmp_path: Path) -> None:
     assert not processes_with("sleep 987.125")
 
 
+@pytest.mark.ports
 def test_job_whose_servers_never_become_healthy(evaluate: Evaluate, tmp_path: Path) -> None:
     started = time.monotonic()
     proc = evaluate(
@@ -531,6 +532,7 @@ def real(
 
 
 @pytest.mark.slow
+@pytest.mark.ports
 class TestRealServers:
     """The CPU config's servers on the embedded model, torn down after this class."""
 
@@ -636,6 +638,7 @@ def in_process(shared_datasets: Path, tmp_path_factory: pytest.TempPathFactory) 
 COLUMNS = ["problem_id", "prompt", "completion", "correct", "truncated"]
 
 
+@pytest.mark.ports
 @pytest.mark.slow
 def test_lmeval_server_agrees_with_in_process(
     in_process: Path, shared_datasets: Path, tmp_path: Path
@@ -649,6 +652,7 @@ def test_lmeval_server_agrees_with_in_process(
     pd.testing.assert_frame_equal(details(tmp_path, "lmeval_server")[COLUMNS], expected)
 
 
+@pytest.mark.ports
 @pytest.mark.slow
 def test_lighteval_server_survives_a_killed_server_and_agrees(
     in_process: Path, shared_datasets: Path, tmp_path: Path

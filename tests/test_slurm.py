@@ -441,6 +441,7 @@ def ray_processes() -> list[str]:
     return [line for line in ps.stdout.splitlines() if any(n in line for n in names)]
 
 
+@pytest.mark.ports
 def test_a_job_of_two_tasks_runs_on_a_ray_cluster_of_both_and_leaves_nothing(
     slurm: None, tmp_path: Path, shared_datasets: Path
 ) -> None:

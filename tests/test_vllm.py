@@ -102,6 +102,7 @@ def distinct_samples(found: dict[tuple[str, int], str]) -> bool:
 # --- evallaunch's replicas: one `vllm serve` per replica, behind the balancer --------------
 
 
+@pytest.mark.ports
 def test_two_replicas_start_two_engines_for_a_job_of_many_units(
     vllm_python: Path, tmp_path: Path, shared_datasets: Path
 ) -> None:

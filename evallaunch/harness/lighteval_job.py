@@ -49,8 +49,12 @@ def run_lighteval(
     from evallaunch.compat.lighteval import offline_pipeline_class
 
     bench = cfg.benchmark
-    configs = task_configs(inputs.index, bench.task)
     generation = gen_parameters(bench.gen_kwargs)
+    configs = task_configs(inputs.index, bench.task)
+    if "max_new_tokens" in generation:
+        # lighteval's transformers model takes its length from the task's generation_size.
+        size = generation["max_new_tokens"]
+        configs = [dataclasses.replace(c, generation_size=size) for c in configs]
     request = dataclasses.replace(
         request, temperature=generation["temperature"], top_p=generation["top_p"]
     )

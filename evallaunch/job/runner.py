@@ -47,6 +47,9 @@ from evallaunch.serving.ray_cluster import announced_clusters
 from evallaunch.suites import suite_record
 
 log = logging.getLogger(__name__)
+# Tokens kept for a harness task's prompts (at most half the context) when max_new_tokens
+# is lowered to fit the model's context.
+HARNESS_PROMPT_RESERVE = 2048
 
 
 def run_job(cfg: DictConfig, job_dir: Path) -> dict[str, Any]:
@@ -192,18 +195,23 @@ def prepare_generation(
 
 def _max_new_tokens(backend: Backend, request: GenerationRequest) -> int:
     """generation.max_new_tokens, lowered (with a warning) to what fits the model's context
-    beside the longest prompt."""
+    beside the longest prompt (a harness task's prompts are the harness's: room is kept
+    for them)."""
     wanted, context = request.max_new_tokens, request.max_model_length
     if not context:
         return wanted
-    longest = backend.longest_prompt_tokens(request)
+    if request.problems:
+        longest, what = backend.longest_prompt_tokens(request), "the longest prompt"
+    else:
+        longest, what = min(HARNESS_PROMPT_RESERVE, context // 2), "the room kept for prompts"
     max_new_tokens = effective_max_new_tokens(wanted, context, longest)
     if max_new_tokens != wanted:
         log.warning(
-            "generation.max_new_tokens=%d does not fit model.max_model_length=%d beside the "
-            "longest prompt (%d tokens): using %d",
+            "generation.max_new_tokens=%d does not fit model.max_model_length=%d beside %s "
+            "(%d tokens): using %d",
             wanted,
             context,
+            what,
             longest,
             max_new_tokens,
         )
