@@ -16,6 +16,15 @@ from evallaunch.backends.base import GenerationRequest
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATASETS = REPO.parent / "shared" / "datasets"
 
+# Under pytest-xdist each worker's jobs get a core of their own: the embedded model runs as
+# fast on one thread as on two, and the torch (OpenMP) threads of two workers' jobs spinning
+# on the same two cores take twice as long as one job after the other.
+if worker := os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("MKL_NUM_THREADS", "1")
+    core = int(worker.removeprefix("gw")) % (os.cpu_count() or 1)
+    os.environ.setdefault("VLLM_CPU_OMP_THREADS_BIND", str(core))
+
 # Small enough for a 2-core CPU: a few problems, a few dozen tokens.
 TINY = ["benchmark.limit=3", "benchmark.n=1", "generation.max_new_tokens=48"]
 

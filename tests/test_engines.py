@@ -232,7 +232,9 @@ def test_overlapping_units_keep_the_server_busy(evaluate: Evaluate, tmp_path: Pa
     job; each unit's request reaches the server before the previous unit's answer comes
     back (the server never waits for a unit to be scored); the completions are those of
     the same job run unit after unit."""
-    evaluate(*GREEDY, "sampling.units_in_flight=2")
+    # Long enough answers that the next unit's request is prepared while one is generated.
+    longer = "generation.max_new_tokens=48"
+    evaluate(*GREEDY, longer, "sampling.units_in_flight=2")
     folder = job_dir(tmp_path) / "lmeval_server"
     results = json.loads((folder / "results.json").read_text())
     assert results["sampling"]["units"] == 4
@@ -248,7 +250,7 @@ def test_overlapping_units_keep_the_server_busy(evaluate: Evaluate, tmp_path: Pa
     for (_, earlier_end), (later_start, _) in zip(spans, spans[1:], strict=False):
         assert later_start < earlier_end
 
-    evaluate(*GREEDY, "sampling.units_in_flight=1", "experiment_name=serial")
+    evaluate(*GREEDY, longer, "sampling.units_in_flight=1", "experiment_name=serial")
     serial = tmp_path / "outputs" / "serial" / "smollm2-135m-instruct" / "main" / "math_500"
     columns = ["problem_id", "completion", "correct"]
     pd.testing.assert_frame_equal(

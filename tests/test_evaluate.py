@@ -173,8 +173,11 @@ def test_the_backend_s_own_pass_at_1_is_evallaunch_s_grading(
     rescored = score_batch(
         results["benchmark"]["scorer"], list(details["completion"]), list(details["gold"])
     )
+    # evallaunch recorded each sample's grade: the scorer's, and wrong when cut off.
+    graded = [s.correct and not cut for s, cut in zip(rescored, details["truncated"], strict=True)]
+    assert list(details["correct"]) == graded
     backend_view = sum(s.correct for s in rescored) / len(rescored)  # no truncation rule
-    assert 0 < backend_view < 1
+    assert 0 < backend_view < 1 and backend_view != 0.5
     assert results["backend_metrics"]["pass@1"] == pytest.approx(backend_view, abs=1e-3)
 
 

@@ -5,7 +5,8 @@ same completions. On the real benchmarks a 135M model scores 0 in a few dozen to
 0 == 0 would hold whatever either side's scoring did. These rows, under the benchmarks'
 own configs, prompts and scorers (`TINY_MIRROR` overrides: this data, no hash check), give
 a mix: questions that carry their own answer, which the model repeats, and ones it cannot
-answer. The tests assert that every run has correct and wrong samples.
+answer. The tests assert that every run has correct and wrong samples, and never as many of
+one as of the other (a grading turned upside down would give the same share).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ ARITHMETIC = [
     ("What is 10 plus 10? The answer is \\boxed{20}.", "20"),
     ("What is 4 plus 4? The answer is \\boxed{8}.", "8"),
     ("Find the number of ordered triples of primes (p, q, r) with p^q + q^r = r^p.", "913"),
+    ("How many primes are there below 10^12?", "37607912018"),
 ]
 
 # GPQA-Diamond format: question, correct option, three wrong ones.
@@ -48,6 +50,7 @@ PROGRAMS = [
     ("Print the number 5.", "1", "5"),
     ("Read an integer N and print the N-th prime number.", "1000", "7919"),
     ("Read N and print the number of primes below N.", "100000", "9592"),
+    ("Read N and print the N-th Fibonacci number modulo 998244353.", "1000000", "603708274"),
 ]
 
 # Overrides that run a benchmark's own config on this mirror: no hash or row-count check.
