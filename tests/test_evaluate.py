@@ -74,7 +74,8 @@ EVERY_JOB = [(benchmark, backend) for benchmark in SUITE for backend in BACKENDS
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory: pytest.TempPathFactory, shared_datasets: Path) -> Sweep:
     """One multirun of every benchmark on both backends, 2 problems x 2 samples each (the
-    jobs run one after another in one process, as a user's sweep does)."""
+    jobs run one after another in one process, as a user's sweep does). Its 8 jobs take
+    over a minute; every test of the real benchmarks here reads them."""
     root = tmp_path_factory.mktemp("sweep")
     proc = run_evaluate(
         root,
@@ -141,7 +142,8 @@ def test_n_samples_are_n_different_samples(sweep: Sweep, benchmark: str, backend
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> Sweep:
     """Every benchmark's config on both backends over the tiny mirror (tests/tiny_mirror.py),
     greedy: questions the embedded model answers and questions it does not. With verbose=true
-    the harnesses' own logging reaches the terminal."""
+    the harnesses' own logging reaches the terminal. Its 8 jobs take over a minute; every
+    metric-agreement test reads them."""
     root = tmp_path_factory.mktemp("tiny")
     proc = run_evaluate(
         root,

@@ -113,6 +113,9 @@ def kill_at_random_point(root: Path, shared: Path, backend: str, seed: int) -> i
 def test_rerun_after_sigkill_equals_an_uninterrupted_run(
     backend: str, seeds: list[int], evaluate: Evaluate, tmp_path: Path, shared_datasets: Path
 ) -> None:
+    """An uninterrupted run, then for each seed a run killed at that seed's random point
+    and its rerun. (Over a minute for lm-eval: seven runs, each of its own process, so that
+    SIGKILL lands between units and inside one, and one rerun changes the batch size.)"""
     evaluate(f"backend={backend}", *UNITS)
     reference, reference_completions = outcome(job_dir(tmp_path / "outputs", backend))
     assert reference["sampling"]["samples_generated"] == TOTAL

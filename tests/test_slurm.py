@@ -305,7 +305,8 @@ def test_a_job_requeued_mid_run_resumes_from_its_ledger(
     slurm: None, tmp_path: Path, shared_datasets: Path
 ) -> None:
     """`scontrol requeue` kills a running job and starts it again: the second start reuses
-    the units the first recorded, and the samples equal those of an uninterrupted run."""
+    the units the first recorded, and the samples equal those of an uninterrupted run.
+    (About a minute: the job starts twice under Slurm, beside an uninterrupted run.)"""
     units = [
         "backend=lmeval",
         "benchmark.limit=2",

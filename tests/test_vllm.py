@@ -107,7 +107,8 @@ def test_two_replicas_start_two_engines_for_a_job_of_many_units(
     vllm_python: Path, tmp_path: Path, shared_datasets: Path
 ) -> None:
     """model_type=vllm with 2 replicas: two `vllm serve` engines for the 4 units, one slot
-    each; the other requests wait at the balancer, none in an engine's queue."""
+    each; the other requests wait at the balancer, none in an engine's queue. (Over a
+    minute: two vLLM engines start on a CPU, and only two show what the balancer does.)"""
     root = tmp_path / "outputs"
     run(
         sys.executable,
@@ -147,7 +148,8 @@ def test_two_replicas_start_two_engines_for_a_job_of_many_units(
 def in_process(
     vllm_python: Path, tmp_path_factory: pytest.TempPathFactory, shared_datasets: Path
 ) -> Iterator[Path]:
-    """Uninterrupted in-process runs of both harnesses (the references)."""
+    """Uninterrupted in-process runs of both harnesses (the references). Two vLLM engine
+    starts on a CPU, over a minute each: every in-process vLLM test reads these runs."""
     root = tmp_path_factory.mktemp("in_process") / "outputs"
     for backend in ("lighteval", "lmeval"):
         run(vllm_python, root, shared_datasets, f"backend={backend}", *IN_PROCESS)
@@ -156,6 +158,8 @@ def in_process(
 
 @pytest.mark.parametrize("backend", ["lighteval", "lmeval"])
 def test_the_harness_vllm_model_loads_once_for_every_unit(in_process: Path, backend: str) -> None:
+    """One engine for the job's 4 units, with the plan's settings, and n=2 distinct samples
+    (the first of these tests waits for the `in_process` runs)."""
     folder = job_dir(in_process, backend)
     results = json.loads((folder / "results.json").read_text())
     assert results["sampling"]["units"] == UNITS and results["engine_starts"] == 1
@@ -170,7 +174,8 @@ def test_a_killed_in_process_vllm_job_resumes_to_the_same_samples(
     vllm_python: Path, in_process: Path, tmp_path: Path, shared_datasets: Path
 ) -> None:
     """lm-eval's vLLM model seeds the k-th repeat of a prompt with the unit's seed + k, so
-    a rerun after SIGKILL generates only the missing units, and the very same samples."""
+    a rerun after SIGKILL generates only the missing units, and the very same samples.
+    (Over a minute: the killed run and the rerun each start a vLLM engine.)"""
     root = tmp_path / "outputs"
     args = ["backend=lmeval", *IN_PROCESS]
     folder = job_dir(root, "lmeval")
