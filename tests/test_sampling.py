@@ -394,7 +394,7 @@ def test_adaptive_sampling_stops_settled_problems_and_grades_each_sample_once(
     nothing else."""
     from evallaunch.compose import compose_config
     from evallaunch.job.runner import run_job
-    from tests.tiny_mirror import TINY_MIRROR, write_tiny_mirror
+    from tests.tiny_mirror import ARITHMETIC, TINY_MIRROR, write_tiny_mirror
 
     calls = counting_scorer(monkeypatch)
     cfg = compose_config(
@@ -427,9 +427,10 @@ def test_adaptive_sampling_stops_settled_problems_and_grades_each_sample_once(
         "match_n": None,
         "min_samples": 4,
     }
-    assert sampling["samples_generated"] == sum(drawn.values()) == len(details) >= 4 * 4
+    problems = len(ARITHMETIC)
+    assert sampling["samples_generated"] == sum(drawn.values()) == len(details) >= problems * 4
     assert sampling["samples_per_problem"]["max"] == max(drawn.values())
-    assert results["metrics"]["pass@1"]["n"] == 4
+    assert results["metrics"]["pass@1"]["n"] == problems
     assert results["backend_metrics"]["pass@1"] is not None  # the harness graded them
     assert set(calls) == set(zip(details["completion"], details["gold"], strict=True))
     assert set(calls.values()) == {1}, calls.most_common(3)
