@@ -145,13 +145,21 @@ class Preflight(Callback):
         self._check(config)
 
 
+# Tokens kept for prompts evallaunch does not know (a harness task's own) when
+# max_new_tokens is lowered to fit the context: at most half of it.
+PROMPT_RESERVE = 2048
+
+
 def effective_max_new_tokens(
-    max_new_tokens: int, max_model_length: int | None, longest_prompt: int
+    max_new_tokens: int, max_model_length: int | None, longest_prompt: int | None
 ) -> int:
     """max_new_tokens, lowered (never raised) so that the longest prompt (its tokens as the
-    model sees them) and its generation fit the model's context."""
+    model sees them; None: prompts not known here, PROMPT_RESERVE is kept) and its
+    generation fit the model's context."""
     if not max_model_length:
         return max_new_tokens
+    if longest_prompt is None:
+        longest_prompt = min(PROMPT_RESERVE, max_model_length // 2)
     room = max_model_length - longest_prompt
     if room < 1:
         raise EvallaunchError(

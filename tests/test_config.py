@@ -117,5 +117,9 @@ def test_max_new_tokens_is_only_ever_lowered_to_fit_the_longest_prompt() -> None
     assert effective_max_new_tokens(32768, None, longest_prompt=150) == 32768  # no context
     assert effective_max_new_tokens(32768, 32768, longest_prompt=150) == 32618
     assert effective_max_new_tokens(2000, 2048, longest_prompt=100) == 1948
+    # A harness task's prompts are its own: room is kept for them, at most half the context.
+    assert effective_max_new_tokens(32768, 8192, longest_prompt=None) == 6144
+    assert effective_max_new_tokens(32768, 2048, longest_prompt=None) == 1024
+    assert effective_max_new_tokens(512, 8192, longest_prompt=None) == 512
     with pytest.raises(EvallaunchError, match="model.max_model_length=100 is invalid"):
         effective_max_new_tokens(16, 100, longest_prompt=100)

@@ -161,13 +161,13 @@ class Backend(abc.ABC):
         tokenizer = self.tokenizer(request)
         chat = request.chat_template and getattr(tokenizer, "chat_template", None)
         system = [{"role": "system", "content": request.system_prompt}]
+        before = system if request.system_prompt else []
         longest = 0
         for problem in request.problems:
             text = problem.prompt
             if chat:
-                messages = system if request.system_prompt else []
                 text = tokenizer.apply_chat_template(
-                    [*messages, {"role": "user", "content": text}],
+                    [*before, {"role": "user", "content": text}],
                     tokenize=False,
                     add_generation_prompt=True,
                 )

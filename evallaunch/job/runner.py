@@ -47,9 +47,6 @@ from evallaunch.serving.ray_cluster import announced_clusters
 from evallaunch.suites import suite_record
 
 log = logging.getLogger(__name__)
-# Tokens kept for a harness task's prompts (at most half the context) when max_new_tokens
-# is lowered to fit the model's context.
-HARNESS_PROMPT_RESERVE = 2048
 
 
 def run_job(cfg: DictConfig, job_dir: Path) -> dict[str, Any]:
@@ -200,19 +197,14 @@ def _max_new_tokens(backend: Backend, request: GenerationRequest) -> int:
     wanted, context = request.max_new_tokens, request.max_model_length
     if not context:
         return wanted
-    if request.problems:
-        longest, what = backend.longest_prompt_tokens(request), "the longest prompt"
-    else:
-        longest, what = min(HARNESS_PROMPT_RESERVE, context // 2), "the room kept for prompts"
+    longest = backend.longest_prompt_tokens(request) if request.problems else None
     max_new_tokens = effective_max_new_tokens(wanted, context, longest)
     if max_new_tokens != wanted:
         log.warning(
-            "generation.max_new_tokens=%d does not fit model.max_model_length=%d beside %s "
-            "(%d tokens): using %d",
+            "generation.max_new_tokens=%d does not fit model.max_model_length=%d beside the "
+            "prompts: using %d",
             wanted,
             context,
-            what,
-            longest,
             max_new_tokens,
         )
     return max_new_tokens
