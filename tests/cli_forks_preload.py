@@ -6,8 +6,15 @@ from evallaunch.offline import go_offline
 
 go_offline()
 
-import lm_eval.tasks  # noqa: E402, F401
+import importlib  # noqa: E402
+
+import torch  # noqa: E402, F401  (evaluate looks for a GPU)
 
 import evallaunch.cli.main  # noqa: E402, F401
 import evallaunch.evaluate  # noqa: E402, F401
 import evallaunch.job.runner  # noqa: E402, F401
+from evallaunch.backends.lmeval_backend import LmevalBackend  # noqa: E402
+
+# lm-eval's backend (lighteval's imports take seconds more than they save here)
+for module in LmevalBackend.imports:
+    importlib.import_module(module)

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from evallaunch.backends.base import GenerationRequest
+from tests.cli_forks import run_forked
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATASETS = REPO.parent / "shared" / "datasets"
@@ -92,23 +93,29 @@ def mirror(tmp_path: Path, shared_datasets: Path) -> Path:
 def evaluate(tmp_path: Path, shared_datasets: Path) -> Evaluate:
     """Run `python -m evallaunch.evaluate ARGS...` writing under tmp_path/outputs."""
 
-    def run(*args: str, check: bool = True, env: dict[str, str] | None = None):
+    def run(
+        *args: str, check: bool = True, env: dict[str, str] | None = None, forked: bool = False
+    ):
+        """forked: in a fork of a process that imported evallaunch (tests/cli_forks.py), for
+        runs that end before a model loads."""
         command = [
-            sys.executable,
-            "-m",
             "evallaunch.evaluate",
             f"paths.output_root={tmp_path / 'outputs'}",
             f"paths.data_dir={shared_datasets}",
             *args,
         ]
-        proc = subprocess.run(
-            command,
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
-            timeout=900,
-        )
+        environ = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        if forked:
+            proc = run_forked(command, environ, cwd=tmp_path, timeout=900)
+        else:
+            proc = subprocess.run(
+                [sys.executable, "-m", *command],
+                cwd=tmp_path,
+                capture_output=True,
+                text=True,
+                env=environ,
+                timeout=900,
+            )
         if check and proc.returncode != 0:
             raise AssertionError(
                 f"evaluate failed ({proc.returncode}):\n"

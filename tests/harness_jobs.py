@@ -11,16 +11,23 @@ from pathlib import Path
 
 import pandas as pd
 
+from tests.cli_forks import run_forked
 
-def run(*argv: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(
-        [sys.executable, *argv],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        timeout=1200,
-    )
+
+def run(
+    *argv: str, cwd: Path, check: bool = True, forked: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """`python ARGV...`; forked (ARGV `-m MODULE ...`, MODULE one of evallaunch's two
+    commands): in a fork of a process that imported evallaunch (tests/cli_forks.py), for
+    commands that load no model."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    if forked:
+        assert argv[0] == "-m", argv
+        proc = run_forked(list(argv[1:]), env, cwd=cwd, timeout=1200)
+    else:
+        proc = subprocess.run(
+            [sys.executable, *argv], cwd=cwd, capture_output=True, text=True, env=env, timeout=1200
+        )
     if check and proc.returncode != 0:
         raise AssertionError(
             f"{argv} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
@@ -42,6 +49,7 @@ def prepare_mirror(tmp_path: Path, shared_datasets: Path) -> Path:
         "--data-dir",
         str(data),
         cwd=tmp_path,
+        forked=True,
     )
     run(
         "-m",
@@ -53,12 +61,13 @@ def prepare_mirror(tmp_path: Path, shared_datasets: Path) -> Path:
         "--data-dir",
         str(data),
         cwd=tmp_path,
+        forked=True,
     )
     return data
 
 
 def evaluate(
-    tmp_path: Path, mirror: Path, *overrides: str, check: bool = True
+    tmp_path: Path, mirror: Path, *overrides: str, check: bool = True, forked: bool = False
 ) -> subprocess.CompletedProcess[str]:
     """`evallaunch-evaluate benchmark=harness` with `overrides`, outputs under tmp_path."""
     return run(
@@ -70,6 +79,7 @@ def evaluate(
         *overrides,
         cwd=tmp_path,
         check=check,
+        forked=forked,
     )
 
 

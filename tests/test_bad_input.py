@@ -201,13 +201,18 @@ def fails_cleanly(
     assert not list(Path(places["tmp"]).rglob("results.json"))
 
 
-# Rows that read the embedded model's tokenizer (the model is converted once, in minutes).
+# Rows that read the embedded model's tokenizer (the model is converted once, in minutes),
+# and rows that submit to a running Slurm: `make test` runs them, `make test-fast` does not.
 NEEDS_MODEL = {"a context the prompts fill"}
+
+
+def is_slow(case: str, command: str) -> bool:
+    return case in NEEDS_MODEL or command.startswith("multirun-on-slurm")
 
 
 @pytest.mark.parametrize(
     ("case", "command", "expected"),
-    [pytest.param(*row, marks=[pytest.mark.slow] if row[0] in NEEDS_MODEL else []) for row in ROWS],
+    [pytest.param(*row, marks=[pytest.mark.slow] if is_slow(*row[:2]) else []) for row in ROWS],
     ids=[r[0] for r in ROWS],
 )
 def test_bad_input_fails_cleanly(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -279,18 +280,25 @@ except OSError:
 
 
 @pytest.mark.usefixtures("isolated")
-def test_writes_outside_the_work_dir_fail() -> None:
+def test_writes_outside_the_work_dir_fail(monkeypatch: pytest.MonkeyPatch) -> None:
     tag = uuid.uuid4().hex
     targets = [Path(tempfile.gettempdir()) / f"outside-{tag}", REPO / f"outside-{tag}"]
     code = "import os\nopen('scratch', 'w').write('ok')\nprint(open('scratch').read())\n"
     for target in targets:
         code += f"try:\n    open({str(target)!r}, 'w').write('x')\n    print('wrote')\n"
         code += "except OSError:\n    print('refused')\n"
-    before = set(Path(tempfile.gettempdir()).glob("evallaunch-sandbox-*"))
-    result = run_program(code, [TestCase("", "ok\nrefused\nrefused\n")])
-    assert result.passed, result
-    assert not any(target.exists() for target in targets)
-    assert set(Path(tempfile.gettempdir()).glob("evallaunch-sandbox-*")) <= before  # cleaned
+    # This test's work dirs only (other xdist workers run programs too); the sandboxed user
+    # must be able to enter it, as it enters the system temp dir.
+    parent = Path(tempfile.gettempdir()) / f"sandboxes-{tag}"
+    parent.mkdir(mode=0o755)
+    monkeypatch.setattr(tempfile, "tempdir", str(parent))
+    try:
+        result = run_program(code, [TestCase("", "ok\nrefused\nrefused\n")])
+        assert result.passed, result
+        assert not any(target.exists() for target in targets)
+        assert not list(parent.iterdir())  # cleaned
+    finally:
+        shutil.rmtree(parent, ignore_errors=True)
 
 
 @pytest.mark.usefixtures("isolated")

@@ -137,11 +137,6 @@ import json
 import sys
 import threading
 
-if sys.argv[1:] == ["after-evallaunch"]:
-    from evallaunch.scoring.math_answers import score_math
-
-    assert score_math("so \\boxed{\\frac{1}{2}}", "0.5").correct
-
 from lighteval.metrics.dynamic_metrics import MultilingualExtractiveMatchMetric
 from lighteval.metrics.utils.extractive_match_utils import (
     ExprExtractionConfig,
@@ -175,34 +170,41 @@ def scores():
     return out
 
 
-found = {"main thread": scores()}
-worker = threading.Thread(target=lambda: found.update({"other thread": scores()}))
-worker.start()
-worker.join()
-print(json.dumps(found))
+def both_threads():
+    found = {"main thread": scores()}
+    worker = threading.Thread(target=lambda: found.update({"other thread": scores()}))
+    worker.start()
+    worker.join()
+    return found
+
+
+own = both_threads()
+theirs = {name: module for name, module in sys.modules.items() if name.startswith("math_verify")}
+from evallaunch.scoring.math_answers import score_math
+
+assert score_math("so \\boxed{\\frac{1}{2}}", "0.5").correct
+assert all(sys.modules[name] is module for name, module in theirs.items())  # not replaced
+print(json.dumps({"own": own, "after evallaunch": both_threads()}))
 """
 
 
 def test_the_harnesses_math_metrics_keep_their_own_behaviour() -> None:
     """lm-eval's MATH metric (math_verify's parse and verify) and lighteval's (its own copy
-    of math_verify) score the same, on the main thread and off it, in a process where
-    evallaunch has scored answers as in one where it never ran."""
-
-    def metrics(*args: str) -> dict[str, Any]:
-        proc = subprocess.run(
-            [sys.executable, "-c", HARNESS_METRICS, *args],
-            capture_output=True,
-            text=True,
-            cwd=REPO,
-            timeout=600,
-        )
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
-
-    own = metrics()
+    of math_verify) score the same, on the main thread and off it, before evallaunch has
+    scored an answer in their process and after."""
+    proc = subprocess.run(
+        [sys.executable, "-c", HARNESS_METRICS],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    found = json.loads(proc.stdout.strip().splitlines()[-1])
+    own = found["own"]
     # math_verify's alarm fails off the main thread: a patch of its modules would show.
     assert own["main thread"] != own["other thread"]
-    assert metrics("after-evallaunch") == own
+    assert found["after evallaunch"] == own
 
 
 # --- Hydra ---------------------------------------------------------------------------------

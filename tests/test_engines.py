@@ -30,7 +30,8 @@ PROBLEMS = [Problem(f"p{i}", f"What is {i} + {i}?", str(2 * i)) for i in range(6
 
 class ScriptedBackend(Backend):
     """Answers each sample from a hash of (unit seed, problem, index): right or wrong, the
-    same in every run. `hold(k)` makes the k-th call wait until `release(k)`."""
+    same in every run. `hold(k)` makes the k-th call wait until its event is set;
+    `hold_unit_of(problem_id)` does that to the calls of units that start with that problem."""
 
     def __init__(self, fail_on: int | None = None) -> None:
         super().__init__("scripted")
@@ -38,15 +39,25 @@ class ScriptedBackend(Backend):
         self.active = 0
         self.most_active = 0
         self.started = threading.Condition()
-        self.gates: dict[int, threading.Event] = {}
+        self.gates: dict[int | str, threading.Event] = {}
         self.fail_on = fail_on
 
     def hold(self, call: int) -> threading.Event:
         return self.gates.setdefault(call, threading.Event())
 
+    def hold_unit_of(self, problem_id: str) -> threading.Event:
+        return self.gates.setdefault(problem_id, threading.Event())
+
     def wait_started(self, calls: int, timeout: float = 30) -> None:
         with self.started:
             assert self.started.wait_for(lambda: len(self.calls) >= calls, timeout), self.calls
+
+    def wait_for_unit(self, prefix: str, timeout: float = 30) -> None:
+        def started() -> bool:
+            return any(call.startswith(prefix) for call in self.calls)
+
+        with self.started:
+            assert self.started.wait_for(started, timeout), self.calls
 
     def generate(self, request: GenerationRequest, scorer: Any = None) -> BackendOutput:
         with self.started:
@@ -56,8 +67,9 @@ class ScriptedBackend(Backend):
             self.most_active = max(self.most_active, self.active)
             self.started.notify_all()
         try:
-            if index in self.gates:
-                assert self.gates[index].wait(30), f"call {index} was never released"
+            for gate in (index, request.problems[0].id):
+                if gate in self.gates:
+                    assert self.gates[gate].wait(30), f"call {index} was never released"
             if index == self.fail_on:
                 raise RuntimeError("the engine died")
             return BackendOutput([c for p in request.problems for c in answers(request, p)])
@@ -165,15 +177,15 @@ def test_adaptive_chunks_do_not_wait_for_each_other(tmp_path: Path) -> None:
     """With adaptive sampling a chunk's next block waits for its own previous block only:
     chunk 0 goes on to block 1 while chunk 1's block 0 is still generating."""
     backend = ScriptedBackend()
-    slow_chunk = backend.hold(1)  # block 0 of chunk 1 (problems p2, p3)
+    slow_chunk = backend.hold_unit_of("p3")  # chunk 1 (problems p3-p5), from its block 0 on
     job = threading.Thread(
         target=draw,
         args=(tmp_path, backend, 6, 2),
         kwargs={"adaptive": True, "problems_per_unit": 3},
     )
     job.start()
-    backend.wait_started(3)  # block 1 of chunk 0 started
-    assert backend.calls[2].startswith("b0001-")
+    backend.wait_for_unit("b0001-")  # a block 1 (chunk 0's) starts while chunk 1 is held
+    assert not slow_chunk.is_set()
     slow_chunk.set()
     job.join(30)
     assert not job.is_alive()

@@ -155,6 +155,7 @@ def test_bad_harness_tasks_fail_before_any_model_loads(
             override,
             f"benchmark.include_path={user_tasks}",
             check=False,
+            forked=True,
         )
         assert proc.returncode != 0 and expected in proc.stderr, proc.stderr[-2000:]
         assert "Traceback" not in proc.stderr
@@ -162,7 +163,14 @@ def test_bad_harness_tasks_fail_before_any_model_loads(
 
 def test_tasks_lists_names_with_their_data_in_the_mirror(tmp_path: Path, mirror: Path) -> None:
     out = run(
-        "-m", "evallaunch.cli", "tasks", "gsm8k", "--data-dir", str(mirror), cwd=tmp_path
+        "-m",
+        "evallaunch.cli",
+        "tasks",
+        "gsm8k",
+        "--data-dir",
+        str(mirror),
+        cwd=tmp_path,
+        forked=True,
     ).stdout
     lines = {line.split()[0]: line for line in out.splitlines()[1:-1]}
     assert lines["gsm8k"].endswith("1/1 dataset(s)")

@@ -90,6 +90,7 @@ def test_only_fingerprinted_job_rows_identify_published_jobs(tmp_path) -> None:
 def test_a_published_table_that_cannot_be_read_says_where(tmp_path, monkeypatch) -> None:
     with pytest.raises(EvallaunchError, match="launch.published=.*nowhere.parquet is invalid"):
         read_published(str(tmp_path / "nowhere.parquet"))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    # huggingface_hub reads HF_HUB_OFFLINE once, when it is first imported (by now, maybe)
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)
     with pytest.raises(EvallaunchError, match="hf://datasets/org/evals is invalid here"):
         read_published("hf://datasets/org/evals")

@@ -357,6 +357,7 @@ def test_job_whose_servers_never_become_healthy(evaluate: Evaluate, tmp_path: Pa
         "backend.server.startup_timeout_s=3",
         *GREEDY,
         check=False,
+        forked=True,
     )
     assert proc.returncode == 2, proc.stderr[-2000:]
     error = next(line for line in proc.stderr.splitlines() if line.startswith("evallaunch: error:"))

@@ -85,7 +85,9 @@ def test_lighteval_vllm_config_follows_the_plan(tmp_path: Path) -> None:
 @pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="vLLM is installed")
 @pytest.mark.parametrize("backend", ["lighteval", "lmeval"])
 def test_without_vllm_the_error_names_the_extra(backend: str, evaluate: Evaluate) -> None:
-    proc = evaluate(f"backend={backend}", "backend.model_type=vllm", *TINY, check=False)
+    proc = evaluate(
+        f"backend={backend}", "backend.model_type=vllm", *TINY, check=False, forked=True
+    )
     assert proc.returncode == 2
     assert "'vllm' is not installed" in proc.stderr
     assert f"evallaunch[vllm-{backend}]" in proc.stderr

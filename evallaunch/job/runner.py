@@ -32,7 +32,7 @@ from evallaunch.job.results import (
     write_outcome,
 )
 from evallaunch.job.sampling import SamplingReport, draw_samples
-from evallaunch.models.resolve import pick_device, pick_dtype, resolve_model
+from evallaunch.models.resolve import pick_device_and_dtype, resolve_model
 from evallaunch.offline import go_offline
 from evallaunch.preflight import effective_max_new_tokens, validate_job
 from evallaunch.secrets import (
@@ -155,9 +155,8 @@ def prepare_generation(
 ) -> tuple[Backend, GenerationRequest]:
     """The backend and the job's generation request: the model resolved to a path, its
     device and dtype, the token budget that fits the context, the engines' settings."""
+    device, dtype = pick_device_and_dtype(cfg.backend.device, cfg.model.dtype)
     model_path = resolve_model(cfg.model, cfg.paths.cache_dir)
-    device = pick_device(cfg.backend.device)
-    dtype = pick_dtype(cfg.model.dtype, device)
     log.info(
         "Instantiating backend <%s> for %s (%s, %s)",
         cfg.backend._target_,

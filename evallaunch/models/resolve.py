@@ -82,24 +82,21 @@ def _check_hub(repo_id: str, revision: str) -> None:
         ) from None
 
 
-def pick_device(device: str) -> str:
-    """`auto` means cuda when a GPU is visible, else cpu."""
+def pick_device_and_dtype(device: str, dtype: str) -> tuple[str, str]:
+    """The device (`auto`: cuda when a GPU is visible, else cpu) and the dtype (`auto`:
+    bfloat16 on GPU, float32 on CPU, where bfloat16 is slow or unsupported); both are
+    checked before torch is imported to look for a GPU."""
     if device not in DEVICES:
         raise EvallaunchError(f"backend.device={device!r}; valid choices: {DEVICES}")
-    if device != "auto":
-        return device
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def pick_dtype(dtype: str, device: str) -> str:
-    """`auto` means bfloat16 on GPU and float32 on CPU (bfloat16 is slow or unsupported there)."""
     if dtype not in DTYPES:
         raise EvallaunchError(f"model.dtype={dtype!r}; valid choices: {DTYPES}")
-    if dtype != "auto":
-        return dtype
-    return "bfloat16" if device == "cuda" else "float32"
+    if device == "auto":
+        import torch
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if dtype == "auto":
+        dtype = "bfloat16" if device == "cuda" else "float32"
+    return device, dtype
 
 
 def context_length(model_path: str) -> int:
