@@ -3,6 +3,7 @@ message while the config is composed, not minutes later inside a backend."""
 
 from __future__ import annotations
 
+import difflib
 import os
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,9 @@ def _check_range(key: str, value: Any, ok: bool, expected: str) -> None:
 def validate_job(cfg: DictConfig) -> None:
     """Value checks the schema's types cannot express."""
     from evallaunch.benchmarks.mirror import check_limit
-    from evallaunch.schema import missing_keys
+    from evallaunch.schema import missing_keys, unknown_keys
 
+    _refuse_unknown_keys(unknown_keys(cfg))
     if missing := [key for key in missing_keys(cfg) if not key.startswith("hydra.")]:
         raise EvallaunchError(
             f"missing required value(s): {', '.join(missing)}",
@@ -56,6 +58,28 @@ def validate_job(cfg: DictConfig) -> None:
         cfg.launch.benchmarks_per_job >= 1,
         "a value >= 1",
     )
+
+
+def _refuse_unknown_keys(unknown: list[tuple[str, list[str]]]) -> None:
+    """Keys added with `+` that no schema section has, each with its closest known key."""
+    if not unknown:
+        return
+    problems, hints = [], []
+    for key, known in unknown:
+        section, name = key.rsplit(".", 1) if "." in key else ("", key)
+        names = [known_key.rsplit(".", 1)[-1] for known_key in known]
+        closest = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+        problems.append((key, f"{key[: -len(name)]}{closest[0]}" if closest else None))
+        hints.append(f"the settings of {section or 'the config'}: {', '.join(names)}")
+    if len(problems) == 1:
+        key, closest = problems[0]
+        message = f"{key} is not a setting evallaunch knows"
+        message += f": did you mean {closest}?" if closest else ""
+    else:
+        message = f"{len(problems)} settings evallaunch does not know: " + "; ".join(
+            key + (f" (did you mean {closest}?)" if closest else "") for key, closest in problems
+        )
+    raise EvallaunchError(message, hint="; ".join(dict.fromkeys(hints)))
 
 
 def _check_sampling(cfg: DictConfig) -> None:

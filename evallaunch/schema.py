@@ -7,11 +7,11 @@ type or a missing required value fails while the config is composed, before anyt
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING, OmegaConf
+from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
 
 from evallaunch.naming import RESOLVERS
 
@@ -308,6 +308,29 @@ class EvaluateConfig:
     # Print the harnesses' own logging and progress bars on the terminal too (they always
     # go to the job's evaluate.log); evallaunch's progress and the results table always show.
     verbose: bool = False
+
+
+def unknown_keys(cfg: Any, prefix: str = "") -> list[tuple[str, list[str]]]:
+    """Keys that a `+key=value` override added under a schema section (Hydra's `+` adds keys
+    even to structured configs), each with the section's known keys; the free-form
+    mappings (e.g. backend.model_args) take any key."""
+    found: list[tuple[str, list[str]]] = []
+    if isinstance(cfg, ListConfig):
+        for index, item in enumerate(cfg):
+            found += unknown_keys(item, f"{prefix}{index}.")
+        return found
+    if not isinstance(cfg, DictConfig) or cfg._is_none() or cfg._is_missing():
+        return found
+    kind = OmegaConf.get_type(cfg)
+    known = [f.name for f in fields(kind)] if kind is not None and is_dataclass(kind) else None
+    for key in cfg.keys():
+        if key == "hydra" and not prefix:  # Hydra's own, in a sweep's job configs
+            continue
+        if known is not None and key not in known:
+            found.append((f"{prefix}{key}", [f"{prefix}{name}" for name in known]))
+        elif known is not None:
+            found += unknown_keys(cfg._get_node(key), f"{prefix}{key}.")
+    return found
 
 
 def missing_keys(cfg: Any) -> list[str]:

@@ -10,7 +10,9 @@ from omegaconf import OmegaConf
 from omegaconf.errors import ValidationError
 
 from evallaunch.compose import CONFIG_DIR, compose_config, group_options
-from evallaunch.schema import missing_keys
+from evallaunch.errors import EvallaunchError
+from evallaunch.preflight import validate_job
+from evallaunch.schema import missing_keys, unknown_keys
 
 GROUPS = ["model", "benchmark", "backend", "parallelism", "cluster", "experiment", "suite"]
 OPTIONS = [(group, option) for group in GROUPS for option in group_options(group)]
@@ -96,6 +98,34 @@ def test_unknown_key_is_rejected_by_the_schema() -> None:
     message = str(info.value.__cause__)
     assert "Key 'limt' not in 'BenchmarkConfig'" in message
     assert "Did you mean: 'limit'" in message
+
+
+def test_keys_added_with_plus_are_checked_against_the_schema() -> None:
+    """Hydra's `+` adds a key even to a structured config: evallaunch's preflight finds each
+    one under a schema section, nested sections and suite members included, while the
+    free-form mappings (backend.model_args, benchmark.where) take any key."""
+    cfg = compose_config(
+        [
+            "+generation.max_new_token=64",
+            "+backend.server.comand=x",
+            "+benchmark.dataset.extra=1",
+            "+backend.model_args.attn_implementation=sdpa",
+            "+benchmark.where.level=5",
+            "suite=r1_and_gsm8k",
+            "+suite.members.0.overides=[x]",
+        ]
+    )
+    found = {key: known for key, known in unknown_keys(cfg)}
+    assert sorted(found) == [
+        "backend.server.comand",
+        "benchmark.dataset.extra",
+        "generation.max_new_token",
+        "suite.members.0.overides",
+    ]
+    assert "generation.max_new_tokens" in found["generation.max_new_token"]
+    assert unknown_keys(compose_config(["+backend.model_args.x=1"])) == []
+    with pytest.raises(EvallaunchError, match="did you mean suite.members.0.overrides"):
+        validate_job(cfg)
 
 
 def test_wrong_type_is_rejected_by_the_schema() -> None:
