@@ -57,6 +57,7 @@ PATCHES: dict[str, tuple[str, Callable[[], Any]]] = {
     "lighteval task modules": ("lighteval", lighteval_compat.task_modules),
     "lm-eval server client": ("lm-eval", lambda: lm_eval_compat.server_client_class(True, {}, 0)),
     "lm-eval seeded vLLM": ("lm-eval", lm_eval_compat.vllm_with_seeded_repeats_class),
+    "lm-eval git probe": ("lm-eval", lm_eval_compat.quiet_git_probe),
     "math-verify parse": ("math-verify", lambda: math_verify_compat.parse_untimed("1", [])),
     "math-verify verify": ("math-verify", lambda: math_verify_compat.verify_untimed([1], [1])),
     "hydra sweep": ("hydra-core", lambda: hydra_compat.expand_overrides(["a=1"])),
@@ -322,6 +323,28 @@ def test_lm_eval_s_own_requests_carry_a_seed_per_repeat_the_unit_and_no_empty_st
     assert lm.generate_until(requests, disable_tqdm=True) == ["2", "2", "2"]
     assert sorted(body["seed"] for _, body in seen) == [7, 8, 9]
     assert all(headers["X-Unit"] == "b0001" and "stop" not in body for headers, body in seen)
+
+
+def test_lm_eval_s_git_probe_records_the_same_commit_and_writes_nothing(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """lm-eval records the commit of the working directory: inside a checkout the quiet
+    probe gives what lm-eval's own gives; outside one, None, and no "fatal:" on stderr."""
+    import lm_eval.evaluator
+    from lm_eval.loggers.utils import get_git_commit_hash as own
+
+    monkeypatch.setattr(lm_eval.evaluator, "get_git_commit_hash", own)
+    lm_eval_compat.quiet_git_probe()
+    quiet = lm_eval.evaluator.get_git_commit_hash
+    assert quiet is not own
+    monkeypatch.chdir(REPO)
+    assert quiet() == own()
+    capfd.readouterr()
+    monkeypatch.chdir(tmp_path)
+    assert quiet() is None
+    assert capfd.readouterr().err == ""
+    own()
+    assert "fatal" in capfd.readouterr().err  # what the probe keeps off the terminal
 
 
 # --- lighteval -----------------------------------------------------------------------------

@@ -128,6 +128,8 @@ def test_score_command_prints_the_report(
     assert "28 problem(s) of 'aime24' have no completion" in proc.stdout
     assert "1 of 3 scored completion(s) had no extractable answer" in proc.stdout
     assert "narrower than" not in proc.stdout  # not evallaunch's adaptive stopping rule
+    assert "2 problems x 1-2 samples (3 completions)" in proc.stdout  # what results.json holds
+    assert "answers found in 2 of 3 completion(s)" in proc.stdout
     assert json.loads((tmp_path / "out" / "results.json").read_text())["num_samples"] == 2
 
 

@@ -101,6 +101,9 @@ class LmevalBackend(Backend):
         import lm_eval
         from lm_eval.tasks import TaskManager
 
+        from evallaunch.compat.lm_eval import quiet_git_probe
+
+        quiet_git_probe()
         lm = self.lm(request)
         results = lm_eval.simple_evaluate(
             model=lm,

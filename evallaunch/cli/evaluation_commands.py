@@ -56,8 +56,7 @@ def _score(args: argparse.Namespace) -> int:
     out_dir = Path(args.output or Path("outputs") / "score" / args.benchmark / completions.stem)
     data_dir = args.data_dir or cfg.paths.data_dir
     results = rescore(cfg.benchmark, data_dir, completions, out_dir)
-    # the adaptive-sampling line of the table is about evallaunch's own stopping rule
-    print(results_table({key: value for key, value in results.items() if key != "sampling"}))
+    print(results_table(results))
     for line in input_summary(results):
         print(line)
     print(f"results: {out_dir / 'results.json'}")

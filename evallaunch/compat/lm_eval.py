@@ -6,6 +6,8 @@ from __future__ import annotations
 import collections
 import contextlib
 import json
+import os
+import subprocess
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -163,3 +165,32 @@ def redirected_task_datasets(
         yield loaded
     finally:
         ConfigurableTask.download = original
+
+
+def quiet_git_probe() -> None:
+    """lm-eval's results record the git commit of the working directory, probed with
+    `git describe --always`, whose "fatal: not a git repository" outside a checkout goes to
+    the terminal. Replaces the probe with the same one, git's stderr kept. Idempotent.
+
+    Relies on `lm_eval.evaluator` calling `get_git_commit_hash()`, imported by name from
+    `lm_eval.loggers.utils`, whose fallback is `get_commit_from_path(cwd)`."""
+    check_version("lm-eval")
+    import lm_eval.evaluator as evaluator
+    from lm_eval.loggers.utils import get_commit_from_path
+
+    if getattr(evaluator.get_git_commit_hash, "_evallaunch_quiet", False):
+        return
+
+    def get_git_commit_hash() -> str | None:
+        try:
+            probe = subprocess.run(
+                ["git", "describe", "--always"],  # noqa: S607 (as lm-eval runs it)
+                capture_output=True,
+                check=True,
+            )
+        except (subprocess.CalledProcessError, FileNotFoundError):
+            return get_commit_from_path(os.getcwd())  # type: ignore[no-any-return]
+        return probe.stdout.strip().decode()
+
+    get_git_commit_hash._evallaunch_quiet = True  # type: ignore[attr-defined]
+    evaluator.get_git_commit_hash = get_git_commit_hash

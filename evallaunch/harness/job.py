@@ -162,8 +162,9 @@ def _simple_evaluate(
     import lm_eval
     from lm_eval.tasks import TaskManager
 
-    from evallaunch.compat.lm_eval import redirected_task_datasets
+    from evallaunch.compat.lm_eval import quiet_git_probe, redirected_task_datasets
 
+    quiet_git_probe()
     bench, seed = cfg.benchmark, cfg.generation.seed
     if bench.strip_think:
         lm.generate_until = _stripping(lm.generate_until)

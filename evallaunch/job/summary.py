@@ -21,7 +21,7 @@ def results_table(results: dict[str, Any]) -> str:
     header = (
         f"{results['model']['name']} @ {results['model']['revision']} | "
         f"{results['benchmark']['name']} | {results['backend']['name']} | "
-        f"{results['num_problems']} problems x {results['num_samples']} samples"
+        f"{results['num_problems']} problems x {samples_text(results)}"
     )
     if results.get("tasks"):
         return "\n".join([header, *harness_lines(results["tasks"])])
@@ -43,10 +43,8 @@ def results_table(results: dict[str, Any]) -> str:
             f"adaptive sampling: {rule}; samples per problem {spread['min']}-{spread['max']} "
             f"(mean {spread['mean']:.1f}) of a budget of {results['num_samples']}"
         )
-    total = results["num_problems"] * results["num_samples"]
     if "num_no_answer" in results:
-        answered = (results.get("sampling") or {}).get("samples_per_problem", {}).get("mean")
-        total = round(answered * results["num_problems"]) if answered else total
+        total = num_completions(results)
         lines.append(
             f"answers found in {total - results['num_no_answer']} of {total} completion(s), "
             "each scored against the gold answer"
@@ -54,6 +52,23 @@ def results_table(results: dict[str, Any]) -> str:
     if results["num_truncated"]:
         lines.append(f"{results['num_truncated']} completion(s) hit max_new_tokens (scored wrong)")
     return "\n".join(lines)
+
+
+def num_completions(results: dict[str, Any]) -> int:
+    """The completions behind a job's metrics (fewer than problems x n when the counts per
+    problem differ: adaptive sampling, or a completions file with unequal counts)."""
+    spread = (results.get("sampling") or {}).get("samples_per_problem")
+    if spread:
+        return round(spread["mean"] * results["num_problems"])
+    return int(results["num_problems"] * results["num_samples"])
+
+
+def samples_text(results: dict[str, Any]) -> str:
+    """`4 samples`, or `1-4 samples (660 completions)` when the counts per problem differ."""
+    spread = (results.get("sampling") or {}).get("samples_per_problem")
+    if spread and spread["min"] != spread["max"]:
+        return f"{spread['min']}-{spread['max']} samples ({num_completions(results)} completions)"
+    return f"{results['num_samples']} samples"
 
 
 def harness_lines(tasks: dict[str, Any]) -> list[str]:
