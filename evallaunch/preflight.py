@@ -68,13 +68,13 @@ def _refuse_unknown_keys(unknown: list[tuple[str, list[str]]]) -> None:
     for key, known in unknown:
         section, name = key.rsplit(".", 1) if "." in key else ("", key)
         names = [known_key.rsplit(".", 1)[-1] for known_key in known]
-        closest = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
-        problems.append((key, f"{key[: -len(name)]}{closest[0]}" if closest else None))
+        close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+        problems.append((key, f"{key[: -len(name)]}{close[0]}" if close else None))
         hints.append(f"the settings of {section or 'the config'}: {', '.join(names)}")
     if len(problems) == 1:
-        key, closest = problems[0]
+        key, suggestion = problems[0]
         message = f"{key} is not a setting evallaunch knows"
-        message += f": did you mean {closest}?" if closest else ""
+        message += f": did you mean {suggestion}?" if suggestion else ""
     else:
         message = f"{len(problems)} settings evallaunch does not know: " + "; ".join(
             key + (f" (did you mean {closest}?)" if closest else "") for key, closest in problems

@@ -323,7 +323,7 @@ def unknown_keys(cfg: Any, prefix: str = "") -> list[tuple[str, list[str]]]:
         return found
     kind = OmegaConf.get_type(cfg)
     known = [f.name for f in fields(kind)] if kind is not None and is_dataclass(kind) else None
-    for key in cfg.keys():
+    for key in map(str, cfg):
         if key == "hydra" and not prefix:  # Hydra's own, in a sweep's job configs
             continue
         if known is not None and key not in known:

@@ -6,9 +6,11 @@ and datasets offline and read only that mirror."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -226,3 +228,65 @@ def test_think_is_stripped_before_the_harness_sees_the_answer() -> None:
     assert strip_think("scratch work</think>4") == "4"  # the template opened the thinking
     assert strip_think("<think>never ends") == ""
     assert strip_think("no thinking at all") == "no thinking at all"
+
+
+def prepare_task(tmp_path: Path, task: str, source: Path) -> Any:
+    return run(
+        *("-m", "evallaunch.cli", "prepare", "--task", task, "--source", str(source)),
+        *("--data-dir", str(tmp_path / "mirror")),
+        cwd=tmp_path,
+        check=False,
+        forked=True,
+    )
+
+
+def test_prepare_reads_gzipped_files_and_takes_a_lone_file_as_the_evaluated_split(
+    tmp_path: Path,
+) -> None:
+    """HumanEval ships as one gzipped file, HumanEval.jsonl.gz: it becomes humaneval's test
+    split, checked against the task's templates ({{prompt}}, {{test}}, {{entry_point}})."""
+    source = tmp_path / "human-eval"
+    source.mkdir()
+    row = {"task_id": "HumanEval/0", "prompt": "def f():\n", "canonical_solution": "    pass\n"}
+    row |= {"test": "def check(f):\n    pass\n", "entry_point": "f"}
+    with gzip.open(source / "HumanEval.jsonl.gz", "wt") as handle:
+        handle.write(json.dumps(row) + "\n")
+    proc = prepare_task(tmp_path, "humaneval", source)
+    assert proc.returncode == 0, proc.stderr
+    assert "HumanEval.jsonl.gz taken as split test" in proc.stdout
+    mirrored = tmp_path / "mirror" / "harness" / "openai__openai_humaneval" / "default"
+    assert [json.loads(line) for line in (mirrored / "test.jsonl").read_text().splitlines()] == [
+        row
+    ]
+    assert json.loads((mirrored / "source.json").read_text())["renamed"] == {
+        "HumanEval.jsonl.gz": "test"
+    }
+
+
+def test_prepare_checks_splits_and_fields_before_it_writes(
+    tmp_path: Path, shared_datasets: Path
+) -> None:
+    """Files that do not fit the task are refused with what was found and what is needed,
+    and nothing is left in the mirror, not even the partial directory."""
+    train_only = tmp_path / "train_only"
+    train_only.mkdir()
+    shutil.copy(shared_datasets / "gsm8k" / "train.jsonl", train_only / "train.jsonl")
+    shutil.copy(shared_datasets / "gsm8k" / "train.jsonl", train_only / "dev.jsonl")
+    proc = prepare_task(tmp_path, "gsm8k", train_only)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert "evaluates on split(s) test, and the directory holds dev, train" in proc.stderr
+    assert "e.g. test.jsonl" in proc.stderr
+
+    renamed = tmp_path / "renamed_fields"
+    renamed.mkdir()
+    rows = (shared_datasets / "gsm8k" / "test.jsonl").read_text().splitlines()[:2]
+    (renamed / "test.json").write_text(
+        json.dumps([{"q": json.loads(r)["question"], "a": "1"} for r in rows])
+    )
+    proc = prepare_task(tmp_path, "gsm8k", renamed)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert (
+        "'question' is undefined" in proc.stderr and "the rows have the fields a, q" in proc.stderr
+    )
+    assert not (tmp_path / "mirror").exists() or not list((tmp_path / "mirror").rglob("*.jsonl"))
+    assert not list(tmp_path.rglob("*.partial"))

@@ -53,9 +53,12 @@ def prepare_tasks(args: argparse.Namespace) -> int:
         if not datasets:
             print(f"{task:<24} nothing to fetch (its tasks read local files)")
         for path, name in datasets:
-            record = prepare_dataset(data_dir, path, name, source)
+            needs = index.dataset_needs(task, path, name)
+            record = prepare_dataset(data_dir, path, name, source, needs)
             splits = ", ".join(sorted(record["sha256"]))
             print(f"{task:<24} {path} ({name or 'default'}): {splits}  from {record['source']}")
+            for file, split in record["renamed"].items():
+                print(f"{'':<24} {file} taken as split {split}, the one the task evaluates on")
     return 0
 
 

@@ -106,6 +106,7 @@ def task_entries(include_path: str | None, include_defaults: bool = True) -> lis
             member_names = [m for m in listed if isinstance(m, str)]
             inline = [str(m.get("task") or m.get("group")) for m in listed if isinstance(m, dict)]
             member_names += inline
+        evaluated = cfg.get("test_split") or cfg.get("validation_split")
         records.append(
             {
                 "name": name,
@@ -115,23 +116,39 @@ def task_entries(include_path: str | None, include_defaults: bool = True) -> lis
                 "inline_members": inline,
                 "dataset_path": cfg.get("dataset_path"),
                 "dataset_name": cfg.get("dataset_name"),
-                "splits": sorted(
-                    {
-                        str(cfg[key])
-                        for key in (
-                            "test_split",
-                            "validation_split",
-                            "training_split",
-                            "fewshot_split",
-                        )
-                        if cfg.get(key)
-                    }
+                # the split it evaluates on (test, else validation), those few-shot
+                # examples come from, and the Jinja templates that read each row's fields
+                "splits": [str(evaluated)] if evaluated else [],
+                "fewshot_splits": sorted(
+                    {str(cfg[key]) for key in ("fewshot_split", "training_split") if cfg.get(key)}
                 ),
+                "templates": _row_templates(cfg),
                 "version": (cfg.get("metadata") or {}).get("version"),
                 "has_data_files": bool((cfg.get("dataset_kwargs") or {}).get("data_files")),
             }
         )
     return records
+
+
+def _row_templates(cfg: dict[str, Any]) -> list[str]:
+    """The task's Jinja templates over a dataset row (none when `process_docs` rewrites the
+    rows first: its fields are then the function's)."""
+    if cfg.get("process_docs"):
+        return []
+    keys = ("doc_to_text", "doc_to_target", "doc_to_choice")
+    values = [cfg.get(key) for key in keys]
+    return [v for v in values if isinstance(v, str) and ("{{" in v or "{%" in v)]
+
+
+def render_row_template(template: str, row: dict[str, Any]) -> str:
+    """A task template rendered on one row as lm-eval renders it (an undefined field
+    raises `jinja2.UndefinedError`).
+
+    Relies on `lm_eval.utils.apply_template(template, doc)`."""
+    check_version("lm-eval")
+    from lm_eval.utils import apply_template
+
+    return str(apply_template(template, row))
 
 
 @contextlib.contextmanager
@@ -189,7 +206,7 @@ def quiet_git_probe() -> None:
                 check=True,
             )
         except (subprocess.CalledProcessError, FileNotFoundError):
-            return get_commit_from_path(os.getcwd())  # type: ignore[no-any-return]
+            return get_commit_from_path(os.getcwd())
         return probe.stdout.strip().decode()
 
     get_git_commit_hash._evallaunch_quiet = True  # type: ignore[attr-defined]

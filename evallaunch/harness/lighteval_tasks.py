@@ -33,9 +33,6 @@ OFFLINE = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
 
 def config_record(config: Any, module: str, source: str) -> dict[str, Any]:
     """One lighteval task config as a task index record."""
-    splits = [*(config.hf_avail_splits or []), *(config.evaluation_splits or [])]
-    if config.few_shots_split:
-        splits.append(config.few_shots_split)
     return {
         "name": config.name,
         "kind": "task",
@@ -46,7 +43,9 @@ def config_record(config: Any, module: str, source: str) -> dict[str, Any]:
         "inline_members": [],
         "dataset_path": config.hf_repo,
         "dataset_name": config.hf_subset,
-        "splits": sorted(set(map(str, splits))),
+        "splits": sorted(set(map(str, config.evaluation_splits or []))),
+        "fewshot_splits": [str(config.few_shots_split)] if config.few_shots_split else [],
+        "templates": [],  # lighteval's prompts are Python functions
         "version": config.version,
         "has_data_files": False,
     }

@@ -7,6 +7,7 @@ config, one JSON lines file per split, with where it came from.
 
 from __future__ import annotations
 
+import gzip
 import json
 import shutil
 from pathlib import Path
@@ -18,6 +19,7 @@ from evallaunch.job.results import utc_now, write_json
 
 HARNESS_DIR = "harness"
 SOURCE_FILE = "source.json"
+SOURCE_SUFFIXES = (".jsonl.gz", ".json.gz", ".jsonl", ".json")
 
 
 def dataset_dir(data_dir: str | Path, path: str, name: str | None) -> Path:
@@ -37,7 +39,7 @@ def prepare_command(task: str, path: str, name: str | None) -> str:
     config = f" (config {name})" if name else ""
     return (
         f"evallaunch prepare --task {task}  (online: fetches {path}{config}), or "
-        f"evallaunch prepare --task {task} --source DIR  (DIR holding SPLIT.jsonl files)"
+        f"evallaunch prepare --task {task} --source DIR  (DIR holding SPLIT.jsonl[.gz] files)"
     )
 
 
@@ -70,36 +72,134 @@ def data_hash(files: dict[tuple[str, str | None], dict[str, str]]) -> dict[str, 
 
 
 def prepare_dataset(
-    data_dir: str | Path, path: str, name: str | None, source: Path | None = None
+    data_dir: str | Path,
+    path: str,
+    name: str | None,
+    source: Path | None = None,
+    needs: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Put a Hub dataset into the mirror: from `source` (a directory of SPLIT.jsonl files the
-    user already has) or, online, from the Hub with `datasets`. Returns its provenance."""
+    """Put a Hub dataset into the mirror: from `source` (a directory of the files the user
+    already has: SPLIT.jsonl, .jsonl.gz, .json or .json.gz) or, online, from the Hub with
+    `datasets`. The files are checked against what the tasks need (`needs`: their splits
+    and row templates) before the mirror is touched. Returns its provenance."""
     directory = dataset_dir(data_dir, path, name)
     staging = directory.with_name(directory.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    if source is not None:
-        splits = sorted(source.expanduser().glob("*.jsonl"))
-        if not splits:
-            raise EvallaunchError(f"--source {source} is invalid: no SPLIT.jsonl file in it")
-        for file in splits:
-            shutil.copyfile(file, staging / file.name)
-        origin = str(source.expanduser().resolve())
-    else:
-        _download(path, name, staging)
-        origin = f"hub:{path}" + (f":{name}" if name else "")
-    files = {file.stem: sha256_of(file) for file in sorted(staging.glob("*.jsonl"))}
-    record = {
-        "dataset_path": path,
-        "dataset_name": name,
-        "source": origin,
-        "sha256": files,
-        "prepared_at": utc_now(),
-    }
-    write_json(staging / SOURCE_FILE, record)
+    try:
+        if source is not None:
+            origin, renamed = _copy_source(source, staging, needs or {})
+        else:
+            _download(path, name, staging)
+            origin, renamed = f"hub:{path}" + (f":{name}" if name else ""), {}
+        _check_rows(staging, needs or {}, origin)
+        files = {file.stem: sha256_of(file) for file in sorted(staging.glob("*.jsonl"))}
+        record = {
+            "dataset_path": path,
+            "dataset_name": name,
+            "source": origin,
+            "sha256": files,
+            "renamed": renamed,
+            "prepared_at": utc_now(),
+        }
+        write_json(staging / SOURCE_FILE, record)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     shutil.rmtree(directory, ignore_errors=True)
     staging.rename(directory)
     return record
+
+
+def _source_files(source: Path) -> dict[str, Path]:
+    """{split: file} of a source directory, the split being the file's name without its
+    suffix (test.jsonl.gz holds split test)."""
+    found: dict[str, Path] = {}
+    for file in sorted(source.iterdir()):
+        suffix = next((s for s in SOURCE_SUFFIXES if file.name.endswith(s)), None)
+        if suffix is None or not file.is_file():
+            continue
+        split = file.name[: -len(suffix)]
+        if split in found:
+            raise EvallaunchError(
+                f"--source {source} is invalid: {found[split].name} and {file.name} both "
+                f"hold split {split}",
+                hint="keep one file per split",
+            )
+        found[split] = file
+    return found
+
+
+def _read_rows(file: Path) -> list[dict[str, Any]]:
+    """The rows of a JSON lines file or a JSON list, gzipped or not."""
+    opener = gzip.open if file.name.endswith(".gz") else open
+    try:
+        with opener(file, "rt", encoding="utf-8") as handle:
+            text = handle.read()
+        if file.name.endswith((".json", ".json.gz")) and text.lstrip().startswith("["):
+            rows = json.loads(text)
+        else:
+            rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+    except (OSError, ValueError, EOFError) as err:
+        raise EvallaunchError(f"--source file {file} cannot be read: {err}") from None
+    if not all(isinstance(row, dict) for row in rows):
+        raise EvallaunchError(f"--source file {file} is invalid: its rows are not JSON objects")
+    return list(rows)
+
+
+def _copy_source(source: Path, staging: Path, needs: dict[str, Any]) -> tuple[str, dict[str, str]]:
+    """The source's splits written as SPLIT.jsonl into `staging`; a single file is taken as
+    the one split the tasks evaluate on when its name is another (HumanEval.jsonl.gz ->
+    test). Returns the source and {file: split} of the files taken so."""
+    source = source.expanduser()
+    found = _source_files(source) if source.is_dir() else {}
+    if not found:
+        raise EvallaunchError(
+            f"--source {source} is invalid: no SPLIT.jsonl, .jsonl.gz, .json or .json.gz file in it"
+        )
+    needed = list(needs.get("splits", []))
+    renamed: dict[str, str] = {}
+    missing = [split for split in needed if split not in found]
+    if missing and len(found) == 1 and len(needed) == 1:
+        ((split, file),) = found.items()
+        found, renamed = {needed[0]: file}, {file.name: needed[0]}
+    elif missing:
+        raise EvallaunchError(
+            f"--source {source} is invalid: the task evaluates on split(s) "
+            f"{', '.join(needed)}, and the directory holds {', '.join(sorted(found))} "
+            f"({', '.join(f.name for f in found.values())})",
+            hint=f"name each file after its split, e.g. {missing[0]}.jsonl (or .jsonl.gz)",
+        )
+    for split, file in found.items():
+        rows = _read_rows(file)
+        with open(staging / f"{split}.jsonl", "w", encoding="utf-8") as out:
+            out.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+    return str(source.resolve()), renamed
+
+
+def _check_rows(staging: Path, needs: dict[str, Any], origin: str) -> None:
+    """Each row template of the tasks renders on the first row of the split they evaluate
+    on; a field the rows lack is named, with the fields they have."""
+    templates, splits = needs.get("templates", []), needs.get("splits", [])
+    if not templates or not splits or not (staging / f"{splits[0]}.jsonl").is_file():
+        return
+    from evallaunch.compat.lm_eval import render_row_template
+
+    with open(staging / f"{splits[0]}.jsonl", encoding="utf-8") as handle:
+        first = handle.readline()
+    if not first.strip():
+        raise EvallaunchError(f"{origin}: split {splits[0]} has no rows")
+    row = json.loads(first)
+    for template in templates:
+        try:
+            render_row_template(template, row)
+        except Exception as err:  # Jinja's UndefinedError, or a type the template cannot use
+            raise EvallaunchError(
+                f"{origin}: the rows of split {splits[0]} do not fit the task "
+                f"({type(err).__name__}: {err}); the task's template is {template[:120]!r}, "
+                f"the rows have the fields {', '.join(sorted(row))}",
+                hint="give the dataset's own files (the fields the Hub dataset has)",
+            ) from None
 
 
 def _download(path: str, name: str | None, out: Path) -> None:
@@ -115,11 +215,3 @@ def _download(path: str, name: str | None, out: Path) -> None:
         ) from err
     for split, rows in loaded.items():
         rows.to_json(str(out / f"{split}.jsonl"), lines=True, force_ascii=False)
-
-
-def read_source(data_dir: str | Path, path: str, name: str | None) -> dict[str, Any] | None:
-    """The provenance recorded when a dataset was prepared."""
-    try:
-        return dict(json.loads((dataset_dir(data_dir, path, name) / SOURCE_FILE).read_text()))
-    except (OSError, ValueError):
-        return None

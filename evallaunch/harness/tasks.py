@@ -18,7 +18,7 @@ from evallaunch.errors import EvallaunchError
 
 # dataset_path values that name a local file format, not a Hub dataset.
 # The format of the cached index (evallaunch.compat.lm_eval.task_entries' records).
-INDEX_FORMAT = 2
+INDEX_FORMAT = 3
 LOCAL_BUILDERS = frozenset({"json", "csv", "parquet", "text", "arrow", "pandas"})
 
 
@@ -102,6 +102,18 @@ class TaskIndex:
             if reads_hub(entry) and pair not in out:
                 out.append(pair)
         return out
+
+    def dataset_needs(self, name: str, path: str, dataset_name: str | None) -> dict[str, Any]:
+        """What the tasks of `name` that read the Hub dataset (path, dataset_name) need of
+        its files: the splits they evaluate on, the few-shot splits, the row templates."""
+        needs: dict[str, Any] = {"splits": [], "fewshot_splits": [], "templates": []}
+        for task in self.tasks_of(name):
+            entry = self.entries[task]
+            if (entry["dataset_path"], entry["dataset_name"]) != (path, dataset_name):
+                continue
+            for key in needs:
+                needs[key] += [v for v in entry.get(key, []) if v not in needs[key]]
+        return needs
 
     def yaml_dirs(self, name: str) -> list[str]:
         """The directories of the YAML files `name` is defined by (a job's lm-eval indexes
