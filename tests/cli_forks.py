@@ -30,8 +30,12 @@ def _context() -> Any:
     return _CONTEXT
 
 
-def _child(argv: list[str], env: dict[str, str], cwd: str, out: str, err: str) -> None:
+def _child(
+    argv: list[str], env: dict[str, str], cwd: str, out: str, err: str, umask: int | None
+) -> None:
     """The command, in the forked child: fds 1 and 2 go to files (output from C code too)."""
+    if umask is not None:
+        os.umask(umask)
     for fd, path in ((1, out), (2, err)):
         target = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
         os.dup2(target, fd)
@@ -57,14 +61,18 @@ def _child(argv: list[str], env: dict[str, str], cwd: str, out: str, err: str) -
 
 
 def run_forked(
-    argv: list[str], env: dict[str, str], cwd: Path | str, timeout: float = 600
+    argv: list[str],
+    env: dict[str, str],
+    cwd: Path | str,
+    timeout: float = 600,
+    umask: int | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """`python -m MODULE ARGS...` (argv without the interpreter: `[MODULE, *ARGS]`, MODULE
-    `evallaunch.evaluate` or `evallaunch.cli`) as a forked child; its exit status and
-    output as `subprocess.run` gives them."""
+    `evallaunch.evaluate` or `evallaunch.cli`) as a forked child (with `umask`, if given);
+    its exit status and output as `subprocess.run` gives them."""
     with tempfile.TemporaryDirectory(prefix="cli-fork-") as folder:
         out, err = f"{folder}/stdout", f"{folder}/stderr"
-        process = _context().Process(target=_child, args=(argv, env, str(cwd), out, err))
+        process = _context().Process(target=_child, args=(argv, env, str(cwd), out, err, umask))
         process.start()
         process.join(timeout)
         if process.exitcode is None:

@@ -29,8 +29,11 @@ class Sweep:
     terminal: str
 
 
-def run_evaluate(root: Path, data: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """`python -m evallaunch.evaluate ARGS` writing under root/outputs; it must succeed."""
+def run_evaluate(
+    root: Path, data: Path, *args: str, umask: int = 0o022
+) -> subprocess.CompletedProcess[str]:
+    """`python -m evallaunch.evaluate ARGS` writing under root/outputs, under `umask`; it
+    must succeed."""
     command = [
         sys.executable,
         "-m",
@@ -40,7 +43,7 @@ def run_evaluate(root: Path, data: Path, *args: str) -> subprocess.CompletedProc
         *args,
     ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.run(command, cwd=root, capture_output=True, text=True, env=env)
+    proc = subprocess.run(command, cwd=root, capture_output=True, text=True, env=env, umask=umask)
     assert proc.returncode == 0, f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     return proc
 
@@ -87,6 +90,7 @@ def sweep(tmp_path_factory: pytest.TempPathFactory, shared_datasets: Path) -> Sw
         "benchmark.n=2",
         "generation.max_new_tokens=24",
         "generation.temperature=1.0",
+        umask=0o077,  # a private run (the tiny mirror's is a team's, umask 022)
     )
     return Sweep(root, proc.stdout + proc.stderr)
 
@@ -181,6 +185,24 @@ def test_the_backend_s_own_pass_at_1_is_evallaunch_s_grading(
     backend_view = sum(s.correct for s in rescored) / len(rescored)  # no truncation rule
     assert 0 < backend_view < 1 and backend_view != 0.5
     assert results["backend_metrics"]["pass@1"] == pytest.approx(backend_view, abs=1e-3)
+
+
+@pytest.mark.parametrize(("run", "umask"), [("tiny", 0o022), ("sweep", 0o077)])
+def test_every_file_a_run_writes_has_the_mode_its_umask_gives(
+    run: str, umask: int, request: pytest.FixtureRequest
+) -> None:
+    """As `open()` and `mkdir()` would: a team's outputs tree is group-readable under umask
+    022 (results, details, ledgers, status, logs, the harnesses' raw outputs), a private
+    one is not readable by others under 077."""
+    outputs = request.getfixturevalue(run).root / "outputs"
+    written = list(outputs.rglob("*"))
+    assert any(p.name == "results.json" for p in written) and len(written) > 50
+    wrong = {
+        str(p.relative_to(outputs)): oct(p.stat().st_mode & 0o777)
+        for p in written
+        if p.stat().st_mode & 0o777 != (0o777 if p.is_dir() else 0o666) & ~umask
+    }
+    assert wrong == {}
 
 
 def test_verbose_shows_the_harness_logging(tiny: Sweep) -> None:

@@ -15,10 +15,10 @@ from typing import Any
 import pandas as pd
 
 from evallaunch.errors import EvallaunchError
+from evallaunch.files import atomic_open
 from evallaunch.job.results import (
     RESULTS_FILE,
     STATUS_FILE,
-    atomic_open,
     recorded_state,
     validate_results,
 )

@@ -14,6 +14,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from evallaunch.files import write_json
 from evallaunch.harness.outputs import HarnessRun, detail_rows, task_metrics
 from evallaunch.harness.selection import harness_of, job_task_index
 from evallaunch.harness.task_data import data_hash, require_mirrored
@@ -26,7 +27,6 @@ from evallaunch.job.results import (
     package_versions,
     utc_now,
     write_details,
-    write_json,
 )
 from evallaunch.suites import suite_record
 

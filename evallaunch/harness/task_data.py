@@ -15,7 +15,8 @@ from typing import Any
 
 from evallaunch.benchmarks.mirror import sha256_of
 from evallaunch.errors import EvallaunchError
-from evallaunch.job.results import utc_now, write_json
+from evallaunch.files import write_json
+from evallaunch.job.results import utc_now
 
 HARNESS_DIR = "harness"
 SOURCE_FILE = "source.json"

@@ -1,17 +1,16 @@
-"""evallaunch's results files: the versioned results.json, per-sample details, atomic writes."""
+"""evallaunch's results files: the versioned results.json and per-sample details."""
 
 from __future__ import annotations
 
-import json
 import os
-import tempfile
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
+
+from evallaunch.files import atomic_open, write_json
 
 SCHEMA_VERSION = 1
 RESULTS_FILE = "results.json"
@@ -162,33 +161,6 @@ def write_outcome(job_dir: Path, results: JobResults, rows: list[dict[str, Any]]
     data = results.to_dict()
     write_json(job_dir / RESULTS_FILE, data)
     return data
-
-
-@contextmanager
-def atomic_open(path: Path, mode: str = "w") -> Iterator[IO[Any]]:
-    """Open a temporary sibling of `path`; on success fsync it and rename it over `path`.
-
-    A crash or exception leaves `path` untouched (old content or absent), never half-written.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, mode) as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def write_json(path: Path, data: Any) -> None:
-    """Write JSON atomically."""
-    with atomic_open(path) as handle:
-        json.dump(data, handle, indent=2, sort_keys=False, default=str)
-        handle.write("\n")
 
 
 def write_details(

@@ -17,6 +17,7 @@ from evallaunch import __version__
 from evallaunch.backends.base import Backend, BackendOutput, GenerationRequest, build_backend
 from evallaunch.benchmarks.mirror import load_problems
 from evallaunch.benchmarks.problem import Problem
+from evallaunch.files import write_json
 from evallaunch.job.engines import engine_settings, resolve_units_in_flight
 from evallaunch.job.fingerprint import config_fingerprint
 from evallaunch.job.grading import SampleGrader, detail_rows
@@ -28,7 +29,6 @@ from evallaunch.job.results import (
     JobResults,
     package_versions,
     utc_now,
-    write_json,
     write_outcome,
 )
 from evallaunch.job.sampling import SamplingReport, draw_samples

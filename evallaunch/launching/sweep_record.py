@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from evallaunch.errors import EvallaunchError
+from evallaunch.files import write_json
 from evallaunch.job.results import (
     RESULTS_FILE,
     STATUS_FILE,
     recorded_state,
     validate_results,
-    write_json,
 )
 
 RECORD = Path(".evallaunch") / "sweep.json"

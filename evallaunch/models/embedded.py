@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 
 from evallaunch.errors import EvallaunchError, require
+from evallaunch.files import shared_mode
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,7 @@ def _convert(gguf: Path, target: Path) -> None:
     require("gguf", extra="embedded")
     log.info("Converting embedded model %s into %s (once)", gguf.name, target)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    staging.chmod(shared_mode(directory=True))  # a shared cache: readable as the umask says
     try:
         tokenizer = transformers.AutoTokenizer.from_pretrained(
             str(gguf.parent), gguf_file=gguf.name

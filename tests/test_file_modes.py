@@ -1,0 +1,43 @@
+"""Files evallaunch writes get the mode the umask gives new files, as `open()` would: a
+team's shared outputs tree and mirror are group-readable under umask 022, private under 077.
+(The files of a real evaluation are checked in tests/test_evaluate.py.)"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.cli_forks import run_forked
+
+
+def modes(root: Path) -> dict[str, int]:
+    return {str(p.relative_to(root)): p.stat().st_mode & 0o777 for p in root.rglob("*")}
+
+
+def expected(root: Path, umask: int) -> dict[str, int]:
+    return {
+        str(p.relative_to(root)): (0o777 if p.is_dir() else 0o666) & ~umask for p in root.rglob("*")
+    }
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077], ids=["022", "077"])
+def test_mirror_and_score_outputs_follow_the_umask(
+    umask: int, tmp_path: Path, shared_datasets: Path
+) -> None:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    mirror, scored = tmp_path / "mirror", tmp_path / "scored"
+    prepare = ["evallaunch.cli", "prepare", "aime24", "--source", str(shared_datasets)]
+    proc = run_forked([*prepare, "--data-dir", str(mirror)], env, tmp_path, umask=umask)
+    assert proc.returncode == 0, proc.stderr
+    completions = tmp_path / "completions.jsonl"
+    row = json.loads((shared_datasets / "aime24.jsonl").read_text().splitlines()[0])
+    completions.write_text(json.dumps({"id": row["id"], "completion": "\\boxed{1}"}) + "\n")
+    score = ["evallaunch.cli", "score", "aime24", str(completions), "--output", str(scored)]
+    proc = run_forked([*score, "--data-dir", str(mirror)], env, tmp_path, umask=umask)
+    assert proc.returncode == 0, proc.stderr
+    for root in (mirror, scored):
+        assert {"results.json", "details.parquet"} <= set(modes(scored))
+        assert modes(root) == expected(root, umask), root
