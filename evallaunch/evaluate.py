@@ -12,7 +12,8 @@ import signal
 import sys
 import warnings
 from pathlib import Path
-from typing import NoReturn
+from types import FrameType
+from typing import Any, NoReturn
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -39,11 +40,15 @@ def main(cfg: DictConfig) -> float | None:
 
     job_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
-        results = run_job(cfg, job_dir)
+        results = _reused(cfg, job_dir) or run_job(cfg, job_dir)
     except EvallaunchError as err:
         exit_with_error(err)
-    except KeyboardInterrupt:
-        _exit_interrupted(f"{job_dir}/status.json says so")
+    except KeyboardInterrupt as err:
+        _exit_interrupted(
+            f"{job_dir}/status.json says so; run the same command again to resume (the "
+            "samples already recorded are kept)",
+            err,
+        )
     except OSError as err:  # out of disk, permissions, ... while writing outputs
         exit_with_error(f"{err.strerror or err}: {err.filename or job_dir}")
     print_results(results, job_dir)
@@ -54,25 +59,54 @@ def main(cfg: DictConfig) -> float | None:
     return float(main["value"])
 
 
-def _exit_interrupted(detail: str) -> NoReturn:
-    # A second Ctrl-C must not cut the clean exit short.
+def _reused(cfg: DictConfig, job_dir: Path) -> dict[str, Any] | None:
+    """The results of this job if it already finished with this very config."""
+    from evallaunch.launching.specs import reusable_results
+    from evallaunch.preflight import validate_job
+
+    validate_job(cfg)
+    results = reusable_results(cfg, job_dir)
+    if results is not None:
+        print(
+            f"{job_dir} already holds this job's results (config fingerprint "
+            f"{results['config_fingerprint']}, finished {results.get('finished_at')}): "
+            "nothing to run. launch.force=true runs it again."
+        )
+    return results
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (`timeout`, systemd, a container stop, `kill`), raised where the job is, as
+    Ctrl-C raises KeyboardInterrupt: the job stops the same clean way."""
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise Terminated()
+
+
+def _exit_interrupted(detail: str, err: BaseException | None = None) -> NoReturn:
+    # A second Ctrl-C or SIGTERM must not cut the clean exit short.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    print(f"evallaunch: interrupted; {detail}", file=sys.stderr)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    terminated = isinstance(err, Terminated)
+    print(f"evallaunch: {'terminated' if terminated else 'interrupted'}; {detail}", file=sys.stderr)
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()
     # Not sys.exit: when the Ctrl-C landed inside a C extension's PyRun_* call (torch's
     # imports do that), CPython ends the process with SIGINT at exit although the
     # KeyboardInterrupt was handled, and the caller would see a kill instead of status 130.
-    os._exit(130)
+    os._exit(128 + (signal.SIGTERM if terminated else signal.SIGINT))
 
 
 def cli() -> None:
-    """The console script: `main`, exiting with status 130 wherever Ctrl-C lands."""
+    """The console script: `main`, exiting with status 130 wherever Ctrl-C lands and 143
+    wherever SIGTERM does."""
+    signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         main()
-    except KeyboardInterrupt:
-        _exit_interrupted("before the job started")
+    except KeyboardInterrupt as err:
+        _exit_interrupted("before the job started", err)
 
 
 if __name__ == "__main__":

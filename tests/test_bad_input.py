@@ -262,7 +262,17 @@ def default_sigint() -> None:
 
 
 @pytest.mark.slow
-def test_ctrl_c_leaves_an_interrupted_status(tmp_path: Path, shared_datasets: Path) -> None:
+@pytest.mark.parametrize(
+    ("signum", "code", "word"),
+    [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")],
+    ids=["ctrl-c", "sigterm"],
+)
+def test_ctrl_c_and_sigterm_leave_an_interrupted_status(
+    signum: int, code: int, word: str, tmp_path: Path, shared_datasets: Path
+) -> None:
+    """Ctrl-C, and SIGTERM (what `timeout`, systemd and a container stop send), stop a local
+    job the same clean way: status `interrupted`, a message that rerunning resumes, the
+    shell's exit status for the signal."""
     # Far more work than can finish between the first unit starting and the signal.
     command = [
         sys.executable,
@@ -304,11 +314,12 @@ def test_ctrl_c_leaves_an_interrupted_status(tmp_path: Path, shared_datasets: Pa
             )
         time.sleep(0.05)
     assert proc.poll() is None, "the job ended before the signal"
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signum)
     proc.wait(timeout=120)
     err = stderr.read_text()
-    assert proc.returncode == 130, err[-2000:]
-    assert "interrupted" in err and "Traceback" not in err
+    assert proc.returncode == code, err[-2000:]
+    assert f"evallaunch: {word};" in err and "Traceback" not in err
+    assert "run the same command again to resume" in err
     assert json.loads(status.read_text())["status"] == "interrupted"
     assert not list(tmp_path.rglob("results.json"))
 

@@ -187,7 +187,7 @@ def test_the_backend_s_own_pass_at_1_is_evallaunch_s_grading(
     assert results["backend_metrics"]["pass@1"] == pytest.approx(backend_view, abs=1e-3)
 
 
-@pytest.mark.parametrize(("run", "umask"), [("tiny", 0o022), ("sweep", 0o077)])
+@pytest.mark.parametrize(("run", "umask"), [("tiny", 0o022), ("sweep", 0o077)], ids=["022", "077"])
 def test_every_file_a_run_writes_has_the_mode_its_umask_gives(
     run: str, umask: int, request: pytest.FixtureRequest
 ) -> None:

@@ -138,15 +138,27 @@ def test_rerun_after_sigkill_equals_an_uninterrupted_run(
         assert results["config_fingerprint"] == reference["config_fingerprint"]
 
 
-def test_a_finished_job_rerun_draws_afresh(evaluate: Evaluate, tmp_path: Path) -> None:
-    """The ledger of a completed run moves to history/ with its results: a rerun (e.g. with
-    launch.force) generates again instead of replaying the old samples."""
+def test_a_finished_job_is_reused_and_launch_force_draws_afresh(
+    evaluate: Evaluate, tmp_path: Path
+) -> None:
+    """Rerunning a finished job with the same config (fingerprint) reuses its results, as a
+    sweep skips it: nothing is generated, nothing moves. With launch.force=true the ledger
+    of the completed run moves to history/ with its results, and the job generates again
+    instead of replaying the old samples."""
     args = ["backend=lmeval", "benchmark.limit=1", "benchmark.n=1", "generation.max_new_tokens=8"]
     evaluate(*args)
-    evaluate(*args)
     directory = job_dir(tmp_path / "outputs", "lmeval")
+    first = (directory / "results.json").read_text()
+    again = evaluate(*args, forked=True)
+    assert "already holds this job's results" in again.stdout
+    assert "launch.force=true runs it again" in again.stdout
+    assert (directory / "results.json").read_text() == first and not (
+        directory / "history"
+    ).exists()
+    evaluate(*args, "launch.force=true")
     results = json.loads((directory / "results.json").read_text())
     assert results["sampling"]["samples_generated"] == 1
+    assert results["finished_at"] != json.loads(first)["finished_at"]
     assert list((directory / "history").glob("*/ledger/*.jsonl"))
 
 

@@ -88,18 +88,38 @@ def job_dir_of(cfg: DictConfig) -> Path:
     return Path(str(cfg.hydra.sweep.dir)) / str(cfg.hydra.sweep.subdir)
 
 
-def is_finished(job_dir: Path, fingerprint: str) -> bool:
-    """Whether `job_dir` holds complete, valid results with this fingerprint."""
+def finished_results(job_dir: Path, fingerprint: str | None = None) -> dict[str, Any] | None:
+    """The results in `job_dir` if they are complete and valid (and carry `fingerprint`,
+    when given), else None."""
     try:
         results = json.loads((job_dir / RESULTS_FILE).read_text())
         status = json.loads((job_dir / STATUS_FILE).read_text())
     except (OSError, ValueError):
-        return False
-    return (
-        not validate_results(results)
-        and status.get("status") == "completed"
-        and results.get("config_fingerprint") == fingerprint
-    )
+        return None
+    if validate_results(results) or status.get("status") != "completed":
+        return None
+    if fingerprint is not None and results.get("config_fingerprint") != fingerprint:
+        return None
+    return dict(results)
+
+
+def is_finished(job_dir: Path, fingerprint: str) -> bool:
+    """Whether `job_dir` holds complete, valid results with this fingerprint."""
+    return finished_results(job_dir, fingerprint) is not None
+
+
+def reusable_results(cfg: DictConfig, job_dir: Path) -> dict[str, Any] | None:
+    """The finished results of this very job in `job_dir` (same config fingerprint), unless
+    launch.force asks to run it again. A config that cannot be fingerprinted reuses nothing
+    (the job itself then says what is wrong)."""
+    from evallaunch.errors import EvallaunchError
+
+    if cfg.launch.force or finished_results(job_dir) is None:
+        return None
+    try:
+        return finished_results(job_dir, job_fingerprint(cfg))
+    except EvallaunchError:
+        return None
 
 
 def base_resources(params: dict[str, Any]) -> dict[str, Any]:
