@@ -265,14 +265,15 @@ def default_sigint() -> None:
 @pytest.mark.parametrize(
     ("signum", "code", "word"),
     [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")],
-    ids=["ctrl-c", "sigterm"],
+    ids=["ctrl-c", "sigterm-from-evallaunch-cancel"],
 )
 def test_ctrl_c_and_sigterm_leave_an_interrupted_status(
     signum: int, code: int, word: str, tmp_path: Path, shared_datasets: Path
 ) -> None:
-    """Ctrl-C, and SIGTERM (what `timeout`, systemd and a container stop send), stop a local
-    job the same clean way: status `interrupted`, a message that rerunning resumes, the
-    shell's exit status for the signal."""
+    """Ctrl-C, and SIGTERM (what `evallaunch cancel`, `timeout`, systemd and a container
+    stop send), stop a local job the same clean way: status `interrupted`, a message that
+    rerunning resumes, the shell's exit status for the signal. `evallaunch status` shows
+    the job running, with its progress, then interrupted."""
     # Far more work than can finish between the first unit starting and the signal.
     command = [
         sys.executable,
@@ -314,12 +315,25 @@ def test_ctrl_c_and_sigterm_leave_an_interrupted_status(
             )
         time.sleep(0.05)
     assert proc.poll() is None, "the job ended before the signal"
-    proc.send_signal(signum)
+
+    def evallaunch(*args: str) -> subprocess.CompletedProcess[str]:
+        return run_forked(["evallaunch.cli", *args, str(tmp_path)], dict(os.environ), tmp_path)
+
+    running = evallaunch("status")
+    assert running.returncode == 1 and "1 running" in running.stdout, running.stderr
+    assert re.search(r"running\s+\d+/20 samples", running.stdout), running.stdout  # 5 x n=4
+    assert "evaluate.log" in running.stdout
+    if signum == signal.SIGTERM:
+        stopped = evallaunch("cancel")
+        assert f"(pid {proc.pid})" in stopped.stdout, stopped.stdout + stopped.stderr
+    else:
+        proc.send_signal(signum)
     proc.wait(timeout=120)
     err = stderr.read_text()
     assert proc.returncode == code, err[-2000:]
     assert f"evallaunch: {word};" in err and "Traceback" not in err
     assert "run the same command again to resume" in err
+    assert "1 interrupted" in evallaunch("status").stdout
     assert json.loads(status.read_text())["status"] == "interrupted"
     assert not list(tmp_path.rglob("results.json"))
 

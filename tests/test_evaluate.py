@@ -209,6 +209,13 @@ def test_verbose_shows_the_harness_logging(tiny: Sweep) -> None:
     assert "[lm_eval." in tiny.terminal and "[lighteval." in tiny.terminal
 
 
+def test_each_job_says_what_it_will_generate_before_the_model_loads(tiny: Sweep) -> None:
+    for backend in BACKENDS:
+        said = f"completions of at most 40 tokens, with {backend} (transformers on cpu, float32)"
+        assert said in tiny.terminal
+    assert tiny.terminal.index("About to generate") < tiny.terminal.index("Samples: ")
+
+
 def test_rerun_keeps_the_previous_results(evaluate: Evaluate, tmp_path: Path) -> None:
     args = ("benchmark.limit=1", "benchmark.n=1", "generation.max_new_tokens=8")
     evaluate(*args)

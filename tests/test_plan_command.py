@@ -5,10 +5,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
+from evallaunch.benchmarks.problem import Problem
 from evallaunch.compose import compose_config
+from evallaunch.job.summary import run_plan_lines
 from evallaunch.planning.job_plan import plan_for_config
 from evallaunch.planning.sweep_configs import expand_sweep, hardware_of, plan_sweep
+from tests.conftest import make_request
 
 SWEEP = [
     "cluster=slurm_h100_example",
@@ -48,3 +52,25 @@ def test_fast_sweep_composition_matches_hydra_compose() -> None:
         cfg = compose_config(job, return_hydra_config=True)
         assert label == f"{cfg.model.name}@{cfg.model.version} {cfg.benchmark.name}"
         assert plan == plan_for_config(cfg, hardware_of(cfg))
+
+
+def test_a_job_says_what_it_will_generate_and_warns_a_smoke_run_of_many_samples(
+    tmp_path: Path,
+) -> None:
+    """Before the model loads: problems x samples, the token budget and the engine; a run
+    limited to a few problems that still draws AIME's 64 samples each is warned of."""
+    problems = [Problem(f"p{i}", "q", "1") for i in range(2)]
+    cfg = compose_config(["benchmark=aime24", "benchmark.limit=2", "paths.data_dir=x"])
+    request = make_request(tmp_path, problems=problems, n=64, max_new_tokens=512)
+    lines = run_plan_lines(cfg, request)
+    assert lines[0] == (
+        "info",
+        "About to generate 2 problems x 64 samples = 128 completions of at most 512 tokens, "
+        "with lighteval (transformers on cpu, float32); the time left is logged after each "
+        "unit",
+    )
+    assert lines[1][0] == "warning"
+    assert "benchmark.limit=2 still draws benchmark.n=64" in lines[1][1]
+    assert "add benchmark.n=1" in lines[1][1]
+    quick = compose_config(["benchmark=aime24", "benchmark.limit=2", "benchmark.n=1"])
+    assert len(run_plan_lines(quick, make_request(tmp_path, problems=problems))) == 1

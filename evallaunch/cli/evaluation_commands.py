@@ -73,18 +73,30 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from evallaunch.launching.sweep_record import format_status, status_rows
+    from evallaunch.launching.local_jobs import format_local, local_rows
+    from evallaunch.launching.sweep_record import format_status, record_path, status_rows
 
-    rows = status_rows(Path(args.sweep_dir))
-    print(format_status(rows))
+    directory = Path(args.sweep_dir)
+    if record_path(directory).is_file():
+        rows = status_rows(directory)
+        print(format_status(rows))
+    else:  # jobs run here, without Slurm
+        rows = local_rows(directory)
+        print(format_local(rows))
     return 0 if all(row["state"] == "completed" for row in rows) else 1
 
 
 def _cancel(args: argparse.Namespace) -> int:
-    from evallaunch.launching.sweep_record import cancel
+    from evallaunch.launching.local_jobs import cancel_local
+    from evallaunch.launching.sweep_record import cancel, record_path
 
-    ids = cancel(Path(args.sweep_dir))
-    print(f"cancelled {', '.join(ids)}" if ids else "nothing to cancel")
+    directory = Path(args.sweep_dir)
+    if record_path(directory).is_file():
+        ids = cancel(directory)
+        print(f"cancelled {', '.join(ids)}" if ids else "nothing to cancel")
+    else:
+        stopped = cancel_local(directory)
+        print(f"stopped {', '.join(stopped)}" if stopped else "nothing running here to stop")
     return 0
 
 
@@ -120,11 +132,21 @@ def register_commands(commands: Any) -> None:
     prepare.set_defaults(func=_prepare)
 
     sweep_help = "sweep directory (hydra.sweep.dir), e.g. outputs/<experiment>"
-    status = commands.add_parser("status", help="state of every job of a submitted sweep")
-    status.add_argument("sweep_dir", help=sweep_help)
+    jobs_help = (
+        "a sweep directory (hydra.sweep.dir) of a Slurm sweep, or any directory of jobs run "
+        "here (a job's directory or one above it), e.g. outputs/<experiment>"
+    )
+    status = commands.add_parser(
+        "status", help="state of every job of a sweep on Slurm, or of the jobs run here"
+    )
+    status.add_argument("sweep_dir", help=jobs_help)
     status.set_defaults(func=_status)
-    cancel = commands.add_parser("cancel", help="cancel the unfinished Slurm jobs of one sweep")
-    cancel.add_argument("sweep_dir", help=sweep_help)
+    cancel = commands.add_parser(
+        "cancel",
+        help="cancel the unfinished Slurm jobs of one sweep, or stop the jobs running here "
+        "(SIGTERM: they stop cleanly and resume when run again)",
+    )
+    cancel.add_argument("sweep_dir", help=jobs_help)
     cancel.set_defaults(func=_cancel)
     resubmit = commands.add_parser(
         "resubmit",

@@ -31,7 +31,8 @@ from evallaunch.job.results import (
     utc_now,
     write_outcome,
 )
-from evallaunch.job.sampling import SamplingReport, draw_samples
+from evallaunch.job.sampling import PROGRESS_FILE, SamplingReport, draw_samples
+from evallaunch.job.summary import run_plan_lines
 from evallaunch.models.resolve import pick_device_and_dtype, resolve_model
 from evallaunch.offline import go_offline
 from evallaunch.preflight import effective_max_new_tokens, validate_job
@@ -105,7 +106,7 @@ def archive_previous(job_dir: Path) -> Path | None:
         stamp = ""
     archive = job_dir / "history" / (stamp.replace(":", "-") or f"unknown-{time.time_ns()}")
     archive.mkdir(parents=True, exist_ok=True)
-    for name in (RESULTS_FILE, DETAILS_FILE, "config.yaml", "backend", LEDGER_DIR):
+    for name in (RESULTS_FILE, DETAILS_FILE, PROGRESS_FILE, "config.yaml", "backend", LEDGER_DIR):
         if (job_dir / name).exists():
             os.replace(job_dir / name, archive / name)
     log.info("Moved the previous results of this job to %s", archive)
@@ -121,9 +122,11 @@ def _evaluate(cfg: DictConfig, job_dir: Path, started: str, clock: float) -> dic
     problems, data_sha256 = _load_benchmark(cfg)
     grader = SampleGrader(cfg.benchmark.scorer, problems)  # a bad scorer fails before the model
     backend, request = prepare_generation(cfg, job_dir, problems)
+    for level, line in run_plan_lines(cfg, request):
+        getattr(log, level)(line)
     config_hash = config_fingerprint(cfg, data_sha256)
     ledger = _open_ledger(cfg, job_dir, config_hash, grader)
-    drawn = _draw_samples(cfg, backend, request, ledger)
+    drawn = _draw_samples(cfg, backend, request, ledger, job_dir)
     # Every sample was graded once, when its unit was recorded in the ledger.
     rows = detail_rows(drawn.output.completions, problems, ledger.grades)
     save_config(cfg, job_dir)
@@ -223,7 +226,11 @@ def _open_ledger(
 
 
 def _draw_samples(
-    cfg: DictConfig, backend: Backend, request: GenerationRequest, ledger: SampleLedger
+    cfg: DictConfig,
+    backend: Backend,
+    request: GenerationRequest,
+    ledger: SampleLedger,
+    job_dir: Path,
 ) -> DrawnSamples:
     """Draw the samples the ledger lacks, unit by unit; servers (model_type=server, or vLLM
     replicas) live for the whole job."""
@@ -232,7 +239,13 @@ def _draw_samples(
     )
     with inference_servers(cfg, request, in_flight) as (request, serving):
         output, report = draw_samples(
-            backend, request, ledger, cfg.sampling, in_flight, serving.answered
+            backend,
+            request,
+            ledger,
+            cfg.sampling,
+            in_flight,
+            serving.answered,
+            progress_file=job_dir / PROGRESS_FILE,
         )
     log.info(
         "Samples: %d generated, %d reused from the ledger",

@@ -5,13 +5,16 @@ its pass@1 is settled (evallaunch.job.stopping)."""
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from evallaunch.backends.base import Backend, BackendOutput, Completion, GenerationRequest
+from evallaunch.files import write_json
 from evallaunch.job.engines import units_to_fill
 from evallaunch.job.ledger import SampleKey, SampleLedger
 from evallaunch.job.units import Schedule, Unit, run_overlapped, run_unit
@@ -40,6 +43,7 @@ def draw_samples(
     sampling: Any,
     units_in_flight: int | None = 1,
     answered: Callable[[str], int] | None = None,
+    progress_file: Path | None = None,
 ) -> tuple[BackendOutput, SamplingReport]:
     """Generate every sample of `request` that the ledger lacks, unit by unit, with up to
     `units_in_flight` units generating at once (each recorded as soon as it finishes;
@@ -58,7 +62,7 @@ def draw_samples(
     report = SamplingReport(budget_n=request.n, adaptive=adaptive_settings(sampling))
     planned: set[SampleKey] = set()  # this run's samples (the ledger may hold others)
     names: list[str] = []
-    progress = Progress(schedule.planned_samples)
+    progress = Progress(schedule.planned_samples, progress_file)
 
     def start(unit: Unit) -> bool:
         """Count the unit in; True when it still has to be generated."""
@@ -124,15 +128,22 @@ def _drawn_samples(
     }
 
 
-class Progress:
-    """Logs each finished unit: samples done, tokens per second and the time left."""
+PROGRESS_FILE = "progress.json"
 
-    def __init__(self, total: int) -> None:
+
+class Progress:
+    """Logs each finished unit: samples done, tokens per second and the time left; and
+    keeps them in the job's progress file (what `evallaunch status` shows of a local job)."""
+
+    def __init__(self, total: int, path: Path | None = None) -> None:
         self.total, self.done, self.tokens, self.new = total, 0, 0, 0
         self.clock = time.monotonic()
+        self.path = path
+        self._record(None, None)
 
     def reused(self, samples: int) -> None:
         self.done += samples
+        self._record(None, None)
 
     def generated(self, name: str, completions: list[Completion]) -> None:
         self.done += len(completions)
@@ -148,6 +159,33 @@ class Progress:
             self.tokens / elapsed,
             _duration(left),
         )
+        self._record(self.tokens / elapsed, left)
+
+    def _record(self, tokens_per_s: float | None, seconds_left: float | None) -> None:
+        if self.path is not None:
+            record: dict[str, Any] = {"samples_done": self.done, "samples_planned": self.total}
+            record |= {"tokens_per_s": tokens_per_s, "seconds_left": seconds_left}
+            write_json(self.path, record | {"updated_at": time.time()})
+
+
+def read_progress(path: Path) -> dict[str, Any] | None:
+    """A job's progress file, as `Progress` writes it (None before its first unit)."""
+    try:
+        return dict(json.loads(path.read_text()))
+    except (OSError, ValueError):
+        return None
+
+
+def describe_progress(progress: dict[str, Any] | None) -> str:
+    """`12/40 samples, 850 tokens/s, about 3 min left`, or `-`."""
+    if not progress:
+        return "-"
+    text = f"{progress['samples_done']}/{progress['samples_planned']} samples"
+    if progress.get("tokens_per_s") is not None:
+        text += f", {progress['tokens_per_s']:.0f} tokens/s"
+    if progress.get("seconds_left") is not None:
+        text += f", about {_duration(progress['seconds_left'])} left"
+    return text
 
 
 def _duration(seconds: float) -> str:

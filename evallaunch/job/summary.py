@@ -90,3 +90,35 @@ def print_results(results: dict[str, Any], job_dir: Path) -> None:
     print()
     print(results_table(results))
     print(f"results: {job_dir / 'results.json'}")
+
+
+# A limited run (a smoke test) that still draws this many samples per problem is warned of.
+SMOKE_SAMPLES = 32
+
+
+def run_plan_lines(cfg: Any, request: Any) -> list[tuple[str, str]]:
+    """What a job is about to generate, printed before the model loads, as (level, line):
+    problems x samples, the token budget, the engine; and a warning when a limited run (a
+    smoke test) still draws many samples per problem."""
+    bench, engine = cfg.benchmark, request.engine
+    completions = len(request.problems) * request.n
+    budget = "up to " if cfg.sampling.adaptive else ""
+    engines = f", {engine.replicas} engine(s)" if request.engine.replicas > 1 else ""
+    lines = [
+        (
+            "info",
+            f"About to generate {budget}{len(request.problems)} problems x {request.n} samples "
+            f"= {completions} completions of at most {request.max_new_tokens} tokens, with "
+            f"{cfg.backend.name} ({cfg.backend.model_type} on {request.device}, "
+            f"{request.dtype}{engines}); the time left is logged after each unit",
+        )
+    ]
+    if bench.limit is not None and request.n >= SMOKE_SAMPLES:
+        lines.append(
+            (
+                "warning",
+                f"benchmark.limit={bench.limit} still draws benchmark.n={request.n} samples per "
+                f"problem ({completions} completions): for a quick check add benchmark.n=1",
+            )
+        )
+    return lines
