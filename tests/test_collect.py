@@ -82,6 +82,7 @@ def make_job(
     finished_at: str = "2026-01-01T00:00:00+00:00",
     temperature: float = 0.6,
     packages: dict[str, str] | None = None,
+    limit: int | None = None,
 ) -> Path:
     """A job directory as `run_job` writes it: status, details, config, results (last)."""
     job = root / experiment / model / revision / benchmark / backend
@@ -104,7 +105,7 @@ def make_job(
             "prompt_template": "{problem}\nPlease reason step by step.",
             "scorer": "math",
             "n": n,
-            "limit": None,
+            "limit": limit,
         },
         "backend": {"name": backend, "model_type": "transformers", "model_args": {}},
         "generation": generation,
@@ -128,7 +129,7 @@ def make_job(
             "name": benchmark,
             "data_file": f"{benchmark}.jsonl",
             "data_sha256": "ab" * 32,
-            "limit": None,
+            "limit": limit,
             "scorer": "math",
         },
         "backend": {"name": backend, "model_type": "transformers"},
@@ -591,6 +592,24 @@ def test_hub_commit_plan_on_local_data(outputs: Path, tmp_path: Path) -> None:
         "details/org--tiny-sft/step-100/step-100/math_500/lighteval/n_4/details.parquet",
         "table.parquet",
     ]
+
+
+def test_a_limited_run_is_not_published_unless_asked(
+    outputs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A run on the first problems only (benchmark.limit, a smoke test) is marked in the
+    table's variant and refused by the Hub publication, before any network access, unless
+    --include-limited says so."""
+    make_job(outputs, [[True]] * 2, model="org--smoke", benchmark="aime24", limit=2)
+    table = collect([outputs]).table
+    assert set(table.loc[table["model"] == "org--smoke", "variant"]) == {"n=1,limit=2"}
+    assert cli("collect", str(outputs), "--output", str(tmp_path / "c"), "--hub-repo", "o/x") == 2
+    out = capsys.readouterr().out
+    assert "ran on their first problems only (benchmark.limit): org--smoke@main aime24" in out
+    with pytest.raises(EvallaunchError, match="--include-limited"):
+        publish.plan_hub_commit(table, None, "o/x", tmp_path / "s", {})
+    plan = publish.plan_hub_commit(table, None, "o/x", tmp_path / "s", {}, include_limited=True)
+    assert "org--smoke" in set(plan.table["model"])
 
 
 def _hub_reachable() -> bool:

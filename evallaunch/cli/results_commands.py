@@ -85,6 +85,7 @@ def _sync_hub(args: argparse.Namespace, result: Collection, out_dir: Path) -> pd
             result.groups,
             result.aggregates,
             dry_run=args.dry_run,
+            include_limited=args.include_limited,
         )
     print(("would commit to " if args.dry_run else "Hub: ") + plan.describe())
     return plan.table
@@ -187,6 +188,12 @@ def register_collect_commands(commands: Any) -> None:
     collect.add_argument("--wandb-project", default="evallaunch", help="W&B project")
     collect.add_argument("--wandb-per-model", action="store_true", help="one W&B run per model")
     collect.add_argument("--hub-repo", metavar="ORG/NAME", help="Hub dataset repo to update")
+    collect.add_argument(
+        "--include-limited",
+        action="store_true",
+        help="publish runs limited to their first problems (benchmark.limit) too; refused "
+        "by default: a smoke test is not a score",
+    )
     collect.add_argument(
         "--dry-run", action="store_true", help="print what would change; write and upload nothing"
     )

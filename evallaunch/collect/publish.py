@@ -166,6 +166,25 @@ def changed_rows(old: pd.DataFrame | None, new: pd.DataFrame) -> pd.DataFrame:
     return joined.drop(columns=["eval_date_old", "_merge"]).assign(change=change)
 
 
+def refuse_limited(table: pd.DataFrame) -> None:
+    """Refuse to publish rows of runs limited to their first problems (`benchmark.limit`:
+    smoke tests, variant `...,limit=N`): a published table is read as scores."""
+    rows = table[~table["benchmark"].str.startswith(GROUP_PREFIX)]
+    limited = rows[rows["variant"].astype(str).str.contains("limit=")]
+    if not len(limited):
+        return
+    jobs = sorted(
+        {f"{r.model}@{r.revision} {r.benchmark} ({r.variant})" for r in limited.itertuples()}
+    )
+    raise EvallaunchError(
+        f"{len(jobs)} job(s) to publish ran on their first problems only (benchmark.limit): "
+        + "; ".join(jobs[:5])
+        + (" ..." if len(jobs) > 5 else ""),
+        hint="a limited run is a smoke test, not a score: collect without it, or publish it "
+        "anyway with --include-limited",
+    )
+
+
 @dataclass
 class HubPlan:
     """What one collect commits to the Hub dataset repo.
@@ -208,14 +227,19 @@ def plan_hub_commit(
     staging_dir: Path,
     groups: Mapping[str, list[str]],
     aggregates: Mapping[str, Sequence[str]] | None = None,
+    include_limited: bool = False,
 ) -> HubPlan:
     """Merge `table` into the repo's `existing` table and list the commit's operations.
 
     The merged table is written to ``staging_dir/table.parquet``; details files are added
-    for the rows that are new or updated.
+    for the rows that are new or updated. Rows of runs limited to their first problems
+    (`benchmark.limit`: smoke tests, variant `...,limit=N`) are refused unless
+    `include_limited`: a published table is read as scores.
     """
     from huggingface_hub import CommitOperationAdd
 
+    if not include_limited:
+        refuse_limited(table)
     changes = changed_rows(existing, table)
     counts = {c: int((changes["change"] == c).sum()) for c in ("added", "updated", "unchanged")}
     merged = merge_tables([existing, table] if existing is not None else [table])
@@ -245,8 +269,10 @@ def sync_hub(
     *,
     dry_run: bool = False,
     token: str | None = None,
+    include_limited: bool = False,
 ) -> HubPlan:
-    """Fetch the repo's table, merge, and commit once (the only network access).
+    """Fetch the repo's table, merge, and commit once (the only network access). Rows of
+    limited runs are refused before any network access, unless `include_limited`.
 
     Args:
         repo_id: Dataset repo ``org/name`` (created when missing).
@@ -264,6 +290,8 @@ def sync_hub(
     from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
     from huggingface_hub.errors import RepositoryNotFoundError as NoRepo
 
+    if not include_limited:
+        refuse_limited(table)
     try:
         path = hf_hub_download(
             repo_id, HUB_TABLE, repo_type="dataset", token=token, local_dir=staging_dir / "remote"
@@ -278,7 +306,9 @@ def sync_hub(
         existing = None
     except Exception as err:  # network and HTTP errors of any kind
         raise EvallaunchError(f"cannot read {repo_id} from the Hub: {err}") from None
-    plan = plan_hub_commit(table, existing, repo_id, staging_dir, groups, aggregates)
+    plan = plan_hub_commit(
+        table, existing, repo_id, staging_dir, groups, aggregates, include_limited=True
+    )  # refused above
     if not dry_run and plan.operations:
         api = HfApi(token=token)
         api.create_repo(repo_id, repo_type="dataset", exist_ok=True)
