@@ -125,8 +125,8 @@ def _check_sampling(cfg: DictConfig) -> None:
         )
 
 
-def check_writable(directory: str) -> None:
-    """Create the output root if needed and make sure files can be written into it."""
+def check_writable(directory: str, key: str = "paths.output_root") -> None:
+    """Create the directory `key` names if needed and make sure files can be written into it."""
     path = Path(directory).expanduser()
     try:
         path.mkdir(parents=True, exist_ok=True)
@@ -135,8 +135,9 @@ def check_writable(directory: str) -> None:
         probe.unlink()
     except OSError as err:
         raise EvallaunchError(
-            f"paths.output_root={directory} is not writable ({err.strerror or err})",
-            hint="point paths.output_root (or EVALLAUNCH_OUTPUTS) at a writable directory",
+            f"{key}={directory} is not writable ({err.strerror or err})",
+            hint=f"point {key} at a writable directory"
+            + (" (or set EVALLAUNCH_OUTPUTS)" if key == "paths.output_root" else ""),
         ) from None
 
 
@@ -147,10 +148,12 @@ class Preflight(Callback):
     its message and exits (status 2) instead.
     """
 
-    def _check(self, config: DictConfig) -> None:
+    def _check(self, config: DictConfig, run_dir: str | None = None) -> None:
         try:
             validate_job(config)
             check_writable(str(config.paths.output_root))
+            if run_dir is not None:  # where Hydra is about to create the job's directory
+                check_writable(run_dir, "hydra.run.dir")
         except EvallaunchError as err:
             exit_with_error(err)
 
@@ -163,7 +166,7 @@ class Preflight(Callback):
                     hint="add --multirun",
                 )
             )
-        self._check(config)
+        self._check(config, str(config.hydra.run.dir))
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         self._check(config)

@@ -107,7 +107,29 @@ def select_rows(
             f"benchmark.where names field(s) {', '.join(unknown)} that {benchmark} lacks",
             hint=f"its fields: {', '.join(sorted(rows[0]))}",
         )
-    return [r for r in rows if all(str(r[k]) == str(v) for k, v in where.items())]
+    selected = [r for r in rows if all(str(r[k]) == str(v) for k, v in where.items())]
+    if not selected:
+        values = {k: sorted({str(r[k]) for r in rows}, key=_natural) for k in where}
+        (key, value), *others = where.items()
+        together = " ".join(f"benchmark.where.{k}={v}" for k, v in others)
+        raise EvallaunchError(
+            f"benchmark.where.{key}={value} is invalid"
+            + (f" with {together}" if together else "")
+            + f": no problem of {benchmark} matches it",
+            hint="; ".join(
+                f"{k} takes {', '.join(v[:12])}" + (" ..." if len(v) > 12 else "")
+                for k, v in values.items()
+            ),
+        )
+    return selected
+
+
+def _natural(value: str) -> tuple[int, float, str]:
+    """Numbers in numeric order, before other text."""
+    try:
+        return (0, float(value), value)
+    except ValueError:
+        return (1, 0.0, value)
 
 
 def load_problems(benchmark: Any, data_dir: str | Path) -> tuple[list[Problem], str]:

@@ -151,6 +151,11 @@ def _compare(args: argparse.Namespace) -> int:
     rows = compare(args.a, args.b, roots, seed=args.seed)
     print(f"A = {args.a}\nB = {args.b}")
     print(format_comparisons(rows))
+    for row in rows:
+        print(f"{row.benchmark}: A {row.a_dir}\n{'':<{len(row.benchmark)}}  B {row.b_dir}")
+    same = [row.benchmark for row in rows if Path(row.a_dir).resolve() == Path(row.b_dir).resolve()]
+    if same:
+        _warn(f"A and B are the same job directory on {', '.join(same)}: a run against itself")
     return 0
 
 
