@@ -209,6 +209,19 @@ def test_verbose_shows_the_harness_logging(tiny: Sweep) -> None:
     assert "[lm_eval." in tiny.terminal and "[lighteval." in tiny.terminal
 
 
+def test_the_results_show_the_first_answers_beside_the_gold_ones(tiny: Sweep) -> None:
+    """After the metrics, each job prints its first problems' extracted answers next to
+    the gold ones (what the pipeline did, even when the model gets nothing right), and a run
+    of the embedded model says it is a plumbing check."""
+    details = pd.read_parquet(job_dir(tiny.root, backend="lmeval") / "details.parquet")
+    for row in details[details["sample_index"] == 0].head(5).itertuples():
+        answer = "(none found)" if row.extracted_answer is None else row.extracted_answer
+        grade = "yes" if row.correct else "no"
+        line = f"{row.problem_id:<30} {row.gold:<16} {answer:<20} {grade}"
+        assert line in tiny.terminal.splitlines(), line
+    assert "The embedded 135M model is a plumbing check" in tiny.terminal
+
+
 def test_each_job_says_what_it_will_generate_before_the_model_loads(tiny: Sweep) -> None:
     for backend in BACKENDS:
         said = f"completions of at most 40 tokens, with {backend} (transformers on cpu, float32)"

@@ -85,11 +85,51 @@ def harness_lines(tasks: dict[str, Any]) -> list[str]:
     return lines
 
 
+# Problems shown with their extracted answer next to the gold one.
+SHOWN_PROBLEMS = 5
+
+
 def print_results(results: dict[str, Any], job_dir: Path) -> None:
-    """Print the results table and where the files are."""
+    """Print the results table, the first problems' answers against the gold ones, and where
+    the files are."""
     print()
     print(results_table(results))
+    if not results.get("tasks") and (job_dir / "details.parquet").is_file():
+        print()
+        print(answers_table(job_dir / "details.parquet"))
+    if str(results["model"].get("name_or_path", "")).startswith("embedded:"):
+        print(
+            "\nThe embedded 135M model is a plumbing check (it solves few of these problems);"
+            " a real one: evallaunch-evaluate model=r1_distill_qwen_1_5b backend.model_type=vllm"
+        )
     print(f"results: {job_dir / 'results.json'}")
+
+
+def answers_table(details: Path, shown: int = SHOWN_PROBLEMS) -> str:
+    """The first problems' first samples: the answer extracted from the completion beside
+    the gold answer, and the grade."""
+    import pandas as pd
+
+    rows = pd.read_parquet(
+        details, columns=["problem_id", "sample_index", "extracted_answer", "gold", "correct"]
+    )
+    first = rows[rows["sample_index"] == 0].head(shown)
+    lines = [f"{'problem':<30} {'gold':<16} {'answer (sample 0)':<20} correct"]
+    for row in first.itertuples():
+        answer = "(none found)" if row.extracted_answer is None else str(row.extracted_answer)
+        lines.append(
+            f"{_cut(str(row.problem_id), 30):<30} {_cut(str(row.gold), 16):<16} "
+            f"{_cut(answer, 20):<20} {'yes' if row.correct else 'no'}"
+        )
+    problems = rows["problem_id"].nunique()
+    if problems > len(first):
+        lines.append(f"... {problems - len(first)} more problem(s) in {details}")
+    return "\n".join(lines)
+
+
+def _cut(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 # A limited run (a smoke test) that still draws this many samples per problem is warned of.
