@@ -214,11 +214,12 @@ def test_the_results_show_the_first_answers_beside_the_gold_ones(tiny: Sweep) ->
     the gold ones (what the pipeline did, even when the model gets nothing right), and a run
     of the embedded model says it is a plumbing check."""
     details = pd.read_parquet(job_dir(tiny.root, backend="lmeval") / "details.parquet")
+    lines = tiny.terminal.splitlines()
     for row in details[details["sample_index"] == 0].head(5).itertuples():
         answer = "(none found)" if row.extracted_answer is None else row.extracted_answer
-        grade = "yes" if row.correct else "no"
-        line = f"{row.problem_id:<30} {row.gold:<16} {answer:<20} {grade}"
-        assert line in tiny.terminal.splitlines(), line
+        start = f"{row.problem_id:<30} {row.gold:<16} {str(answer)[:10]}"
+        grade = " yes" if row.correct else " no"
+        assert any(line.startswith(start) and line.endswith(grade) for line in lines), start
     assert "The embedded 135M model is a plumbing check" in tiny.terminal
 
 
