@@ -668,8 +668,8 @@ def test_compare_two_checkpoints(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "math_500" in shown and "significant at 0.05" in shown and "aime24" not in shown
     assert f"math_500: A {a}\n          B {b}" in shown  # the directories it resolved
     assert cli("compare", "org--ckpt@step-1", "org--ckpt:1", "--root", str(root)) == 0
-    shown = capsys.readouterr()
-    assert "A and B are the same job directory on aime24, math_500" in shown.err
+    warned = capsys.readouterr().err
+    assert "A and B are the same job directory on aime24, math_500" in warned
     # With several samples per problem only the bootstrap applies.
     c = make_job(root, outcomes(50, 0.5, n=4, seed=3), model="org--multi", revision="a")
     d = make_job(root, outcomes(50, 0.5, n=4, seed=3), model="org--multi", revision="b")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
+import evallaunch
 from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 from omegaconf.errors import ValidationError
@@ -135,8 +137,28 @@ def test_wrong_type_is_rejected_by_the_schema() -> None:
     assert "benchmark.n" in str(info.value.__cause__)
 
 
-def test_config_dir_is_the_repository_conf() -> None:
-    assert Path(__file__).resolve().parents[1] / "conf" == CONFIG_DIR
+def test_the_configs_ship_in_the_package_and_conf_links_to_them() -> None:
+    assert CONFIG_DIR == Path(evallaunch.__file__).resolve().parent / "conf"
+    assert (Path(__file__).resolve().parents[1] / "conf").resolve() == CONFIG_DIR
+
+
+def test_a_team_s_config_directory_overlays_the_package_s(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """EVALLAUNCH_CONFIG_DIR holds the team's own options of any group; they compose like
+    the package's, and one of the same name takes their place."""
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "our_model.yaml").write_text(
+        "defaults:\n  - smollm2_135m\n  - _self_\nname: ours\ndtype: float32\n"
+    )
+    (tmp_path / "parallelism").mkdir()
+    (tmp_path / "parallelism" / "single.yaml").write_text("gpu_memory_utilization: 0.5\n")
+    monkeypatch.setenv("EVALLAUNCH_CONFIG_DIR", str(tmp_path))
+    cfg = compose_config(["model=our_model"])
+    assert (cfg.model.name, cfg.model.dtype) == ("ours", "float32")
+    assert cfg.model.name_or_path == "embedded:smollm2-135m-instruct"
+    assert cfg.parallelism.gpu_memory_utilization == 0.5
+    assert "our_model" in group_options("model") and "smollm2_135m" in group_options("model")
 
 
 def test_max_new_tokens_is_only_ever_lowered_to_fit_the_longest_prompt() -> None:
