@@ -5,12 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-import evallaunch
 from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 from omegaconf.errors import ValidationError
 
+import evallaunch
 from evallaunch.compose import CONFIG_DIR, compose_config, group_options
 from evallaunch.errors import EvallaunchError
 from evallaunch.preflight import validate_job
@@ -138,7 +137,7 @@ def test_wrong_type_is_rejected_by_the_schema() -> None:
 
 
 def test_the_configs_ship_in_the_package_and_conf_links_to_them() -> None:
-    assert CONFIG_DIR == Path(evallaunch.__file__).resolve().parent / "conf"
+    assert Path(evallaunch.__file__).resolve().parent / "conf" == CONFIG_DIR
     assert (Path(__file__).resolve().parents[1] / "conf").resolve() == CONFIG_DIR
 
 

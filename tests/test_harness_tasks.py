@@ -16,7 +16,6 @@ import pandas as pd
 import pytest
 
 from evallaunch.collect.compare import compare_jobs
-from evallaunch.harness.job import strip_think
 from evallaunch.harness.outputs import detail_rows, task_metrics
 from evallaunch.job.results import validate_results
 from tests.conftest import REPO
@@ -221,13 +220,6 @@ def test_lm_eval_results_become_metrics_with_their_filter_and_stderr() -> None:
         }
     )
     assert rows[0].items() >= {"problem_id": "7", "completion": "x", "correct": True}.items()
-
-
-def test_think_is_stripped_before_the_harness_sees_the_answer() -> None:
-    assert strip_think("<think>2+2=5?</think>\n\nThe answer is 4.") == "The answer is 4."
-    assert strip_think("scratch work</think>4") == "4"  # the template opened the thinking
-    assert strip_think("<think>never ends") == ""
-    assert strip_think("no thinking at all") == "no thinking at all"
 
 
 def prepare_task(tmp_path: Path, task: str, source: Path) -> Any:

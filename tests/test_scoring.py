@@ -101,11 +101,15 @@ def test_aime_leading_zeros() -> None:
 # --- extraction from model-output styles -------------------------------------------
 
 
-def test_strip_think() -> None:
-    assert strip_think("<think>x = 3</think>\nSo 4.") == "\nSo 4."
-    assert strip_think("<think>a</think>b</think>c") == "c"
-    assert strip_think("<think>still thinking about \\boxed{3}") == ""
-    assert strip_think("no reasoning block") == "no reasoning block"
+def test_strip_think_keeps_what_follows_the_thinking() -> None:
+    """One rule for evallaunch's scoring and the harnesses' (benchmark.strip_think)."""
+    assert strip_think("<think>x = 3</think>\nSo 4.") == "So 4."
+    assert strip_think("<think>2+2=5?</think>\n\nThe answer is 4.") == "The answer is 4."
+    assert strip_think("scratch work</think>4") == "4"  # the template opened the thinking
+    assert strip_think("<think>a</think>b</think>c") == "c"  # several: after the last
+    assert strip_think("<think>a</think>b <think>again, never ends") == "b "
+    assert strip_think("<think>still thinking about \\boxed{3}") == ""  # unclosed: no answer
+    assert strip_think("  no reasoning block") == "  no reasoning block"  # no tags: as it is
 
 
 def test_think_block_is_ignored() -> None:

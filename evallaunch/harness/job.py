@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,12 +27,12 @@ from evallaunch.job.results import (
     utc_now,
     write_details,
 )
+from evallaunch.scoring.math_answers import strip_think
 from evallaunch.suites import suite_record
 
 log = logging.getLogger(__name__)
 
 DETAIL_EXTRAS = ("task", "filter", "metrics")
-THINK = re.compile(r"^.*?</think>\s*", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -59,14 +58,6 @@ def harness_inputs(cfg: DictConfig) -> HarnessInputs:
     data, definition = data_hash(files), index.definition_hash(bench.task)
     identity = fingerprint({"data": data, "definition": definition})
     return HarnessInputs(index, files, data, definition, config_fingerprint(cfg, identity))
-
-
-def strip_think(text: str) -> str:
-    """A reasoning model's answer without its `<think>...</think>` part (all of it when the
-    thinking never ended)."""
-    if "</think>" in text:
-        return THINK.sub("", text, count=1)
-    return "" if "<think>" in text else text
 
 
 def _stripping(generate: Callable[..., list[str]]) -> Callable[..., list[str]]:

@@ -67,18 +67,19 @@ class MathScore:
 
 
 def strip_think(text: str) -> str:
-    """Removes ``<think>...</think>`` reasoning from a completion.
+    """The answer part of a reasoning model's completion: what follows its thinking.
 
-    Args:
-        text: Raw model output.
-
-    Returns:
-        What follows the last ``</think>`` (cut before any later unclosed ``<think>``);
-        an empty string if a ``<think>`` block is opened but never closed.
+    The rule, for every path that reads answers (evallaunch's scoring, and the harnesses'
+    with `benchmark.strip_think`): R1-style models think between ``<think>`` and
+    ``</think>``, the opening tag often written by the chat template into the prompt, so
+    that only the closing one is in the completion. The answer is what follows the last
+    ``</think>``, cut before a later ``<think>`` (thinking that starts again and never
+    ends), without its leading whitespace. A completion whose thinking never ends (a
+    ``<think>`` and no ``</think>`` after it) has no answer: ``""``. A completion without
+    either tag is returned as it is.
     """
-    if "</think>" in text:
-        text = text.rsplit("</think>", 1)[1]
-    return text.split("<think>", 1)[0]
+    answer = text.rsplit("</think>", 1)[-1].split("<think>", 1)[0]
+    return text if answer == text else answer.lstrip()
 
 
 def _last_boxed(text: str) -> str | None:
