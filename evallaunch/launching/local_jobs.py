@@ -13,6 +13,7 @@ from typing import Any
 from evallaunch.errors import EvallaunchError
 from evallaunch.job.results import RESULTS_FILE, STATUS_FILE, recorded_state
 from evallaunch.job.sampling import PROGRESS_FILE, describe_progress, read_progress
+from evallaunch.launching.sweep_record import state_counts
 
 LOG_FILE = "evaluate.log"
 
@@ -71,10 +72,7 @@ def format_local(rows: list[dict[str, Any]]) -> str:
         lines.append(
             f"{row['label']:<{width}}  {row['state']:<11} {row['progress']:<48} {row['log']}"
         )
-    counts: dict[str, int] = {}
-    for row in rows:
-        counts[row["state"]] = counts.get(row["state"], 0) + 1
-    lines.append(", ".join(f"{count} {state}" for state, count in sorted(counts.items())))
+    lines.append(state_counts(rows))
     return "\n".join(lines)
 
 

@@ -159,11 +159,16 @@ def format_status(rows: list[dict[str, Any]]) -> str:
             f"{row['label']:<48} {row['slurm_job_id']:<10} {row['state']:<11} "
             f"{row['requeues']:>8}  {row['log']}"
         )
+    lines.append(state_counts(rows))
+    return "\n".join(lines)
+
+
+def state_counts(rows: list[dict[str, Any]]) -> str:
+    """`2 completed, 1 running`: how many jobs are in each state."""
     counts: dict[str, int] = {}
     for row in rows:
         counts[row["state"]] = counts.get(row["state"], 0) + 1
-    lines.append(", ".join(f"{count} {state}" for state, count in sorted(counts.items())))
-    return "\n".join(lines)
+    return ", ".join(f"{count} {state}" for state, count in sorted(counts.items()))
 
 
 def cancel(sweep_dir: Path) -> list[str]:
