@@ -13,9 +13,10 @@ import numpy as np
 
 from evallaunch.job import engines as eng
 from evallaunch.planning import throughput as tp
+from evallaunch.planning.inputs import Hardware, PlanRequest
 from evallaunch.planning.job_plan import hardware_from, plan_request
 from evallaunch.planning.model_facts import ModelFacts, load_model_facts
-from evallaunch.planning.planner import Hardware, Plan, PlanRequest, open_r1_rule, plan
+from evallaunch.planning.planner import Plan, open_r1_rule, plan
 from evallaunch.planning.sweep_configs import SweepComposer
 
 CONFIGS = common.REPO / "tests" / "data" / "model_configs"

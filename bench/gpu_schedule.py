@@ -44,7 +44,8 @@ from gpu_jobs import (
 
 from evallaunch.job import engines as eng
 from evallaunch.planning import throughput as tp
-from evallaunch.planning.planner import SAFETY_FACTOR, Hardware
+from evallaunch.planning.inputs import Hardware
+from evallaunch.planning.planner import SAFETY_FACTOR
 
 OLD_UNIT = (32, 16)  # evallaunch's old default units: problems x samples
 TARGET = 0.95

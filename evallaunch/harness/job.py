@@ -19,6 +19,7 @@ from evallaunch.harness.selection import harness_of, job_task_index
 from evallaunch.harness.task_data import data_hash, require_mirrored
 from evallaunch.harness.tasks import TaskIndex
 from evallaunch.job.fingerprint import config_fingerprint, fingerprint
+from evallaunch.job.generation_setup import model_record, prepare_generation, save_config
 from evallaunch.job.results import (
     DETAILS_FILE,
     RESULTS_FILE,
@@ -72,7 +73,6 @@ def evaluate_harness_task(
 ) -> dict[str, Any]:
     """Run `benchmark.task` with its harness on the job's model; write details.parquet and
     results.json (last); return the results."""
-    from evallaunch.job.runner import model_record, prepare_generation, save_config
     from evallaunch.serving.job_servers import inference_servers
     from evallaunch.serving.ray_cluster import announced_clusters
 

@@ -7,19 +7,20 @@ import logging
 import os
 import socket
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
 from evallaunch import __version__
-from evallaunch.backends.base import Backend, BackendOutput, GenerationRequest, build_backend
+from evallaunch.backends.base import Backend, BackendOutput, GenerationRequest
 from evallaunch.benchmarks.mirror import load_problems
 from evallaunch.benchmarks.problem import Problem
 from evallaunch.files import write_json
-from evallaunch.job.engines import engine_settings, resolve_units_in_flight
+from evallaunch.job.engines import resolve_units_in_flight
 from evallaunch.job.fingerprint import config_fingerprint
+from evallaunch.job.generation_setup import model_record, prepare_generation, save_config
 from evallaunch.job.grading import SampleGrader, detail_rows
 from evallaunch.job.ledger import LEDGER_DIR, SampleLedger
 from evallaunch.job.results import (
@@ -33,14 +34,12 @@ from evallaunch.job.results import (
 )
 from evallaunch.job.sampling import PROGRESS_FILE, SamplingReport, draw_samples
 from evallaunch.job.summary import run_plan_lines
-from evallaunch.models.resolve import pick_device_and_dtype, resolve_model
 from evallaunch.offline import go_offline
-from evallaunch.preflight import effective_max_new_tokens, validate_job
+from evallaunch.preflight import validate_job
 from evallaunch.secrets import (
     config_secrets,
     env_secrets,
     install_log_filter,
-    redact_config,
     scrub_files,
 )
 from evallaunch.serving.job_servers import inference_servers
@@ -153,65 +152,6 @@ def _load_benchmark(cfg: DictConfig) -> tuple[list[Problem], str]:
     return problems, data_sha256
 
 
-def prepare_generation(
-    cfg: DictConfig, job_dir: Path, problems: list[Problem]
-) -> tuple[Backend, GenerationRequest]:
-    """The backend and the job's generation request: the model resolved to a path, its
-    device and dtype, the token budget that fits the context, the engines' settings."""
-    device, dtype = pick_device_and_dtype(cfg.backend.device, cfg.model.dtype)
-    model_path = resolve_model(cfg.model, cfg.paths.cache_dir)
-    log.info(
-        "Instantiating backend <%s> for %s (%s, %s)",
-        cfg.backend._target_,
-        model_path,
-        device,
-        dtype,
-    )
-    backend = build_backend(cfg.backend)
-    bench, gen = cfg.benchmark, cfg.generation
-    request = GenerationRequest(
-        benchmark=bench.name,
-        problems=problems,
-        model_path=model_path,
-        revision=None if Path(model_path).is_dir() else cfg.model.revision,
-        dtype=dtype,
-        device=device,
-        chat_template=cfg.model.chat_template,
-        system_prompt=cfg.model.system_prompt,
-        max_model_length=cfg.model.max_model_length,
-        trust_remote_code=cfg.model.trust_remote_code,
-        n=bench.n,
-        temperature=gen.temperature,
-        top_p=gen.top_p,
-        max_new_tokens=gen.max_new_tokens,
-        seed=gen.seed,
-        work_dir=job_dir,
-        scorer=bench.scorer,
-        engine=engine_settings(cfg, device, dtype, cfg.model.max_model_length),
-    )
-    return backend, replace(request, max_new_tokens=_max_new_tokens(backend, request))
-
-
-def _max_new_tokens(backend: Backend, request: GenerationRequest) -> int:
-    """generation.max_new_tokens, lowered (with a warning) to what fits the model's context
-    beside the longest prompt (a harness task's prompts are the harness's: room is kept
-    for them)."""
-    wanted, context = request.max_new_tokens, request.max_model_length
-    if not context:
-        return wanted
-    longest = backend.longest_prompt_tokens(request) if request.problems else None
-    max_new_tokens = effective_max_new_tokens(wanted, context, longest)
-    if max_new_tokens != wanted:
-        log.warning(
-            "generation.max_new_tokens=%d does not fit model.max_model_length=%d beside the "
-            "prompts: using %d",
-            wanted,
-            context,
-            max_new_tokens,
-        )
-    return max_new_tokens
-
-
 def _open_ledger(
     cfg: DictConfig, job_dir: Path, config_hash: str, grader: SampleGrader
 ) -> SampleLedger:
@@ -253,28 +193,6 @@ def _draw_samples(
         report.samples_reused,
     )
     return DrawnSamples(output, report, backend, serving.started)
-
-
-def model_record(cfg: DictConfig, request: GenerationRequest) -> dict[str, Any]:
-    """results.json's model section: the model as configured and as loaded."""
-    model = cfg.model
-    return {
-        "name": model.name,
-        "name_or_path": model.name_or_path,
-        "revision": model.revision,
-        "version": model.version,
-        "step": model.step,
-        "tokens_trained": model.tokens_trained,
-        "resolved_path": request.model_path,
-        "dtype": request.dtype,
-        "device": request.device,
-    }
-
-
-def save_config(cfg: DictConfig, job_dir: Path) -> None:
-    """The job's resolved config, secrets redacted, as config.yaml."""
-    resolved = OmegaConf.to_container(cfg, resolve=True)
-    OmegaConf.save(OmegaConf.create(redact_config(resolved)), job_dir / "config.yaml")
 
 
 def _job_results(

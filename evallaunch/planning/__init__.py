@@ -1,5 +1,6 @@
 """Resource planning: model facts + cluster hardware -> parallelism plan and Slurm resources."""
 
+from evallaunch.planning.inputs import Hardware, PlanRequest
 from evallaunch.planning.layouts import valid_tp
 from evallaunch.planning.model_facts import (
     ModelFacts,
@@ -9,13 +10,7 @@ from evallaunch.planning.model_facts import (
     safetensors_numel,
 )
 from evallaunch.planning.plan_table import format_plan_table
-from evallaunch.planning.planner import (
-    Hardware,
-    Plan,
-    PlanRequest,
-    open_r1_rule,
-    plan,
-)
+from evallaunch.planning.planner import Plan, open_r1_rule, plan
 
 __all__ = [
     "Hardware",

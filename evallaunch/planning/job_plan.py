@@ -9,8 +9,9 @@ from omegaconf import DictConfig
 
 from evallaunch.errors import EvallaunchError
 from evallaunch.offline import go_offline
+from evallaunch.planning.inputs import Hardware, PlanRequest
 from evallaunch.planning.model_facts import ModelFacts, load_model_facts
-from evallaunch.planning.planner import Hardware, Plan, PlanRequest, plan
+from evallaunch.planning.planner import Plan, plan
 
 STRATEGIES = ("auto", "single", "tp", "dp")
 ENGINE_TYPES = ("vllm", "server")  # backend.model_type values served by vLLM engines

@@ -5,9 +5,9 @@ docstring."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from evallaunch.errors import EvallaunchError
+from evallaunch.planning.inputs import Hardware, PlanRequest
 from evallaunch.planning.model_facts import ModelFacts, kv_cache_bytes_per_token
 from evallaunch.planning.throughput import (
     MAX_ENGINE_SLOTS,
@@ -19,9 +19,6 @@ from evallaunch.planning.throughput import (
     kv_slots,
     replica_model,
 )
-
-if TYPE_CHECKING:
-    from evallaunch.planning.planner import Hardware, PlanRequest
 
 GB = 1e9
 RESERVE_FIXED_GB = 2.0

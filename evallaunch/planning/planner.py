@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from evallaunch.errors import EvallaunchError
+from evallaunch.planning.inputs import Hardware, PlanRequest
 from evallaunch.planning.layouts import Candidate, choose, layouts
 from evallaunch.planning.model_facts import ModelFacts, kv_cache_bytes_per_token
 
@@ -34,40 +35,6 @@ TIME_STEP_MIN = 30
 STRATEGIES = ("auto", "single", "tp", "dp")
 DTYPE_BYTES = {"auto": 2, "bfloat16": 2, "float16": 2, "float32": 4}
 GB = 1e9
-
-
-@dataclass(frozen=True)
-class Hardware:
-    """One kind of GPU node. HBM bandwidth (GB/s) and dense bf16 TFLOP/s feed the time
-    estimates (evallaunch.planning.throughput); None: the figures of gpu_type's family."""
-
-    gpu_type: str
-    gpu_memory_gb: float
-    gpus_per_node: int
-    cpus_per_gpu: int = 8
-    mem_per_gpu_gb: float = 64
-    max_nodes: int = 8
-    hbm_gbps: float | None = None
-    bf16_tflops: float | None = None
-
-
-@dataclass(frozen=True)
-class PlanRequest:
-    """What one job asks for. Parallel sizes left None are chosen by the planner."""
-
-    dtype: str
-    max_model_length: int
-    concurrent_sequences: int
-    num_prompts: int
-    samples_per_prompt: int
-    max_new_tokens: int
-    strategy: str = "auto"
-    tensor_parallel_size: int | None = None
-    data_parallel_size: int | None = None
-    pipeline_parallel_size: int | None = None
-    gpu_memory_utilization: float = 0.9
-    total_gpus: int | None = None
-    mean_new_tokens: int | None = None  # expected completion length (None: a share of the cap)
 
 
 @dataclass(frozen=True)
