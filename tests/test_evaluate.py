@@ -216,7 +216,7 @@ def test_the_results_show_the_first_answers_beside_the_gold_ones(tiny: Sweep) ->
     details = pd.read_parquet(job_dir(tiny.root, backend="lmeval") / "details.parquet")
     lines = tiny.terminal.splitlines()
     for row in details[details["sample_index"] == 0].head(5).itertuples():
-        answer = "(none found)" if row.extracted_answer is None else row.extracted_answer
+        answer = "(none found)" if pd.isna(row.extracted_answer) else row.extracted_answer
         start = f"{row.problem_id:<30} {row.gold:<16} {str(answer)[:10]}"
         grade = " yes" if row.correct else " no"
         assert any(line.startswith(start) and line.endswith(grade) for line in lines), start

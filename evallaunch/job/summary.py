@@ -116,7 +116,8 @@ def answers_table(details: Path, shown: int = SHOWN_PROBLEMS) -> str:
     first = rows[rows["sample_index"] == 0].head(shown)
     lines = [f"{'problem':<30} {'gold':<16} {'answer (sample 0)':<20} correct"]
     for row in first.itertuples():
-        answer = "(none found)" if row.extracted_answer is None else str(row.extracted_answer)
+        found = row.extracted_answer
+        answer = "(none found)" if found is None or pd.isna(found) else str(found)
         lines.append(
             f"{_cut(str(row.problem_id), 30):<30} {_cut(str(row.gold), 16):<16} "
             f"{_cut(answer, 20):<20} {'yes' if row.correct else 'no'}"
