@@ -472,6 +472,29 @@ def test_reports_plots_and_references(outputs: Path, tmp_path: Path) -> None:
     assert "| model |" in (out / "report.md").read_text()
 
 
+def test_a_report_of_one_run_shows_its_problems_and_lengths(tmp_path: Path) -> None:
+    """A single run's report: its per-problem outcomes, a plot of its completion lengths,
+    and, for a run limited to its first problems, a line saying it is a smoke test."""
+    root, out = tmp_path / "outputs", tmp_path / "collect"
+    make_job(root, [[True, False], [False, False], [True, True]], benchmark="aime24", limit=3)
+    check_collect(root, out)
+    page = (out / "report.html").read_text()
+    assert "<h2>Problems</h2>" in page
+    assert "<td class='l'>p0000</td><td class='l'>1</td><td>1</td><td>1/2</td>" in page
+    assert "aime24 (n=2,limit=3): limited to its first 3 problems, a smoke test" in page
+    (lengths,) = (out / "plots").glob("lengths_*.png")
+    assert lengths.read_bytes()[:8] == PNG and "data:image/png;base64," in page
+
+
+def test_partial_suite_groups_are_folded_away(outputs: Path, tmp_path: Path) -> None:
+    out = tmp_path / "collect"
+    table = check_collect(outputs, out)
+    page = (out / "report.html").read_text()
+    partial = page.count("partial (")
+    assert partial and f"<details><summary>{partial} suite group(s) partial</summary>" in page
+    assert "<h2>Problems</h2>" not in page and len(set(table["job_dir"]) - {""}) > 1
+
+
 def test_reference_files_are_complete() -> None:
     refs = {ref.name: ref for ref in report.load_references()}
     assert set(refs) == {"deepseek_r1", "open_r1"}

@@ -107,15 +107,27 @@ def _print_dry_run(
 
 def _write_reports(table: pd.DataFrame, result: Collection, out_dir: Path) -> list[PlotFile]:
     """The plots, report.md and report.html (the table against the published references)."""
-    from evallaunch.collect import plots, report
+    from evallaunch.collect import plots, report, single_run
 
     comparison = report.compare_to_references(table, report.load_references())
     written = [
         *plots.learning_curves(table, out_dir / "plots"),
         *plots.reference_bars(comparison, out_dir / "plots"),
     ]
+    outcomes = None
+    if (job_dir := single_run.single_job_dir(table)) is not None:  # a report of one run
+        label = " ".join(job_dir.parts[-4:])
+        written += plots.token_lengths(job_dir, label, out_dir / "plots")
+        outcomes = single_run.problem_outcomes(job_dir)
     (out_dir / "report.md").write_text(report.markdown_report(table, comparison, result.coverage))
-    page = report.html_report(table, comparison, result.coverage, [p.path for p in written])
+    page = report.html_report(
+        table,
+        comparison,
+        result.coverage,
+        [p.path for p in written],
+        limited=single_run.limited_lines(table),
+        outcomes=outcomes,
+    )
     (out_dir / "report.html").write_text(page)
     return written
 

@@ -109,3 +109,26 @@ def reference_bars(comparison: pd.DataFrame, out_dir: Path) -> list[PlotFile]:
         name = safe_name(f"{first['model']}_{first['revision']}{step}_{first['backend']}")
         written.append(PlotFile(_save(fig, out_dir / f"bars_{name}.png"), first["model"], "bars"))
     return written
+
+
+def token_lengths(job_dir: Path, label: str, out_dir: Path) -> list[PlotFile]:
+    """One run's completion lengths in tokens, right and wrong samples apart (a run cut off
+    by max_new_tokens shows as a wall at the right)."""
+    details = pd.read_parquet(job_dir / "details.parquet")
+    if "num_tokens" not in details or details["num_tokens"].isna().all():
+        return []
+    fig = Figure(figsize=(7, 4.2))
+    ax = fig.add_subplot()
+    tokens = details["num_tokens"].astype("float64")
+    bins = list(np.linspace(0, float(tokens.max()) or 1.0, 31))
+    for correct, name in ((True, "right"), (False, "wrong")):
+        values = tokens[details["correct"] == correct].dropna()
+        if len(values):
+            ax.hist(values, bins=bins, alpha=0.6, label=f"{name} ({len(values)})")
+    ax.set_xlabel("completion length (tokens)")
+    ax.set_ylabel("samples")
+    ax.set_title(label, fontsize=10)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    path = out_dir / f"lengths_{safe_name(label)}.png"
+    return [PlotFile(_save(fig, path), label, "lengths")]

@@ -253,20 +253,36 @@ def _html_table(head: list[str], rows: list[list[str]], marks: Sequence[bool] = 
 
 
 def html_report(
-    table: pd.DataFrame, comparison: pd.DataFrame, coverage: pd.DataFrame, plots: Sequence[Path]
+    table: pd.DataFrame,
+    comparison: pd.DataFrame,
+    coverage: pd.DataFrame,
+    plots: Sequence[Path],
+    limited: Sequence[str] = (),
+    outcomes: pd.DataFrame | None = None,
 ) -> str:
-    """One self-contained HTML page: inline CSS, plots embedded as base64 PNG, no links."""
+    """One self-contained HTML page: inline CSS, plots embedded as base64 PNG, no links.
+    `limited`: lines marking the runs limited to their first problems; `outcomes`: a single
+    run's per-problem outcomes."""
     grid = wide(table)
     parts = [
         f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>evallaunch results"
         f"</title><style>{CSS}</style></head><body><h1>evallaunch results</h1>",
         "<p class='note'>pass@1 in percent ± standard error.</p>",
     ]
+    for line in limited:
+        parts.append(f"<p class='out'>{html.escape(line)}</p>")
     if not grid.empty:
         rows = [[str(i), *map(str, v)] for i, v in zip(grid.index, grid.values, strict=True)]
         parts.append(_html_table(["model", *grid.columns], rows))
-    for line in _coverage_lines(coverage):
-        parts.append(f"<p class='note'>{html.escape(line)}</p>")
+    partial = _coverage_lines(coverage)
+    if partial:
+        notes = "".join(f"<p class='note'>{html.escape(line)}</p>" for line in partial)
+        parts.append(
+            f"<details><summary>{len(partial)} suite group(s) partial</summary>{notes}</details>"
+        )
+    if outcomes is not None and len(outcomes):
+        parts.append("<h2>Problems</h2>")
+        parts.append(_html_table(list(outcomes.columns), outcomes.astype(str).values.tolist()))
     if len(comparison):
         parts.append(
             "<h2>Published references</h2><p class='note'>Highlighted: the published "
