@@ -276,6 +276,7 @@ def test_collect_builds_the_long_table(outputs: Path, tmp_path: Path) -> None:
     details = pd.read_parquet(Path(row["job_dir"]) / "details.parquet")
     assert row["value"] == pytest.approx(details.groupby("problem_id")["correct"].mean().mean())
     assert row["variant"] == "n=4" and row["num_samples"] == 4 and row["num_problems"] == 40
+    assert row["seed"] == 1234  # what drew the samples, beside n and the variant
     assert row["packages"] == "evallaunch=0.1.0;lighteval=0.13.0;transformers=5.23.0"
     assert row["tokens_trained"] == 200_000_000 and row["revision"] == "step-200"
     assert row["eval_date"] == pd.Timestamp("2026-01-02T00:00:00Z")
