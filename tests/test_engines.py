@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -19,6 +20,7 @@ import pytest
 
 from evallaunch.backends.base import Backend, BackendOutput, Completion, GenerationRequest
 from evallaunch.benchmarks.problem import Problem
+from evallaunch.job import sampling as sampling_module
 from evallaunch.job.engines import EngineSettings, resolve_problems_per_unit
 from evallaunch.job.grading import SampleGrader
 from evallaunch.job.ledger import SampleLedger
@@ -188,6 +190,38 @@ def test_adaptive_chunks_do_not_wait_for_each_other(tmp_path: Path) -> None:
     assert not slow_chunk.is_set()
     slow_chunk.set()
     job.join(30)
+    assert not job.is_alive()
+
+
+def test_the_time_left_comes_from_the_first_answered_samples(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """With servers that say how many of a unit's requests they answered, progress (the
+    log and the job's progress file, which `evallaunch status` reads) moves before the
+    first unit ends."""
+    monkeypatch.setattr(sampling_module, "PROGRESS_EVERY_S", 0.0)
+    backend = ScriptedBackend()
+    first, second = backend.hold(0), backend.hold(1)  # both units in flight, neither done
+    ledger = SampleLedger(tmp_path, "fingerprint", SampleGrader("math", PROBLEMS))
+    progress = tmp_path / "progress.json"
+    job = threading.Thread(
+        target=draw_samples,
+        args=(backend, request_for(tmp_path, 4), ledger, sampling(), 2, lambda unit: 3),
+        kwargs={"progress_file": progress},
+    )
+    with caplog.at_level("INFO", logger="evallaunch.job.sampling"):
+        job.start()
+        backend.wait_started(2)
+        deadline = time.monotonic() + 30
+        said: dict[str, Any] = {}
+        while said.get("samples_done") != 6 and time.monotonic() < deadline:
+            time.sleep(0.05)
+            said = json.loads(progress.read_text())  # written whole (atomically)
+        first.set()
+        second.set()
+        job.join(30)
+    assert "Generating: 6/24 samples answered, about" in caplog.text  # 2 units x 3 answered
+    assert said["samples_done"] == 6 and said["seconds_left"] > 0
     assert not job.is_alive()
 
 

@@ -80,9 +80,11 @@ def start(root: Path, shared: Path, backend: str, *extra: str) -> subprocess.Pop
     )
 
 
-def kill_at_random_point(root: Path, shared: Path, backend: str, seed: int) -> int:
-    """Start a run and SIGKILL it after a random number of units plus a random delay;
-    return how many samples its ledger kept."""
+def kill_at_random_point(
+    root: Path, shared: Path, backend: str, seed: int, signum: int = signal.SIGKILL
+) -> int:
+    """Start a run and kill it (SIGKILL, or SIGTERM: a clean stop) after a random number of
+    units plus a random delay; return how many samples its ledger kept."""
     rng = random.Random(seed)
     units_first, delay = rng.randint(1, TOTAL - 1), rng.uniform(0.0, 1.5)
     directory = job_dir(root, backend)
@@ -96,14 +98,18 @@ def kill_at_random_point(root: Path, shared: Path, backend: str, seed: int) -> i
         time.sleep(delay)
         assert proc.poll() is None, "the run finished before the kill"
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)
+        os.killpg(proc.pid, signum)
         proc.wait()
     status = json.loads((directory / "status.json").read_text())
-    assert status["status"] == "running"  # SIGKILL leaves no chance to write more
-    assert recorded_state(status) == "died"  # ... but its process is gone
     assert not (directory / "results.json").exists()
     skipped = load_job(directory)
-    assert isinstance(skipped, Skipped) and "died while running" in skipped.reason
+    assert isinstance(skipped, Skipped)
+    if signum == signal.SIGTERM:  # stopped cleanly, as Ctrl-C stops it
+        assert proc.returncode == 143 and status["status"] == "interrupted"
+        return recorded(directory)
+    assert status["status"] == "running"  # SIGKILL leaves no chance to write more
+    assert recorded_state(status) == "died"  # ... but its process is gone
+    assert "died while running" in skipped.reason
     return recorded(directory)
 
 
@@ -115,7 +121,8 @@ def test_rerun_after_sigkill_equals_an_uninterrupted_run(
 ) -> None:
     """An uninterrupted run, then for each seed a run killed at that seed's random point
     and its rerun. (Over a minute for lm-eval: seven runs, each of its own process, so that
-    SIGKILL lands between units and inside one, and one rerun changes the batch size.)"""
+    SIGKILL lands between units and inside one, SIGTERM once, and one rerun changes the
+    batch size.)"""
     evaluate(f"backend={backend}", *UNITS)
     reference, reference_completions = outcome(job_dir(tmp_path / "outputs", backend))
     assert reference["sampling"]["samples_generated"] == TOTAL
@@ -123,7 +130,8 @@ def test_rerun_after_sigkill_equals_an_uninterrupted_run(
 
     for seed in seeds:
         root = tmp_path / f"killed-{seed}"
-        kept = kill_at_random_point(root, shared_datasets, backend, seed)
+        signum = signal.SIGTERM if seed == 1 else signal.SIGKILL
+        kept = kill_at_random_point(root, shared_datasets, backend, seed, signum)
         assert 1 <= kept < TOTAL
 
         # How the work is batched is no part of a sample's key: one rerun changes it.

@@ -27,8 +27,8 @@ KEY = ["model", "revision", "step", "benchmark", "metric", "variant", "backend"]
 # Column:dtype of the table, in order (the parquet file keeps the dtypes).
 _SPEC = """model:str revision:str step:Int64 benchmark:str metric:str variant:str backend:str
 value:float64 stderr:float64 ci_low:float64 ci_high:float64 num_problems:Int64
-num_samples:Int64 seed:Int64 eval_date:datetime64[us,_UTC] config_fingerprint:str tokens_trained:Int64
-packages:str experiment:str name_or_path:str job_dir:str"""
+num_samples:Int64 seed:Int64 eval_date:datetime64[us,_UTC] config_fingerprint:str
+tokens_trained:Int64 packages:str experiment:str name_or_path:str job_dir:str"""
 COLUMNS: dict[str, str] = dict(i.replace("_UTC", " UTC").split(":") for i in _SPEC.split())
 UNIT = ["model", "revision", "step", "backend"]  # one evaluated checkpoint on one harness
 GROUP_PREFIX = "group:"

@@ -96,7 +96,7 @@ def draw_samples(
                 finish(unit, run(unit))
     else:
         backend.prepare(request)
-        run_overlapped(schedule, start, run, finish, units_in_flight, answered)
+        run_overlapped(schedule, start, run, finish, units_in_flight, answered, progress.answered)
     drawn = _drawn_samples(request, ledger, planned)
     report.samples_per_problem = _spread([len(v) for v in drawn.values()])
     completions = [c for samples in drawn.values() for c in samples]
@@ -129,6 +129,8 @@ def _drawn_samples(
 
 
 PROGRESS_FILE = "progress.json"
+# Seconds between progress lines while units generate (samples answered by the servers).
+PROGRESS_EVERY_S = 30.0
 
 
 class Progress:
@@ -137,7 +139,7 @@ class Progress:
 
     def __init__(self, total: int, path: Path | None = None) -> None:
         self.total, self.done, self.tokens, self.new = total, 0, 0, 0
-        self.clock = time.monotonic()
+        self.clock = self.last_said = time.monotonic()
         self.path = path
         self._record(None, None)
 
@@ -161,9 +163,27 @@ class Progress:
         )
         self._record(self.tokens / elapsed, left)
 
-    def _record(self, tokens_per_s: float | None, seconds_left: float | None) -> None:
+    def answered(self, in_flight: int) -> None:
+        """`in_flight` samples of the units still generating are answered (the servers say
+        so): the time left from the first answered samples, not the first finished unit;
+        logged at most every PROGRESS_EVERY_S."""
+        now = time.monotonic()
+        if in_flight <= 0 or now - self.last_said < PROGRESS_EVERY_S:
+            return
+        self.last_said = now
+        done, new = self.done + in_flight, self.new + in_flight
+        left = max(self.total - done, 0) * (now - self.clock) / new
+        log.info(
+            "Generating: %d/%d samples answered, about %s left", done, self.total, _duration(left)
+        )
+        self._record(None, left, done)
+
+    def _record(
+        self, tokens_per_s: float | None, seconds_left: float | None, done: int | None = None
+    ) -> None:
         if self.path is not None:
-            record: dict[str, Any] = {"samples_done": self.done, "samples_planned": self.total}
+            done = self.done if done is None else done
+            record: dict[str, Any] = {"samples_done": done, "samples_planned": self.total}
             record |= {"tokens_per_s": tokens_per_s, "seconds_left": seconds_left}
             write_json(self.path, record | {"updated_at": time.time()})
 

@@ -124,10 +124,13 @@ def run_overlapped(
     finish: Callable[[Unit, Any], None],
     units_in_flight: int,
     answered: Callable[[str], int] | None = None,
+    on_answered: Callable[[int], None] | None = None,
 ) -> None:
     """Keep `units_in_flight` units generating in worker threads; record each in this
     thread as it finishes. On an error (or Ctrl-C) the units already finished stay
-    recorded, units not started are dropped, and the error is raised."""
+    recorded, units not started are dropped, and the error is raised. With `answered`,
+    `on_answered` is told after each poll how many samples of the running units the
+    servers have answered."""
     most = 2 * units_in_flight  # generating + being scored by the harness
     pool = ThreadPoolExecutor(most, thread_name_prefix="evallaunch-unit")
     running: dict[Future[Any], Unit] = {}
@@ -149,6 +152,10 @@ def run_overlapped(
                 break
             poll = None if answered is None else ANSWERED_POLL_S
             finished, _ = wait(running, timeout=poll, return_when=FIRST_COMPLETED)
+            if answered is not None and on_answered is not None:
+                on_answered(
+                    sum(answered(unit.name) for f, unit in running.items() if f not in finished)
+                )
             failed: BaseException | None = None
             for future in finished:
                 unit = running.pop(future)
