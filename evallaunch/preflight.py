@@ -83,7 +83,10 @@ def _refuse_unknown_keys(unknown: list[tuple[str, list[str]]]) -> None:
 
 
 def _check_sampling(cfg: DictConfig) -> None:
-    from evallaunch.job.engines import check_engine_config
+    from evallaunch.job.engines import check_engine_config, engine_args_of
+    from evallaunch.serving.engine_args import check_engine_args
+
+    check_engine_args(engine_args_of(cfg), cfg.backend.model_type, cfg.paths.cache_dir)
 
     sampling, n = cfg.sampling, cfg.benchmark.n
     value = sampling.samples_per_unit

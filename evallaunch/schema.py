@@ -224,6 +224,10 @@ class ParallelismConfig:
     max_num_seqs: int | None = None
     # Run vLLM without CUDA graphs (slower decoding; for debugging).
     enforce_eager: bool = False
+    # Any other vLLM engine argument, as `vllm.LLM(**engine_args)` takes it and given as
+    # `vllm serve` flags to the job's replicas (e.g. enable_prefix_caching: true,
+    # kv_cache_dtype: fp8, speculative_config: {method: ngram, num_speculative_tokens: 4}).
+    engine_args: dict[str, Any] = field(default_factory=dict)
     # Nodes of one replica (null: one, or as planned): with more, the job's Slurm tasks
     # start a Ray cluster per replica and vLLM runs pipeline parallel across its nodes.
     nodes_per_replica: int | None = None

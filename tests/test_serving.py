@@ -323,6 +323,18 @@ def test_one_vllm_server_per_engine_replica_with_the_plans_settings(tmp_path: Pa
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr("evallaunch.serving.job_servers.vllm_python", lambda: str(fake_vllm))
         assert "--enforce-eager" in build_servers(settings, eager, tmp_path)[0].argv
+    # Any other engine argument (parallelism.engine_args), the same for vllm.LLM and serve.
+    speculative = {"method": "ngram", "num_speculative_tokens": 4}
+    extra: dict[str, Any] = {"enable_prefix_caching": True, "enable_chunked_prefill": False}
+    extra |= {"speculative_config": speculative, "kv_cache_dtype": "fp8"}
+    more = dataclasses.replace(engine, engine_args=extra)
+    assert more.vllm_args() == engine.vllm_args() | extra
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("evallaunch.serving.job_servers.vllm_python", lambda: str(fake_vllm))
+        argv = build_servers(settings, dataclasses.replace(request, engine=more), tmp_path)[0].argv
+    assert "--enable-prefix-caching" in argv and "--no-enable-chunked-prefill" in argv
+    assert json.loads(argv[argv.index("--speculative-config") + 1]) == speculative
+    assert argv[argv.index("--kv-cache-dtype") + 1] == "fp8"
 
 
 def test_health_check_and_stop(tmp_path: Path) -> None:

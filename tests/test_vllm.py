@@ -39,6 +39,12 @@ JOB = [
 ]
 UNITS = 4  # 2 problems x 2 blocks of one sample
 IN_PROCESS = ["backend.model_type=vllm", "parallelism.max_num_seqs=2"]
+# vLLM engine arguments beyond evallaunch's own settings (parallelism.engine_args), given to
+# vllm.LLM in process and to `vllm serve` as flags; vLLM's log says what it received.
+ENGINE_ARGS = [
+    "+parallelism.engine_args.max_num_batched_tokens=4096",
+    "+parallelism.engine_args.enable_chunked_prefill=false",
+]
 
 
 @pytest.fixture(scope="module")
@@ -118,6 +124,7 @@ def test_two_replicas_start_two_engines_for_a_job_of_many_units(
         "backend.model_type=vllm",
         "parallelism.data_parallel_size=2",
         "parallelism.max_num_seqs=1",
+        *ENGINE_ARGS,
     )
     folder = job_dir(root, "lighteval")
     results = json.loads((folder / "results.json").read_text())
@@ -128,6 +135,8 @@ def test_two_replicas_start_two_engines_for_a_job_of_many_units(
     for log in logs:  # each engine started once, with the plan's settings
         (given,) = engine_args(log)
         assert "'max_num_seqs': 1" in given and "'max_model_len': 2048" in given
+        assert "'max_num_batched_tokens': 4096" in given
+        assert "'enable_chunked_prefill': False" in given
     balancer = json.loads((folder / "backend" / "servers" / "balancer.json").read_text())
     assert balancer["capacity"] == 1 and balancer["most_waiting"] >= 1
     requests = [
@@ -152,7 +161,7 @@ def in_process(
     starts on a CPU, over a minute each: every in-process vLLM test reads these runs."""
     root = tmp_path_factory.mktemp("in_process") / "outputs"
     for backend in ("lighteval", "lmeval"):
-        run(vllm_python, root, shared_datasets, f"backend={backend}", *IN_PROCESS)
+        run(vllm_python, root, shared_datasets, f"backend={backend}", *IN_PROCESS, *ENGINE_ARGS)
     yield root
 
 
@@ -167,6 +176,8 @@ def test_the_harness_vllm_model_loads_once_for_every_unit(in_process: Path, back
     (given,) = engine_args((folder / "evaluate.log").read_text())  # one engine, its settings
     assert "'max_num_seqs': 2" in given and "'enforce_eager': True" in given
     assert "'max_model_len': 2048" in given
+    assert "'max_num_batched_tokens': 4096" in given  # parallelism.engine_args
+    assert "'enable_chunked_prefill': False" in given
     assert distinct_samples(completions(folder))
 
 
@@ -177,7 +188,7 @@ def test_a_killed_in_process_vllm_job_resumes_to_the_same_samples(
     a rerun after SIGKILL generates only the missing units, and the very same samples.
     (Over a minute: the killed run and the rerun each start a vLLM engine.)"""
     root = tmp_path / "outputs"
-    args = ["backend=lmeval", *IN_PROCESS]
+    args = ["backend=lmeval", *IN_PROCESS, *ENGINE_ARGS]
     folder = job_dir(root, "lmeval")
     job = subprocess.Popen(
         command(vllm_python, root, shared_datasets, *args),
@@ -203,3 +214,28 @@ def test_a_killed_in_process_vllm_job_resumes_to_the_same_samples(
     assert results["sampling"]["samples_reused"] >= kept
     assert results["sampling"]["samples_generated"] == UNITS - results["sampling"]["samples_reused"]
     assert completions(folder) == completions(job_dir(in_process, "lmeval"))
+
+
+def test_engine_arguments_are_checked_against_vllm_s_own(
+    vllm_python: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """parallelism.engine_args are vLLM's EngineArgs, read once from the installed vLLM
+    (then cached): a misspelt one is refused with the closest names before anything runs,
+    one evallaunch sets itself names its own setting."""
+    from evallaunch.errors import EvallaunchError
+    from evallaunch.serving.engine_args import check_engine_args, engine_arg_names
+
+    monkeypatch.setenv("EVALLAUNCH_VLLM_PYTHON", str(vllm_python))
+    found = engine_arg_names(tmp_path)
+    assert found is not None
+    version, names = found
+    assert {"enable_prefix_caching", "kv_cache_dtype", "speculative_config"} <= set(names)
+    assert list(tmp_path.glob(f"vllm/engine-args-{version}.json"))  # cached
+    check_engine_args(
+        {"enable_prefix_caching": True, "kv_cache_dtype": "fp8"}, "vllm", str(tmp_path)
+    )
+    with pytest.raises(EvallaunchError, match="not an engine argument of vLLM") as info:
+        check_engine_args({"enable_prefix_cache": True}, "server", str(tmp_path))
+    assert "closest: enable_prefix_caching" in str(info.value.hint)
+    with pytest.raises(EvallaunchError, match="use parallelism.max_num_seqs"):
+        check_engine_args({"max_num_seqs": 8}, "vllm", str(tmp_path))

@@ -80,6 +80,7 @@ def vllm_model(request: GenerationRequest, extra: dict[str, Any]) -> Any:
     parallelism.enforce_eager (lighteval 0.13 hard-codes eager mode:
     evallaunch.compat.lighteval)."""
     model_class = model_for_the_whole_job(lighteval_vllm_module().VLLMModel)
-    # enforce_eager: lighteval's config has no field for it.
-    with lighteval_vllm_engine_args(enforce_eager=request.engine.enforce_eager):
+    # enforce_eager and parallelism.engine_args: lighteval's config has no field for them.
+    engine = request.engine
+    with lighteval_vllm_engine_args(enforce_eager=engine.enforce_eager, **engine.engine_args):
         return model_class(config=vllm_model_config(request, extra))

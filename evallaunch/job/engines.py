@@ -14,13 +14,15 @@ itself on the GPUs it sees.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
-from dataclasses import asdict, dataclass
+import shlex
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from evallaunch.errors import EvallaunchError
 
@@ -49,6 +51,8 @@ class EngineSettings:
     enforce_eager: bool = False
     # Nodes of one replica (a Ray cluster each when > 1: evallaunch.serving.ray_cluster).
     nodes_per_replica: int = 1
+    # Any other vLLM engine argument (parallelism.engine_args).
+    engine_args: dict[str, Any] = field(default_factory=dict)
 
     @property
     def slots(self) -> int:
@@ -68,16 +72,22 @@ class EngineSettings:
             args["max_num_seqs"] = self.max_num_seqs
         if self.max_model_len:
             args["max_model_len"] = self.max_model_len
-        return args
+        return {**args, **self.engine_args}
 
     def vllm_flags(self) -> str:
-        """The same settings as `vllm serve` flags."""
+        """The same settings as `vllm serve` flags (a mapping or list as JSON; an engine
+        argument set to false as `--no-...`)."""
         flags = []
         for key, value in self.vllm_args().items():
-            if isinstance(value, bool):
-                flags += [f"--{key.replace('_', '-')}"] if value else []
+            flag = f"--{key.replace('_', '-')}"
+            if isinstance(value, bool) and not value and key in self.engine_args:
+                flags.append(f"--no-{key.replace('_', '-')}")
+            elif isinstance(value, bool):
+                flags += [flag] if value else []
+            elif isinstance(value, (dict, list)):
+                flags.append(f"{flag} {shlex.quote(json.dumps(value))}")
             else:
-                flags.append(f"--{key.replace('_', '-')} {value}")
+                flags.append(f"{flag} {shlex.quote(str(value))}")
         return " ".join(flags)
 
     def to_dict(self) -> dict[str, Any]:
@@ -120,7 +130,14 @@ def engine_settings(
         # On a CPU, vLLM's compiled mode costs minutes per engine start for no speed.
         enforce_eager=bool(par.get("enforce_eager", False)) or device == "cpu",
         nodes_per_replica=int(par.get("nodes_per_replica") or 1),
+        engine_args=engine_args_of(cfg),
     )
+
+
+def engine_args_of(cfg: DictConfig) -> dict[str, Any]:
+    """parallelism.engine_args as plain values."""
+    args = cfg.parallelism.get("engine_args")
+    return dict(OmegaConf.to_container(args, resolve=True)) if args else {}  # type: ignore[arg-type]
 
 
 def vllm_cpu_environment(index: int | None = None) -> dict[str, str]:

@@ -1,0 +1,107 @@
+"""vLLM engine arguments a user gives (`parallelism.engine_args`: prefix caching, fp8 KV
+cache, speculative decoding, chunked prefill, ...), checked against the installed vLLM's
+own `EngineArgs` before anything runs or is submitted."""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import json
+import logging
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from evallaunch.errors import EvallaunchError
+from evallaunch.files import write_json
+from evallaunch.serving.job_servers import find_vllm_python
+
+log = logging.getLogger(__name__)
+
+# Engine arguments evallaunch sets itself, and the setting that sets each.
+OWN = {
+    "model": "model.name_or_path",
+    "tokenizer": "model.name_or_path",
+    "revision": "model.revision",
+    "dtype": "model.dtype",
+    "seed": "generation.seed",
+    "max_model_len": "model.max_model_length",
+    "trust_remote_code": "model.trust_remote_code",
+    "tensor_parallel_size": "parallelism.tensor_parallel_size",
+    "pipeline_parallel_size": "parallelism.pipeline_parallel_size",
+    "data_parallel_size": "parallelism.data_parallel_size",
+    "gpu_memory_utilization": "parallelism.gpu_memory_utilization",
+    "max_num_seqs": "parallelism.max_num_seqs",
+    "enforce_eager": "parallelism.enforce_eager",
+}
+_FIELDS = (
+    "import dataclasses, json, vllm\n"
+    "from vllm.engine.arg_utils import EngineArgs\n"
+    "print(json.dumps(sorted(f.name for f in dataclasses.fields(EngineArgs))))\n"
+)
+
+
+@functools.lru_cache(maxsize=4)
+def _vllm_version(python: str) -> str | None:
+    proc = subprocess.run(
+        [python, "-c", "import importlib.metadata as m; print(m.version('vllm'))"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return proc.stdout.strip() or None if proc.returncode == 0 else None
+
+
+def engine_arg_names(cache_dir: str | Path) -> tuple[str, list[str]] | None:
+    """The installed vLLM's version and the names of its engine arguments (read once per
+    vLLM version, in the Python that has vLLM, and cached); None without vLLM."""
+    python = find_vllm_python()
+    version = _vllm_version(python) if python else None
+    if python is None or version is None:
+        return None
+    cached = Path(cache_dir).expanduser() / "vllm" / f"engine-args-{version}.json"
+    try:
+        return version, list(json.loads(cached.read_text()))
+    except (OSError, ValueError):
+        pass
+    proc = subprocess.run(
+        [python, "-c", _FIELDS], capture_output=True, text=True, timeout=600, check=False
+    )
+    if proc.returncode != 0:
+        log.warning("could not read vLLM's engine arguments: %s", proc.stderr.strip()[-500:])
+        return None
+    names = list(json.loads(proc.stdout.strip().splitlines()[-1]))
+    write_json(cached, names)
+    return version, names
+
+
+def check_engine_args(engine_args: Mapping[str, Any], model_type: str, cache_dir: str) -> None:
+    """Refuse an engine argument vLLM does not have (naming the closest), one evallaunch
+    sets from its own setting, or engine arguments for a job that runs no vLLM."""
+    if not engine_args:
+        return
+    if model_type == "transformers":
+        key, value = next(iter(engine_args.items()))
+        raise EvallaunchError(
+            f"parallelism.engine_args.{key}={value} is invalid with "
+            "backend.model_type=transformers: engine_args are vLLM's engine arguments",
+            hint="backend.model_type=vllm (in process) or server (vllm serve replicas)",
+        )
+    for key in engine_args:
+        if key in OWN:
+            raise EvallaunchError(
+                f"parallelism.engine_args.{key} is evallaunch's to set: use {OWN[key]}"
+            )
+    found = engine_arg_names(cache_dir)
+    if found is None:
+        log.warning("vLLM is not installed here: vLLM checks parallelism.engine_args at start")
+        return
+    version, names = found
+    for key in engine_args:
+        if key not in names:
+            close = difflib.get_close_matches(key, names, n=3, cutoff=0.6)
+            raise EvallaunchError(
+                f"parallelism.engine_args.{key} is not an engine argument of vLLM {version}",
+                hint=f"closest: {', '.join(close)}" if close else "see `vllm serve --help`",
+            )
