@@ -9,6 +9,7 @@ from pathlib import Path
 
 from evallaunch.benchmarks.problem import Problem
 from evallaunch.compose import compose_config
+from evallaunch.job.engines import estimated_hours
 from evallaunch.job.summary import run_plan_lines
 from evallaunch.planning.job_plan import plan_for_config
 from evallaunch.planning.sweep_configs import expand_sweep, hardware_of, plan_sweep
@@ -66,8 +67,13 @@ def test_a_job_says_what_it_will_generate_and_warns_a_smoke_run_of_many_samples(
     assert lines[0] == (
         "info",
         "About to generate 2 problems x 64 samples = 128 completions of at most 512 tokens, "
-        "with lighteval (transformers on cpu, float32); the time left is logged after each "
-        "unit",
+        "with lighteval (transformers on cpu, float32); no estimate before the first samples, "
+        "then the time left is logged as samples finish",
+    )
+    assert estimated_hours(cfg, "cpu") is None  # the planner models GPUs only
+    on_gpus = run_plan_lines(cfg, request, estimated_hours=0.34)[0][1]  # the plan's, on GPUs
+    assert on_gpus.endswith(
+        "the plan estimates about 0.34 h, then the time left is logged as samples finish"
     )
     assert lines[1][0] == "warning"
     assert "benchmark.limit=2 still draws benchmark.n=64" in lines[1][1]

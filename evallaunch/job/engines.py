@@ -174,6 +174,18 @@ def check_engine_config(cfg: DictConfig) -> None:
         )
 
 
+def estimated_hours(cfg: DictConfig, device: str) -> float | None:
+    """The planner's estimate of the job's time on the GPUs this process sees (its
+    throughput model, evallaunch.planning.throughput); None on a CPU, or without one."""
+    if device != "cuda" or cfg.backend.model_type == "transformers":
+        return None
+    try:
+        return float(_plan_on_local_gpus(cfg).estimated_hours)
+    except Exception as err:  # an estimate is a courtesy: never a reason to fail the job
+        log.info("No time estimate: %s", err)
+        return None
+
+
 def _plan_on_local_gpus(cfg: DictConfig) -> Any:
     """The planner's layout for the GPUs this process sees (one node)."""
     import torch

@@ -18,7 +18,7 @@ from evallaunch.backends.base import Backend, BackendOutput, GenerationRequest
 from evallaunch.benchmarks.mirror import load_problems
 from evallaunch.benchmarks.problem import Problem
 from evallaunch.files import write_json
-from evallaunch.job.engines import resolve_units_in_flight
+from evallaunch.job.engines import estimated_hours, resolve_units_in_flight
 from evallaunch.job.fingerprint import config_fingerprint
 from evallaunch.job.generation_setup import model_record, prepare_generation, save_config
 from evallaunch.job.grading import SampleGrader, detail_rows
@@ -121,7 +121,7 @@ def _evaluate(cfg: DictConfig, job_dir: Path, started: str, clock: float) -> dic
     problems, data_sha256 = _load_benchmark(cfg)
     grader = SampleGrader(cfg.benchmark.scorer, problems)  # a bad scorer fails before the model
     backend, request = prepare_generation(cfg, job_dir, problems)
-    for level, line in run_plan_lines(cfg, request):
+    for level, line in run_plan_lines(cfg, request, estimated_hours(cfg, request.device)):
         getattr(log, level)(line)
     config_hash = config_fingerprint(cfg, data_sha256)
     ledger = _open_ledger(cfg, job_dir, config_hash, grader)

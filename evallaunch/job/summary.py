@@ -137,10 +137,12 @@ def _cut(text: str, width: int) -> str:
 SMOKE_SAMPLES = 32
 
 
-def run_plan_lines(cfg: Any, request: Any) -> list[tuple[str, str]]:
+def run_plan_lines(
+    cfg: Any, request: Any, estimated_hours: float | None = None
+) -> list[tuple[str, str]]:
     """What a job is about to generate, printed before the model loads, as (level, line):
-    problems x samples, the token budget, the engine; and a warning when a limited run (a
-    smoke test) still draws many samples per problem."""
+    problems x samples, the token budget, the engine, the plan's time estimate (on GPUs);
+    and a warning when a limited run (a smoke test) still draws many samples per problem."""
     bench, engine = cfg.benchmark, request.engine
     completions = len(request.problems) * request.n
     budget = "up to " if cfg.sampling.adaptive else ""
@@ -151,7 +153,13 @@ def run_plan_lines(cfg: Any, request: Any) -> list[tuple[str, str]]:
             f"About to generate {budget}{len(request.problems)} problems x {request.n} samples "
             f"= {completions} completions of at most {request.max_new_tokens} tokens, with "
             f"{cfg.backend.name} ({cfg.backend.model_type} on {request.device}, "
-            f"{request.dtype}{engines}); the time left is logged after each unit",
+            f"{request.dtype}{engines}); "
+            + (
+                f"the plan estimates about {estimated_hours:.2g} h"
+                if estimated_hours
+                else "no estimate before the first samples"
+            )
+            + ", then the time left is logged as samples finish",
         )
     ]
     if bench.limit is not None and request.n >= SMOKE_SAMPLES:
