@@ -58,3 +58,19 @@ def write_json(path: Path, data: Any) -> None:
     with atomic_open(path) as handle:
         json.dump(data, handle, indent=2, sort_keys=False, default=str)
         handle.write("\n")
+
+
+def apply_umask(value: str | None) -> None:
+    """Set the process's umask from paths.umask (an octal string such as "027"); None
+    keeps the one the process has."""
+    if value is None:
+        return
+    from evallaunch.errors import EvallaunchError
+
+    text = str(value)
+    if not (1 <= len(text) <= 4 and all(c in "01234567" for c in text)):
+        raise EvallaunchError(
+            f"paths.umask={value} is invalid: expected an octal umask such as 022, 027 or 077",
+            hint="quote it on the command line so that it stays a string: paths.umask='027'",
+        )
+    os.umask(int(text, 8))

@@ -152,7 +152,10 @@ class Preflight(Callback):
     """
 
     def _check(self, config: DictConfig, run_dir: str | None = None) -> None:
+        from evallaunch.files import apply_umask
+
         try:
+            apply_umask(config.paths.get("umask"))  # before Hydra creates the job's directory
             validate_job(config)
             check_writable(str(config.paths.output_root))
             if run_dir is not None:  # where Hydra is about to create the job's directory

@@ -268,6 +268,9 @@ class PathsConfig:
     data_dir: str = MISSING
     # Converted embedded models and other caches.
     cache_dir: str = MISSING
+    # The umask of every file a job writes (e.g. "027": group-readable, "007": group-
+    # writable, "077": private); null: the process's own, as `open()` would.
+    umask: str | None = None
 
 
 @dataclass

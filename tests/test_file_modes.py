@@ -41,3 +41,16 @@ def test_mirror_and_score_outputs_follow_the_umask(
     for root in (mirror, scored):
         assert {"results.json", "details.parquet"} <= set(modes(scored))
         assert modes(root) == expected(root, umask), root
+
+
+def test_paths_umask_sets_the_mode_of_a_job_s_files(tmp_path: Path, shared_datasets: Path) -> None:
+    """paths.umask for a team that wants otherwise than the process's umask: here a job
+    that stops early (no such model) still leaves its status and log, mode 0640 under 027."""
+    out = tmp_path / "outputs"
+    argv = ["evallaunch.evaluate", f"paths.output_root={out}", f"paths.data_dir={shared_datasets}"]
+    argv += ["paths.umask='027'", f"model.name_or_path={tmp_path / 'nowhere'}"]
+    proc = run_forked(argv, {**os.environ}, tmp_path, umask=0o022)
+    assert proc.returncode != 0 and "no such model directory" in proc.stderr
+    written = {p.name: mode for p in out.rglob("*") if (mode := p.stat().st_mode & 0o777)}
+    assert written["status.json"] == written["evaluate.log"] == 0o640
+    assert all(mode in (0o640, 0o750) for mode in written.values()), written

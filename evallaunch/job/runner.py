@@ -17,7 +17,7 @@ from evallaunch import __version__
 from evallaunch.backends.base import Backend, BackendOutput, GenerationRequest
 from evallaunch.benchmarks.mirror import load_problems
 from evallaunch.benchmarks.problem import Problem
-from evallaunch.files import write_json
+from evallaunch.files import apply_umask, write_json
 from evallaunch.job.engines import estimated_hours, resolve_units_in_flight
 from evallaunch.job.fingerprint import config_fingerprint
 from evallaunch.job.generation_setup import model_record, prepare_generation, save_config
@@ -57,6 +57,7 @@ def run_job(cfg: DictConfig, job_dir: Path) -> dict[str, Any]:
     is written.
     """
     validate_job(cfg)
+    apply_umask(cfg.paths.get("umask"))  # a Slurm job's files too
     secrets = job_secrets(cfg)
     install_log_filter(secrets)
     scrub_files(job_dir / ".hydra", secrets)  # Hydra's own record of the config
