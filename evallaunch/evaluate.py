@@ -62,9 +62,7 @@ def main(cfg: DictConfig) -> float | None:
 def _reused(cfg: DictConfig, job_dir: Path) -> dict[str, Any] | None:
     """The results of this job if it already finished with this very config."""
     from evallaunch.launching.specs import reusable_results
-    from evallaunch.preflight import validate_job
 
-    validate_job(cfg)
     results = reusable_results(cfg, job_dir)
     if results is not None:
         print(

@@ -25,6 +25,7 @@ from evallaunch.collect.results_table import (
     read_table,
     write_table,
 )
+from evallaunch.collect.single_run import refuse_limited
 from evallaunch.collect.suite_groups import headline, with_groups
 from evallaunch.errors import EvallaunchError, require
 from evallaunch.job.results import DETAILS_FILE
@@ -164,25 +165,6 @@ def changed_rows(old: pd.DataFrame | None, new: pd.DataFrame) -> pd.DataFrame:
     newer = matched & (joined["eval_date"] > joined["eval_date_old"])
     change = np.select([~matched, newer], ["added", "updated"], "unchanged")
     return joined.drop(columns=["eval_date_old", "_merge"]).assign(change=change)
-
-
-def refuse_limited(table: pd.DataFrame) -> None:
-    """Refuse to publish rows of runs limited to their first problems (`benchmark.limit`:
-    smoke tests, variant `...,limit=N`): a published table is read as scores."""
-    rows = table[~table["benchmark"].str.startswith(GROUP_PREFIX)]
-    limited = rows[rows["variant"].astype(str).str.contains("limit=")]
-    if not len(limited):
-        return
-    jobs = sorted(
-        {f"{r.model}@{r.revision} {r.benchmark} ({r.variant})" for r in limited.itertuples()}
-    )
-    raise EvallaunchError(
-        f"{len(jobs)} job(s) to publish ran on their first problems only (benchmark.limit): "
-        + "; ".join(jobs[:5])
-        + (" ..." if len(jobs) > 5 else ""),
-        hint="a limited run is a smoke test, not a score: collect without it, or publish it "
-        "anyway with --include-limited",
-    )
 
 
 @dataclass

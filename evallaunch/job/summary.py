@@ -116,8 +116,7 @@ def answers_table(details: Path, shown: int = SHOWN_PROBLEMS) -> str:
     first = rows[rows["sample_index"] == 0].head(shown)
     lines = [f"{'problem':<30} {'gold':<16} {'answer (sample 0)':<20} correct"]
     for row in first.itertuples():
-        found = row.extracted_answer
-        answer = "(none found)" if found is None or pd.isna(found) else str(found)
+        answer = answer_text(row.extracted_answer)
         lines.append(
             f"{_cut(str(row.problem_id), 30):<30} {_cut(str(row.gold), 16):<16} "
             f"{_cut(answer, 20):<20} {'yes' if row.correct else 'no'}"
@@ -126,6 +125,13 @@ def answers_table(details: Path, shown: int = SHOWN_PROBLEMS) -> str:
     if problems > len(first):
         lines.append(f"... {problems - len(first)} more problem(s) in {details}")
     return "\n".join(lines)
+
+
+def answer_text(found: Any) -> str:
+    """An extracted answer as the reports show it: `(none found)` for a missing one."""
+    import pandas as pd
+
+    return "(none found)" if found is None or pd.isna(found) else str(found)
 
 
 def _cut(text: str, width: int) -> str:

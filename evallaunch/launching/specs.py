@@ -113,9 +113,11 @@ def reusable_results(cfg: DictConfig, job_dir: Path) -> dict[str, Any] | None:
     launch.force asks to run it again. A config that cannot be fingerprinted reuses nothing
     (the job itself then says what is wrong)."""
     from evallaunch.errors import EvallaunchError
+    from evallaunch.preflight import validate_job
 
     if cfg.launch.force or finished_results(job_dir) is None:
         return None
+    validate_job(cfg)  # only here: a job that runs is validated by the runner
     try:
         return finished_results(job_dir, job_fingerprint(cfg))
     except EvallaunchError:
