@@ -52,6 +52,9 @@ def validate_job(cfg: DictConfig) -> None:
             f"{', '.join(MODEL_TYPES)}"
         )
     _check_sampling(cfg)
+    from evallaunch.serving.endpoint import check_endpoint
+
+    check_endpoint(cfg)
     _check_range(
         "launch.benchmarks_per_job",
         cfg.launch.benchmarks_per_job,

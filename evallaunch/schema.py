@@ -17,6 +17,28 @@ from evallaunch.naming import RESOLVERS
 
 
 @dataclass
+class EndpointConfig:
+    """An OpenAI-compatible server someone else runs (vLLM, sglang, TGI, a hosted API):
+    the job sends its requests there instead of starting servers (model_type=server)."""
+
+    # Base URL of the OpenAI API, up to and including its version ("http://host:8000/v1",
+    # "https://api.openai.com/v1"); null: the job starts its own servers.
+    url: str | None = None
+    # The `model` field of the requests; null: model.name_or_path (as resolved).
+    served_model: str | None = None
+    # Name of the environment variable that holds the API key (sent as a Bearer token,
+    # never written anywhere); null: no key.
+    api_key_env: str | None = None
+    # Requests in flight at once; the rest wait in line in the job.
+    max_in_flight: int = 32
+    # Retries of a request answered 429 or 5xx, or not answered; exponential backoff from
+    # retry_backoff_s (with jitter, at most max_backoff_s), or the server's Retry-After.
+    max_retries: int = 8
+    retry_backoff_s: float = 1.0
+    max_backoff_s: float = 60.0
+
+
+@dataclass
 class ModelConfig:
     """A model to evaluate: a Hub id, a local checkpoint, or ``embedded:<name>``."""
 
@@ -52,6 +74,8 @@ class ModelConfig:
     checkpoint_select: str = "all"
     # Tokens per optimizer step (global batch x sequence length), for tokens_trained.
     tokens_per_step: int | None = None
+    # A server that already serves the model (name_or_path then only gives the tokenizer).
+    endpoint: EndpointConfig = field(default_factory=EndpointConfig)
 
 
 @dataclass

@@ -29,6 +29,8 @@ def test_every_config_file_composes(group: str, option: str) -> None:
     overrides = [f"{group}={option}"]
     if (group, option) == ("model", "custom"):
         overrides.append("model.name_or_path=/models/run-1/checkpoint-500")
+    if (group, option) == ("model", "endpoint"):
+        overrides += ["model.name_or_path=org/tokenizer", "model.endpoint.url=http://h/v1"]
     if (group, option) == ("benchmark", "harness"):
         overrides.append("benchmark.task=gsm8k")
     cfg = compose_config(overrides, return_hydra_config=True)
@@ -72,7 +74,7 @@ def test_model_name_follows_any_hub_id_or_path() -> None:
 
 
 def test_open_r1_models_are_listed() -> None:
-    models = [m for m in group_options("model") if m != "custom"]
+    models = [m for m in group_options("model") if m not in ("custom", "endpoint")]
     ids = {compose_config([f"model={m}"]).model.name_or_path for m in models}
     for size in ("Qwen-1.5B", "Qwen-7B", "Qwen-14B", "Qwen-32B", "Llama-8B", "Llama-70B"):
         assert f"deepseek-ai/DeepSeek-R1-Distill-{size}" in ids

@@ -44,6 +44,8 @@ class GenerationRequest:
     # The OpenAI-compatible base URL (".../v1") of the job's inference servers (their load
     # balancer) when it talks to servers, set by evallaunch.serving.job_servers.inference_servers.
     base_url: str | None = None
+    # The `model` field of those requests (model.endpoint.served_model); None: model_path.
+    served_model: str | None = None
     # The unit being generated (sent to the servers as the X-Evallaunch-Unit header).
     unit: str = ""
     # The unit's problems as JSON lines, for the harness to read (written for each unit by

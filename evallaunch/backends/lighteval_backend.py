@@ -157,7 +157,7 @@ class LightevalBackend(Backend):
         timeout = extra.pop("request_timeout_s", None)
         config = ServerModelConfig(
             model_name=Path(request.model_path).name or "model",
-            served_model=str(extra.pop("served_model", request.model_path)),
+            served_model=str(extra.pop("served_model", request.served_model or request.model_path)),
             chat_template=request.chat_template,
             system_prompt=request.system_prompt,
             max_model_length=request.max_model_length,

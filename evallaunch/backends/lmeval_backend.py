@@ -144,7 +144,7 @@ class LmevalBackend(Backend):
         seeded on its own, and requests carry the unit (evallaunch.compat.lm_eval)."""
         chat = request.chat_template
         args: dict[str, Any] = {
-            "model": request.model_path,
+            "model": request.served_model or request.model_path,
             "base_url": self.require_base_url(request)
             + ("/chat/completions" if chat else "/completions"),
             "tokenizer_backend": "huggingface",
@@ -154,6 +154,7 @@ class LmevalBackend(Backend):
             "seed": request.seed,
             "max_gen_toks": request.max_new_tokens,
             "timeout": 24 * 3600,  # per request; long reasoning traces take a while
+            "max_retries": 1,  # the job's balancer retries, with backoff
             "trust_remote_code": request.trust_remote_code,
             "revision": request.revision or "main",
         }

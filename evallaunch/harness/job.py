@@ -115,6 +115,7 @@ def evaluate_harness_task(
             **announced_clusters(),
         },
         engine_starts=serving.started + run.engine_starts,
+        endpoint=serving.endpoint,
         backend_metrics={},
         num_problems=max((m["n"] for m in run.metrics.get(bench.task, {}).values()), default=0),
         num_samples=1,

@@ -49,9 +49,14 @@ def config_fingerprint(cfg: DictConfig, data_sha256: str) -> str:
     sampling = {
         k: v for k, v in part(cfg.sampling).items() if k not in ("resume", "units_in_flight")
     }
+    model = {k: v for k, v in part(cfg.model).items() if k != "name"}
+    # Of an endpoint, the URL and the served model: not how fast it is asked.
+    endpoint = model.pop("endpoint", None) or {}
+    if endpoint.get("url"):
+        model["endpoint"] = {k: endpoint.get(k) for k in ("url", "served_model")}
     return fingerprint(
         {
-            "model": {k: v for k, v in part(cfg.model).items() if k != "name"},
+            "model": model,
             "benchmark": part(cfg.benchmark),
             "generation": part(cfg.generation),
             "backend": {"name": backend["name"], "model_type": backend["model_type"]},

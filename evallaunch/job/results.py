@@ -80,6 +80,9 @@ class JobResults:
     # evaluate only: the engines, and the models loaded for the whole job (one per replica).
     engine: dict[str, Any] | None = None
     engine_starts: int | None = None
+    # A server the job did not start (model.endpoint): its URL, the served model and what
+    # the server reports of it, how samples were asked for, requests, failures and tokens.
+    endpoint: dict[str, Any] | None = None
     # score only: what the completions file held (unknown ids, missing problems).
     completions_file: dict[str, Any] | None = None
     # harness tasks only: each task (or group) the job ran, with its version, few-shot
@@ -126,6 +129,7 @@ RESULTS_ORDER = (
     "backend",
     "engine",
     "engine_starts",
+    "endpoint",
     "backend_metrics",
     "num_problems",
     "num_samples",
@@ -145,7 +149,9 @@ RESULTS_ORDER = (
     "num_no_answer",
     "scorer_errors",
 )
-OPTIONAL_KEYS = frozenset({"engine", "engine_starts", "completions_file", "tasks", "suite"})
+OPTIONAL_KEYS = frozenset(
+    {"engine", "engine_starts", "endpoint", "completions_file", "tasks", "suite"}
+)
 
 
 def utc_now() -> str:

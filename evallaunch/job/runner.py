@@ -91,8 +91,14 @@ def run_job(cfg: DictConfig, job_dir: Path) -> dict[str, Any]:
 
 
 def job_secrets(cfg: DictConfig) -> set[str]:
-    """Secret values this job must never write: from the environment and the config."""
-    return env_secrets() | config_secrets(OmegaConf.to_container(cfg, resolve=True))
+    """Secret values this job must never write: from the environment, the config and the
+    endpoint's API key."""
+    from evallaunch.serving.endpoint import api_key, endpoint_of
+
+    endpoint = endpoint_of(cfg)
+    key = api_key(endpoint) if endpoint is not None else None
+    found = env_secrets() | config_secrets(OmegaConf.to_container(cfg, resolve=True))
+    return found | ({key} if key else set())
 
 
 def archive_previous(job_dir: Path) -> Path | None:
@@ -143,6 +149,7 @@ class DrawnSamples:
     report: SamplingReport
     backend: Backend
     servers: int
+    endpoint: dict[str, Any] | None = None
 
 
 def _load_benchmark(cfg: DictConfig) -> tuple[list[Problem], str]:
@@ -193,7 +200,7 @@ def _draw_samples(
         report.samples_generated,
         report.samples_reused,
     )
-    return DrawnSamples(output, report, backend, serving.started)
+    return DrawnSamples(output, report, backend, serving.started, serving.endpoint)
 
 
 def _job_results(
@@ -228,6 +235,7 @@ def _job_results(
         },
         # Models loaded for the whole job: one per replica, whatever the number of units.
         engine_starts=drawn.servers + backend.engine_starts,
+        endpoint=drawn.endpoint,
         backend_metrics=drawn.output.metrics,
         num_problems=len(request.problems),
         num_samples=bench.n,

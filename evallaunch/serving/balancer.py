@@ -2,9 +2,12 @@
 
 It runs on its own event loop in a daemon thread of the job's process, listens on
 127.0.0.1 and forwards every request unchanged to the live server with the fewest requests
-in flight. A request that fails with a connection error or a 5xx answer is retried on
-another server, up to `max_retries` times; a server whose process has died is skipped.
-`/_balancer/stats` and `/_balancer/health` are answered by the balancer itself.
+in flight. A request that fails with a connection error, a 429 or a 5xx answer is retried
+on another server, up to `max_retries` times; once every server was tried, or when the
+server sent Retry-After, it waits first (exponential backoff with jitter from `backoff_s`,
+at most `max_backoff_s`, or the Retry-After). A server whose process has died is skipped.
+`/_balancer/stats` and `/_balancer/health` are answered by the balancer itself; the stats
+count the requests that failed for good and the tokens the answers report (`usage`).
 """
 
 from __future__ import annotations
@@ -12,16 +15,21 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import email.utils
+import json
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 
+from evallaunch.files import atomic_open, write_json
 from evallaunch.serving.servers import HOST
 
 log = logging.getLogger(__name__)
@@ -46,6 +54,25 @@ HOP_HEADERS = frozenset(
         "Content-Length",
     )
 )
+
+
+#: Answers that are retried besides 5xx: 429 Too Many Requests.
+RETRIED = frozenset({429})
+
+
+def retry_after_s(value: str | None) -> float | None:
+    """Seconds a Retry-After header asks to wait (a number, or an HTTP date); None if none."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
 
 
 @dataclass
@@ -81,6 +108,10 @@ class LoadBalancer:
         connect_timeout_s: float = 10.0,
         cooldown_s: float = 5.0,
         capacity: int | None = None,
+        headers: dict[str, str] | None = None,
+        strip_prefix: str = "",
+        backoff_s: float = 0.0,
+        max_backoff_s: float = 60.0,
     ) -> None:
         checks = list(alive) if alive is not None else [lambda: True] * len(urls)
         self.upstreams = [
@@ -93,6 +124,16 @@ class LoadBalancer:
         #: Requests each server runs at once (its engine's slots); the rest wait here, in
         #: arrival order, for the first slot that frees on any server. None: no limit.
         self.capacity = capacity
+        #: Added to every forwarded request (e.g. an endpoint's Authorization).
+        self.headers = dict(headers or {})
+        #: Taken off the request's path before the server's URL is put in front of it.
+        self.strip_prefix = strip_prefix
+        self.backoff_s = backoff_s
+        self.max_backoff_s = max_backoff_s
+        #: Requests answered with an error (after every retry of those that are retried).
+        self.failed = 0
+        #: Tokens the answers report (OpenAI `usage`), summed.
+        self.usage: collections.Counter[str] = collections.Counter()
         self._waiting: collections.deque[asyncio.Future[int | None]] = collections.deque()
         self.most_waiting = 0
         self.retries = 0
@@ -141,10 +182,27 @@ class LoadBalancer:
     def stats(self) -> dict[str, Any]:
         return {
             "retries": self.retries,
+            "failed": self.failed,
+            "usage": dict(self.usage),
             "capacity": self.capacity,
             "most_waiting": self.most_waiting,
             "servers": [u.stats() for u in self.upstreams],
         }
+
+    def write_records(self, log_dir: Path, servers: Sequence[dict[str, Any]] = ()) -> None:
+        """The counters (balancer.json; `servers`: more facts of each server) and one line
+        per request (requests.jsonl)."""
+        stats = self.stats()
+        for entry, facts in zip(stats["servers"], servers, strict=False):
+            entry.update(facts)
+        try:
+            log_dir.mkdir(parents=True, exist_ok=True)
+            write_json(log_dir / "balancer.json", stats)
+            lines = [json.dumps(record) + "\n" for record in self.requests]
+            with atomic_open(log_dir / "requests.jsonl") as handle:
+                handle.writelines(lines)
+        except OSError as err:
+            log.warning("Could not write the balancer's records to %s: %s", log_dir, err)
 
     # --- the event loop thread --------------------------------------------------------------
 
@@ -217,6 +275,8 @@ class LoadBalancer:
         self.requests.append(record)
         if response.status < 400:
             self._answered[record["unit"]] += 1
+        else:
+            self.failed += 1
         return response
 
     def answered(self, unit: str) -> int:
@@ -267,10 +327,17 @@ class LoadBalancer:
         assert self._session is not None
         body = await request.read()
         headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_HEADERS}
+        headers.update(self.headers)
+        path = request.path_qs
+        if self.strip_prefix and path.startswith(self.strip_prefix):
+            path = path[len(self.strip_prefix) :]
         tried: set[int] = set()
         error = "no live inference server"
         attempts = 0
+        wait_s: float | None = None
         for attempt in range(self.max_retries + 1):
+            if attempt:
+                await asyncio.sleep(self._backoff(attempt, tried, wait_s))
             index = await self._acquire(tried)
             if index is None:
                 break
@@ -282,18 +349,20 @@ class LoadBalancer:
             record.update(server=index, sent=time.monotonic())
             upstream = self.upstreams[index]
             upstream.requests += 1
+            wait_s = None
             try:
                 async with self._session.request(
                     request.method,
-                    upstream.url + request.path_qs,
+                    upstream.url + path,
                     headers=headers,
                     data=body,
                     allow_redirects=False,
                 ) as answer:
-                    if answer.status >= 500:
+                    if answer.status in RETRIED or answer.status >= 500:
                         text = (await answer.text(errors="replace"))[:300]
                         error = f"server {index} answered {answer.status}: {text}"
                         upstream.failures += 1
+                        wait_s = retry_after_s(answer.headers.get("Retry-After"))
                         continue
                     return await self._relay(request, answer)
             except (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError) as err:
@@ -306,13 +375,40 @@ class LoadBalancer:
         log.error(message)
         return web.json_response({"error": {"message": message, "type": "balancer"}}, status=502)
 
+    def _backoff(self, attempt: int, tried: set[int], retry_after: float | None) -> float:
+        """Seconds to wait before retry `attempt`: the server's Retry-After; else, once every
+        live server was tried, exponential backoff with jitter; else none (another server
+        takes it at once)."""
+        if retry_after is not None:
+            return min(retry_after, self.max_backoff_s)
+        if not self.backoff_s or any(
+            i not in tried for i, u in enumerate(self.upstreams) if u.alive()
+        ):
+            return 0.0
+        rounds = max(0, attempt - len(self.upstreams))
+        return min(self.backoff_s * 2**rounds, self.max_backoff_s) * random.uniform(0.5, 1.0)  # noqa: S311
+
+    def _count_usage(self, body: bytes, encoding: str | None) -> None:
+        if encoding not in (None, "identity"):
+            return
+        try:
+            usage = json.loads(body).get("usage") or {}
+        except (ValueError, AttributeError):
+            return
+        for key in ("prompt_tokens", "completion_tokens"):
+            if isinstance(usage.get(key), int):
+                self.usage[key] += usage[key]
+
     async def _relay(
         self, request: web.Request, answer: aiohttp.ClientResponse
     ) -> web.StreamResponse:
         headers = {k: v for k, v in answer.headers.items() if k.lower() not in HOP_HEADERS}
         if not answer.content_type.startswith("text/event-stream"):
             # Read it all first: a server dying mid-body is then retried like any failure.
-            return web.Response(status=answer.status, body=await answer.read(), headers=headers)
+            body = await answer.read()
+            if answer.status == 200 and answer.content_type == "application/json":
+                self._count_usage(body, answer.headers.get("Content-Encoding"))
+            return web.Response(status=answer.status, body=body, headers=headers)
         response = web.StreamResponse(status=answer.status, headers=headers)
         await response.prepare(request)
         try:

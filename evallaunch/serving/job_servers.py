@@ -16,7 +16,6 @@ the block runs with the request unchanged and starts nothing.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import os
 import shlex
@@ -68,10 +67,14 @@ VLLM_SERVE_COMMAND = (
 
 @dataclasses.dataclass(frozen=True)
 class Serving:
-    """The servers of a running job: how many started, and each unit's answered requests."""
+    """The servers of a running job: how many started, each unit's answered requests, and
+    the endpoint's record when the job uses a server it did not start."""
 
     started: int = 0
     answered: Callable[[str], int] | None = None
+    #: model.endpoint's record for results.json (evallaunch.serving.endpoint), filled in
+    #: with the counts as the job's block ends.
+    endpoint: dict[str, Any] | None = None
 
 
 @contextmanager
@@ -82,14 +85,19 @@ def inference_servers(
     or vLLM replicas: `evallaunch.job.engines.uses_servers`) and yield (`request` with
     `base_url` set, the servers); otherwise yield (`request`, Serving())."""
     from evallaunch.job.engines import uses_servers
+    from evallaunch.serving.endpoint import endpoint_balancer, endpoint_of
 
+    log_dir = Path(request.work_dir) / "backend" / "servers"
+    if endpoint_of(cfg) is not None:
+        with endpoint_balancer(cfg, request, log_dir) as (request, balancer, record):
+            yield request, Serving(0, balancer.answered, record)
+        return
     if not uses_servers(cfg.backend.get("model_type"), request.engine, units_in_flight):
         yield request, Serving()
         return
     from evallaunch.serving.balancer import LoadBalancer
 
     settings = server_settings(cfg)
-    log_dir = Path(request.work_dir) / "backend" / "servers"
     servers = build_servers(settings, request, log_dir)
     pool = ServerPool(servers, settings.health_path, float(settings.startup_timeout_s))
     engine = request.engine
@@ -240,7 +248,6 @@ def _gpu_slices(count: int, per_server: int) -> list[str]:
 def _record(log_dir: Path, servers: list[Server], balancer: Any) -> None:
     stats = balancer.stats()
     for server, entry in zip(servers, stats["servers"], strict=True):
-        entry.update(command=shlex.join(server.argv), ready_after_s=server.ready_after_s)
         log.info(
             "Server %d: %d request(s), %d failed, ready after %ss",
             server.index,
@@ -248,13 +255,8 @@ def _record(log_dir: Path, servers: list[Server], balancer: Any) -> None:
             entry["failures"],
             server.ready_after_s,
         )
-    try:
-        log_dir.mkdir(parents=True, exist_ok=True)
-        (log_dir / "balancer.json").write_text(json.dumps(stats, indent=2) + "\n")
-        lines = [json.dumps(record) for record in balancer.requests]
-        (log_dir / "requests.jsonl").write_text("".join(line + "\n" for line in lines))
-    except OSError as err:
-        log.warning("Could not write the balancer's records to %s: %s", log_dir, err)
+    facts = [{"command": shlex.join(s.argv), "ready_after_s": s.ready_after_s} for s in servers]
+    balancer.write_records(log_dir, facts)
 
 
 def find_vllm_python() -> str | None:
