@@ -374,3 +374,38 @@ def test_endpoint_settings_are_checked_before_anything_runs(
     cfg = compose_config([*args, "model.endpoint.url=http://h:8000/v1", *overrides])
     with pytest.raises(EvallaunchError, match=message.replace("(", r"\(")):
         validate_job(cfg)
+
+
+def test_diff_shows_when_the_served_model_changed(tmp_path: Path) -> None:
+    from evallaunch.collect.compare import diff_runs
+
+    runs = []
+    for version in ("0.11.0", "0.12.0"):
+        run = tmp_path / version
+        run.mkdir()
+        endpoint = {
+            "url": "http://h:8000/v1",
+            "served_model": "m",
+            "reported": {"id": "m", "server_version": version},
+            "usage": {"prompt_tokens": len(version)},  # how much, not what: not a setting
+        }
+        (run / "results.json").write_text(json.dumps({"endpoint": endpoint, "seed": 1}))
+        runs.append(run)
+    assert diff_runs(*runs) == [("endpoint.reported.server_version", "0.11.0", "0.12.0")]
+
+
+def test_the_plan_and_the_launcher_give_an_endpoint_job_no_gpu() -> None:
+    from evallaunch.launching.specs import job_resources
+    from evallaunch.planning.plan_table import format_plan_table
+    from evallaunch.planning.sweep_configs import plan_sweep
+
+    args = ["model=endpoint", *RUN[:1], "backend=lmeval_server", "paths.data_dir=x"]
+    args += ["model.endpoint.url=http://h:8000/v1", "cluster=slurm_h100_example"]
+    rows = plan_sweep(args, multirun=False)
+    assert rows == [("smollm2-135m-instruct@main math_500", None)]
+    table = format_plan_table(rows)
+    assert "endpoint" in table.splitlines()[2] and "no GPU" in table
+    cfg = compose_config(args, return_hydra_config=True)
+    params = {"gpus_per_node": 8, "timeout_min": 60}
+    hardware = {"gpu_memory_gb": 80, "gpus_per_node": 8}
+    assert job_resources(cfg, params, hardware) == {"timeout_min": 60}

@@ -21,7 +21,11 @@ ALPHA = 0.05
 # config.yaml sections and keys that cannot change the numbers.
 _CONFIG_IGNORED = {"paths", "launch", "experiment_name", "verbose", "hydra", "parallelism"}
 # Labels, not settings: the checkpoint itself shows in name_or_path / revision.
-_KEYS_IGNORED = {"model.name", "model.params_b", "model.step", "model.tokens_trained"}
+_KEYS_IGNORED = {"model.name", "model.params_b", "model.step", "model.tokens_trained"} | {
+    # How fast an endpoint is asked, not what answers.
+    f"model.endpoint.{key}"
+    for key in ("api_key_env", "max_in_flight", "max_retries", "retry_backoff_s", "max_backoff_s")
+}
 
 
 @dataclass(frozen=True)
@@ -246,6 +250,12 @@ def _settings(job_dir: Path) -> dict[str, Any]:
                 "benchmark": results.get("benchmark", {}),
                 "backend": results.get("backend", {}),
                 "generation": results.get("generation", {}),
+                # A served model: what the server said it serves (its version, its root).
+                "endpoint": {
+                    k: v
+                    for k, v in (results.get("endpoint") or {}).items()
+                    if k in ("url", "served_model", "reported", "samples_as")
+                },
             }
         )
     )
@@ -258,7 +268,7 @@ def _settings(job_dir: Path) -> dict[str, Any]:
 def diff_runs(run1: Path, run2: Path) -> list[tuple[str, Any, Any]]:
     """Settings that differ between two job directories and can move the numbers.
 
-    Reads results.json (packages, data sha256, generation, seed, model, backend) and the
+    Reads results.json (packages, data sha256, generation, seed, model, backend, endpoint) and the
     resolved config.yaml (prompt template and other benchmark settings, model options).
     """
     first, second = _settings(run1), _settings(run2)

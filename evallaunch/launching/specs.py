@@ -134,6 +134,10 @@ def job_resources(
 ) -> dict[str, Any]:
     """Resources of one job: the launcher's settings, refined by the planner on GPU clusters."""
     resources = base_resources(params)
+    from evallaunch.serving.endpoint import endpoint_of
+
+    if endpoint_of(cfg) is not None:  # a server someone else runs: no GPU here
+        return {k: v for k, v in resources.items() if k != "gpus_per_node"}
     if (
         float(hardware.get("gpu_memory_gb") or 0) <= 0
         or int(hardware.get("gpus_per_node") or 0) <= 0

@@ -113,15 +113,20 @@ def hardware_of(cfg: DictConfig) -> dict[str, Any]:
     return {str(k): v for k, v in container.items()}
 
 
-def plan_sweep(overrides: Sequence[str], multirun: bool) -> list[tuple[str, Plan]]:
-    """(job label, plan) for every job the overrides describe."""
+def plan_sweep(overrides: Sequence[str], multirun: bool) -> list[tuple[str, Plan | None]]:
+    """(job label, plan) for every job the overrides describe; None for a job that sends
+    its requests to a server someone else runs (model.endpoint), which needs no GPU."""
     from evallaunch.planning.job_plan import plan_for_config
+    from evallaunch.serving.endpoint import endpoint_of
 
     jobs = expand_sweep(overrides) if multirun else [list(overrides)]
     composer = SweepComposer()
-    rows = []
+    rows: list[tuple[str, Plan | None]] = []
     for job in jobs:
         cfg, hardware = composer.compose(job)
         label = f"{cfg.model.name}@{cfg.model.version} {cfg.benchmark.name}"
+        if endpoint_of(cfg) is not None:
+            rows.append((label, None))
+            continue
         rows.append((label, plan_for_config(cfg, hardware)))  # type: ignore[arg-type]
     return rows
