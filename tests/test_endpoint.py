@@ -30,8 +30,9 @@ from evallaunch.compose import compose_config
 from evallaunch.errors import EvallaunchError
 from evallaunch.job.fingerprint import config_fingerprint
 from evallaunch.models.embedded import embedded_checkpoint
-from evallaunch.serving.balancer import LoadBalancer, retry_after_s
+from evallaunch.serving.balancer import LoadBalancer
 from evallaunch.serving.servers import HOST, Server, ServerPool, free_port
+from evallaunch.serving.upstream import retry_after_s
 from tests.conftest import SHARED_DATASETS
 
 KEY_ENV = "EVALLAUNCH_TEST_ENDPOINT_KEY"

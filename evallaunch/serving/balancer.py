@@ -15,14 +15,12 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import email.utils
 import json
 import logging
 import random
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,69 +29,12 @@ from aiohttp import web
 
 from evallaunch.files import atomic_open, write_json
 from evallaunch.serving.servers import HOST
+from evallaunch.serving.upstream import HOP_HEADERS, RETRIED, Upstream, retry_after_s, usage_of
 
 log = logging.getLogger(__name__)
 
 #: Request header naming the unit of work a request belongs to (recorded per request).
 UNIT_HEADER = "X-Evallaunch-Unit"
-
-# Headers that belong to one connection, not to the message (RFC 9110 7.6.1), plus the ones
-# aiohttp sets itself. Bodies pass through undecoded, so Content-Encoding stays.
-HOP_HEADERS = frozenset(
-    h.lower()
-    for h in (
-        "Connection",
-        "Keep-Alive",
-        "Proxy-Authenticate",
-        "Proxy-Authorization",
-        "TE",
-        "Trailer",
-        "Transfer-Encoding",
-        "Upgrade",
-        "Host",
-        "Content-Length",
-    )
-)
-
-
-#: Answers that are retried besides 5xx: 429 Too Many Requests.
-RETRIED = frozenset({429})
-
-
-def retry_after_s(value: str | None) -> float | None:
-    """Seconds a Retry-After header asks to wait (a number, or an HTTP date); None if none."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
-@dataclass
-class Upstream:
-    """One server behind the balancer, with its live counters."""
-
-    url: str
-    alive: Callable[[], bool] = lambda: True
-    active: int = 0
-    requests: int = 0
-    failures: int = 0
-    down_until: float = 0.0
-
-    def stats(self) -> dict[str, Any]:
-        return {
-            "url": self.url,
-            "alive": self.alive(),
-            "active": self.active,
-            "requests": self.requests,
-            "failures": self.failures,
-        }
 
 
 class LoadBalancer:
@@ -388,17 +329,6 @@ class LoadBalancer:
         rounds = max(0, attempt - len(self.upstreams))
         return min(self.backoff_s * 2**rounds, self.max_backoff_s) * random.uniform(0.5, 1.0)  # noqa: S311
 
-    def _count_usage(self, body: bytes, encoding: str | None) -> None:
-        if encoding not in (None, "identity"):
-            return
-        try:
-            usage = json.loads(body).get("usage") or {}
-        except (ValueError, AttributeError):
-            return
-        for key in ("prompt_tokens", "completion_tokens"):
-            if isinstance(usage.get(key), int):
-                self.usage[key] += usage[key]
-
     async def _relay(
         self, request: web.Request, answer: aiohttp.ClientResponse
     ) -> web.StreamResponse:
@@ -407,7 +337,8 @@ class LoadBalancer:
             # Read it all first: a server dying mid-body is then retried like any failure.
             body = await answer.read()
             if answer.status == 200 and answer.content_type == "application/json":
-                self._count_usage(body, answer.headers.get("Content-Encoding"))
+                for key, tokens in usage_of(body, answer.headers.get("Content-Encoding")).items():
+                    self.usage[key] += tokens
             return web.Response(status=answer.status, body=body, headers=headers)
         response = web.StreamResponse(status=answer.status, headers=headers)
         await response.prepare(request)
