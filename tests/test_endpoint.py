@@ -95,6 +95,8 @@ class Proxy:
                 return await self._answer(request, body, record)
             finally:
                 self.active -= 1
+        if request.path == "/version":  # as vLLM says which it is
+            return web.json_response({"version": "proxy-1"})
         return await self._answer(request, body, None)
 
     async def _answer(
@@ -236,6 +238,7 @@ def test_a_served_model_scores_as_in_house_through_429_and_500(
     endpoint = results["endpoint"]
     assert endpoint["failed"] == 0 and endpoint["retries"] == len(refused)
     assert endpoint["url"] == proxy.url and endpoint["samples_as"] == "seeded requests"
+    assert endpoint["reported"] == {"server_version": "proxy-1"}
     assert endpoint["usage"]["completion_tokens"] >= len(samples)
     assert endpoint["usage"]["prompt_tokens"] > endpoint["usage"]["completion_tokens"]
     assert results["engine_starts"] == 0  # nothing started: nothing to load
@@ -410,3 +413,17 @@ def test_the_plan_and_the_launcher_give_an_endpoint_job_no_gpu() -> None:
     params = {"gpus_per_node": 8, "timeout_min": 60}
     hardware = {"gpu_memory_gb": 80, "gpus_per_node": 8}
     assert job_resources(cfg, params, hardware) == {"timeout_min": 60}
+
+
+def test_samples_of_one_served_model_are_never_resumed_with_another(tmp_path: Path) -> None:
+    from evallaunch.backends.base import Completion
+    from evallaunch.job.ledger import SampleLedger
+
+    ledger = SampleLedger(tmp_path, "fp")
+    ledger.check_source({"id": "m", "server_version": "0.11.0"})  # recorded: nothing drawn yet
+    sample = Completion("p1", 0, "prompt", "text", "stop", 3)
+    ledger.record_unit("u1", [sample], {})
+    resumed = SampleLedger(tmp_path, "fp").load()
+    resumed.check_source({"id": "m", "server_version": "0.11.0"})
+    with pytest.raises(EvallaunchError, match="the served model changed"):
+        resumed.check_source({"id": "m", "server_version": "0.12.0"})

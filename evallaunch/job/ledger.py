@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from evallaunch.backends.base import Completion
+from evallaunch.errors import EvallaunchError
+from evallaunch.files import write_json
 from evallaunch.job.grading import Grade, SampleGrader
 
 log = logging.getLogger(__name__)
@@ -127,6 +129,26 @@ class SampleLedger:
             if grades:
                 self.grades[key] = grades[index]
         self.units[unit] = {"unit": unit, "samples": len(completions), "metrics": metrics}
+
+    def check_source(self, facts: dict[str, Any]) -> None:
+        """Refuse to add to samples that another model drew: `facts` (what a served model's
+        server reports of it) must equal those recorded with the ledger's samples, and are
+        recorded for the next run."""
+        if not facts:
+            return
+        path = self.path.with_suffix(".source.json")
+        try:
+            recorded = json.loads(path.read_text())
+        except (OSError, ValueError):
+            recorded = None
+        if self.samples and recorded is not None and recorded != facts:
+            raise EvallaunchError(
+                f"the endpoint now reports {facts}, and the {len(self.samples)} samples in "
+                f"{self.path} came from {recorded}: the served model changed",
+                hint="run again with sampling.resume=false to draw every sample afresh",
+            )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_json(path, facts)
 
     def _ends_with_newline(self) -> bool:
         with self.path.open("rb") as handle:

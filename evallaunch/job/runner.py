@@ -186,6 +186,8 @@ def _draw_samples(
         cfg.sampling.units_in_flight, cfg.backend.model_type, request.device, request.engine
     )
     with inference_servers(cfg, request, in_flight) as (request, serving):
+        if serving.endpoint is not None:
+            ledger.check_source(serving.endpoint["reported"])
         output, report = draw_samples(
             backend,
             request,
