@@ -34,6 +34,7 @@ TINY = ["benchmark.limit=3", "benchmark.n=1", "generation.max_new_tokens=48"]
 LONGEST_FIRST = [
     "ports",
     "test_resume",
+    "test_endpoint",
     "test_slurm",
     "test_vllm",
     "test_lighteval_tasks",

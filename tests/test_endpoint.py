@@ -189,6 +189,8 @@ def on_endpoint(proxy: Proxy, *args: str) -> list[str]:
         "backend=lmeval_server",
         f"model.endpoint.url={proxy.url}",
         f"model.endpoint.api_key_env={KEY_ENV}",
+        # The balancer (on base_port - 1) off evallaunch's default ports: no `ports` mark.
+        f"backend.server.base_port={free_port(0) + 1}",
         "model.endpoint.retry_backoff_s=0.05",
         *args,
     ]
@@ -220,7 +222,6 @@ def in_house(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
 
 
 @pytest.mark.slow
-@pytest.mark.ports
 def test_a_served_model_scores_as_in_house_through_429_and_500(
     proxy: Proxy, in_house: pd.DataFrame, tmp_path: Path
 ) -> None:
@@ -254,7 +255,6 @@ def test_a_served_model_scores_as_in_house_through_429_and_500(
 
 
 @pytest.mark.slow
-@pytest.mark.ports
 def test_failed_and_killed_runs_resume_without_asking_again(
     proxy: Proxy, in_house: pd.DataFrame, tmp_path: Path
 ) -> None:
