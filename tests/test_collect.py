@@ -745,3 +745,28 @@ def test_plots_skip_models_with_one_step(tmp_path: Path) -> None:
     )
     assert plots.learning_curves(frame, tmp_path) == []
     assert isinstance(collect([tmp_path], groups={}), Collection)
+
+
+def test_one_reader_of_a_job_directory_and_one_rule_for_finished(tmp_path: Path) -> None:
+    """Every reader (skipping finished work, status, collect, compare) goes through
+    evallaunch.job.record: finished = completed status, valid results, same fingerprint;
+    results.json from a newer evallaunch is refused, not misread."""
+    from evallaunch.collect.results_table import Skipped, load_job
+    from evallaunch.job.record import finished_results, read_job, read_results
+
+    job = make_job(tmp_path, [[True], [False]])
+    fingerprint = read_results(job)["config_fingerprint"]
+    assert finished_results(job, fingerprint) == read_results(job) == load_job(job)
+    assert finished_results(job, "another-fingerprint") is None
+    write_json(job / "status.json", {"status": "failed", "error": "boom"})
+    assert finished_results(job) is None and isinstance(load_job(job), Skipped)
+    write_json(job / "status.json", {"status": "completed"})
+
+    newer = {**read_results(job), "schema_version": 99}
+    write_json(job / "results.json", newer)
+    with pytest.raises(EvallaunchError, match="schema_version 99, newer than this evallaunch"):
+        read_results(job)
+    record = read_job(job)
+    assert not record.finished and "newer than this evallaunch reads" in str(record.problem)
+    skipped = load_job(job)
+    assert isinstance(skipped, Skipped) and "newer than this evallaunch" in skipped.reason

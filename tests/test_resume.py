@@ -21,7 +21,7 @@ import pytest
 
 from evallaunch.collect.results_table import Skipped, load_job
 from evallaunch.job.ledger import SampleLedger
-from evallaunch.job.results import recorded_state
+from evallaunch.job.record import recorded_state
 from tests.conftest import Evaluate, make_request
 
 pytestmark = pytest.mark.slow

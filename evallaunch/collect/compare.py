@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ import yaml
 
 from evallaunch.collect.results_table import load_job, scan
 from evallaunch.errors import EvallaunchError
+from evallaunch.job.record import read_results
 from evallaunch.job.results import DETAILS_FILE, RESULTS_FILE
 
 ALPHA = 0.05
@@ -232,10 +232,7 @@ def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
 
 
 def _settings(job_dir: Path) -> dict[str, Any]:
-    try:
-        results = json.loads((job_dir / RESULTS_FILE).read_text())
-    except (OSError, ValueError) as err:
-        raise EvallaunchError(f"cannot read {job_dir / RESULTS_FILE}: {err}") from None
+    results = read_results(job_dir)
     items: dict[str, Any] = {}
     config_path = job_dir / "config.yaml"
     if config_path.is_file():

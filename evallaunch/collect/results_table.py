@@ -5,7 +5,6 @@ One row per KEY. Merging keeps, per key, the row with the latest ``eval_date``.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -16,11 +15,10 @@ import pandas as pd
 
 from evallaunch.errors import EvallaunchError
 from evallaunch.files import atomic_open
+from evallaunch.job.record import read_job
 from evallaunch.job.results import (
     RESULTS_FILE,
     STATUS_FILE,
-    recorded_state,
-    validate_results,
 )
 
 KEY = ["model", "revision", "step", "benchmark", "metric", "variant", "backend"]
@@ -72,12 +70,11 @@ def _walk(name: str) -> bool:
 def load_job(job_dir: Path) -> dict[str, Any] | Skipped:
     """The results of a finished job directory, or why it cannot be used."""
     status_path, results_path = job_dir / STATUS_FILE, job_dir / RESULTS_FILE
+    record = read_job(job_dir)
     if status_path.is_file():
-        try:
-            status = json.loads(status_path.read_text())
-            state = recorded_state(status) if isinstance(status, dict) else None
-        except (OSError, ValueError) as err:
-            return Skipped(status_path, f"invalid JSON ({err})")
+        state, status = record.state, record.status
+        if state is None:
+            return Skipped(status_path, "invalid JSON")
         if state == "running" and not results_path.is_file():
             return Skipped(status_path, "job still running (no results.json yet)")
         if state == "died":
@@ -91,23 +88,11 @@ def load_job(job_dir: Path) -> dict[str, Any] | Skipped:
             return Skipped(status_path, f"job failed: {error[0][:160]}")
         if state != "completed":
             return Skipped(status_path, f"status is {state!r}, not 'completed'")
-    try:
-        data = json.loads(results_path.read_text())
-    except FileNotFoundError:
+    if not results_path.is_file():
         return Skipped(results_path, "missing although status.json says completed")
-    except (OSError, ValueError) as err:
-        return Skipped(results_path, f"invalid JSON ({err})")
-    problems = validate_results(data) or [
-        f"missing {part}.name"
-        for part in ("model", "benchmark", "backend")
-        if not data[part].get("name")
-    ]
-    if problems:
-        more = f" (+{len(problems) - 3} more)" if len(problems) > 3 else ""
-        return Skipped(results_path, "schema: " + "; ".join(problems[:3]) + more)
-    if data["status"] != "completed":
-        return Skipped(results_path, f"status is {data['status']!r}, not 'completed'")
-    return data
+    if record.results is None:
+        return Skipped(results_path, str(record.problem))
+    return record.results
 
 
 def scan(roots: Sequence[Path]) -> tuple[list[tuple[Path, dict[str, Any]]], list[Skipped]]:

@@ -13,7 +13,6 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from evallaunch.files import write_json
 from evallaunch.harness.outputs import HarnessRun, detail_rows, task_metrics
 from evallaunch.harness.selection import harness_of, job_task_index
 from evallaunch.harness.task_data import data_hash, require_mirrored
@@ -22,11 +21,11 @@ from evallaunch.job.fingerprint import config_fingerprint, fingerprint
 from evallaunch.job.generation_setup import model_record, prepare_generation, save_config
 from evallaunch.job.results import (
     DETAILS_FILE,
-    RESULTS_FILE,
     JobResults,
     package_versions,
     utc_now,
     write_details,
+    write_results,
 )
 from evallaunch.scoring.math_answers import strip_think
 from evallaunch.suites import suite_record
@@ -132,9 +131,7 @@ def evaluate_harness_task(
         metrics=run.metrics.get(bench.task, {}),
     )
     write_details(job_dir / DETAILS_FILE, run.rows, DETAIL_EXTRAS)
-    data = job.to_dict()
-    write_json(job_dir / RESULTS_FILE, data)
-    return data
+    return write_results(job_dir, job)
 
 
 def _run_lm_eval(cfg: DictConfig, backend: Any, request: Any, inputs: HarnessInputs) -> HarnessRun:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -164,6 +163,12 @@ def write_outcome(job_dir: Path, results: JobResults, rows: list[dict[str, Any]]
     content."""
     write_details(job_dir / DETAILS_FILE, rows)
     results.grade(rows)
+    return write_results(job_dir, results)
+
+
+def write_results(job_dir: Path, results: JobResults) -> dict[str, Any]:
+    """Write results.json (atomically: the one writer of it); return its content. Readers
+    go through evallaunch.job.record."""
     data = results.to_dict()
     write_json(job_dir / RESULTS_FILE, data)
     return data
@@ -217,21 +222,3 @@ def validate_results(data: Any) -> list[str]:
 def _names(kind: type | tuple[type, ...]) -> str:
     kinds = kind if isinstance(kind, tuple) else (kind,)
     return " or ".join(k.__name__ for k in kinds)
-
-
-def recorded_state(status: dict[str, Any]) -> str:
-    """The state status.json records, with `running` turned into `died` when the job's
-    process is gone from this host (killed with SIGKILL, or the machine lost power)."""
-    import socket
-
-    state = str(status.get("status"))
-    pid = status.get("pid")
-    if state != "running" or not isinstance(pid, int) or status.get("host") != socket.gethostname():
-        return state
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return "died"
-    except PermissionError:  # alive, under another user
-        return state
-    return state

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
@@ -17,12 +16,14 @@ from evallaunch import __version__
 from evallaunch.backends.base import Backend, BackendOutput, GenerationRequest
 from evallaunch.benchmarks.mirror import load_problems
 from evallaunch.benchmarks.problem import Problem
+from evallaunch.errors import EvallaunchError
 from evallaunch.files import apply_umask, write_json
 from evallaunch.job.engines import estimated_hours, resolve_units_in_flight
 from evallaunch.job.fingerprint import config_fingerprint
 from evallaunch.job.generation_setup import model_record, prepare_generation, save_config
 from evallaunch.job.grading import SampleGrader, detail_rows
 from evallaunch.job.ledger import LEDGER_DIR, SampleLedger
+from evallaunch.job.record import read_results
 from evallaunch.job.results import (
     DETAILS_FILE,
     RESULTS_FILE,
@@ -107,8 +108,8 @@ def archive_previous(job_dir: Path) -> Path | None:
     if not previous.is_file():
         return None
     try:
-        stamp = str(json.loads(previous.read_text()).get("finished_at", ""))
-    except (OSError, ValueError):
+        stamp = str(read_results(job_dir).get("finished_at", ""))
+    except EvallaunchError:
         stamp = ""
     archive = job_dir / "history" / (stamp.replace(":", "-") or f"unknown-{time.time_ns()}")
     archive.mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from evallaunch.errors import EvallaunchError
-from evallaunch.job.results import RESULTS_FILE, STATUS_FILE, recorded_state
+from evallaunch.job.record import recorded_state
+from evallaunch.job.results import RESULTS_FILE, STATUS_FILE
 from evallaunch.job.sampling import PROGRESS_FILE, describe_progress, read_progress
 from evallaunch.launching.sweep_record import state_counts
 

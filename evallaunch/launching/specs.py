@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -13,7 +12,7 @@ from omegaconf import DictConfig
 
 from evallaunch.benchmarks.mirror import mirror_file, sha256_of
 from evallaunch.job.fingerprint import config_fingerprint
-from evallaunch.job.results import RESULTS_FILE, STATUS_FILE, validate_results
+from evallaunch.job.record import finished_results
 
 log = logging.getLogger(__name__)
 
@@ -86,21 +85,6 @@ def compose_job(hydra_context: Any, sweep_config: DictConfig, overrides: list[st
 
 def job_dir_of(cfg: DictConfig) -> Path:
     return Path(str(cfg.hydra.sweep.dir)) / str(cfg.hydra.sweep.subdir)
-
-
-def finished_results(job_dir: Path, fingerprint: str | None = None) -> dict[str, Any] | None:
-    """The results in `job_dir` if they are complete and valid (and carry `fingerprint`,
-    when given), else None."""
-    try:
-        results = json.loads((job_dir / RESULTS_FILE).read_text())
-        status = json.loads((job_dir / STATUS_FILE).read_text())
-    except (OSError, ValueError):
-        return None
-    if validate_results(results) or status.get("status") != "completed":
-        return None
-    if fingerprint is not None and results.get("config_fingerprint") != fingerprint:
-        return None
-    return dict(results)
 
 
 def is_finished(job_dir: Path, fingerprint: str) -> bool:

@@ -12,11 +12,9 @@ from typing import Any
 
 from evallaunch.errors import EvallaunchError
 from evallaunch.files import write_json
+from evallaunch.job.record import read_job
 from evallaunch.job.results import (
-    RESULTS_FILE,
     STATUS_FILE,
-    recorded_state,
-    validate_results,
 )
 
 RECORD = Path(".evallaunch") / "sweep.json"
@@ -101,17 +99,10 @@ def expand_array_ids(job_id: str) -> list[str]:
 
 def job_state(job: dict[str, Any], states: dict[str, str]) -> str:
     """completed / failed from the job's own files first, else the scheduler's state."""
-    job_dir = Path(job["job_dir"])
-    try:
-        status = recorded_state(json.loads((job_dir / STATUS_FILE).read_text()))
-    except (OSError, ValueError, AttributeError):
-        status = None
+    record = read_job(Path(job["job_dir"]))
+    status = record.state
     if status == "completed":
-        try:
-            results = json.loads((job_dir / RESULTS_FILE).read_text())
-        except (OSError, ValueError):
-            return "failed"
-        return "completed" if not validate_results(results) else "failed"
+        return "completed" if record.finished else "failed"
     scheduler = states.get(job.get("slurm_job_id") or "", "")
     if scheduler.startswith("cancelled"):
         return "cancelled"
