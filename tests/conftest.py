@@ -1,21 +1,18 @@
-"""Shared fixtures: the repository's shared benchmark data and a helper to run evaluate."""
+"""Shared fixtures (the shared benchmark data, a mirror, running evaluate) and how the
+suite is spread over pytest-xdist workers; shared helpers are in tests/helpers.py."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from evallaunch.backends.base import GenerationRequest
 from tests.cli_forks import run_forked
-
-REPO = Path(__file__).resolve().parents[1]
-SHARED_DATASETS = REPO.parent / "shared" / "datasets"
+from tests.helpers import SHARED_DATASETS, Evaluate
 
 # Under pytest-xdist each worker's jobs get a core of their own: the embedded model runs as
 # fast on one thread as on two, and the torch (OpenMP) threads of two workers' jobs spinning
@@ -25,9 +22,6 @@ if worker := os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ.setdefault("MKL_NUM_THREADS", "1")
     core = int(worker.removeprefix("gw")) % (os.cpu_count() or 1)
     os.environ.setdefault("VLLM_CPU_OMP_THREADS_BIND", str(core))
-
-# Small enough for a 2-core CPU: a few problems, a few dozen tokens.
-TINY = ["benchmark.limit=3", "benchmark.n=1", "generation.max_new_tokens=48"]
 
 
 # The slow files, longest first: under pytest-xdist they start first and the rest fill in.
@@ -79,9 +73,6 @@ def shared_datasets() -> Path:
     return SHARED_DATASETS
 
 
-Evaluate = Callable[..., subprocess.CompletedProcess[str]]
-
-
 @pytest.fixture
 def mirror(tmp_path: Path, shared_datasets: Path) -> Path:
     """A mirror of the test's own holding GSM8K (for harness tasks) and MATH-500."""
@@ -125,27 +116,3 @@ def evaluate(tmp_path: Path, shared_datasets: Path) -> Evaluate:
         return proc
 
     return run
-
-
-def make_request(work_dir: Path, **changes: Any) -> GenerationRequest:
-    """A generation request with small CPU settings; `changes` set any field."""
-    fields: dict[str, Any] = {
-        "benchmark": "math_500",
-        "problems": [],
-        "problems_file": work_dir / "test.jsonl",
-        "model_path": "m",
-        "revision": None,
-        "dtype": "float32",
-        "device": "cpu",
-        "chat_template": True,
-        "system_prompt": None,
-        "max_model_length": None,
-        "trust_remote_code": False,
-        "n": 1,
-        "temperature": 0.6,
-        "top_p": 0.95,
-        "max_new_tokens": 8,
-        "seed": 1234,
-        "work_dir": work_dir,
-    }
-    return GenerationRequest(**{**fields, **changes})

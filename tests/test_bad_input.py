@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli_forks import run_forked
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 TABLE = REPO / "docs" / "bad-inputs.md"
 

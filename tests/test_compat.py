@@ -27,7 +27,7 @@ from evallaunch.compat import lm_eval as lm_eval_compat
 from evallaunch.compat import math_verify as math_verify_compat
 from evallaunch.compat import submitit as submitit_compat
 from evallaunch.errors import EvallaunchError
-from tests.conftest import REPO, make_request
+from tests.helpers import REPO, make_request
 
 EMBEDDED = "embedded:smollm2-135m-instruct"
 VLLM_PYTHON = REPO / ".venv-vllm" / "bin" / "python"

@@ -33,7 +33,7 @@ from evallaunch.models.embedded import embedded_checkpoint
 from evallaunch.serving.balancer import LoadBalancer
 from evallaunch.serving.servers import HOST, Server, ServerPool, free_port
 from evallaunch.serving.upstream import retry_after_s
-from tests.conftest import SHARED_DATASETS
+from tests.helpers import SHARED_DATASETS, job_dir
 
 KEY_ENV = "EVALLAUNCH_TEST_ENDPOINT_KEY"
 KEY = "sk-test-" + secrets.token_hex(16)
@@ -203,12 +203,8 @@ def finish(job: subprocess.Popen[str], root: Path, ok: bool = True) -> None:
         raise AssertionError(f"evaluate ended with {job.returncode}:\n{log}")
 
 
-def job_dir(root: Path, backend: str) -> Path:
-    return root / "outputs" / "default" / "smollm2-135m-instruct" / "main" / "math_500" / backend
-
-
 def outcome(root: Path, backend: str) -> tuple[dict[str, Any], pd.DataFrame]:
-    folder = job_dir(root, backend)
+    folder = job_dir(root / "outputs", backend=backend)
     results = json.loads((folder / "results.json").read_text())
     return results, pd.read_parquet(folder / "details.parquet")[COLUMNS]
 
@@ -260,14 +256,16 @@ def test_failed_and_killed_runs_resume_without_asking_again(
 ) -> None:
     """An endpoint that goes down fails the job (the samples it answered are kept); a rerun
     asks only for the rest, and a run killed mid-way resumes the same way."""
-    ledger = job_dir(tmp_path, "lmeval_server") / "ledger"
+    ledger = job_dir(tmp_path / "outputs", backend="lmeval_server") / "ledger"
     proxy.hold_after = proxy.forwarded + 2  # two problems answered, then the endpoint fails
     job = evaluate(tmp_path, *on_endpoint(proxy, "model.endpoint.max_retries=2"))
     wait_for(lambda: recorded(ledger) == 2 or job.poll() is not None)
     proxy.mode = "down"
     proxy.release()
     finish(job, tmp_path, ok=False)
-    status = json.loads((job_dir(tmp_path, "lmeval_server") / "status.json").read_text())
+    status = json.loads(
+        (job_dir(tmp_path / "outputs", backend="lmeval_server") / "status.json").read_text()
+    )
     assert status["status"] == "failed" and "request(s) to" in status["error"]
     assert "run the same command again" in status["error"]
 

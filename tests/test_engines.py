@@ -25,7 +25,7 @@ from evallaunch.job.engines import EngineSettings, resolve_problems_per_unit
 from evallaunch.job.grading import SampleGrader
 from evallaunch.job.ledger import SampleLedger
 from evallaunch.job.sampling import draw_samples
-from tests.conftest import Evaluate, make_request
+from tests.helpers import Evaluate, job_dir, make_request
 
 PROBLEMS = [Problem(f"p{i}", f"What is {i} + {i}?", str(2 * i)) for i in range(6)]
 
@@ -267,10 +267,6 @@ GREEDY = [
 ]
 
 
-def job_dir(root: Path) -> Path:
-    return root / "outputs" / "default" / "smollm2-135m-instruct" / "main" / "math_500"
-
-
 @pytest.mark.ports
 @pytest.mark.slow
 def test_overlapping_units_keep_the_server_busy(evaluate: Evaluate, tmp_path: Path) -> None:
@@ -281,7 +277,7 @@ def test_overlapping_units_keep_the_server_busy(evaluate: Evaluate, tmp_path: Pa
     # Long enough answers that the next unit's request is prepared while one is generated.
     longer = "generation.max_new_tokens=48"
     evaluate(*GREEDY, longer, "sampling.units_in_flight=2")
-    folder = job_dir(tmp_path) / "lmeval_server"
+    folder = job_dir(tmp_path / "outputs", backend="lmeval_server")
     results = json.loads((folder / "results.json").read_text())
     assert results["sampling"]["units"] == 4
     assert results["engine_starts"] == 1 and results["engine"]["units_in_flight"] == 2

@@ -15,7 +15,7 @@ import pytest
 
 from evallaunch.job.results import DETAIL_COLUMNS, validate_results
 from evallaunch.scoring.registry import score_batch
-from tests.conftest import Evaluate
+from tests.helpers import Evaluate, job_dir
 from tests.tiny_mirror import TINY_MIRROR, write_tiny_mirror
 
 pytestmark = pytest.mark.slow
@@ -46,10 +46,6 @@ def run_evaluate(
     proc = subprocess.run(command, cwd=root, capture_output=True, text=True, env=env, umask=umask)
     assert proc.returncode == 0, f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     return proc
-
-
-def job_dir(root: Path, benchmark: str = "math_500", backend: str = "lighteval") -> Path:
-    return root / "outputs" / "default" / "smollm2-135m-instruct" / "main" / benchmark / backend
 
 
 def check_job(directory: Path) -> dict:
@@ -97,7 +93,7 @@ def sweep(tmp_path_factory: pytest.TempPathFactory, shared_datasets: Path) -> Sw
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_real_run_on_math_500(sweep: Sweep, backend: str) -> None:
-    directory = job_dir(sweep.root, backend=backend)
+    directory = job_dir(sweep.root / "outputs", backend=backend)
     results = check_job(directory)
     assert results["backend"]["name"] == backend
     assert results["num_problems"] == 2
@@ -126,7 +122,7 @@ def _first_lines(count: int) -> list[str]:
 
 def test_multirun_makes_one_job_dir_per_benchmark(sweep: Sweep) -> None:
     for benchmark, backend in EVERY_JOB:
-        results = check_job(job_dir(sweep.root, benchmark=benchmark, backend=backend))
+        results = check_job(job_dir(sweep.root / "outputs", benchmark=benchmark, backend=backend))
         assert results["benchmark"]["name"] == benchmark
         assert results["backend"]["name"] == backend
 
@@ -134,7 +130,7 @@ def test_multirun_makes_one_job_dir_per_benchmark(sweep: Sweep) -> None:
 @pytest.mark.parametrize(("benchmark", "backend"), EVERY_JOB)
 def test_n_samples_are_n_different_samples(sweep: Sweep, benchmark: str, backend: str) -> None:
     """Every benchmark runs on both backends; n=2 really draws two different samples."""
-    directory = job_dir(sweep.root, benchmark=benchmark, backend=backend)
+    directory = job_dir(sweep.root / "outputs", benchmark=benchmark, backend=backend)
     results = check_job(directory)
     assert results["num_samples"] == 2 and "pass@2" in results["metrics"]
     details = pd.read_parquet(directory / "details.parquet")
@@ -172,7 +168,7 @@ def test_the_backend_s_own_pass_at_1_is_evallaunch_s_grading(
     harness does not apply evallaunch's rule that a cut-off completion is wrong), on
     completions of which some are right and some wrong, so that a scoring broken on either
     side (all wrong, all right, another sample's gold) shows."""
-    directory = job_dir(tiny.root, benchmark=benchmark, backend=backend)
+    directory = job_dir(tiny.root / "outputs", benchmark=benchmark, backend=backend)
     results = check_job(directory)
     details = pd.read_parquet(directory / "details.parquet")
     assert details["correct"].any() and not details["correct"].all(), details["completion"]
@@ -213,7 +209,7 @@ def test_the_results_show_the_first_answers_beside_the_gold_ones(tiny: Sweep) ->
     """After the metrics, each job prints its first problems' extracted answers next to
     the gold ones (what the pipeline did, even when the model gets nothing right), and a run
     of the embedded model says it is a plumbing check."""
-    details = pd.read_parquet(job_dir(tiny.root, backend="lmeval") / "details.parquet")
+    details = pd.read_parquet(job_dir(tiny.root / "outputs", backend="lmeval") / "details.parquet")
     lines = tiny.terminal.splitlines()
     for row in details[details["sample_index"] == 0].head(5).itertuples():
         answer = "(none found)" if pd.isna(row.extracted_answer) else row.extracted_answer
@@ -233,7 +229,7 @@ def test_each_job_says_what_it_will_generate_before_the_model_loads(tiny: Sweep)
 def test_rerun_keeps_the_previous_results(evaluate: Evaluate, tmp_path: Path) -> None:
     args = ("benchmark.limit=1", "benchmark.n=1", "generation.max_new_tokens=8")
     evaluate(*args)
-    directory = job_dir(tmp_path)
+    directory = job_dir(tmp_path / "outputs")
     first = json.loads((directory / "results.json").read_text())
     evaluate(*args, "generation.seed=7")
     second = json.loads((directory / "results.json").read_text())

@@ -18,8 +18,8 @@ import pytest
 from evallaunch.collect.compare import compare_jobs
 from evallaunch.harness.outputs import detail_rows, task_metrics
 from evallaunch.job.results import validate_results
-from tests.conftest import REPO
 from tests.harness_jobs import evaluate, mean_by, run
+from tests.helpers import REPO
 
 USER_TASKS = REPO / "tests" / "data" / "lmeval_tasks"
 # Few tokens and documents: minutes on 2 cores.

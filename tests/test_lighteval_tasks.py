@@ -20,8 +20,8 @@ from evallaunch.errors import EvallaunchError
 from evallaunch.harness.lighteval_job import gen_parameters, task_metrics
 from evallaunch.harness.lighteval_tasks import with_supersets
 from evallaunch.job.results import validate_results
-from tests.conftest import REPO
 from tests.harness_jobs import evaluate, mean_by, run
+from tests.helpers import REPO
 
 CUSTOM_TASKS = REPO / "tests" / "data" / "lighteval_tasks" / "el_light.py"
 SMALL = ["backend=lighteval", "backend.batch_size=4", "benchmark.limit=3"]

@@ -13,7 +13,7 @@ from evallaunch.job.engines import estimated_hours
 from evallaunch.job.summary import run_plan_lines
 from evallaunch.planning.job_plan import plan_for_config
 from evallaunch.planning.sweep_configs import expand_sweep, hardware_of, plan_sweep
-from tests.conftest import make_request
+from tests.helpers import make_request
 
 SWEEP = [
     "cluster=slurm_h100_example",

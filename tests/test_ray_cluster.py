@@ -23,7 +23,7 @@ from evallaunch.serving.ray_cluster import (
     require_ray,
 )
 from evallaunch.serving.servers import Server
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 RAY_PYTHON = REPO / ".venv-vllm" / "bin" / "python"
 

@@ -22,7 +22,7 @@ import pytest
 from evallaunch.collect.results_table import Skipped, load_job
 from evallaunch.job.ledger import SampleLedger
 from evallaunch.job.record import recorded_state
-from tests.conftest import Evaluate, make_request
+from tests.helpers import Evaluate, job_dir, make_request
 
 pytestmark = pytest.mark.slow
 
@@ -34,10 +34,6 @@ UNITS = [
     "sampling.samples_per_unit=1",
 ]
 TOTAL = 4  # samples = units
-
-
-def job_dir(root: Path, backend: str) -> Path:
-    return root / "default" / "smollm2-135m-instruct" / "main" / "math_500" / backend
 
 
 def outcome(directory: Path) -> tuple[dict, dict[tuple[str, int], str]]:
@@ -87,7 +83,7 @@ def kill_at_random_point(
     units plus a random delay; return how many samples its ledger kept."""
     rng = random.Random(seed)
     units_first, delay = rng.randint(1, TOTAL - 1), rng.uniform(0.0, 1.5)
-    directory = job_dir(root, backend)
+    directory = job_dir(root, backend=backend)
     proc = start(root, shared, backend)
     try:
         deadline = time.monotonic() + 600
@@ -124,7 +120,7 @@ def test_rerun_after_sigkill_equals_an_uninterrupted_run(
     SIGKILL lands between units and inside one, SIGTERM once, and one rerun changes the
     batch size.)"""
     evaluate(f"backend={backend}", *UNITS)
-    reference, reference_completions = outcome(job_dir(tmp_path / "outputs", backend))
+    reference, reference_completions = outcome(job_dir(tmp_path / "outputs", backend=backend))
     assert reference["sampling"]["samples_generated"] == TOTAL
     assert len(set(reference_completions.values())) > 1  # the units draw different samples
 
@@ -137,7 +133,7 @@ def test_rerun_after_sigkill_equals_an_uninterrupted_run(
         # How the work is batched is no part of a sample's key: one rerun changes it.
         rerun = start(root, shared_datasets, backend, *(["backend.batch_size=2"] * (seed == 2)))
         assert rerun.wait(timeout=600) == 0
-        results, completions = outcome(job_dir(root, backend))
+        results, completions = outcome(job_dir(root, backend=backend))
         assert results["sampling"]["samples_reused"] == kept
         assert results["sampling"]["samples_generated"] == TOTAL - kept
         assert completions == reference_completions
@@ -155,7 +151,7 @@ def test_a_finished_job_is_reused_and_launch_force_draws_afresh(
     instead of replaying the old samples."""
     args = ["backend=lmeval", "benchmark.limit=1", "benchmark.n=1", "generation.max_new_tokens=8"]
     evaluate(*args)
-    directory = job_dir(tmp_path / "outputs", "lmeval")
+    directory = job_dir(tmp_path / "outputs", backend="lmeval")
     first = (directory / "results.json").read_text()
     again = evaluate(*args, forked=True)
     assert "already holds this job's results" in again.stdout

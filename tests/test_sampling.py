@@ -20,7 +20,7 @@ from evallaunch.job.ledger import SampleLedger
 from evallaunch.job.stopping import is_settled, neyman_scale, neyman_target, wilson_width
 from evallaunch.job.units import unit_seed
 from evallaunch.scoring.metrics import summarize
-from tests.conftest import Evaluate, make_request
+from tests.helpers import Evaluate, make_request
 
 
 def completion(problem: str, index: int) -> Completion:

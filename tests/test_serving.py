@@ -38,7 +38,7 @@ from evallaunch.models.embedded import embedded_checkpoint
 from evallaunch.serving.balancer import LoadBalancer
 from evallaunch.serving.job_servers import build_servers, server_settings
 from evallaunch.serving.servers import Server, ServerPool, free_port
-from tests.conftest import REPO, Evaluate, make_request
+from tests.helpers import REPO, Evaluate, job_dir, make_request
 
 EMBEDDED = "embedded:smollm2-135m-instruct"
 # Two problems, a few greedy tokens: enough to compare completions, cheap on 2 cores.
@@ -378,7 +378,9 @@ def test_job_whose_servers_never_become_healthy(evaluate: Evaluate, tmp_path: Pa
     assert "loading weights" in proc.stderr  # the log's tail follows as the hint
     assert time.monotonic() - started < 60
     assert not processes_with("sleep 987.25")
-    status = json.loads((job_dir(tmp_path, "lmeval_server") / "status.json").read_text())
+    status = json.loads(
+        (job_dir(tmp_path / "outputs", backend="lmeval_server") / "status.json").read_text()
+    )
     assert status["status"] == "failed" and "did not answer" in status["error"]
 
 
@@ -619,18 +621,14 @@ def finish(job: subprocess.Popen[str], root: Path) -> None:
         raise AssertionError(f"evaluate failed ({job.returncode}):\n{logs[-1].read_text()[-4000:]}")
 
 
-def job_dir(root: Path, backend: str) -> Path:
-    return root / "outputs" / "default" / "smollm2-135m-instruct" / "main" / "math_500" / backend
-
-
 def details(root: Path, backend: str) -> pd.DataFrame:
-    status = json.loads((job_dir(root, backend) / "status.json").read_text())
+    status = json.loads((job_dir(root / "outputs", backend=backend) / "status.json").read_text())
     assert status["status"] == "completed"
-    return pd.read_parquet(job_dir(root, backend) / "details.parquet")
+    return pd.read_parquet(job_dir(root / "outputs", backend=backend) / "details.parquet")
 
 
 def server_stats(root: Path, backend: str) -> dict[str, Any]:
-    stats = job_dir(root, backend) / "backend" / "servers" / "balancer.json"
+    stats = job_dir(root / "outputs", backend=backend) / "backend" / "servers" / "balancer.json"
     return dict(json.loads(stats.read_text()))
 
 
@@ -671,7 +669,7 @@ def test_lighteval_server_survives_a_killed_server_and_agrees(
     in_process: Path, shared_datasets: Path, tmp_path: Path
 ) -> None:
     job = evaluate_job(tmp_path, shared_datasets, "backend=lighteval_server", *GREEDY)
-    logs = job_dir(tmp_path, "lighteval_server") / "backend" / "servers"
+    logs = job_dir(tmp_path / "outputs", backend="lighteval_server") / "backend" / "servers"
     killed = None
     while killed is None and job.poll() is None:  # kill the first server that gets a request
         for log in sorted(logs.glob("server-*.log")):
@@ -703,7 +701,9 @@ def test_lighteval_server_survives_a_killed_server_and_agrees(
 
 def _lighteval_cut_prompts(root: Path) -> bool:
     """Whether lighteval's in-process details report prompt tokens cut off."""
-    backend_dir = job_dir(root, "lighteval") / "backend"  # units/<unit>/backend/details/
+    backend_dir = (
+        job_dir(root / "outputs", backend="lighteval") / "backend"
+    )  # units/<unit>/backend/details/
     files = [f for f in backend_dir.rglob("*.parquet") if "details" in f.parts]
     assert files
     responses = pd.read_parquet(files[0])["model_response"]

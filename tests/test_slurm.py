@@ -21,7 +21,7 @@ import pytest
 from evallaunch.job.ledger import SampleLedger
 from evallaunch.job.results import validate_results
 from evallaunch.launching.sweep_record import IN_FLIGHT, append_jobs
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 # Runs the entrypoint with Hydra's per-job composition and evallaunch's fingerprint wrapped
 # to count their calls per job (by the overrides), printed as JSON at exit.

@@ -24,7 +24,7 @@ import pandas as pd
 import pytest
 
 from evallaunch.job.ledger import SampleLedger
-from tests.conftest import REPO
+from tests.helpers import REPO, job_dir
 
 pytestmark = [pytest.mark.slow, pytest.mark.vllm]
 
@@ -86,10 +86,6 @@ def run(python: Path | str, root: Path, data: Path, *args: str) -> subprocess.Co
     return proc
 
 
-def job_dir(root: Path, backend: str) -> Path:
-    return root / "default" / "smollm2-135m-instruct" / "main" / "math_500" / backend
-
-
 def completions(directory: Path) -> dict[tuple[str, int], str]:
     details = pd.read_parquet(directory / "details.parquet")
     return {(r.problem_id, int(r.sample_index)): r.completion for r in details.itertuples()}
@@ -126,7 +122,7 @@ def test_two_replicas_start_two_engines_for_a_job_of_many_units(
         "parallelism.max_num_seqs=1",
         *ENGINE_ARGS,
     )
-    folder = job_dir(root, "lighteval")
+    folder = job_dir(root, backend="lighteval")
     results = json.loads((folder / "results.json").read_text())
     assert results["sampling"]["units"] == UNITS
     assert results["engine_starts"] == 2 == results["engine"]["servers"]
@@ -169,7 +165,7 @@ def in_process(
 def test_the_harness_vllm_model_loads_once_for_every_unit(in_process: Path, backend: str) -> None:
     """One engine for the job's 4 units, with the plan's settings, and n=2 distinct samples
     (the first of these tests waits for the `in_process` runs)."""
-    folder = job_dir(in_process, backend)
+    folder = job_dir(in_process, backend=backend)
     results = json.loads((folder / "results.json").read_text())
     assert results["sampling"]["units"] == UNITS and results["engine_starts"] == 1
     assert results["engine"]["servers"] == 0  # in-process: no servers
@@ -189,7 +185,7 @@ def test_a_killed_in_process_vllm_job_resumes_to_the_same_samples(
     (Over a minute: the killed run and the rerun each start a vLLM engine.)"""
     root = tmp_path / "outputs"
     args = ["backend=lmeval", *IN_PROCESS, *ENGINE_ARGS]
-    folder = job_dir(root, "lmeval")
+    folder = job_dir(root, backend="lmeval")
     job = subprocess.Popen(
         command(vllm_python, root, shared_datasets, *args),
         cwd=tmp_path,
@@ -213,7 +209,7 @@ def test_a_killed_in_process_vllm_job_resumes_to_the_same_samples(
     results = json.loads((folder / "results.json").read_text())
     assert results["sampling"]["samples_reused"] >= kept
     assert results["sampling"]["samples_generated"] == UNITS - results["sampling"]["samples_reused"]
-    assert completions(folder) == completions(job_dir(in_process, "lmeval"))
+    assert completions(folder) == completions(job_dir(in_process, backend="lmeval"))
 
 
 def test_engine_arguments_are_checked_against_vllm_s_own(

@@ -16,7 +16,7 @@ from evallaunch.backends.base import GenerationRequest
 from evallaunch.backends.lighteval_models import vllm_model_config
 from evallaunch.backends.lmeval_backend import vllm_model_args
 from evallaunch.job.engines import EngineSettings
-from tests.conftest import TINY, Evaluate, make_request
+from tests.helpers import TINY, Evaluate, make_request
 
 
 def request(tmp_path: Path) -> GenerationRequest:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from evallaunch.planning.planner import Plan
 
 _HEADER = "job|GPUs|nodes|TP|DP|PP|weights GB/GPU|KV GB/GPU|max seqs|est. hours|time limit"
 
 
-def format_plan_table(rows: list[tuple[str, Plan | None]]) -> str:
+def format_plan_table(rows: Sequence[tuple[str, Plan | None]]) -> str:
     """A fixed-width table of plans, one row per job, ending with the total GPU-hours (a
     job without a plan sends its requests to a model.endpoint: no GPU)."""
     table = [_HEADER.split("|")]
