@@ -14,6 +14,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from evallaunch.files import write_json
+from evallaunch.harness.code_tasks import code_execution
 from evallaunch.harness.outputs import HarnessRun, detail_rows, task_metrics
 from evallaunch.harness.selection import harness_of, job_task_index
 from evallaunch.harness.task_data import data_hash, require_mirrored
@@ -83,6 +84,7 @@ def evaluate_harness_task(
 
         gen_parameters(bench.gen_kwargs)  # bad settings fail before the model loads
     inputs = harness_inputs(cfg)
+    code = code_execution(cfg, inputs.index)  # before the model loads
     backend, request = prepare_generation(cfg, job_dir, [])
     backend.prepare(request)
     log.info("Harness task %s: %s", bench.task, ", ".join(inputs.index.tasks_of(bench.task)))
@@ -107,6 +109,7 @@ def evaluate_harness_task(
             "scorer": "harness",
             "chat_template": bool(cfg.model.chat_template),
             "strip_think": bool(bench.strip_think),
+            "code_execution": code,
         },
         backend={"name": backend.name, "model_type": backend.model_type},
         engine={
@@ -153,14 +156,19 @@ def _simple_evaluate(
     import lm_eval
     from lm_eval.tasks import TaskManager
 
-    from evallaunch.compat.lm_eval import quiet_git_probe, redirected_task_datasets
+    from evallaunch.compat.lm_eval import (
+        quiet_git_probe,
+        redirected_task_datasets,
+        sandboxed_code_eval,
+    )
 
     quiet_git_probe()
     bench, seed = cfg.benchmark, cfg.generation.seed
     if bench.strip_think:
         lm.generate_until = _stripping(lm.generate_until)
     dirs = inputs.index.yaml_dirs(bench.task)
-    with redirected_task_datasets(lambda path, name: inputs.files.get((path, name))):
+    mirrored = redirected_task_datasets(lambda path, name: inputs.files.get((path, name)))
+    with mirrored, sandboxed_code_eval():
         return dict(
             lm_eval.simple_evaluate(
                 model=lm,
@@ -177,6 +185,7 @@ def _simple_evaluate(
                 numpy_random_seed=seed,
                 torch_random_seed=seed,
                 fewshot_random_seed=seed,
+                confirm_run_unsafe_code=bool(bench.allow_code_execution),  # in the sandbox
             )
         )
 
