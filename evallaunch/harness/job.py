@@ -14,7 +14,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from evallaunch.files import write_json
-from evallaunch.harness.code_tasks import code_execution
+from evallaunch.harness.code_tasks import code_execution, require_consent
 from evallaunch.harness.outputs import HarnessRun, detail_rows, task_metrics
 from evallaunch.harness.selection import harness_of, job_task_index
 from evallaunch.harness.task_data import data_hash, require_mirrored
@@ -53,9 +53,10 @@ class HarnessInputs:
 def harness_inputs(cfg: DictConfig) -> HarnessInputs:
     """The inputs of the job `cfg` (a task whose data is not mirrored fails here); the
     fingerprint covers the data and the definition, so a task changed upstream is not
-    skipped as done."""
+    skipped as done. A task that runs the model's programs fails here without consent."""
     bench = cfg.benchmark
     index = job_task_index(cfg)
+    require_consent(cfg, index)
     files = require_mirrored(cfg.paths.data_dir, bench.task, index.hub_datasets(bench.task))
     data, definition = data_hash(files), index.definition_hash(bench.task)
     identity = fingerprint({"data": data, "definition": definition})
@@ -84,7 +85,7 @@ def evaluate_harness_task(
 
         gen_parameters(bench.gen_kwargs)  # bad settings fail before the model loads
     inputs = harness_inputs(cfg)
-    code = code_execution(cfg, inputs.index)  # before the model loads
+    code = code_execution(cfg, inputs.index)  # the sandbox, before the model loads
     backend, request = prepare_generation(cfg, job_dir, [])
     backend.prepare(request)
     log.info("Harness task %s: %s", bench.task, ", ".join(inputs.index.tasks_of(bench.task)))

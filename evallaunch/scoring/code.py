@@ -18,11 +18,22 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from evallaunch.scoring.code_eval import ALLOW_UNSANDBOXED_ENV, no_sandbox_error, unsandboxed_allowed
+from evallaunch.scoring.code_eval import (
+    ALLOW_UNSANDBOXED_ENV,
+    no_sandbox_error,
+    unsandboxed_allowed,
+)
 from evallaunch.scoring.math_answers import MathScore, strip_think
 from evallaunch.scoring.sandbox import SandboxLimits, execute
 
-__all__ = ["ALLOW_UNSANDBOXED_ENV", "RunResult", "SandboxLimits", "TestCase", "extract_code", "outputs_match"]
+__all__ = [
+    "ALLOW_UNSANDBOXED_ENV",
+    "RunResult",
+    "SandboxLimits",
+    "TestCase",
+    "extract_code",
+    "outputs_match",
+]
 __all__ += ["parse_sample_tests", "run_program", "score_code", "score_code_batch"]
 __all__ += ["tests_from_json", "tests_to_json"]
 

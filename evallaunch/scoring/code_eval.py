@@ -71,10 +71,10 @@ out.write(result)
 """
 # The os functions the reliability guard of code_eval (and OpenAI's human-eval) disables.
 _GUARDED_OS = (
-    "kill system putenv remove removedirs rmdir fchdir setuid fork forkpty killpg rename "
-    "renames truncate replace unlink fchmod fchown chmod chown chroot lchflags lchmod lchown "
-    "getcwd chdir"
-).split()
+    *("kill", "system", "putenv", "remove", "removedirs", "rmdir", "fchdir", "setuid", "fork"),
+    *("forkpty", "killpg", "rename", "renames", "truncate", "replace", "unlink", "fchmod"),
+    *("fchown", "chmod", "chown", "chroot", "lchflags", "lchmod", "lchown", "getcwd", "chdir"),
+)
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,7 @@ def check_program(program: str, timeout: float = DEFAULT_TIMEOUT_S) -> CodeCheck
     Raises:
         EvallaunchError: If no sandbox works here and EVALLAUNCH_ALLOW_UNSANDBOXED is unset.
     """
-    checker = _CHECKER % {"os": tuple(_GUARDED_OS), "timeout": float(timeout)}
+    checker = _CHECKER % {"os": _GUARDED_OS, "timeout": float(timeout)}
     limits = SandboxLimits(cpu_seconds=timeout + 1, wall_seconds=timeout + 2)
     allowed = unsandboxed_allowed()
     run = execute(checker, program, limits, allow_unsandboxed=allowed)
@@ -139,7 +139,9 @@ def code_eval_pass_at_k(total: list[int], correct: list[int], ks: list[int]) -> 
     unbiased estimate per problem averaged over problems."""
     counts = np.array(total)
     return {
-        f"pass@{k}": np.array([pass_at_k(n, c, k) for n, c in zip(total, correct)]).mean()
+        f"pass@{k}": np.array(
+            [pass_at_k(n, c, k) for n, c in zip(total, correct, strict=True)]
+        ).mean()
         for k in ks
         if (counts >= k).all()
     }
@@ -167,7 +169,7 @@ class SandboxedCodeEval:
         ks = [k] if isinstance(k, int) else list(k)
         jobs = [
             (task_id, completion_id, f"{candidate}\n{test}")
-            for task_id, (candidates, test) in enumerate(zip(predictions, references))
+            for task_id, (candidates, test) in enumerate(zip(predictions, references, strict=True))
             for completion_id, candidate in enumerate(candidates)
         ]
         if unsandboxed_allowed():
@@ -176,7 +178,7 @@ class SandboxedCodeEval:
         with ThreadPoolExecutor(max_workers=workers) as pool:
             checks = list(pool.map(lambda job: check_program(job[2], timeout), jobs))
         results: dict[int, list[tuple[int, dict[str, Any]]]] = {}
-        for (task_id, completion_id, _), check in zip(jobs, checks):
+        for (task_id, completion_id, _), check in zip(jobs, checks, strict=True):
             record = {"task_id": task_id, "passed": check.passed, "result": check.result}
             record["completion_id"] = completion_id
             results.setdefault(task_id, []).append((completion_id, record))
