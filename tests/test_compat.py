@@ -55,6 +55,10 @@ PATCHES: dict[str, tuple[str, Callable[[], Any]]] = {
     "lighteval pipeline": ("lighteval", lighteval_compat.offline_pipeline_class),
     "lighteval job model": ("lighteval", lambda: lighteval_compat.model_for_the_whole_job(object)),
     "lighteval task modules": ("lighteval", lighteval_compat.task_modules),
+    "lighteval lcb checks": (
+        "lighteval",
+        lambda: lighteval_compat.sandboxed_codegen_checks().__enter__(),
+    ),
     "lm-eval server client": ("lm-eval", lambda: lm_eval_compat.server_client_class(True, {}, 0)),
     "lm-eval seeded vLLM": ("lm-eval", lm_eval_compat.vllm_with_seeded_repeats_class),
     "lm-eval git probe": ("lm-eval", lm_eval_compat.quiet_git_probe),

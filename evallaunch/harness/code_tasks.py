@@ -17,11 +17,17 @@ log = logging.getLogger(__name__)
 SWITCH = "benchmark.allow_code_execution"
 
 
+# lighteval's task module whose checks run in the sandbox
+# (evallaunch.compat.lighteval.sandboxed_codegen_checks): LiveCodeBench's.
+LIGHTEVAL_SANDBOXED_MODULE = "lighteval.tasks.tasks.lcb.main"
+
+
 def sandboxed_tasks(index: TaskIndex, tasks: list[str]) -> list[str]:
     """Those of `tasks` whose programs run in evallaunch's sandbox: lm-eval's tasks that
-    check them with `code_eval` (evallaunch.compat.lm_eval.sandboxed_code_eval)."""
-    if index.harness != "lm-eval":
-        return []
+    check them with `code_eval` (evallaunch.compat.lm_eval.sandboxed_code_eval), and
+    lighteval's LiveCodeBench tasks."""
+    if index.harness == "lighteval":
+        return [t for t in tasks if index.entries[t].get("module") == LIGHTEVAL_SANDBOXED_MODULE]
     return [
         task
         for task in tasks
@@ -57,7 +63,8 @@ def require_consent(cfg: DictConfig, index: TaskIndex) -> list[str]:
         raise EvallaunchError(
             f"benchmark.task={task} is refused: {index.harness} runs the programs of "
             f"{', '.join(outside)} its own way, outside evallaunch's sandbox",
-            hint=f"the sandboxed code tasks: lm-eval's humaneval* and mbpp*; set "
+            hint=f"the sandboxed code tasks: lm-eval's humaneval* and mbpp*, lighteval's "
+            f"lcb:codegeneration*; set "
             f"{ALLOW_UNSANDBOXED_ENV}=1 to run these unsandboxed, at your own risk",
         )
     return tasks

@@ -134,6 +134,19 @@ def check_program(program: str, timeout: float = DEFAULT_TIMEOUT_S) -> CodeCheck
     return CodeCheck(run.stdout == "passed", run.stdout or "failed: no result")
 
 
+def sandboxed_output(program: str, stdin: str, limits: SandboxLimits) -> str | None:
+    """What a trusted checker `program` prints in the sandbox, reading `stdin` (the
+    untrusted program comes that way); None when it did not exit normally.
+
+    Raises:
+        EvallaunchError: If no sandbox works here and EVALLAUNCH_ALLOW_UNSANDBOXED is unset.
+    """
+    run = execute(program, stdin, limits, allow_unsandboxed=unsandboxed_allowed())
+    if run is None:
+        raise no_sandbox_error("run the model's programs")
+    return run.stdout if run.status == "exited" else None
+
+
 def code_eval_pass_at_k(total: list[int], correct: list[int], ks: list[int]) -> dict[str, Any]:
     """`code_eval`'s pass@k: each k for which every problem has at least k samples, the
     unbiased estimate per problem averaged over problems."""
