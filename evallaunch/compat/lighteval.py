@@ -1,5 +1,6 @@
 """lighteval 0.13: its vLLM model on the installed vLLM, its engine arguments, a pipeline
-that loads only evallaunch's task, and models that live for a whole job."""
+that loads only evallaunch's task, models that live for a whole job, and its LiveCodeBench
+checks run in evallaunch's sandbox."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import collections
 import contextlib
 import importlib
 import importlib.util
+import json
 import sys
 import types
 from collections.abc import Callable, Iterator
@@ -216,3 +218,56 @@ def model_for_the_whole_job(model_class: type) -> type:
 
     JobModel.__name__ = f"Job{model_class.__name__}"
     return JobModel
+
+
+# Runs lighteval's own `run_test` on one program in the sandbox: its module's source comes
+# on stdin with the sample and the program (numpy and tqdm, which `run_test` does not use,
+# stand-ins: the sandbox's Python has only the standard library).
+_LCB_CHECKER = """\
+import json, os, sys, types
+payload = json.loads(sys.stdin.read())
+for name in ("numpy", "tqdm"):
+    sys.modules[name] = types.ModuleType(name)
+    sys.modules[name].__getattr__ = lambda attribute: type(attribute, (), {})
+out = os.fdopen(os.dup(1), "w")
+module = types.ModuleType("lcb_codegen_metrics")
+sys.modules[module.__name__] = module
+exec(compile(payload["source"], "codegen_metrics.py", "exec"), module.__dict__)
+result = module.run_test(payload["sample"], test=payload["generation"], timeout=payload["timeout"])
+out.write(json.dumps(list(result)))
+out.flush()
+"""
+
+
+@contextlib.contextmanager
+def sandboxed_codegen_checks() -> Iterator[None]:
+    """While open, lighteval's LiveCodeBench metric (`lcb:codegeneration*`) checks each
+    program with its own `run_test` (its reliability guard, timeouts and output
+    comparison) run in evallaunch's sandbox, not in a child of this process; a program
+    the sandbox stops counts as lighteval counts one its global timeout stops (every test -1).
+
+    Relies on `lighteval.tasks.tasks.lcb.codegen_metrics.check_correctness(sample,
+    generation, timeout)` being what its metric calls per program (in this process or a
+    forked worker), returning `run_test(sample, test=generation, timeout=timeout)`'s list,
+    and on `run_test` needing only the standard library."""
+    check_version("lighteval")
+    from lighteval.tasks.tasks.lcb import codegen_metrics
+
+    from evallaunch.scoring.code_eval import SandboxLimits, sandboxed_output
+
+    source = Path(str(codegen_metrics.__file__)).read_text()
+    original = codegen_metrics.check_correctness
+
+    def check_correctness(sample: dict[str, str], generation: str, timeout: int) -> list[Any]:
+        tests = len(json.loads(sample["input_output"])["inputs"])
+        wall = (timeout + 1) * tests + 5  # lighteval's global timeout
+        payload = {"source": source, "sample": sample, "generation": generation}
+        limits = SandboxLimits(cpu_seconds=wall, wall_seconds=wall, memory_mb=1024)
+        output = sandboxed_output(_LCB_CHECKER, json.dumps({**payload, "timeout": timeout}), limits)
+        return json.loads(output) if output else [-1] * tests
+
+    codegen_metrics.check_correctness = check_correctness
+    try:
+        yield
+    finally:
+        codegen_metrics.check_correctness = original

@@ -125,6 +125,8 @@ def task_entries(include_path: str | None, include_defaults: bool = True) -> lis
                 "templates": _row_templates(cfg),
                 "version": (cfg.get("metadata") or {}).get("version"),
                 "has_data_files": bool((cfg.get("dataset_kwargs") or {}).get("data_files")),
+                # the task runs the model's programs (lm-eval's `unsafe_code`)
+                "runs_code": bool(cfg.get("unsafe_code")),
             }
         )
     return records
@@ -211,3 +213,32 @@ def quiet_git_probe() -> None:
 
     get_git_commit_hash._evallaunch_quiet = True  # type: ignore[attr-defined]
     evaluator.get_git_commit_hash = get_git_commit_hash
+
+
+@contextlib.contextmanager
+def sandboxed_code_eval() -> Iterator[None]:
+    """While open, `evaluate.load("code_eval")` gives evallaunch's `SandboxedCodeEval`
+    (the same `compute`, every program run in evallaunch's sandbox) instead of fetching
+    Hugging Face's metric from the Hub and running the programs with `exec` in this process;
+    any other metric loads as before.
+
+    Relies on lm-eval's code tasks (humaneval*, mbpp*) calling `evaluate.load("code_eval")`
+    in their `utils` module, which lm-eval imports while it builds the task, and calling
+    `compute(references=..., predictions=..., k=...)` on the result."""
+    check_version("lm-eval")
+    import evaluate
+
+    from evallaunch.scoring.code_eval import SandboxedCodeEval
+
+    original = evaluate.load
+
+    def load(path: str, *args: Any, **kwargs: Any) -> Any:
+        if path == "code_eval":
+            return SandboxedCodeEval()
+        return original(path, *args, **kwargs)
+
+    evaluate.load = load
+    try:
+        yield
+    finally:
+        evaluate.load = original

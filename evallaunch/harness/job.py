@@ -13,6 +13,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from evallaunch.harness.code_tasks import code_execution, require_consent
 from evallaunch.harness.outputs import HarnessRun, detail_rows, task_metrics
 from evallaunch.harness.selection import harness_of, job_task_index
 from evallaunch.harness.task_data import data_hash, require_mirrored
@@ -51,9 +52,10 @@ class HarnessInputs:
 def harness_inputs(cfg: DictConfig) -> HarnessInputs:
     """The inputs of the job `cfg` (a task whose data is not mirrored fails here); the
     fingerprint covers the data and the definition, so a task changed upstream is not
-    skipped as done."""
+    skipped as done. A task that runs the model's programs fails here without consent."""
     bench = cfg.benchmark
     index = job_task_index(cfg)
+    require_consent(cfg, index)
     files = require_mirrored(cfg.paths.data_dir, bench.task, index.hub_datasets(bench.task))
     data, definition = data_hash(files), index.definition_hash(bench.task)
     identity = fingerprint({"data": data, "definition": definition})
@@ -82,6 +84,7 @@ def evaluate_harness_task(
 
         gen_parameters(bench.gen_kwargs)  # bad settings fail before the model loads
     inputs = harness_inputs(cfg)
+    code = code_execution(cfg, inputs.index)  # the sandbox, before the model loads
     backend, request = prepare_generation(cfg, job_dir, [])
     backend.prepare(request)
     log.info("Harness task %s: %s", bench.task, ", ".join(inputs.index.tasks_of(bench.task)))
@@ -106,6 +109,7 @@ def evaluate_harness_task(
             "scorer": "harness",
             "chat_template": bool(cfg.model.chat_template),
             "strip_think": bool(bench.strip_think),
+            "code_execution": code,
         },
         backend={"name": backend.name, "model_type": backend.model_type},
         engine={
@@ -151,14 +155,19 @@ def _simple_evaluate(
     import lm_eval
     from lm_eval.tasks import TaskManager
 
-    from evallaunch.compat.lm_eval import quiet_git_probe, redirected_task_datasets
+    from evallaunch.compat.lm_eval import (
+        quiet_git_probe,
+        redirected_task_datasets,
+        sandboxed_code_eval,
+    )
 
     quiet_git_probe()
     bench, seed = cfg.benchmark, cfg.generation.seed
     if bench.strip_think:
         lm.generate_until = _stripping(lm.generate_until)
     dirs = inputs.index.yaml_dirs(bench.task)
-    with redirected_task_datasets(lambda path, name: inputs.files.get((path, name))):
+    mirrored = redirected_task_datasets(lambda path, name: inputs.files.get((path, name)))
+    with mirrored, sandboxed_code_eval():
         return dict(
             lm_eval.simple_evaluate(
                 model=lm,
@@ -175,6 +184,7 @@ def _simple_evaluate(
                 numpy_random_seed=seed,
                 torch_random_seed=seed,
                 fewshot_random_seed=seed,
+                confirm_run_unsafe_code=bool(bench.allow_code_execution),  # in the sandbox
             )
         )
 

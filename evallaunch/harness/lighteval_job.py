@@ -4,6 +4,7 @@ results and per-sample details in evallaunch's schema."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import re
@@ -46,7 +47,7 @@ def run_lighteval(
     from lighteval.logging.evaluation_tracker import EvaluationTracker
     from lighteval.pipeline import ParallelismManager, PipelineParameters
 
-    from evallaunch.compat.lighteval import offline_pipeline_class
+    from evallaunch.compat.lighteval import offline_pipeline_class, sandboxed_codegen_checks
 
     bench = cfg.benchmark
     generation = gen_parameters(bench.gen_kwargs)
@@ -80,7 +81,8 @@ def run_lighteval(
         ),
         model=model,
     )
-    pipeline.evaluate()
+    with sandboxed_codegen_checks() if inputs.index.code_tasks(bench.task) else _nothing():
+        pipeline.evaluate()
     pipeline.save_and_push_results()
     details = {_task_of(key): rows for key, rows in pipeline.get_details().items()}
     rows = detail_rows(details, model.prompt_manager)
@@ -98,6 +100,10 @@ def run_lighteval(
         for task, values in metrics.items()
     }
     return HarnessRun(metrics, tasks, rows, backend.engine_starts)
+
+
+def _nothing() -> contextlib.AbstractContextManager[None]:
+    return contextlib.nullcontext()
 
 
 def _task_of(key: str) -> str:

@@ -48,7 +48,13 @@ def config_record(config: Any, module: str, source: str) -> dict[str, Any]:
         "templates": [],  # lighteval's prompts are Python functions
         "version": config.version,
         "has_data_files": False,
+        "runs_code": any(_runs_code(metric) for metric in config.metrics or ()),
     }
+
+
+def _runs_code(metric: Any) -> bool:
+    """Whether a lighteval metric runs the model's programs (LiveCodeBench's `codegen_*`)."""
+    return "codegen" in str(getattr(metric, "metric_name", metric))
 
 
 def with_supersets(records: list[dict[str, Any]]) -> list[dict[str, Any]]:

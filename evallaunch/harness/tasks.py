@@ -18,7 +18,7 @@ from evallaunch.errors import EvallaunchError
 
 # dataset_path values that name a local file format, not a Hub dataset.
 # The format of the cached index (evallaunch.compat.lm_eval.task_entries' records).
-INDEX_FORMAT = 3
+INDEX_FORMAT = 4
 LOCAL_BUILDERS = frozenset({"json", "csv", "parquet", "text", "arrow", "pandas"})
 
 
@@ -92,6 +92,10 @@ class TaskIndex:
                 seen[member] = self.entries[member]
                 todo.extend(self.entries[member]["members"])
         return list(seen.values())
+
+    def code_tasks(self, name: str) -> list[str]:
+        """The tasks of `name` whose metrics run the model's programs."""
+        return [task for task in self.tasks_of(name) if self.entries[task].get("runs_code")]
 
     def hub_datasets(self, name: str) -> list[tuple[str, str | None]]:
         """The Hub datasets (path, config name) the tasks of `name` read, in order."""

@@ -57,7 +57,10 @@ def config_fingerprint(cfg: DictConfig, data_sha256: str) -> str:
     return fingerprint(
         {
             "model": model,
-            "benchmark": part(cfg.benchmark),
+            # consent to run code changes no number (and older results stay reusable)
+            "benchmark": {
+                k: v for k, v in part(cfg.benchmark).items() if k != "allow_code_execution"
+            },
             "generation": part(cfg.generation),
             "backend": {"name": backend["name"], "model_type": backend["model_type"]},
             "model_args": model_args,

@@ -18,15 +18,25 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from evallaunch.errors import EvallaunchError
+from evallaunch.scoring.code_eval import (
+    ALLOW_UNSANDBOXED_ENV,
+    no_sandbox_error,
+    unsandboxed_allowed,
+)
 from evallaunch.scoring.math_answers import MathScore, strip_think
 from evallaunch.scoring.sandbox import SandboxLimits, execute
 
-__all__ = ["RunResult", "SandboxLimits", "TestCase", "extract_code", "outputs_match"]
+__all__ = [
+    "ALLOW_UNSANDBOXED_ENV",
+    "RunResult",
+    "SandboxLimits",
+    "TestCase",
+    "extract_code",
+    "outputs_match",
+]
 __all__ += ["parse_sample_tests", "run_program", "score_code", "score_code_batch"]
 __all__ += ["tests_from_json", "tests_to_json"]
 
-ALLOW_UNSANDBOXED_ENV = "EVALLAUNCH_ALLOW_UNSANDBOXED"
 _HEADER_RE = re.compile(r"^Sample (Input|Output) (\d+)[ \t]*\n\n", re.MULTILINE)
 # An explanation right after an empty sample output ("There may be no sequences to print.").
 _PROSE_RE = re.compile(r"[A-Z]\S*(?: \S+){3,}\.$")
@@ -222,10 +232,6 @@ def _summary(code: str) -> str:
     return f"<{len(code.splitlines())} lines sha1:{digest}>"
 
 
-def _allow_unsandboxed() -> bool:
-    return os.environ.get(ALLOW_UNSANDBOXED_ENV, "").strip().lower() in {"1", "true", "yes"}
-
-
 def score_code(completion: str, gold: str) -> MathScore:
     """Scores a code completion by running its program on the problem's tests.
 
@@ -247,12 +253,9 @@ def score_code(completion: str, gold: str) -> MathScore:
         return MathScore(None, False)
     if not tests:
         return MathScore(_summary(code), False)
-    result = run_program(code, tests, allow_unsandboxed=_allow_unsandboxed())
+    result = run_program(code, tests, allow_unsandboxed=unsandboxed_allowed())
     if result.status == "sandbox_unavailable":
-        raise EvallaunchError(
-            "cannot score code: no sandbox (`unshare` network/mount/pid namespaces) here",
-            hint=f"set {ALLOW_UNSANDBOXED_ENV}=1 to run model programs with rlimits only",
-        )
+        raise no_sandbox_error("score code")
     return MathScore(_summary(code), result.passed)
 
 
