@@ -123,4 +123,4 @@ def test_plan_lists_every_member_of_a_suite() -> None:
     )  # fmt: skip
     names = [label.split()[-1] for label, _ in rows]
     assert names == ["aime24", "math_500", "gpqa_diamond", "gsm8k"]
-    assert all(plan.total_gpus >= 1 for _, plan in rows)
+    assert all(plan is not None and plan.total_gpus >= 1 for _, plan in rows)

@@ -47,6 +47,7 @@ class PlanRequest:
     gpu_memory_utilization: float = 0.9
     total_gpus: int | None = None
     mean_new_tokens: int | None = None  # expected completion length (None: a share of the cap)
+    max_num_seqs: int | None = None  # the engines' slots as given (None: planned)
     kv_cache_dtype: str = "auto"  # parallelism.engine_args.kv_cache_dtype
     draft_params: int = 0  # a speculative draft model's parameters (split over the TP ranks)
     notes: tuple[str, ...] = ()  # caveats of the request, passed on to the plan

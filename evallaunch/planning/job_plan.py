@@ -64,6 +64,7 @@ def plan_request(cfg: DictConfig, facts: ModelFacts) -> PlanRequest:
         data_parallel_size=par.data_parallel_size,
         pipeline_parallel_size=par.pipeline_parallel_size,
         gpu_memory_utilization=float(par.gpu_memory_utilization),
+        max_num_seqs=par.get("max_num_seqs"),
         mean_new_tokens=int(mean_new) if mean_new else None,
         kv_cache_dtype=str(engine_args.get("kv_cache_dtype") or "auto"),
         draft_params=draft_params,

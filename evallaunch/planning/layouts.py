@@ -149,7 +149,7 @@ def _candidate(
     tokens = expected_new_tokens(req.mean_new_tokens, req.max_new_tokens)
     held = kv_slots(lay.kv_tokens, tokens)
     slots = min(max(engine_slots(lay.kv_tokens, tokens), lay.fit), MAX_ENGINE_SLOTS)
-    slots = max(1, min(slots, req.concurrent_sequences))
+    slots = req.max_num_seqs or max(1, min(slots, req.concurrent_sequences))
     requests = req.num_prompts * req.samples_per_prompt
     estimate = estimate_job(replica, dp, slots, lay.kv_tokens, requests, tokens, req.max_new_tokens)
     return Candidate(lay, dp, slots, held, estimate)

@@ -139,8 +139,9 @@ def _from_hub(repo_id: str, revision: str, label: str, offline: bool) -> ModelFa
         carried = known_architecture(repo_id)
         if carried is None:
             return _facts_from_name(repo_id, label, why)
-        note = f"{why}: architecture from {carried['source']} (carried in evallaunch)"
-        return _facts_from_config(carried["config"], KNOWN_ARCHITECTURES, label, None, note)
+        carried_note = f"{why}: architecture from {carried['source']} (carried in evallaunch)"
+        config = carried["config"]
+        return _facts_from_config(config, KNOWN_ARCHITECTURES, label, None, carried_note)
     config = _read_config(config_file)
     try:
         exact, note = index_count(get(INDEX_FILE), config)

@@ -2,22 +2,23 @@
 
 Per GPU (GB = 1e9 bytes): usable = gpu_memory_gb x gpu_memory_utilization - reserve, reserve =
 2 GB (CUDA context, NCCL, CUDA graphs) + 2% of gpu_memory_gb (activation peak), so 80 GB at 0.9
-leaves 68.4 GB; weights = num_params x dtype bytes / (tp x pp); KV per token = 2 x ceil(layers /
-pp) x ceil(kv_heads / tp) x head_dim x KV bytes (the kv_cache_dtype's: fp8 1, else the
+leaves 68.4 GB; weights = num_params x dtype bytes / (tp x pp); KV per token = 2 x ceil(layers
+/ pp) x ceil(kv_heads / tp) x head_dim x KV bytes (the kv_cache_dtype's: fp8 1, else the
 model's dtype); a speculative draft model adds its weights / tp. usable - weights is the KV
-budget. TP divides
-the heads, and KV heads divide TP or TP them (vLLM replicates them). A layout fits when a
-replica holds one full-length (max_model_length) sequence, as vLLM requires at start.
+budget. TP divides the heads, and KV heads divide TP or TP them (vLLM replicates them). A
+layout fits when a replica holds one full-length (max_model_length) sequence, as vLLM requires
+at start.
 
 The engine's slots (``max_num_seqs``): vLLM allocates KV blocks as sequences grow, so a replica
 runs `throughput.engine_slots` sequences: SLOT_MARGIN x what its cache holds at the expected
 context (the benchmark's mean completion), at most the job's requests; ``sequences_that_fit``
-keeps the full-length count. Single-node replicas fill the node (dp). Groups of layouts, in
-order: (1) pp = 1, tp = 1, 2, 4... in one node; (2) pp > 1 in one node at the largest tp; (3) pp
-over the fewest whole nodes that hold one sequence. Within (1) and (2) the layout of the
-shortest modeled job wins (`throughput.estimate_job`: for a large job, the node's tokens/s =
-replicas x one replica's tokens/s at its slots), a smaller tp within LAYOUT_TOLERANCE; strategy
-"dp": the smallest tp that fits, "tp": the largest, "single": one GPU; explicit sizes win.
+keeps the full-length count; parallelism.max_num_seqs, when given, is the slots. Single-node
+replicas fill the node (dp). Groups of layouts, in order: (1) pp = 1, tp = 1, 2, 4... in one
+node; (2) pp > 1 in one node at the largest tp; (3) pp over the fewest whole nodes that hold
+one sequence. Within (1) and (2) the layout of the shortest modeled job wins
+(`throughput.estimate_job`: for a large job, the node's tokens/s = replicas x one replica's
+tokens/s at its slots), a smaller tp within LAYOUT_TOLERANCE; strategy "dp": the smallest tp
+that fits, "tp": the largest, "single": one GPU; explicit sizes win.
 """
 
 from __future__ import annotations
@@ -141,7 +142,12 @@ def _plan_of(facts: ModelFacts, hw: Hardware, req: PlanRequest, best: Candidate)
             f"pipeline parallel over {per_replica} nodes per replica: a Ray cluster per "
             f"replica, {dp} x {per_replica} nodes"
         )
-    if best.slots > lay.fit:
+    if req.max_num_seqs and best.slots > max(best.held, 1):
+        notes.append(
+            f"parallelism.max_num_seqs={best.slots}: a replica's KV cache holds {best.held} "
+            "sequences at the expected context; vLLM preempts the others"
+        )
+    elif best.slots > lay.fit:
         notes.append(
             f"max_num_seqs {best.slots}: a replica's KV cache holds {lay.fit} full-length "
             f"sequences, {best.held} at the expected context (vLLM allocates it as they grow)"
