@@ -301,7 +301,7 @@ def shape_config(name: str, args: argparse.Namespace) -> dict[str, Any]:
 def planned(name: str, config: dict[str, Any], args: argparse.Namespace, gpu_gb: float) -> dict:
     """The planner's figures for this config: facts from a directory holding config.json."""
     from evallaunch.planning import kv_cache_bytes_per_token, load_model_facts
-    from evallaunch.planning.model_facts import DTYPE_BYTES
+    from evallaunch.planning.checkpoint_counts import DTYPE_BYTES
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp, name)

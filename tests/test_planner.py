@@ -27,6 +27,7 @@ from evallaunch.planning import (
     parse_size_from_name,
     plan,
 )
+from evallaunch.planning.model_facts import known_architecture
 
 CONFIGS = Path(__file__).parent / "data" / "model_configs"
 H100 = Hardware(gpu_type="H100", gpu_memory_gb=80, gpus_per_node=8)
@@ -351,3 +352,52 @@ def test_plan_table_format() -> None:
     # 10.3 min of decode + 1.2 min to start + 3.6 min of tail = 15.0 min, x 1.5 = 0.38 h -> 30
     # minutes. 2 jobs x 8 GPUs x 0.38 h = 6.1 GPU-hours; their 30-minute limits reserve 8.
     assert lines[-1] == "total GPU-hours: 6.1 (estimated; the time limits reserve 8.0)"
+
+
+PRESETS = sorted((Path(__file__).parents[1] / "evallaunch" / "conf" / "model").glob("r1_*.yaml"))
+
+
+@pytest.mark.parametrize("preset", PRESETS, ids=[p.stem for p in PRESETS])
+def test_presets_plan_offline_from_their_config_json(preset: Path) -> None:
+    """Each preset's Hub model, with no config.json in the cache, gets the facts of its
+    public config.json (tests/data/model_configs), carried with the source named."""
+    import yaml
+
+    repo = yaml.safe_load(preset.read_text())["name_or_path"]
+    carried = load_model_facts(repo, offline=True)
+    public = facts(repo.split("/")[1])
+    fields = ("num_layers", "num_attention_heads", "num_kv_heads", "head_dim", "vocab_size")
+    assert [getattr(carried, f) for f in fields] == [getattr(public, f) for f in fields]
+    assert carried.max_position_embeddings == public.max_position_embeddings
+    assert carried.num_params == pytest.approx(public.num_params, rel=1e-3)
+    assert carried.param_source != "name"
+    source = known_architecture(repo)
+    assert source is not None
+    assert source["source"] == f"https://huggingface.co/{repo}/blob/main/config.json"
+
+
+def test_fp8_kv_cache_holds_twice_the_sequences() -> None:
+    # Qwen-7B on one H100: KV = 2 x 28 layers x 4 KV heads x 128 = 28,672 elements a token,
+    # 57,344 B in bf16 and 28,672 B in fp8; weights 7,615,616,512 x 2 B = 15.23 GB leave
+    # 68.4 - 15.23 = 53.17 GB: 53.17e9 / (57,344 x 32,768) = 28.3 -> 28 full-length
+    # sequences in bf16, 56.6 -> 56 in fp8.
+    qwen7 = facts("DeepSeek-R1-Distill-Qwen-7B")
+    bf16 = plan(qwen7, H100, request(strategy="single"))
+    fp8 = plan(qwen7, H100, request(strategy="single", kv_cache_dtype="fp8"))
+    assert (bf16.kv_bytes_per_token, fp8.kv_bytes_per_token) == (57_344, 28_672)
+    assert (bf16.sequences_that_fit, fp8.sequences_that_fit) == (28, 56)
+    assert fp8.weights_gb_per_gpu == bf16.weights_gb_per_gpu
+    with pytest.raises(EvallaunchError, match="kv_cache_dtype=int4 is invalid; valid choices"):
+        plan(qwen7, H100, request(kv_cache_dtype="int4"))
+
+
+def test_a_draft_model_and_max_num_seqs_as_given() -> None:
+    # A draft model's weights split over the TP ranks: 1,777,088,000 x 2 B / 2 = 1.78 GB more
+    # per GPU at TP 2; parallelism.max_num_seqs is the engines' slots, whatever fits.
+    qwen7, small = facts("DeepSeek-R1-Distill-Qwen-7B"), facts("DeepSeek-R1-Distill-Qwen-1.5B")
+    base = plan(qwen7, H100, request(tensor_parallel_size=2))
+    drafted = plan(qwen7, H100, request(tensor_parallel_size=2, draft_params=small.num_params))
+    assert drafted.weights_gb_per_gpu - base.weights_gb_per_gpu == pytest.approx(1.78, abs=0.01)
+    many = plan(qwen7, H100, request(tensor_parallel_size=2, max_num_seqs=999))
+    assert many.max_num_seqs == 999
+    assert "parallelism.max_num_seqs=999" in many.notes[-1]

@@ -65,10 +65,10 @@ def _score(args: argparse.Namespace) -> int:
 
 def _plan(args: argparse.Namespace) -> int:
     from evallaunch.planning.plan_table import format_plan_table
-    from evallaunch.planning.sweep_configs import plan_sweep
+    from evallaunch.planning.sweep_configs import describe_sweep
 
-    rows = plan_sweep(args.overrides, args.multirun)
-    print(format_plan_table(rows))
+    jobs = describe_sweep(args.overrides, args.multirun)
+    print(format_plan_table([(j.label, j.plan) for j in jobs], [j.details for j in jobs]))
     return 0
 
 

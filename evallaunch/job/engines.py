@@ -96,28 +96,22 @@ class EngineSettings:
 
 
 def engine_settings(
-    cfg: DictConfig, device: str, dtype: str, max_model_len: int | None
+    cfg: DictConfig, device: str, dtype: str, max_model_len: int | None, plan: Any = None
 ) -> EngineSettings:
-    """The job's engine settings: `parallelism` as given (or as the launcher planned it);
-    with `parallelism=auto` and sizes left null on a GPU machine, the job's own plan. An
-    in-process transformers model is one replica."""
+    """The job's engine settings: `parallelism` as given, its null sizes from `plan` (the
+    launcher's, which it writes into `parallelism`; `evallaunch plan` passes its own) or,
+    with `parallelism=auto` and sizes left null on a GPU machine, from the job's own plan.
+    An in-process transformers model is one replica."""
     par = cfg.parallelism
     if cfg.backend.model_type == "transformers":
         return EngineSettings(dtype=dtype, max_model_len=max_model_len)
-    sizes = {
-        "tensor_parallel_size": par.get("tensor_parallel_size"),
-        "data_parallel_size": par.get("data_parallel_size"),
-        "pipeline_parallel_size": par.get("pipeline_parallel_size"),
-        "max_num_seqs": par.get("max_num_seqs"),
-    }
-    if device == "cuda" and par.name != "single" and None in sizes.values():
+    keys = ("tensor_parallel_size", "data_parallel_size", "pipeline_parallel_size", "max_num_seqs")
+    sizes = {key: par.get(key) for key in (*keys, "nodes_per_replica")}
+    unset = None in [sizes[key] for key in keys]
+    if plan is None and device == "cuda" and par.name != "single" and unset:
         plan = _plan_on_local_gpus(cfg)
-        planned = {
-            "tensor_parallel_size": plan.tp,
-            "data_parallel_size": plan.dp,
-            "pipeline_parallel_size": plan.pp,
-            "max_num_seqs": plan.max_num_seqs,
-        }
+    if plan is not None:
+        planned = plan.parallelism_sizes()
         sizes = {key: planned[key] if value is None else value for key, value in sizes.items()}
     return EngineSettings(
         replicas=int(sizes["data_parallel_size"] or 1),
@@ -129,7 +123,7 @@ def engine_settings(
         dtype=dtype,
         # On a CPU, vLLM's compiled mode costs minutes per engine start for no speed.
         enforce_eager=bool(par.get("enforce_eager", False)) or device == "cpu",
-        nodes_per_replica=int(par.get("nodes_per_replica") or 1),
+        nodes_per_replica=int(sizes["nodes_per_replica"] or 1),
         engine_args=engine_args_of(cfg),
     )
 
@@ -137,7 +131,9 @@ def engine_settings(
 def engine_args_of(cfg: DictConfig) -> dict[str, Any]:
     """parallelism.engine_args as plain values."""
     args = cfg.parallelism.get("engine_args")
-    return dict(OmegaConf.to_container(args, resolve=True)) if args else {}  # type: ignore[arg-type]
+    if isinstance(args, DictConfig):
+        return dict(OmegaConf.to_container(args, resolve=True))  # type: ignore[arg-type]
+    return dict(args or {})  # a plain, resolved config (evallaunch plan's)
 
 
 def vllm_cpu_environment(index: int | None = None) -> dict[str, str]:
@@ -188,28 +184,37 @@ def estimated_hours(cfg: DictConfig, device: str) -> float | None:
 
 def _plan_on_local_gpus(cfg: DictConfig) -> Any:
     """The planner's layout for the GPUs this process sees (one node)."""
-    import torch
-
     from evallaunch.planning.job_plan import plan_for_config
 
-    count = torch.cuda.device_count()
-    props = torch.cuda.get_device_properties(0)
-    hardware = {
-        "gpu_type": props.name,
-        "gpu_memory_gb": props.total_memory / 1e9,
-        "gpus_per_node": count,
-        "max_nodes": 1,
-    }
+    hardware = local_gpu_hardware()
+    if hardware is None:
+        raise EvallaunchError("no GPU is visible to plan for")
     plan = plan_for_config(cfg, hardware)
     log.info(
         "Planned on %d x %s: %d replica(s) x TP %d, max_num_seqs %d",
-        count,
-        props.name,
+        hardware["gpus_per_node"],
+        hardware["gpu_type"],
         plan.dp,
         plan.tp,
         plan.max_num_seqs,
     )
     return plan
+
+
+def local_gpu_hardware() -> dict[str, Any] | None:
+    """The planner's hardware block for the GPUs this process sees (one node), or None
+    where CUDA sees none."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return None
+    props = torch.cuda.get_device_properties(0)
+    return {
+        "gpu_type": props.name,
+        "gpu_memory_gb": props.total_memory / 1e9,
+        "gpus_per_node": torch.cuda.device_count(),
+        "max_nodes": 1,
+    }
 
 
 def uses_servers(model_type: str, engine: EngineSettings, units_in_flight: int | None) -> bool:

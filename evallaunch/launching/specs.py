@@ -171,14 +171,7 @@ def apply_plan(cfg: DictConfig, plan: Any) -> None:
     so the job runs the engines its allocation was sized for."""
     from omegaconf import open_dict
 
-    planned = {
-        "tensor_parallel_size": plan.tp,
-        "data_parallel_size": plan.dp,
-        "pipeline_parallel_size": plan.pp,
-        "max_num_seqs": plan.max_num_seqs,
-        "nodes_per_replica": plan.nodes_per_replica,
-    }
     with open_dict(cfg.parallelism):
-        for key, value in planned.items():
+        for key, value in plan.parallelism_sizes().items():
             if cfg.parallelism.get(key) is None:
                 cfg.parallelism[key] = value

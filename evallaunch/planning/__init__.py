@@ -1,5 +1,6 @@
 """Resource planning: model facts + cluster hardware -> parallelism plan and Slurm resources."""
 
+from evallaunch.planning.checkpoint_counts import safetensors_numel
 from evallaunch.planning.inputs import Hardware, PlanRequest
 from evallaunch.planning.layouts import valid_tp
 from evallaunch.planning.model_facts import (
@@ -7,7 +8,6 @@ from evallaunch.planning.model_facts import (
     kv_cache_bytes_per_token,
     load_model_facts,
     parse_size_from_name,
-    safetensors_numel,
 )
 from evallaunch.planning.plan_table import format_plan_table
 from evallaunch.planning.planner import Plan, open_r1_rule, plan

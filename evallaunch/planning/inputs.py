@@ -4,6 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+#: Bytes of one KV-cache element by vLLM's `kv_cache_dtype` (auto: the model's dtype).
+KV_CACHE_DTYPE_BYTES = {
+    "auto": None,
+    "bfloat16": 2,
+    "fp8": 1,
+    "fp8_e4m3": 1,
+    "fp8_e5m2": 1,
+    "fp8_inc": 1,
+}
+
 
 @dataclass(frozen=True)
 class Hardware:
@@ -37,3 +47,11 @@ class PlanRequest:
     gpu_memory_utilization: float = 0.9
     total_gpus: int | None = None
     mean_new_tokens: int | None = None  # expected completion length (None: a share of the cap)
+    max_num_seqs: int | None = None  # the engines' slots as given (None: planned)
+    kv_cache_dtype: str = "auto"  # parallelism.engine_args.kv_cache_dtype
+    draft_params: int = 0  # a speculative draft model's parameters (split over the TP ranks)
+    notes: tuple[str, ...] = ()  # caveats of the request, passed on to the plan
+
+    def kv_element_bytes(self, weight_bytes: int) -> int:
+        """Bytes of one KV-cache element: the kv_cache_dtype's, or the model's dtype's."""
+        return KV_CACHE_DTYPE_BYTES.get(self.kv_cache_dtype) or weight_bytes

@@ -50,6 +50,8 @@ def plan_request(cfg: DictConfig, facts: ModelFacts) -> PlanRequest:
     else:
         concurrent = int(bench.n) * max(int(cfg.backend.batch_size), 1)
     mean_new = bench.get("mean_new_tokens")
+    engine_args = _engine_args(cfg)
+    draft_params, draft_notes = _draft_model(cfg, engine_args.get("speculative_config"))
     return PlanRequest(
         dtype="bfloat16" if cfg.model.dtype == "auto" else str(cfg.model.dtype),
         max_model_length=int(max_len),
@@ -62,7 +64,40 @@ def plan_request(cfg: DictConfig, facts: ModelFacts) -> PlanRequest:
         data_parallel_size=par.data_parallel_size,
         pipeline_parallel_size=par.pipeline_parallel_size,
         gpu_memory_utilization=float(par.gpu_memory_utilization),
+        max_num_seqs=par.get("max_num_seqs"),
         mean_new_tokens=int(mean_new) if mean_new else None,
+        kv_cache_dtype=str(engine_args.get("kv_cache_dtype") or "auto"),
+        draft_params=draft_params,
+        notes=draft_notes,
+    )
+
+
+def _engine_args(cfg: DictConfig) -> dict[str, Any]:
+    """parallelism.engine_args, refused as the job refuses them (a key evallaunch sets
+    itself, such as max_model_len: model.max_model_length; any for a transformers model)."""
+    from evallaunch.job.engines import engine_args_of
+    from evallaunch.serving.engine_args import check_own_engine_args
+
+    args = engine_args_of(cfg)
+    check_own_engine_args(args, str(cfg.backend.get("model_type", "transformers")))
+    return args
+
+
+def _draft_model(cfg: DictConfig, speculative: Any) -> tuple[int, tuple[str, ...]]:
+    """(parameters of the speculative draft model that speculative_config names, notes):
+    0 without one, and a note when its size is unknown (its weights not counted)."""
+    if not isinstance(speculative, dict) or speculative.get("method") == "ngram":
+        return 0, ()  # no speculation, or n-gram lookup in the prompt: no draft weights
+    draft = speculative.get("model")
+    if not draft:
+        return 0, ("speculative_config names no draft model: draft weights not counted",)
+    try:
+        facts = _facts(str(draft), "main", str(cfg.paths.cache_dir))
+    except EvallaunchError as err:
+        return 0, (f"speculative draft model {draft}: size unknown ({err}), not counted",)
+    return facts.num_params, (
+        f"speculative draft model {draft}: {facts.num_params / 1e9:.2f}B parameters counted "
+        "in the weights (its KV cache is not)",
     )
 
 

@@ -66,13 +66,16 @@ def valid_tp(facts: ModelFacts, tp: int) -> bool:
     return tp >= 1 and heads % tp == 0 and (kv % tp == 0 or tp % kv == 0)
 
 
-def _layout(facts: ModelFacts, tp: int, pp: int, nb: int, usable: float, length: int) -> Layout:
-    weights = facts.num_params * nb / (tp * pp) / GB
+def _layout(
+    facts: ModelFacts, tp: int, pp: int, nb: int, usable: float, req: PlanRequest
+) -> Layout:
+    weights = (facts.num_params / (tp * pp) + req.draft_params / tp) * nb / GB
+    kvb, length = req.kv_element_bytes(nb), req.max_model_length
     if facts.num_layers and facts.num_kv_heads and facts.head_dim:
         layers, kv = -(-facts.num_layers // pp), -(-facts.num_kv_heads // tp)
-        per_token = 2 * layers * kv * facts.head_dim * nb
+        per_token = 2 * layers * kv * facts.head_dim * kvb
     else:  # name-only facts: the estimate, split evenly
-        per_token = -(-kv_cache_bytes_per_token(facts, nb) // (tp * pp))
+        per_token = -(-kv_cache_bytes_per_token(facts, kvb) // (tp * pp))
     fit = int((usable - weights) * GB // (per_token * length)) if usable > weights else 0
     return Layout(tp, pp, weights, usable - weights, fit, float(per_token))
 
@@ -91,14 +94,15 @@ def layouts(facts: ModelFacts, hw: Hardware, req: PlanRequest, nb: int) -> list[
     if fixed_tp is not None and fixed_tp not in choices:
         raise EvallaunchError(
             f"parallelism.tensor_parallel_size={fixed_tp} does not suit {facts.name} ("
-            f"{facts.num_attention_heads} heads, {facts.num_kv_heads} KV); valid choices: {choices}"
+            f"{facts.num_attention_heads} attention heads, {facts.num_kv_heads} KV heads: vLLM "
+            f"needs a size dividing both); valid choices: {choices}"
         )
     tps = [t for t in choices if t & (t - 1) == 0]  # powers of two
     tps = [fixed_tp] if fixed_tp else {"single": tps[:1], "tp": tps[-1:]}.get(req.strategy, tps)
     layers = facts.num_layers or limit
     pps = [fixed_pp] if fixed_pp else range(1, 2 if req.strategy == "single" else layers + 1)
     layouts = [
-        _layout(facts, t, p, nb, usable, req.max_model_length)
+        _layout(facts, t, p, nb, usable, req)
         for p in pps
         for t in tps
         if (p == 1 or fixed_pp or t == tps[-1]) and 1 <= p <= layers and placeable(t * p)
@@ -145,7 +149,7 @@ def _candidate(
     tokens = expected_new_tokens(req.mean_new_tokens, req.max_new_tokens)
     held = kv_slots(lay.kv_tokens, tokens)
     slots = min(max(engine_slots(lay.kv_tokens, tokens), lay.fit), MAX_ENGINE_SLOTS)
-    slots = max(1, min(slots, req.concurrent_sequences))
+    slots = req.max_num_seqs or max(1, min(slots, req.concurrent_sequences))
     requests = req.num_prompts * req.samples_per_prompt
     estimate = estimate_job(replica, dp, slots, lay.kv_tokens, requests, tokens, req.max_new_tokens)
     return Candidate(lay, dp, slots, held, estimate)
@@ -187,7 +191,7 @@ def choose(
         return _candidate(facts, hw, req, nb, fewest)
     big = max(layouts, key=lambda x: x.gpus)
     usable = big.weights_gb + big.budget_gb
-    seq_gb = kv_cache_bytes_per_token(facts, nb) * req.max_model_length / GB
+    seq_gb = kv_cache_bytes_per_token(facts, req.kv_element_bytes(nb)) * req.max_model_length / GB
     raise EvallaunchError(
         f"{facts.name} does not fit: {facts.num_params * nb / GB:.1f} GB of weights in {req.dtype}"
         f" + {seq_gb:.2f} GB of KV cache per {req.max_model_length}-token sequence; a "

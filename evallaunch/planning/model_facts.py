@@ -5,8 +5,10 @@ The parameter count comes from the first source that works: (1) safetensors meta
 bytes per parameter of the config's dtype), else the headers of local ``*.safetensors`` files
 (8-byte little-endian length + JSON; element counts summed); (2) the architecture in
 ``config.json`` (Llama/Qwen-style gated MLP, untied embeddings unless the config ties them;
-MoE experts and router); (3) a size in the name ("-1.5B", "70b", "135M", "30B-A3B" = 30e9
-total, 3e9 active), only when config.json cannot be had; the architecture fields are then None.
+MoE experts and router); config.json comes from the directory or the Hub (its cache, offline),
+else, for the models in known_architectures.yaml, from the fields carried there (with their
+source); (3) a size in the name ("-1.5B", "70b", "135M", "30B-A3B" = 30e9 total, 3e9
+active), only when no config.json can be had; the architecture fields are then None.
 """
 
 from __future__ import annotations
@@ -15,15 +17,15 @@ import json
 import math
 import os
 import re
-import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from evallaunch.errors import EvallaunchError
+from evallaunch.planning.checkpoint_counts import INDEX_FILE, index_count, local_exact_count
 
-INDEX_FILE = "model.safetensors.index.json"
-DTYPE_BYTES = {"float32": 4, "float": 4, "bfloat16": 2, "float16": 2, "half": 2, "int8": 1}
+KNOWN_ARCHITECTURES = Path(__file__).with_name("known_architectures.yaml")
+
 # KV-cache guess when the architecture is unknown: K+V elements per token per parameter.
 # GQA models of 1.5B-70B need 2e-6..8e-6, MHA models ~4e-5; 1e-5 errs on the large side.
 KV_ELEMENTS_PER_PARAM = 1e-5
@@ -115,7 +117,7 @@ def load_model_facts(
     path = Path(text).expanduser()
     if path.is_dir():
         config = _read_config(config_file := path / "config.json")
-        exact, note = _local_exact_count(path, config)
+        exact, note = local_exact_count(path, config)
         return _facts_from_config(config, config_file, name or path.resolve().name, exact, note)
     if text.startswith(("/", "./", "../", "~")) or text.count("/") != 1:  # not written yet?
         return _facts_from_name(text, name or path.name, "no such checkpoint directory")
@@ -132,14 +134,30 @@ def _from_hub(repo_id: str, revision: str, label: str, offline: bool) -> ModelFa
 
     try:
         config_file = get("config.json")
-    except Exception as err:  # any failure (offline, missing repo, gated...) -> name fallback
-        return _facts_from_name(repo_id, label, f"config.json unavailable ({type(err).__name__})")
+    except Exception as err:  # any failure (offline, missing repo, gated...) -> carried, name
+        why = f"config.json unavailable ({type(err).__name__})"
+        carried = known_architecture(repo_id)
+        if carried is None:
+            return _facts_from_name(repo_id, label, why)
+        carried_note = f"{why}: architecture from {carried['source']} (carried in evallaunch)"
+        config = carried["config"]
+        return _facts_from_config(config, KNOWN_ARCHITECTURES, label, None, carried_note)
     config = _read_config(config_file)
     try:
-        exact, note = _index_count(get(INDEX_FILE), config)
+        exact, note = index_count(get(INDEX_FILE), config)
     except Exception:  # single-file checkpoints have no index: count from the architecture
         exact, note = None, None
     return _facts_from_config(config, config_file, label, exact, note)
+
+
+def known_architecture(repo_id: str) -> dict[str, Any] | None:
+    """The config.json fields evallaunch carries for a Hub model (``source``: where they
+    were copied from; ``config``: the fields), or None for a model it carries none of."""
+    import yaml
+
+    known = yaml.safe_load(KNOWN_ARCHITECTURES.read_text())
+    entry = next((v for k, v in known.items() if k.lower() == repo_id.lower()), None)
+    return dict(entry) if entry else None
 
 
 def _facts_from_name(repo_id: str, label: str, why: str) -> ModelFacts:
@@ -186,51 +204,6 @@ def _int(config: dict[str, Any], key: str, path: Path, default: Any = _MISSING) 
     if isinstance(value, bool) or not isinstance(value, int) or value < (default is _MISSING):
         raise EvallaunchError(f"{path}: '{key}' must be a positive integer, got {value!r}")
     return value
-
-
-def _local_exact_count(path: Path, config: dict[str, Any]) -> tuple[int | None, str | None]:
-    if (path / INDEX_FILE).is_file():
-        return _index_count(path / INDEX_FILE, config)
-    files = sorted(path.glob("*.safetensors"))
-    if not files:
-        return None, None
-    try:
-        return sum(safetensors_numel(f) for f in files), None
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        return None, f"safetensors header unreadable ({err}); counted from the architecture"
-
-
-def safetensors_numel(path: Path) -> int:
-    """Number of tensor elements in a .safetensors file, from its JSON header alone.
-
-    Raises:
-        ValueError: The file does not start with a valid safetensors header.
-    """
-    with path.open("rb") as fh:
-        raw = fh.read(8)
-        if len(raw) != 8:
-            raise ValueError(f"{path.name} is too short for a safetensors header")
-        (length,) = struct.unpack("<Q", raw)
-        if length > 100_000_000:
-            raise ValueError(f"{path.name}: implausible header length {length}")
-        header = json.loads(fh.read(length))
-    if not isinstance(header, dict):
-        raise ValueError(f"{path.name}: header is not a JSON object")
-    return sum(math.prod(t["shape"]) for k, t in header.items() if k != "__metadata__")
-
-
-def _index_count(index: Path, config: dict[str, Any]) -> tuple[int | None, str | None]:
-    try:
-        meta = json.loads(index.read_text()).get("metadata") or {}
-    except (OSError, ValueError, AttributeError) as err:
-        return None, f"{index.name} unreadable ({err}); counted from the architecture"
-    if isinstance(meta.get("total_parameters"), int):
-        return meta["total_parameters"], None
-    dtype = str(config.get("torch_dtype") or config.get("dtype") or "")
-    size = meta.get("total_size")
-    if not isinstance(size, int) or dtype not in DTYPE_BYTES or "quantization_config" in config:
-        return None, f"{index.name} gives no parameter count for dtype {dtype or '?'}"
-    return size // DTYPE_BYTES[dtype], None
 
 
 def _facts_from_config(

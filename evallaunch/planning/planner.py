@@ -2,20 +2,23 @@
 
 Per GPU (GB = 1e9 bytes): usable = gpu_memory_gb x gpu_memory_utilization - reserve, reserve =
 2 GB (CUDA context, NCCL, CUDA graphs) + 2% of gpu_memory_gb (activation peak), so 80 GB at 0.9
-leaves 68.4 GB; weights = num_params x dtype bytes / (tp x pp); KV per token = 2 x ceil(layers /
-pp) x ceil(kv_heads / tp) x head_dim x dtype bytes; usable - weights is the KV budget. TP divides
-the heads, and KV heads divide TP or TP them (vLLM replicates them). A layout fits when a
-replica holds one full-length (max_model_length) sequence, as vLLM requires at start.
+leaves 68.4 GB; weights = num_params x dtype bytes / (tp x pp); KV per token = 2 x ceil(layers
+/ pp) x ceil(kv_heads / tp) x head_dim x KV bytes (the kv_cache_dtype's: fp8 1, else the
+model's dtype); a speculative draft model adds its weights / tp. usable - weights is the KV
+budget. TP divides the heads, and KV heads divide TP or TP them (vLLM replicates them). A
+layout fits when a replica holds one full-length (max_model_length) sequence, as vLLM requires
+at start.
 
 The engine's slots (``max_num_seqs``): vLLM allocates KV blocks as sequences grow, so a replica
 runs `throughput.engine_slots` sequences: SLOT_MARGIN x what its cache holds at the expected
 context (the benchmark's mean completion), at most the job's requests; ``sequences_that_fit``
-keeps the full-length count. Single-node replicas fill the node (dp). Groups of layouts, in
-order: (1) pp = 1, tp = 1, 2, 4... in one node; (2) pp > 1 in one node at the largest tp; (3) pp
-over the fewest whole nodes that hold one sequence. Within (1) and (2) the layout of the
-shortest modeled job wins (`throughput.estimate_job`: for a large job, the node's tokens/s =
-replicas x one replica's tokens/s at its slots), a smaller tp within LAYOUT_TOLERANCE; strategy
-"dp": the smallest tp that fits, "tp": the largest, "single": one GPU; explicit sizes win.
+keeps the full-length count; parallelism.max_num_seqs, when given, is the slots. Single-node
+replicas fill the node (dp). Groups of layouts, in order: (1) pp = 1, tp = 1, 2, 4... in one
+node; (2) pp > 1 in one node at the largest tp; (3) pp over the fewest whole nodes that hold
+one sequence. Within (1) and (2) the layout of the shortest modeled job wins
+(`throughput.estimate_job`: for a large job, the node's tokens/s = replicas x one replica's
+tokens/s at its slots), a smaller tp within LAYOUT_TOLERANCE; strategy "dp": the smallest tp
+that fits, "tp": the largest, "single": one GPU; explicit sizes win.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from evallaunch.errors import EvallaunchError
-from evallaunch.planning.inputs import Hardware, PlanRequest
+from evallaunch.planning.inputs import KV_CACHE_DTYPE_BYTES, Hardware, PlanRequest
 from evallaunch.planning.layouts import Candidate, choose, layouts
 from evallaunch.planning.model_facts import ModelFacts, kv_cache_bytes_per_token
 
@@ -69,6 +72,16 @@ class Plan:
         names = ("gpu_memory_utilization", "max_num_seqs", "max_model_len", "dtype")
         return {**sizes, "pipeline_parallel_size": self.pp, **{n: getattr(self, n) for n in names}}
 
+    def parallelism_sizes(self) -> dict[str, int]:
+        """The `parallelism` settings the plan decides: a job takes those it leaves null."""
+        return {
+            "tensor_parallel_size": self.tp,
+            "data_parallel_size": self.dp,
+            "pipeline_parallel_size": self.pp,
+            "max_num_seqs": self.max_num_seqs,
+            "nodes_per_replica": self.nodes_per_replica,
+        }
+
     def transformers_args(self) -> dict[str, Any]:
         """Keyword arguments for ``from_pretrained`` (one replica; transformers has no DP)."""
         multi = {"device_map": "auto"} if self.gpus_per_replica > 1 else {}
@@ -108,12 +121,17 @@ def _check_request(req: PlanRequest) -> None:
         raise EvallaunchError(f"model.dtype={req.dtype!r}; valid choices: {tuple(DTYPE_BYTES)}")
     if req.strategy not in STRATEGIES:
         raise EvallaunchError(f"parallelism.name={req.strategy!r}; valid choices: {STRATEGIES}")
+    if req.kv_cache_dtype not in KV_CACHE_DTYPE_BYTES:
+        raise EvallaunchError(
+            f"parallelism.engine_args.kv_cache_dtype={req.kv_cache_dtype} is invalid; valid "
+            f"choices: {', '.join(KV_CACHE_DTYPE_BYTES)}"
+        )
     if min(req.max_model_length, req.concurrent_sequences) < 1:
         raise EvallaunchError("max_model_length and concurrent_sequences must be positive")
 
 
 def _plan_of(facts: ModelFacts, hw: Hardware, req: PlanRequest, best: Candidate) -> Plan:
-    lay, dp, notes = best.layout, best.dp, list(facts.notes)
+    lay, dp, notes = best.layout, best.dp, [*facts.notes, *req.notes]
     gpr, node = lay.gpus, hw.gpus_per_node
     per_replica, per_node = max(gpr // node, 1), min(dp * gpr, node)
     nodes = per_replica * dp if per_replica > 1 else 1
@@ -124,7 +142,12 @@ def _plan_of(facts: ModelFacts, hw: Hardware, req: PlanRequest, best: Candidate)
             f"pipeline parallel over {per_replica} nodes per replica: a Ray cluster per "
             f"replica, {dp} x {per_replica} nodes"
         )
-    if best.slots > lay.fit:
+    if req.max_num_seqs and best.slots > max(best.held, 1):
+        notes.append(
+            f"parallelism.max_num_seqs={best.slots}: a replica's KV cache holds {best.held} "
+            "sequences at the expected context; vLLM preempts the others"
+        )
+    elif best.slots > lay.fit:
         notes.append(
             f"max_num_seqs {best.slots}: a replica's KV cache holds {lay.fit} full-length "
             f"sequences, {best.held} at the expected context (vLLM allocates it as they grow)"
@@ -144,7 +167,9 @@ def _plan_of(facts: ModelFacts, hw: Hardware, req: PlanRequest, best: Candidate)
         gpus_per_node=per_node,
         gpu_memory_utilization=req.gpu_memory_utilization,
         weights_gb_per_gpu=round(lay.weights_gb, 2),
-        kv_bytes_per_token=kv_cache_bytes_per_token(facts, DTYPE_BYTES[req.dtype]),
+        kv_bytes_per_token=kv_cache_bytes_per_token(
+            facts, req.kv_element_bytes(DTYPE_BYTES[req.dtype])
+        ),
         kv_cache_gb_per_gpu=round(lay.budget_gb, 2),
         max_num_seqs=best.slots,
         sequences_that_fit=lay.fit,

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from omegaconf import DictConfig, OmegaConf
 
 from evallaunch.errors import EvallaunchError
 from evallaunch.planning.planner import Plan
+
+if TYPE_CHECKING:
+    from evallaunch.planning.job_details import JobDetails
 
 # Overrides of these keys pick a config file; all others only set values.
 GROUPS = ("model", "benchmark", "backend", "parallelism", "cluster", "experiment", "suite")
@@ -53,6 +56,7 @@ class SweepComposer:
 
     def __init__(self) -> None:
         self._cache: dict[tuple[str, ...], tuple[dict[str, Any], dict[str, Any]]] = {}
+        self._launcher_plans: dict[tuple[str, ...], bool] = {}
         self._parser: Any = None
         self._values: dict[str, Any] = {}
 
@@ -69,6 +73,7 @@ class SweepComposer:
             container = OmegaConf.to_container(job, resolve=True)
             assert isinstance(container, dict)
             self._cache[groups] = ({str(k): v for k, v in container.items()}, hardware_of(full))
+            self._launcher_plans[groups] = not plans_on_this_machine(full)
         cached, hardware = self._cache[groups]
         cfg = copy.deepcopy(cached)
         touched_model = False
@@ -88,6 +93,12 @@ class SweepComposer:
             bench["name"] = bench["task"]  # named after its task (naming.py: el.task_name)
         return Namespace(cfg), hardware
 
+    def launcher_plans(self, overrides: list[str]) -> bool:
+        """Whether the launcher of a job composed before writes the plan's sizes into it
+        (a cluster with a `hardware` block), rather than the job planning itself."""
+        groups = tuple(o for o in overrides if _is_group(o) or o.startswith("hydra."))
+        return self._launcher_plans[groups]
+
     def _value(self, text: str) -> Any:
         from hydra.core.override_parser.overrides_parser import OverridesParser
 
@@ -98,8 +109,27 @@ class SweepComposer:
         return copy.deepcopy(self._values[text])
 
 
+def plans_on_this_machine(cfg: DictConfig) -> bool:
+    """Whether the cluster runs jobs here (cluster=local: Hydra's basic launcher), where
+    each job plans for the GPUs it sees, as `evaluate` does."""
+    return cfg.hydra.runtime.choices.get("hydra/launcher") == "basic"
+
+
 def hardware_of(cfg: DictConfig) -> dict[str, Any]:
-    """The `hardware` block of the cluster's launcher, or an error for CPU-only clusters."""
+    """The `hardware` block of the cluster's launcher; on this machine (cluster=local), its
+    GPUs, as a job sees them; an error for CPU-only clusters and a machine without GPUs."""
+    if plans_on_this_machine(cfg):
+        from evallaunch.job.engines import local_gpu_hardware
+
+        found = local_gpu_hardware()
+        if found is None:
+            raise EvallaunchError(
+                "cluster=local plans for the GPUs of this machine, and this machine has no "
+                "GPU (CUDA sees none)",
+                hint="plan for a GPU cluster instead: cluster=slurm_h100_example, or a "
+                "cluster file of yours with hydra.launcher.hardware (conf/cluster/)",
+            )
+        return found
     launcher = cfg.hydra.launcher
     hardware = launcher.get("hardware") if "hardware" in launcher else None
     if not hardware or float(hardware.get("gpu_memory_gb") or 0) <= 0:
@@ -113,20 +143,38 @@ def hardware_of(cfg: DictConfig) -> dict[str, Any]:
     return {str(k): v for k, v in container.items()}
 
 
+class PlannedJob(NamedTuple):
+    """One job of `evallaunch plan`: its label, plan and details (None for a job that
+    sends its requests to a server someone else runs, model.endpoint: no GPU)."""
+
+    label: str
+    plan: Plan | None
+    details: JobDetails | None
+
+
 def plan_sweep(overrides: Sequence[str], multirun: bool) -> list[tuple[str, Plan | None]]:
-    """(job label, plan) for every job the overrides describe; None for a job that sends
-    its requests to a server someone else runs (model.endpoint), which needs no GPU."""
-    from evallaunch.planning.job_plan import plan_for_config
+    """(job label, plan) for every job the overrides describe (see `describe_sweep`)."""
+    return [(job.label, job.plan) for job in describe_sweep(overrides, multirun)]
+
+
+def describe_sweep(overrides: Sequence[str], multirun: bool) -> list[PlannedJob]:
+    """Every job the overrides describe, planned on its cluster, with its model facts,
+    engine and engine settings."""
+    from evallaunch.planning.job_details import job_details
+    from evallaunch.planning.job_plan import model_facts, plan_for_config
     from evallaunch.serving.endpoint import endpoint_of
 
     jobs = expand_sweep(overrides) if multirun else [list(overrides)]
     composer = SweepComposer()
-    rows: list[tuple[str, Plan | None]] = []
+    rows: list[PlannedJob] = []
     for job in jobs:
         cfg, hardware = composer.compose(job)
         label = f"{cfg.model.name}@{cfg.model.version} {cfg.benchmark.name}"
         if endpoint_of(cfg) is not None:
-            rows.append((label, None))
+            rows.append(PlannedJob(label, None, None))
             continue
-        rows.append((label, plan_for_config(cfg, hardware)))  # type: ignore[arg-type]
+        plan = plan_for_config(cfg, hardware)  # type: ignore[arg-type]
+        facts = model_facts(cfg)  # type: ignore[arg-type]
+        details = job_details(cfg, plan, facts, composer.launcher_plans(job))
+        rows.append(PlannedJob(label, plan, details))
     return rows

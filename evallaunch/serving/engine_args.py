@@ -79,6 +79,26 @@ def engine_arg_names(cache_dir: str | Path) -> tuple[str, list[str]] | None:
 def check_engine_args(engine_args: Mapping[str, Any], model_type: str, cache_dir: str) -> None:
     """Refuse an engine argument vLLM does not have (naming the closest), one evallaunch
     sets from its own setting, or engine arguments for a job that runs no vLLM."""
+    check_own_engine_args(engine_args, model_type)
+    if not engine_args:
+        return
+    found = engine_arg_names(cache_dir)
+    if found is None:
+        log.warning("vLLM is not installed here: vLLM checks parallelism.engine_args at start")
+        return
+    version, names = found
+    for key in engine_args:
+        if key not in names:
+            close = difflib.get_close_matches(key, names, n=3, cutoff=0.6)
+            raise EvallaunchError(
+                f"parallelism.engine_args.{key} is not an engine argument of vLLM {version}",
+                hint=f"closest: {', '.join(close)}" if close else "see `vllm serve --help`",
+            )
+
+
+def check_own_engine_args(engine_args: Mapping[str, Any], model_type: str) -> None:
+    """Refuse engine arguments for a job that runs no vLLM, and one evallaunch sets from
+    its own setting (naming that setting)."""
     if not engine_args:
         return
     if model_type == "transformers":
@@ -92,16 +112,4 @@ def check_engine_args(engine_args: Mapping[str, Any], model_type: str, cache_dir
         if key in OWN:
             raise EvallaunchError(
                 f"parallelism.engine_args.{key} is evallaunch's to set: use {OWN[key]}"
-            )
-    found = engine_arg_names(cache_dir)
-    if found is None:
-        log.warning("vLLM is not installed here: vLLM checks parallelism.engine_args at start")
-        return
-    version, names = found
-    for key in engine_args:
-        if key not in names:
-            close = difflib.get_close_matches(key, names, n=3, cutoff=0.6)
-            raise EvallaunchError(
-                f"parallelism.engine_args.{key} is not an engine argument of vLLM {version}",
-                hint=f"closest: {', '.join(close)}" if close else "see `vllm serve --help`",
             )
