@@ -255,6 +255,9 @@ class ParallelismConfig:
     # `vllm serve` flags to the job's replicas (e.g. enable_prefix_caching: true,
     # kv_cache_dtype: fp8, speculative_config: {method: ngram, num_speculative_tokens: 4}).
     engine_args: dict[str, Any] = field(default_factory=dict)
+    # vLLM's environment variables for the engines (VLLM_*, e.g. VLLM_BATCH_INVARIANT: 1),
+    # set for in-process engines and the replicas alike.
+    engine_env: dict[str, Any] = field(default_factory=dict)
     # Nodes of one replica (null: one, or as planned): with more, the job's Slurm tasks
     # start a Ray cluster per replica and vLLM runs pipeline parallel across its nodes.
     nodes_per_replica: int | None = None

@@ -20,6 +20,8 @@ import pytest
 
 from evallaunch.backends.base import Backend, BackendOutput, Completion, GenerationRequest
 from evallaunch.benchmarks.problem import Problem
+from evallaunch.compose import compose_config
+from evallaunch.errors import EvallaunchError
 from evallaunch.job import sampling as sampling_module
 from evallaunch.job.engines import EngineSettings, resolve_problems_per_unit
 from evallaunch.job.grading import SampleGrader
@@ -299,3 +301,34 @@ def test_overlapping_units_keep_the_server_busy(evaluate: Evaluate, tmp_path: Pa
         pd.read_parquet(folder / "details.parquet")[columns],
         pd.read_parquet(serial / "lmeval_server" / "details.parquet")[columns],
     )
+
+
+def test_vllm_environment_variables_are_checked_and_given_to_the_engines(tmp_path: Path) -> None:
+    """parallelism.engine_env: vLLM's own variables only (checked against the installed
+    vLLM's list when there is one), for every engine of the job; a CPU engine gets no
+    chunked prefill unless asked (vLLM's CPU generators cannot rewind after one)."""
+    from evallaunch.job.engines import engine_settings
+    from evallaunch.preflight import validate_job
+    from evallaunch.serving.engine_args import engine_env_names
+
+    base = ["backend.model_type=vllm", f"paths.cache_dir={tmp_path}", "paths.data_dir=x"]
+    cfg = compose_config([*base, "+parallelism.engine_env.VLLM_BATCH_INVARIANT=true"])
+    validate_job(cfg)
+    settings = engine_settings(cfg, "cpu", "float32", None)
+    assert settings.engine_env == {"VLLM_BATCH_INVARIANT": "1"}
+    assert settings.engine_args == {"enable_chunked_prefill": False}
+    assert "--no-enable-chunked-prefill" in settings.vllm_flags()
+    asked = compose_config([*base, "+parallelism.engine_args.enable_chunked_prefill=true"])
+    assert engine_settings(asked, "cpu", "float32", None).engine_args == {
+        "enable_chunked_prefill": True
+    }
+    assert engine_settings(asked, "cuda", "bfloat16", None).engine_args == {
+        "enable_chunked_prefill": True
+    }
+    typo = compose_config([*base, "+parallelism.engine_env.VLLM_BATCH_INVARIAN=1"])
+    if engine_env_names(tmp_path) is not None:  # vLLM installed: its own list decides
+        with pytest.raises(EvallaunchError, match="closest: VLLM_BATCH_INVARIANT"):
+            validate_job(typo)
+    foreign = compose_config([*base, "+parallelism.engine_env.HF_TOKEN=x"])
+    with pytest.raises(EvallaunchError, match="engine_env.HF_TOKEN is not an environment"):
+        validate_job(foreign)

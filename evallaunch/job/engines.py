@@ -53,6 +53,8 @@ class EngineSettings:
     nodes_per_replica: int = 1
     # Any other vLLM engine argument (parallelism.engine_args).
     engine_args: dict[str, Any] = field(default_factory=dict)
+    # vLLM's environment variables (parallelism.engine_env).
+    engine_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def slots(self) -> int:
@@ -124,7 +126,12 @@ def engine_settings(
         # On a CPU, vLLM's compiled mode costs minutes per engine start for no speed.
         enforce_eager=bool(par.get("enforce_eager", False)) or device == "cpu",
         nodes_per_replica=int(sizes["nodes_per_replica"] or 1),
-        engine_args=engine_args_of(cfg),
+        # vLLM's V1 runner rewinds a seeded request's generator after a partial prefill,
+        # which CPU generators cannot do: no chunked prefill on a CPU unless asked for.
+        engine_args={"enable_chunked_prefill": False, **engine_args_of(cfg)}
+        if device == "cpu"
+        else engine_args_of(cfg),
+        engine_env=engine_env_of(cfg),
     )
 
 
@@ -134,6 +141,16 @@ def engine_args_of(cfg: DictConfig) -> dict[str, Any]:
     if isinstance(args, DictConfig):
         return dict(OmegaConf.to_container(args, resolve=True))  # type: ignore[arg-type]
     return dict(args or {})  # a plain, resolved config (evallaunch plan's)
+
+
+def engine_env_of(cfg: DictConfig) -> dict[str, str]:
+    """parallelism.engine_env as environment strings (true/false as 1/0, as vLLM reads)."""
+    env = cfg.parallelism.get("engine_env")
+    values = OmegaConf.to_container(env, resolve=True) if isinstance(env, DictConfig) else env
+    assert values is None or isinstance(values, dict)
+    return {
+        str(k): str(int(v)) if isinstance(v, bool) else str(v) for k, v in (values or {}).items()
+    }
 
 
 def vllm_cpu_environment(index: int | None = None) -> dict[str, str]:

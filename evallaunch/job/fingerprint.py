@@ -54,8 +54,16 @@ def config_fingerprint(cfg: DictConfig, data_sha256: str) -> str:
     endpoint = model.pop("endpoint", None) or {}
     if endpoint.get("url"):
         model["endpoint"] = {k: endpoint.get(k) for k in ("url", "served_model")}
+    # vLLM settings that can move the numbers (fp8 KV cache, batch invariance, ...);
+    # left out when none is given, so that earlier fingerprints stay what they were.
+    engines = {
+        key: value
+        for key in ("engine_args", "engine_env")
+        if (value := part(cfg.parallelism).get(key))
+    }
     return fingerprint(
         {
+            **engines,
             "model": model,
             # consent to run code changes no number (and older results stay reusable)
             "benchmark": {

@@ -5,6 +5,7 @@ the model and config it runs with. Both the runner and the harness path use them
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,9 @@ def prepare_generation(
         scorer=bench.scorer,
         engine=engine_settings(cfg, device, dtype, cfg.model.max_model_length),
     )
+    # vLLM reads its variables when it starts: in this process, and in the replicas, which
+    # inherit them.
+    os.environ.update(request.engine.engine_env)
     return backend, replace(request, max_new_tokens=_max_new_tokens(backend, request))
 
 

@@ -40,6 +40,9 @@ _FIELDS = (
     "from vllm.engine.arg_utils import EngineArgs\n"
     "print(json.dumps(sorted(f.name for f in dataclasses.fields(EngineArgs))))\n"
 )
+_ENVIRONMENT = (
+    "import json, vllm.envs\nprint(json.dumps(sorted(vllm.envs.environment_variables)))\n"
+)
 
 
 @functools.lru_cache(maxsize=4)
@@ -56,20 +59,30 @@ def _vllm_version(python: str) -> str | None:
 def engine_arg_names(cache_dir: str | Path) -> tuple[str, list[str]] | None:
     """The installed vLLM's version and the names of its engine arguments (read once per
     vLLM version, in the Python that has vLLM, and cached); None without vLLM."""
+    return _vllm_names(cache_dir, "engine-args", _FIELDS)
+
+
+def engine_env_names(cache_dir: str | Path) -> tuple[str, list[str]] | None:
+    """The installed vLLM's version and the environment variables it reads (as
+    `engine_arg_names`)."""
+    return _vllm_names(cache_dir, "environment", _ENVIRONMENT)
+
+
+def _vllm_names(cache_dir: str | Path, kind: str, script: str) -> tuple[str, list[str]] | None:
     python = find_vllm_python()
     version = _vllm_version(python) if python else None
     if python is None or version is None:
         return None
-    cached = Path(cache_dir).expanduser() / "vllm" / f"engine-args-{version}.json"
+    cached = Path(cache_dir).expanduser() / "vllm" / f"{kind}-{version}.json"
     try:
         return version, list(json.loads(cached.read_text()))
     except (OSError, ValueError):
         pass
     proc = subprocess.run(
-        [python, "-c", _FIELDS], capture_output=True, text=True, timeout=600, check=False
+        [python, "-c", script], capture_output=True, text=True, timeout=600, check=False
     )
     if proc.returncode != 0:
-        log.warning("could not read vLLM's engine arguments: %s", proc.stderr.strip()[-500:])
+        log.warning("could not read vLLM's %s names: %s", kind, proc.stderr.strip()[-500:])
         return None
     names = list(json.loads(proc.stdout.strip().splitlines()[-1]))
     write_json(cached, names)
@@ -94,6 +107,33 @@ def check_engine_args(engine_args: Mapping[str, Any], model_type: str, cache_dir
                 f"parallelism.engine_args.{key} is not an engine argument of vLLM {version}",
                 hint=f"closest: {', '.join(close)}" if close else "see `vllm serve --help`",
             )
+
+
+def check_engine_env(engine_env: Mapping[str, Any], model_type: str, cache_dir: str) -> None:
+    """Refuse a variable that is not vLLM's (VLLM_*, known to the installed vLLM, naming
+    the closest) or one for a job that runs no vLLM."""
+    if not engine_env:
+        return
+    key = next(iter(engine_env))
+    if model_type == "transformers":
+        raise EvallaunchError(
+            f"parallelism.engine_env.{key} is invalid with backend.model_type=transformers: "
+            "engine_env are vLLM's environment variables",
+            hint="backend.model_type=vllm (in process) or server (vllm serve replicas)",
+        )
+    found = engine_env_names(cache_dir)
+    for key in engine_env:
+        if found is not None and key in found[1]:
+            continue
+        if found is None and key.startswith("VLLM_"):
+            continue  # vLLM checks nothing: the job's vLLM reads what it knows
+        names = found[1] if found else []
+        close = difflib.get_close_matches(key, names, n=3, cutoff=0.6)
+        version = f" {found[0]}" if found else ""
+        raise EvallaunchError(
+            f"parallelism.engine_env.{key} is not an environment variable of vLLM{version}",
+            hint=f"closest: {', '.join(close)}" if close else "vLLM's variables start VLLM_",
+        )
 
 
 def check_own_engine_args(engine_args: Mapping[str, Any], model_type: str) -> None:
