@@ -1,0 +1,169 @@
+"""Where a completion's final answer is, and where a gold's is: the boxes that end a text,
+an answer phrase after them, and the last expression of a finished text with neither.
+
+Each function returns answer strings (LaTeX, as written); math_answers parses and compares.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from math_verify import ExprExtractionConfig, LatexExtractionConfig
+
+from evallaunch.compat.math_verify import parse_untimed
+
+__all__ = ["Answer", "find_answer", "find_gold", "last_boxed"]
+
+# Fixed configs (math_verify caches compiled regexes for one config). Anchored: free text
+# only after "answer"/"final answer is"; unanchored: the last expression of the text.
+ANCHORED = (
+    LatexExtractionConfig(try_extract_without_anchor=False),
+    ExprExtractionConfig(try_extract_without_anchor=False),
+)
+UNANCHORED = (LatexExtractionConfig(), ExprExtractionConfig())
+
+_BOX_RE = re.compile(r"\\(?:boxed|fbox|framebox)(?![a-zA-Z])")
+# What may join the boxes of one answer: spacing, punctuation, math delimiters, \text{}
+# wrappers, labels (``y_2 =``) and, with "and"/"or", a few words ("for part (b) and").
+_JOIN_NOISE_RE = re.compile(
+    r"\\(?:q?quad|[,;:! ]|\(|\)|\[|\]|\\)|\$|&|\\(?:text|textbf|textrm|mbox)\s*\{|\}"
+)
+_LABEL_RE = re.compile(r"[A-Za-z](?:_\{?\w+\}?)?(?:\([a-z]\))?\s*=")
+_MAX_JOIN_CHARS = 40
+# A box or an answer phrase math_verify could not read ("Answer $ \n 9 \n $": inline math
+# does not span lines): no guessing from the rest of the text.
+_UNREAD_RE = re.compile(r"\\(?:boxed|fbox|framebox)(?![a-zA-Z])|answer\W{0,3}(?:\$|\\[(\[])", re.I)
+_ANSWER_RE = re.compile(r"answer", re.I)
+_FINAL_ANSWER_RE = re.compile(r"final answer", re.I)
+# Chat-template markers a model may write after its answer.
+_END_MARKERS_RE = re.compile(r"(?:<\|[a-z_]+\|>\s*\w*\s*|</s>\s*)+$")
+# A finished text ends a sentence, a math span, or a number (with a short unit: 5 cm, 9€).
+_FINISHED_RE = re.compile(r"(?:[.!?)\]}%$]|\\[)\]]|\d(?:[^\s\d]{0,2}[²³]?)?)$")
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A final answer: its parts as written (one per box of a group of boxes, else one),
+    and math_verify's values when it was read from free text (else parsed on use)."""
+
+    parts: tuple[str, ...]
+    values: tuple[Any, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Box:
+    start: int
+    end: int
+    content: str
+
+
+def _boxes(text: str, open_ended: bool = False) -> list[_Box]:
+    """Complete ``\\boxed{...}`` (and ``\\boxed x``) in text, outermost, in order; with
+    `open_ended`, a last ``\\boxed{`` that is never closed runs to the end of the text."""
+    found: list[_Box] = []
+    for match in _BOX_RE.finditer(text):
+        if found and match.start() < found[-1].end:
+            continue  # inside the previous box
+        after = text[match.end() :]
+        body = after.lstrip()
+        offset = match.end() + len(after) - len(body)
+        if not body.startswith("{"):
+            if after[:1].isspace() and body:
+                word = re.split(r"[\s$]", body, maxsplit=1)[0]
+                found.append(_Box(match.start(), offset + len(word), word.rstrip(".,")))
+            continue
+        depth, i = 0, 0
+        while i < len(body):
+            depth += {"{": 1, "}": -1}.get(body[i], 0)
+            if depth == 0:
+                found.append(_Box(match.start(), offset + i + 1, body[1:i].strip()))
+                break
+            i += 2 if body[i] == "\\" else 1
+        else:
+            if open_ended:
+                found.append(_Box(match.start(), len(text), body[1:].strip().rstrip("$").strip()))
+    return found
+
+
+def last_boxed(text: str) -> str | None:
+    """Content of the last complete ``\\boxed{...}`` (or ``\\boxed x``) in text."""
+    boxes = _boxes(text)
+    return boxes[-1].content if boxes else None
+
+
+def _joins(between: str) -> bool:
+    """Whether the text between two boxes joins them into one answer."""
+    rest = _LABEL_RE.sub(" ", _JOIN_NOISE_RE.sub(" ", between))
+    words = re.findall(r"[A-Za-z]+", rest)
+    if not words:
+        return not re.search(r"[.!?]\s", rest + " ") or len(rest.strip(" ,;.\n")) == 0
+    return len(" ".join(rest.split())) <= _MAX_JOIN_CHARS and bool({"and", "or"} & set(words))
+
+
+def _final_group(text: str, boxes: list[_Box]) -> tuple[str, ...]:
+    """The last box and the boxes joined to it (``\\boxed{1} and \\boxed{2}``)."""
+    group = [boxes[-1]]
+    for box in reversed(boxes[:-1]):
+        if not _joins(text[box.end : group[0].start]):
+            break
+        group.insert(0, box)
+    return tuple(box.content for box in group)
+
+
+def _values(text: str, configs: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple(parse_untimed(text, configs))
+
+
+def _from_values(values: tuple[Any, ...]) -> Answer | None:
+    if not values:
+        return None
+    strings = [v for v in values if isinstance(v, str)]
+    return Answer(((strings or [str(values[0])])[0],), values)
+
+
+def finished(text: str) -> bool:
+    """Whether text ends as a written answer does, not cut off mid-sentence or mid-box."""
+    text = _END_MARKERS_RE.sub("", text.rstrip()).rstrip()
+    unclosed = text.count("{") > text.count("}")
+    return bool(text) and not unclosed and bool(_FINISHED_RE.search(text))
+
+
+def find_answer(text: str) -> Answer | None:
+    """A completion's final answer (the thinking already stripped), or None.
+
+    1. A final answer phrase ("The final answer is $...$") after the last box: a boxed
+       intermediate result followed by an explicit final answer takes the latter.
+    2. The last ``\\boxed{}``, with the boxes joined to it into one answer
+       (``\\boxed{1} \\text{ and } \\boxed{2}``, ``\\boxed{(1, 2)}, \\boxed{(2, 1)}``).
+    3. No box: an answer phrase.
+    4. Neither, in a finished text (ending a sentence, a math span or a number): the
+       text's last expression, as math_verify reads it. A text cut off mid-sentence or
+       inside a box has no answer.
+    """
+    boxes = _boxes(text)
+    if boxes:
+        final = _FINAL_ANSWER_RE.search(text, boxes[-1].end)
+        after = _from_values(_values(text[final.start() :], ANCHORED)) if final else None
+        if after is not None:
+            return after
+        group = _final_group(text, boxes)
+        return Answer(group) if any(group) else None
+    anchored = _from_values(_values(text, ANCHORED))
+    if anchored is not None or not finished(text) or _UNREAD_RE.search(text):
+        return anchored
+    return _from_values(_values(_END_MARKERS_RE.sub("", text.rstrip()), UNANCHORED))
+
+
+def find_gold(gold: str) -> Answer:
+    """A gold's answer: its last boxes (one never closed runs to the end), else the answer
+    phrase of a solution without a box, else the gold itself without ``$``."""
+    gold = gold.replace("\\\\boxed", "\\boxed").replace("\\\\text", "\\text")
+    boxes = _boxes(gold, open_ended=True)
+    if boxes:
+        return Answer(_final_group(gold, boxes))
+    anchored = _from_values(_values(gold, ANCHORED)) if _ANSWER_RE.search(gold) else None
+    if anchored is not None:
+        return Answer(anchored.parts)
+    return Answer((re.sub(r"(?<!\\)\$", "", gold).strip(),))
