@@ -23,6 +23,7 @@ from evallaunch.scoring.math_extraction import Answer, find_answer, find_gold
 from evallaunch.scoring.math_notation import (
     angle_unit,
     base_number,
+    clock_time,
     comma_decimal,
     full_precision_decimal,
     has_percent,
@@ -187,6 +188,9 @@ def _same_answer(answer: str, values: Sequence[Any], gold: str, integer_answer: 
     if gold_base is not None and gold_base.base is not None:
         pred_base = base_number(answer)
         return pred_base is not None and same_base_number(gold_base, pred_base)
+    gold_time, pred_time = clock_time(gold), clock_time(answer)
+    if gold_time and pred_time:  # 9:30 is not 3:10, as a ratio would be
+        return gold_time == pred_time
     gold_word, pred_word = number_with_unit_word(gold), number_with_unit_word(answer)
     gold_unit = gold_word[1] if gold_word else unit_of(gold)
     pred_unit = pred_word[1] if pred_word else unit_of(answer)

@@ -40,7 +40,7 @@ _FINAL_ANSWER_RE = re.compile(r"final answer", re.I)
 # Chat-template markers a model may write after its answer.
 _END_MARKERS_RE = re.compile(r"(?:<\|[a-z_]+\|>\s*\w*\s*|</s>\s*)+$")
 # A finished text ends a sentence, a math span, or a number (with a short unit: 5 cm, 9€).
-_FINISHED_RE = re.compile(r"(?:[.!?)\]}%$]|\\[)\]]|\d(?:[^\s\d]{0,2}[²³]?)?)$")
+_FINISHED_RE = re.compile(r"(?:[.!?)\]}%$]|\\[)\]]|\d(?:\s?[A-Za-z]{1,3}|[^\s\d]{1,2})?[²³]?)$")
 
 
 @dataclass(frozen=True)

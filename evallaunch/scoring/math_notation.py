@@ -17,6 +17,7 @@ __all__ = [
     "angle_unit",
     "base_number",
     "clean_separators",
+    "clock_time",
     "comma_decimal",
     "full_precision_decimal",
     "has_percent",
@@ -47,6 +48,7 @@ _PERCENT_RE = re.compile(
 # A unit is the trailing \text{...} of an answer that has something before it.
 _UNIT_RE = re.compile(r"\S.*?" + _TEXT + r"\s*(?:\^\s*\{?\s*(\d)\s*\}?)?\s*\.?\s*$", re.S)
 _WORD_UNIT_RE = re.compile(r"\s*(-?\d[\d,]*(?:\.\d+)?)\s+([A-Za-z]{2,})\.?\s*")
+_CLOCK_RE = re.compile(r"(\d{1,2}):(\d{2})")
 _COMMA_DECIMAL_RE = re.compile(r"(-?)(\d+),(\d+)")
 _DECIMAL_RE = re.compile(r"-?(\d*)\.(\d+)")
 FULL_PRECISION_DIGITS = 15  # significant digits of a printed double
@@ -155,6 +157,15 @@ def clean_separators(text: str) -> str:
     """Thin-space thousands separators removed (``10\\,080`` -> ``10080``); math_verify
     reads ``\\,`` between digits as a product."""
     return _THIN_SPACE_RE.sub("", text.replace("°", "^{\\circ}"))
+
+
+def clock_time(text: str) -> tuple[int, int] | None:
+    """``9:30`` -> (9, 30): hours and two-digit minutes of a time of day; None for anything
+    else (``7:32`` is a time too; ``14:64`` and ``3:5`` are ratios)."""
+    match = _CLOCK_RE.fullmatch(_compact(text))
+    if match is None or int(match[1]) > 24 or int(match[2]) > 59:
+        return None
+    return int(match[1]), int(match[2])
 
 
 def comma_decimal(text: str) -> str | None:
