@@ -25,6 +25,7 @@ ANCHORED = (
 UNANCHORED = (LatexExtractionConfig(), ExprExtractionConfig())
 
 _BOX_RE = re.compile(r"\\(?:boxed|fbox|framebox)(?![a-zA-Z])")
+_BRACE_RE = re.compile(r"\\.|[{}]", re.S)
 # What may join the boxes of one answer: spacing, punctuation, math delimiters, \text{}
 # wrappers, labels (``y_2 =``) and, with "and"/"or", a few words ("for part (b) and").
 _JOIN_NOISE_RE = re.compile(
@@ -66,25 +67,34 @@ def _boxes(text: str, open_ended: bool = False) -> list[_Box]:
     for match in _BOX_RE.finditer(text):
         if found and match.start() < found[-1].end:
             continue  # inside the previous box
-        after = text[match.end() :]
-        body = after.lstrip()
-        offset = match.end() + len(after) - len(body)
-        if not body.startswith("{"):
-            if after[:1].isspace() and body:
-                word = re.split(r"[\s$]", body, maxsplit=1)[0]
-                found.append(_Box(match.start(), offset + len(word), word.rstrip(".,")))
+        start = match.end()
+        while start < len(text) and text[start].isspace():
+            start += 1
+        if text[start : start + 1] != "{":
+            if start > match.end() and start < len(text):  # \boxed 5
+                word = re.split(r"[\s$]", text[start : start + 200], maxsplit=1)[0]
+                found.append(_Box(match.start(), start + len(word), word.rstrip(".,")))
             continue
-        depth, i = 0, 0
-        while i < len(body):
-            depth += {"{": 1, "}": -1}.get(body[i], 0)
-            if depth == 0:
-                found.append(_Box(match.start(), offset + i + 1, body[1:i].strip()))
-                break
-            i += 2 if body[i] == "\\" else 1
-        else:
-            if open_ended:
-                found.append(_Box(match.start(), len(text), body[1:].strip().rstrip("$").strip()))
+        end = _closing_brace(text, start)
+        if end is not None:
+            found.append(_Box(match.start(), end + 1, text[start + 1 : end].strip()))
+        elif open_ended:
+            content = text[start + 1 :].strip().rstrip("$").strip()
+            found.append(_Box(match.start(), len(text), content))
     return found
+
+
+def _closing_brace(text: str, start: int) -> int | None:
+    """Index of the ``}`` that closes the ``{`` at start (escaped braces skipped)."""
+    depth = 0
+    for token in _BRACE_RE.finditer(text, start):
+        if token[0] == "{":
+            depth += 1
+        elif token[0] == "}":
+            depth -= 1
+            if depth == 0:
+                return token.start()
+    return None
 
 
 def last_boxed(text: str) -> str | None:
