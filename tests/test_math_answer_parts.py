@@ -45,6 +45,8 @@ def test_boxes_joined_by_and_or_commas_are_one_answer() -> None:
     # a change of mind is not a list: the last box alone
     assert parts("First \\boxed{1}, on reflection \\boxed{2}.") == ("2",)
     assert parts("\\boxed{1}. Then we see that \\boxed{2}") == ("2",)
+    assert parts("\\boxed{3} \\[ 3 + 4 = 7 \\] \\boxed{7}") == ("7",)  # working between
+    assert parts("\\boxed{3} and then $3+4=7$ and \\boxed{7}") == ("7",)
 
 
 def test_a_final_answer_phrase_after_the_last_box_wins() -> None:

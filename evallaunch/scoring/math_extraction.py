@@ -33,6 +33,8 @@ _JOIN_NOISE_RE = re.compile(
 )
 _LABEL_RE = re.compile(r"[A-Za-z](?:_\{?\w+\}?)?(?:\([a-z]\))?\s*=")
 _MAX_JOIN_CHARS = 40
+_SEPARATORS_RE = re.compile(r"[\s,;]*")
+_JOIN_WORDS_RE = re.compile(r"[\s,;]*(?:(?:[A-Za-z]+|\([a-z0-9]\))[\s,;]*)+")
 # A box or an answer phrase math_verify could not read ("Answer $ \n 9 \n $": inline math
 # does not span lines): no guessing from the rest of the text.
 _UNREAD_RE = re.compile(r"\\(?:boxed|fbox|framebox)(?![a-zA-Z])|answer\W{0,3}(?:\$|\\[(\[])", re.I)
@@ -103,20 +105,26 @@ def last_boxed(text: str) -> str | None:
     return boxes[-1].content if boxes else None
 
 
-def _joins(between: str) -> bool:
-    """Whether the text between two boxes joins them into one answer."""
-    rest = _LABEL_RE.sub(" ", _JOIN_NOISE_RE.sub(" ", between))
-    words = re.findall(r"[A-Za-z]+", rest)
-    if not words:
-        return not re.search(r"[.!?]\s", rest + " ") or len(rest.strip(" ,;.\n")) == 0
-    return len(" ".join(rest.split())) <= _MAX_JOIN_CHARS and bool({"and", "or"} & set(words))
+def _joins(between: str, gold: bool = False) -> bool:
+    """Whether the text between two boxes joins them into one answer: only separators, or
+    a few words with "and"/"or" (no numbers, no formula: a box, some working, a box is a
+    result and its correction). In a gold, anything without a word joins too."""
+    rest = " ".join(_LABEL_RE.sub(" ", _JOIN_NOISE_RE.sub(" ", between)).split())
+    if _SEPARATORS_RE.fullmatch(rest) or (gold and not re.search(r"[A-Za-z]", rest)):
+        return True
+    words = set(re.findall(r"[A-Za-z]+", rest))
+    return (
+        len(rest) <= _MAX_JOIN_CHARS
+        and bool({"and", "or"} & words)
+        and bool(_JOIN_WORDS_RE.fullmatch(rest))
+    )
 
 
-def _final_group(text: str, boxes: list[_Box]) -> tuple[str, ...]:
+def _final_group(text: str, boxes: list[_Box], gold: bool = False) -> tuple[str, ...]:
     """The last box and the boxes joined to it (``\\boxed{1} and \\boxed{2}``)."""
     group = [boxes[-1]]
     for box in reversed(boxes[:-1]):
-        if not _joins(text[box.end : group[0].start]):
+        if not _joins(text[box.end : group[0].start], gold):
             break
         group.insert(0, box)
     return tuple(box.content for box in group)
@@ -172,7 +180,7 @@ def find_gold(gold: str) -> Answer:
     gold = gold.replace("\\\\boxed", "\\boxed").replace("\\\\text", "\\text")
     boxes = _boxes(gold, open_ended=True)
     if boxes:
-        return Answer(_final_group(gold, boxes))
+        return Answer(_final_group(gold, boxes, gold=True))
     anchored = _from_values(_values(gold, ANCHORED)) if _ANSWER_RE.search(gold) else None
     if anchored is not None:
         return Answer(anchored.parts)
