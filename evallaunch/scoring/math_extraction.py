@@ -14,7 +14,7 @@ from math_verify import ExprExtractionConfig, LatexExtractionConfig
 
 from evallaunch.compat.math_verify import parse_untimed
 
-__all__ = ["Answer", "find_answer", "find_gold", "last_boxed"]
+__all__ = ["ANCHORED", "Answer", "find_answer", "find_gold", "finished"]
 
 # Fixed configs (math_verify caches compiled regexes for one config). Anchored: free text
 # only after "answer"/"final answer is"; unanchored: the last expression of the text.
@@ -97,12 +97,6 @@ def _closing_brace(text: str, start: int) -> int | None:
             if depth == 0:
                 return token.start()
     return None
-
-
-def last_boxed(text: str) -> str | None:
-    """Content of the last complete ``\\boxed{...}`` (or ``\\boxed x``) in text."""
-    boxes = _boxes(text)
-    return boxes[-1].content if boxes else None
 
 
 def _joins(between: str, gold: bool = False) -> bool:
