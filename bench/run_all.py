@@ -29,6 +29,7 @@ SCRIPTS = [
     "resume",
     "gpu_schedule",
     "math_scoring",
+    "math_verify_peer",
     "harness_gsm8k",
 ]
 TITLES = {
@@ -40,6 +41,7 @@ TITLES = {
     "resume": "6. Sample ledger: cost of recording units, time saved by resuming",
     "gpu_schedule": "7. GPU schedules simulated: evallaunch vs the ideal and open-r1",
     "math_scoring": "8. Math scoring: the near-miss corpus and a 64-sample AIME run",
+    "math_verify_peer": "8b. Math scoring on Math-Verify's own test cases",
     "harness_gsm8k": "9. Harness tasks: lm-eval's gsm8k through evallaunch vs the lm_eval CLI",
 }
 

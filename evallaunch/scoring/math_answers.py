@@ -1,4 +1,6 @@
-"""Final-answer extraction and equivalence checking for math benchmarks, on math_verify.
+"""Final-answer scoring for math benchmarks: an answer found in the completion
+(math_extraction) compared with the gold's, on math_verify and the rules of
+docs/math-scoring.md.
 
 math_verify is called without its time limits (evallaunch.compat.math_verify): scores depend
 on neither thread nor load, and answers that would make sympy build astronomically large
@@ -7,27 +9,30 @@ numbers (``9^{9^{9^9}}``, ``1000000!``) are compared as strings only.
 
 from __future__ import annotations
 
-import math
 import re
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 import sympy
-from math_verify import ExprExtractionConfig, LatexExtractionConfig
 
-from evallaunch.compat.math_verify import parse_untimed, verify_untimed
+from evallaunch.compat.math_verify import verify_untimed
+from evallaunch.scoring.math_equations import same_equation, same_function_values, unlabelled
+from evallaunch.scoring.math_extraction import Answer, find_answer, find_gold
 from evallaunch.scoring.math_notation import (
     angle_unit,
     base_number,
-    clean_separators,
+    clock_time,
+    comma_decimal,
+    full_precision_decimal,
     has_percent,
+    number_with_unit_word,
     same_base_number,
     strip_percent,
     unit_of,
 )
+from evallaunch.scoring.math_parts import has_alternatives, match_parts, split_parts
 from evallaunch.scoring.math_structures import (
     exact,
     is_set_like,
@@ -35,24 +40,15 @@ from evallaunch.scoring.math_structures import (
     same_ordered_pair,
     same_real_set,
 )
+from evallaunch.scoring.math_values import parse_answer as _parse_answer
 
 __all__ = ["MathScore", "score_math", "strip_think"]
 
-
-# Fixed configs (math_verify caches compiled regexes for one config). Anchored: \boxed{}
-# always counts, free text only after "answer"/"final answer is" (truncated text: nothing).
-_CONFIGS = (
-    LatexExtractionConfig(try_extract_without_anchor=False),
-    ExprExtractionConfig(try_extract_without_anchor=False),
-)
-_BOX_RE = re.compile(r"\\(?:boxed|fbox|framebox)(?![a-zA-Z])")
-_MAX_ANSWER_CHARS = 1000  # longer "answers" are compared as strings only
-_MAX_LOG10 = 10_000.0  # refuse symbolic work on numbers with more digits than this
-_FACTORIALS = ("factorial", "factorial2", "subfactorial", "gamma", "binomial")
 _TEXT_RE = re.compile(r"\\(?:text|textbf|textrm|mathrm|mathbf|mbox)\s*\{([^{}]*)\}")
 _NOISE_RE = re.compile(r"\\left|\\right|\\[,;:! ]|\\displaystyle|\$|\s")
 _WORDS_RE = re.compile(r"\\(?:text|textbf|textrm|mathrm|mbox)\s*\{\s*\(?[A-Za-z][A-Za-z ]*\)?\s*\}")
 _PLAIN_NUMBER_RE = re.compile(r"-?(\d+\.?\d*|\.\d+)")
+_DECIMAL_RE = re.compile(r"-?\d*\.\d+")
 _AND_RE = re.compile(r"\\text\{\s*and\s*\}|\\land|\\wedge|\band\b")
 
 
@@ -82,59 +78,6 @@ def strip_think(text: str) -> str:
     return text if answer == text else answer.lstrip()
 
 
-def _last_boxed(text: str) -> str | None:
-    """Content of the last complete ``\\boxed{...}`` (or ``\\boxed x``) in text."""
-    for match in reversed(list(_BOX_RE.finditer(text))):
-        after = text[match.end() :]
-        body, depth, i = after.lstrip(), 0, 0
-        if not body.startswith("{") and after[:1].isspace() and body:
-            return re.split(r"[\s$]", body, maxsplit=1)[0].rstrip(".,")
-        while body.startswith("{") and i < len(body):
-            depth += {"{": 1, "}": -1}.get(body[i], 0)
-            if depth == 0:
-                return body[1:i].strip()
-            i += 2 if body[i] == "\\" else 1
-    return None
-
-
-def _log10_bound(expr: Any) -> float:
-    """Rough upper bound on log10 of the magnitudes sympy may meet evaluating expr."""
-    if isinstance(expr, sympy.MatrixBase) and not isinstance(expr, sympy.Basic):
-        return sum((_log10_bound(e) for e in expr), 0.0)
-    if not isinstance(expr, sympy.Basic):
-        return 0.0
-    if isinstance(expr, sympy.Rational):
-        return max(math.log10(abs(int(v)) or 1) for v in (expr.p, expr.q))
-    if isinstance(expr, sympy.Float):
-        return math.log10(abs(float(expr)) + 1.0)
-    if isinstance(expr, sympy.Pow):
-        exponent = _log10_bound(expr.exp)
-        return math.inf if exponent > 8 else max(_log10_bound(expr.base), 1.0) * 10**exponent
-    if type(expr).__name__ in _FACTORIALS:
-        arg = max((_log10_bound(a) for a in expr.args), default=0.0)
-        return math.inf if arg > 8 else 10**arg * (arg + 1.0)
-    return sum((_log10_bound(a) for a in expr.args), 1.0)
-
-
-def _is_tame(value: Any) -> bool:
-    try:
-        return isinstance(value, str) or _log10_bound(value) <= _MAX_LOG10
-    except (RecursionError, OverflowError, ValueError, TypeError):
-        return False
-
-
-@lru_cache(maxsize=4096)
-def _parse_answer(answer: str) -> tuple[Any, ...]:
-    if len(answer) > _MAX_ANSWER_CHARS:
-        return (answer,)
-    return tuple(_parse("\\boxed{" + clean_separators(answer) + "}")) or (answer,)
-
-
-def _parse(text: str) -> list[Any]:
-    """math_verify parse with timeouts off, dropping values unsafe to compare."""
-    return [v for v in parse_untimed(text, _CONFIGS) if _is_tame(v)]
-
-
 def _normalize(answer: str) -> str:
     """Formatting-insensitive string form: no ``\\text{}``, spacing or ``$``."""
     while (unwrapped := _TEXT_RE.sub(r"\1", answer)) != answer:
@@ -151,16 +94,24 @@ def _as_int(answer: str) -> int | None:
     return int(text) if re.fullmatch(r"[+-]?\d+", text) else None
 
 
-def _extract(text: str) -> tuple[str, Sequence[Any]] | None:
-    """(answer string, math_verify values) of the final answer in text, if any."""
-    boxed = _last_boxed(text)
-    if boxed is not None:
-        if (number := _as_int(boxed)) is not None:  # most answers: no need to parse
-            return boxed, (sympy.Integer(number),)
-        return (boxed, _parse_answer(boxed)) if boxed else None
-    values = _parse(text)
-    strings = [v for v in values if isinstance(v, str)]
-    return ((strings or [str(values[0])])[0], values) if values else None
+def _extract(text: str) -> Answer | None:
+    """The final answer in text (docs/math-scoring.md, "Where the answer is")."""
+    return find_answer(text)
+
+
+def _values(part: str) -> tuple[Any, ...]:
+    if (number := _as_int(part)) is not None:  # most answers: no need to parse
+        return (sympy.Integer(number),)
+    return _parse_answer(part)
+
+
+def _shown(answer: Answer) -> str:
+    """The extracted answer as results show it: the first parsed value of each part."""
+    shown = []
+    for part in answer.parts:
+        parsed = [v for v in (answer.values or _values(part)) if not isinstance(v, str)]
+        shown.append(str(parsed[0] if parsed else part))
+    return " ".join(", ".join(shown).split())[:200]
 
 
 def _same_text(answer: str, gold: str) -> bool:
@@ -206,8 +157,28 @@ def _same_set(golds: Sequence[Any], preds: Sequence[Any], answer: str, gold: str
     return ours is not None and theirs is not None and same_real_set(theirs, ours)
 
 
-def _matches(answer: str, values: Sequence[Any], gold: str, integer_answer: bool) -> bool:
-    gold = (_last_boxed(gold) or gold).strip()  # a bare answer or a solution with a box
+def _full_precision(answer: str, preds: list[Any], gold: str, golds: list[Any]) -> bool | None:
+    """A decimal printed to a float's precision against an exact number: equal when the
+    number rounds to it at its last place (None: neither side is such a decimal)."""
+    for text, others in ((answer, golds), (gold, preds)):
+        found = full_precision_decimal(text)
+        if found is None:
+            continue
+        number = next((v for v in others if isinstance(v, sympy.Expr) and v.is_number), None)
+        if number is None or not number.is_real:
+            return False
+        error = abs(sympy.Rational(found[0]) - number)
+        return bool(sympy.N(error, 40) <= sympy.Rational(1, 2) / sympy.Integer(10) ** found[1])
+    return None
+
+
+def _undefined(values: Sequence[Any]) -> bool:
+    """A value math_verify reads as n/0 (``12:00``): equal to nothing but its own text."""
+    return any(isinstance(v, sympy.Basic) and v.has(sympy.zoo, sympy.nan) for v in values)
+
+
+def _same_answer(answer: str, values: Sequence[Any], gold: str, integer_answer: bool) -> bool:
+    """One answer against one gold answer: the steps of docs/math-scoring.md."""
     gold_int, pred_int = _as_int(gold), _as_int(answer)
     if integer_answer and gold_int is not None and pred_int is not None:
         return pred_int == gold_int
@@ -217,33 +188,77 @@ def _matches(answer: str, values: Sequence[Any], gold: str, integer_answer: bool
     if gold_base is not None and gold_base.base is not None:
         pred_base = base_number(answer)
         return pred_base is not None and same_base_number(gold_base, pred_base)
-    gold_unit, pred_unit = unit_of(gold), unit_of(answer)
+    gold_time, pred_time = clock_time(gold), clock_time(answer)
+    if gold_time and pred_time:  # 9:30 is not 3:10, as a ratio would be
+        return gold_time == pred_time
+    gold_word, pred_word = number_with_unit_word(gold), number_with_unit_word(answer)
+    gold_unit = gold_word[1] if gold_word else unit_of(gold)
+    pred_unit = pred_word[1] if pred_word else unit_of(answer)
     if gold_unit and pred_unit and gold_unit != pred_unit:
         return False
+    if gold_word or pred_word:
+        gold, answer = (gold_word or (gold,))[0], (pred_word or (answer,))[0]
+        values = _values(answer)
+    if (comma := comma_decimal(answer)) and _DECIMAL_RE.fullmatch(_normalize(gold)):
+        answer, values = comma, _values(comma)
+    if (comma := comma_decimal(gold)) and _DECIMAL_RE.fullmatch(_normalize(answer)):
+        gold = comma
     golds, preds = _exact_values(gold), [exact(v) for v in values]
-    if has_percent(answer) and not has_percent(gold):
+    if has_percent(answer) and has_percent(gold):
+        golds, preds = _exact_values(strip_percent(gold)), _exact_values(strip_percent(answer))
+    elif has_percent(answer):
         # 25% is 0.25; it is also 25 when the question asks for a percentage, whose gold
         # is then a plain number
         numbers = _exact_values(strip_percent(answer))
         preds = _scaled(numbers, sympy.Rational(1, 100))
         preds += numbers if _PLAIN_NUMBER_RE.fullmatch(gold) else []
-    elif has_percent(gold) and not has_percent(answer):
+    elif has_percent(gold):
         golds = _exact_values(strip_percent(gold))
         golds += _scaled(golds, sympy.Rational(1, 100))
+    preds, golds = unlabelled(preds, golds), unlabelled(golds, preds)
+    decided = _full_precision(answer, preds, gold, golds)
+    if decided is not None:
+        return decided
+    if _undefined(golds) or _undefined(preds):
+        return False
     factor = _angle_factor(answer, gold)
     if factor is not None:
         preds = _scaled(preds, factor)
     decided = _same_set(golds, preds, answer, gold)
     if decided is not None:
         return decided
+    if any(same_equation(g, p) or same_function_values(g, p) for g in golds for p in preds):
+        return True
     return verify_untimed(golds, preds)
+
+
+def _matches(answer: Answer, gold: str, integer_answer: bool) -> bool:
+    """The found answer against the gold: as one answer, else part by part when either
+    is several (boxes, or alternatives with "and", "or", ``;``, ``\\pm``)."""
+    theirs = find_gold(gold)
+    if len(answer.parts) == 1 and len(theirs.parts) == 1:
+        ours, their = answer.parts[0], theirs.parts[0]
+        if _same_answer(ours, answer.values or _values(ours), their, integer_answer):
+            return True
+        if not (has_alternatives(ours) or has_alternatives(their)):
+            return False
+    our_parts = [piece for part in answer.parts for piece in split_parts(part)]
+    their_parts = [piece for part in theirs.parts for piece in split_parts(part)]
+
+    def same(ours: str, their: str) -> bool:
+        return _same_answer(ours, _values(ours), their, integer_answer)
+
+    if len(their_parts) == 1 < len(our_parts):  # one answer written several ways
+        return all(same(ours, their_parts[0]) for ours in our_parts)
+    return match_parts(our_parts, their_parts, same)
 
 
 def score_math(completion: str, gold: str, *, integer_answer: bool = False) -> MathScore:
     """Extracts the final answer from a completion and checks it against the gold answer.
 
-    The last ``\\boxed{}`` after the think block wins, else math_verify's anchored
-    extraction ("the final answer is $...$", "Answer: 5").
+    The last ``\\boxed{}`` after the think block wins (with the boxes joined to it), unless
+    an answer phrase follows it; else math_verify's anchored extraction ("the final answer
+    is $...$", "Answer: 5"); else, in a finished text, its last expression.
 
     Args:
         completion: Raw model output, possibly with ``<think>`` reasoning.
@@ -261,12 +276,10 @@ def score_math(completion: str, gold: str, *, integer_answer: bool = False) -> M
         found = _extract(strip_think(completion))
         if found is None:
             return MathScore(None, False)
-        answer, values = found
-        parsed = [v for v in values if not isinstance(v, str)]
-        extracted = " ".join(str(parsed[0] if parsed else answer).split())[:200]
+        extracted = _shown(found)
     except Exception:
         return MathScore(None, False, traceback.format_exc())
     try:
-        return MathScore(extracted, _matches(answer, values, gold, integer_answer))
+        return MathScore(extracted, _matches(found, gold, integer_answer))
     except Exception:
         return MathScore(extracted, False, traceback.format_exc())

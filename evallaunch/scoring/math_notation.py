@@ -1,6 +1,8 @@
-"""Answer notation that math_verify drops while parsing: number bases (``52_8``), angle
-units (``30^\\circ``, radians), units of measure (``\\text{ cm}^2``, ``\\$``) and
-percentages. Each function reads the answer's LaTeX text, not math_verify's value.
+"""Answer notation that math_verify drops or misreads while parsing: number bases
+(``52_8``), angle units (``30^\\circ``, radians), units of measure (``\\text{ cm}^2``,
+``\\$``), percentages (``28\\%``, ``28 percent``), decimal commas (``1000,99``) and
+decimals printed to a float's precision. Each function reads the answer's LaTeX text, not
+math_verify's value.
 """
 
 from __future__ import annotations
@@ -15,7 +17,11 @@ __all__ = [
     "angle_unit",
     "base_number",
     "clean_separators",
+    "clock_time",
+    "comma_decimal",
+    "full_precision_decimal",
     "has_percent",
+    "number_with_unit_word",
     "same_base_number",
     "strip_percent",
     "unit_of",
@@ -31,9 +37,21 @@ _DEGREE_RE = re.compile(
     r"\^\s*\{?\s*\\circ\s*\}?|°|\\degree\b|" + _TEXT.replace(r"([^{}]*?)", r"degrees?")
 )
 _RADIAN_RE = re.compile(_TEXT.replace(r"([^{}]*?)", r"(?:rad|rads|radians?)"))
-_PERCENT_RE = re.compile(r"\\%|%|" + _TEXT.replace(r"([^{}]*?)", r"percent"))
+_PERCENT_WORD = r"(?:percent(?:age)?|pct)"
+_PERCENT_RE = re.compile(
+    r"\\%|%|"
+    + _TEXT.replace(r"([^{}]*?)", _PERCENT_WORD)
+    + r"|(?<![A-Za-z\\])"
+    + _PERCENT_WORD
+    + r"(?![A-Za-z])"
+)
 # A unit is the trailing \text{...} of an answer that has something before it.
 _UNIT_RE = re.compile(r"\S.*?" + _TEXT + r"\s*(?:\^\s*\{?\s*(\d)\s*\}?)?\s*\.?\s*$", re.S)
+_WORD_UNIT_RE = re.compile(r"\s*(-?\d[\d,]*(?:\.\d+)?)\s+([A-Za-z]{2,})\.?\s*")
+_CLOCK_RE = re.compile(r"(\d{1,2}):(\d{2})")
+_COMMA_DECIMAL_RE = re.compile(r"(-?)(\d+),(\d+)")
+_DECIMAL_RE = re.compile(r"-?(\d*)\.(\d+)")
+FULL_PRECISION_DIGITS = 15  # significant digits of a printed double
 _THIN_SPACE_RE = re.compile(r"(?<=\d)(?:\\,|\\ |\\;|~)(?=\d{3}(?!\d))")
 _UNIT_WORDS = {
     "dollar": "dollar",
@@ -141,6 +159,40 @@ def clean_separators(text: str) -> str:
     return _THIN_SPACE_RE.sub("", text.replace("°", "^{\\circ}"))
 
 
+def clock_time(text: str) -> tuple[int, int] | None:
+    """``9:30`` -> (9, 30): hours and two-digit minutes of a time of day; None for anything
+    else (``7:32`` is a time too; ``14:64`` and ``3:5`` are ratios)."""
+    match = _CLOCK_RE.fullmatch(_compact(text))
+    if match is None or int(match[1]) > 24 or int(match[2]) > 59:
+        return None
+    return int(match[1]), int(match[2])
+
+
+def comma_decimal(text: str) -> str | None:
+    """``1000,99`` -> ``1000.99``: a number with one comma that thousands separators cannot
+    have written (not three digits after it, or a first group of 0 or of four digits or
+    more); None for anything else (``1,000``, ``1, 22``, ``x,y``)."""
+    match = _COMMA_DECIMAL_RE.fullmatch(text.strip().strip("$").strip())
+    if match is None:
+        return None
+    sign, whole, fraction = match.groups()
+    if len(fraction) == 3 and whole != "0" and len(whole) <= 3:
+        return None
+    return f"{sign}{whole}.{fraction}"
+
+
+def full_precision_decimal(text: str) -> tuple[str, int] | None:
+    """A decimal written to a float's precision (15 or more significant digits, as a
+    program prints ``1/12``: ``0.0833333333333333``) -> (the decimal, its places); None
+    for shorter decimals and anything else."""
+    compact = _compact(text)
+    match = _DECIMAL_RE.fullmatch(compact)
+    if match is None:
+        return None
+    significant = (match[1] + match[2]).lstrip("0")
+    return (compact, len(match[2])) if len(significant) >= FULL_PRECISION_DIGITS else None
+
+
 def _unit_word(word: str) -> str:
     word = word.lower().strip(". ")
     if word in _UNIT_WORDS:
@@ -149,6 +201,16 @@ def _unit_word(word: str) -> str:
         if word.endswith(suffix) and word[: -len(suffix)] in _UNIT_WORDS:
             return _UNIT_WORDS[word[: -len(suffix)]]
     return word[:-1] if word.endswith("s") and len(word) > 3 else word
+
+
+def number_with_unit_word(text: str) -> tuple[str, str] | None:
+    """``125 miles`` -> (``125``, ``mi``): a number and its unit written as a plain word
+    (math_verify reads the word as a product of variables); None for anything else."""
+    match = _WORD_UNIT_RE.fullmatch(text)
+    if match is None or match[2].lower() == "in":
+        return None
+    unit = _unit_word(match[2])
+    return (match[1], unit) if unit in _UNIT_WORDS.values() else None
 
 
 def unit_of(text: str) -> str | None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import sympy
 from latex2sympy2_extended.sets import FiniteSet as OrderedFiniteSet
+from sympy.core.function import AppliedUndef
 from sympy.core.relational import Relational
 
 __all__ = [
@@ -52,6 +53,20 @@ def same_number(a: Any, b: Any) -> bool:
     return bool(difference == 0 or difference.is_zero)
 
 
+def _functions_as_variables(value: Any) -> Any:
+    """``0 < f(x) < 1`` -> ``0 < f(x)' < 1``: one function application, the variable of a
+    set of reals written as the function's values."""
+    if not isinstance(value, sympy.Basic):
+        return value
+    applied = value.atoms(AppliedUndef)
+    if len(applied) != 1:
+        return value
+    (call,) = applied
+    if value.free_symbols - call.free_symbols:
+        return value
+    return value.xreplace({call: sympy.Symbol(str(call))})
+
+
 def _is_relation(value: Any) -> bool:
     if isinstance(value, (sympy.And, sympy.Or)):
         return all(_is_relation(arg) for arg in value.args)
@@ -64,7 +79,12 @@ def is_set_like(value: Any) -> bool:
     if isinstance(value, _SET_TYPES):
         return True
     if isinstance(value, sympy.Eq):
-        return isinstance(value.rhs, _SET_TYPES)
+        # x \in [a, b]; x = 1, 2, 3 (a variable's values, compared as a set of reals)
+        return isinstance(value.rhs, _SET_TYPES) or (
+            isinstance(value.lhs, sympy.Symbol)
+            and isinstance(value.rhs, sympy.FiniteSet)
+            and all(_is_real_number(arg) for arg in value.rhs.args)
+        )
     if isinstance(value, sympy.FiniteSet):
         return any(is_set_like(arg) for arg in value.args)
     return (
@@ -154,7 +174,7 @@ def real_set(value: Any, conjunction: bool = False) -> RealSet | None:
     if isinstance(value, sympy.FiniteSet):
         return _list_set(list(value.args), conjunction)
     if _is_relation(value):
-        return _relation_set(value)
+        return _relation_set(_functions_as_variables(value))
     return None
 
 

@@ -120,6 +120,7 @@ def classify(gold: Gold) -> Callable[[Gold, random.Random], Iterator[Variant]]:
 # ----------------------------------------------------------------------- value check
 
 SCALAR_KINDS_SKIPPED = {
+    "clock_time",  # latex2sympy reads 9:00 as 9/0
     "text_unit",
     "unit_form",
     "unit_change",
@@ -198,12 +199,28 @@ def completion(answer: str, trap: str | None, index: int) -> str:
     return template.format(answer=answer, trap=trap_text)
 
 
+# Near misses an earlier math-verify accepted: the false accepts of Math-Verify's own test
+# cases (tests/data/math_verify_cases.json), a variable's list of values and clock times.
+PEER_GOLDS: dict[str, list[Variant]] = {
+    "x=3, 4": [("x=1, 2", False, "variable_values"), ("x=4, 3", True, "set_order")],
+    "n=2, 3, 4": [("n=1, 2, 3", False, "variable_values"), ("n=4, 3, 2", True, "set_order")],
+    "x \\in \\{3,4\\}": [
+        ("x \\in \\{1,2\\}", False, "variable_values"),
+        ("x \\in \\{4, 3\\}", True, "set_order"),
+    ],
+    "10:00": [("9:00", False, "clock_time")],
+    "12:00": [("1:00", False, "clock_time")],
+}
+
+
 def load_golds(data: Path) -> list[Gold]:
     golds = []
     for row in map(json.loads, (data / "math500.jsonl").read_text().splitlines()):
         golds.append(Gold("math_500", row["unique_id"], row["answer"], row["problem"]))
     for row in map(json.loads, (data / "aime24.jsonl").read_text().splitlines()):
         golds.append(Gold("aime24", str(row["id"]), row["answer"], row["problem"]))
+    for index, answer in enumerate(PEER_GOLDS):
+        golds.append(Gold("math_verify", f"false_accept_{index}", answer, ""))
     return golds
 
 
@@ -211,7 +228,8 @@ def cases_for(gold: Gold) -> list[dict]:
     rng = random.Random(f"{gold.source}:{gold.problem_id}")
     variants: list[Variant] = []
     seen = {gold.answer.strip()}
-    for answer, equivalent, kind in classify(gold)(gold, rng):
+    made = PEER_GOLDS[gold.answer] if gold.source == "math_verify" else classify(gold)(gold, rng)
+    for answer, equivalent, kind in made:
         if answer not in seen:
             seen.add(answer)
             variants.append((answer, equivalent, kind))
