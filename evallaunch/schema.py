@@ -277,7 +277,8 @@ class LaunchConfig:
     # A results table `collect` published: jobs already in it are skipped. A Hub dataset
     # (hf://datasets/ORG/NAME), an http(s) URL or a local parquet/CSV file.
     published: str | None = None
-    # Benchmarks of the same model run one after another in one job (one allocation).
+    # Benchmarks of the same model run one after another in one job (one allocation), on
+    # the same inference servers (each replica's engine loads once).
     benchmarks_per_job: int = 1
     # Requeues allowed after a time-out or preemption.
     max_requeues: int = 3

@@ -708,3 +708,33 @@ def _lighteval_cut_prompts(root: Path) -> bool:
     assert files
     responses = pd.read_parquet(files[0])["model_response"]
     return any(int(r.get("truncated_tokens_count") or 0) > 0 for r in responses)
+
+
+def test_the_jobs_of_one_batch_share_the_servers_they_would_each_start(tmp_path: Path) -> None:
+    """Within shared_servers (a Slurm job running one model's benchmarks one after another)
+    the servers the first job starts serve the next jobs that would start the same ones,
+    and stop with the batch; a job that needs other servers starts its own."""
+    from evallaunch.serving.job_servers import inference_servers, shared_servers
+
+    command = f"{sys.executable} -m http.server {{port}} --bind {{host}}"
+    settings = [f"backend.server.command='{command}'", "backend.server.health_path=/"]
+    settings.append("backend.server.num_servers=1")
+    cfg = compose_config(["backend=lmeval_server", "paths.data_dir=x", *settings])
+    cfg.backend.server.base_port = free_port(0)
+    first, second = request_for("m", tmp_path / "a"), request_for("m", tmp_path / "b")
+    other = request_for("other-model", tmp_path / "c")
+    with shared_servers():
+        with inference_servers(cfg, first) as (asked, serving):
+            assert (serving.started, serving.reused) == (1, 0)
+            url = asked.base_url
+        pids = processes_with(f"http.server {cfg.backend.server.base_port}")
+        assert pids  # still up for the next job of the batch
+        with inference_servers(cfg, second) as (asked, serving):
+            assert (serving.started, serving.reused, asked.base_url) == (0, 1, url)
+            with OPENER.open(url.removesuffix("/v1") + "/", timeout=30) as answer:
+                assert answer.status == 200  # through the balancer, to the first job's server
+        with inference_servers(cfg, other) as (asked, serving):
+            assert (serving.started, serving.reused) == (1, 0) and asked.base_url != url
+    wait_until(lambda: not any(running(pid) for pid in pids), timeout=15)
+    for job in ("a", "b"):  # each job keeps its record of the requests
+        assert (tmp_path / job / "backend" / "servers" / "balancer.json").is_file()

@@ -115,6 +115,7 @@ def evaluate_harness_task(
         engine={
             **request.engine.to_dict(),
             "servers": serving.started,
+            "servers_reused": serving.reused,
             **announced_clusters(),
         },
         engine_starts=serving.started + run.engine_starts,

@@ -151,6 +151,7 @@ class DrawnSamples:
     backend: Backend
     servers: int
     endpoint: dict[str, Any] | None = None
+    servers_reused: int = 0
 
 
 def _load_benchmark(cfg: DictConfig) -> tuple[list[Problem], str]:
@@ -203,7 +204,7 @@ def _draw_samples(
         report.samples_generated,
         report.samples_reused,
     )
-    return DrawnSamples(output, report, backend, serving.started, serving.endpoint)
+    return DrawnSamples(output, report, backend, serving.started, serving.endpoint, serving.reused)
 
 
 def _job_results(
@@ -233,6 +234,8 @@ def _job_results(
         engine={
             **request.engine.to_dict(),
             "servers": drawn.servers,
+            # Started by an earlier job of this batch (launch.benchmarks_per_job): no load.
+            "servers_reused": drawn.servers_reused,
             "units_in_flight": drawn.report.units_in_flight,
             **announced_clusters(),
         },

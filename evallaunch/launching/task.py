@@ -85,15 +85,17 @@ class BatchTask:
         self, configs: list[DictConfig], fingerprints: list[str], job_id: str
     ) -> list[JobReturn]:
         from evallaunch.launching.specs import is_finished, job_dir_of
+        from evallaunch.serving.job_servers import shared_servers
 
         returns = []
-        for cfg, fingerprint in zip(configs, fingerprints, strict=True):
-            if is_finished(job_dir_of(cfg), fingerprint):  # done before a requeue
-                returns.append(JobReturn(status=JobStatus.COMPLETED, _return_value=None))
-                continue
-            with read_write(cfg.hydra.job), open_dict(cfg.hydra.job):  # read-only after a run
-                cfg.hydra.job.id = job_id
-            returns.append(self._run(cfg))
+        with shared_servers():  # one model's benchmarks: each replica's engine loads once
+            for cfg, fingerprint in zip(configs, fingerprints, strict=True):
+                if is_finished(job_dir_of(cfg), fingerprint):  # done before a requeue
+                    returns.append(JobReturn(status=JobStatus.COMPLETED, _return_value=None))
+                    continue
+                with read_write(cfg.hydra.job), open_dict(cfg.hydra.job):  # read-only now
+                    cfg.hydra.job.id = job_id
+                returns.append(self._run(cfg))
         return returns
 
     def _run(self, cfg: DictConfig) -> JobReturn:

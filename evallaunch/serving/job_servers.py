@@ -16,6 +16,7 @@ the block runs with the request unchanged and starts nothing.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import os
 import shlex
@@ -23,7 +24,7 @@ import socket
 import string
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -75,6 +76,28 @@ class Serving:
     #: model.endpoint's record for results.json (evallaunch.serving.endpoint), filled in
     #: with the counts as the job's block ends.
     endpoint: dict[str, Any] | None = None
+    #: Servers an earlier job of the same batch started and left up (`shared_servers`).
+    reused: int = 0
+
+
+#: Within `shared_servers`: the servers jobs started, kept for the next jobs of the batch
+#: that would start the very same ones (by what they run: `_servers_key`).
+_shared: dict[str, tuple[ExitStack, list[Server], Any]] | None = None
+
+
+@contextmanager
+def shared_servers() -> Iterator[None]:
+    """Within the block, the servers a job starts stay up for the next jobs that would start
+    the very same ones (one model's benchmarks in one Slurm job: launch.benchmarks_per_job),
+    so each replica's engine loads once; they stop as the block ends."""
+    global _shared
+    _shared = {}
+    try:
+        yield
+    finally:
+        kept, _shared = _shared, None
+        for stack, _, _ in kept.values():
+            stack.close()
 
 
 @contextmanager
@@ -98,6 +121,17 @@ def inference_servers(
     from evallaunch.serving.balancer import LoadBalancer
 
     settings = server_settings(cfg)
+    key = _servers_key(settings, request)
+    kept = _shared.get(key) if _shared is not None else None
+    if kept is not None and any(server.alive() for server in kept[1]):
+        _, servers, balancer = kept
+        log.info("Using the %d server(s) an earlier job of this batch started", len(servers))
+        try:
+            serving = Serving(0, balancer.answered, reused=len(servers))
+            yield dataclasses.replace(request, base_url=f"{balancer.url}/v1"), serving
+        finally:
+            _record(log_dir, servers, balancer)
+        return
     servers = build_servers(settings, request, log_dir)
     pool = ServerPool(servers, settings.health_path, float(settings.startup_timeout_s))
     engine = request.engine
@@ -112,12 +146,37 @@ def inference_servers(
         if engine.max_num_seqs
         else None,
     )
-    with pool, balancer:
-        try:
-            serving = Serving(len(servers), balancer.answered)
-            yield dataclasses.replace(request, base_url=f"{balancer.url}/v1"), serving
-        finally:
-            _record(log_dir, servers, balancer)
+    stack = ExitStack()
+    with ExitStack() as on_error:
+        on_error.callback(stack.close)
+        stack.enter_context(pool)
+        stack.enter_context(balancer)
+        on_error.pop_all()
+    if _shared is not None:  # left up for the next jobs of the batch
+        if key in _shared:
+            _shared.pop(key)[0].close()  # their servers died
+        _shared[key] = (stack, servers, balancer)
+    try:
+        serving = Serving(len(servers), balancer.answered)
+        yield dataclasses.replace(request, base_url=f"{balancer.url}/v1"), serving
+    finally:
+        _record(log_dir, servers, balancer)
+        if _shared is None or _shared.get(key, (None,))[0] is not stack:
+            stack.close()
+
+
+def _servers_key(settings: Any, request: GenerationRequest) -> str:
+    """What a job's servers run: the command and everything filled into it."""
+    fields = {
+        "settings": OmegaConf.to_container(settings, resolve=True)
+        if OmegaConf.is_config(settings)
+        else settings,
+        "model": [request.model_path, request.revision, request.dtype, request.device],
+        "context": request.max_model_length,
+        "seed": request.seed,
+        "engine": request.engine.to_dict(),
+    }
+    return json.dumps(fields, sort_keys=True, default=str)
 
 
 def server_settings(cfg: Any) -> Any:
