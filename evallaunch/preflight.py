@@ -87,10 +87,15 @@ def _refuse_unknown_keys(unknown: list[tuple[str, list[str]]]) -> None:
 
 def _check_sampling(cfg: DictConfig) -> None:
     from evallaunch.job.engines import check_engine_config, engine_args_of, engine_env_of
-    from evallaunch.serving.engine_args import check_engine_args, check_engine_env
+    from evallaunch.serving.engine_args import (
+        check_engine_args,
+        check_engine_env,
+        check_model_args,
+    )
 
     check_engine_args(engine_args_of(cfg), cfg.backend.model_type, cfg.paths.cache_dir)
     check_engine_env(engine_env_of(cfg), cfg.backend.model_type, cfg.paths.cache_dir)
+    check_model_args(cfg.backend.model_args, cfg.backend.model_type)
 
     sampling, n = cfg.sampling, cfg.benchmark.n
     value = sampling.samples_per_unit

@@ -136,6 +136,30 @@ def check_engine_env(engine_env: Mapping[str, Any], model_type: str, cache_dir: 
         )
 
 
+#: The harnesses' own data parallelism: it rebuilds its engines on every call, and the job's
+#: record could not count them. evallaunch runs the replicas.
+HARNESS_PARALLELISM = {
+    "data_parallel_size": "parallelism.data_parallel_size",
+    "tensor_parallel_size": "parallelism.tensor_parallel_size",
+    "pipeline_parallel_size": "parallelism.pipeline_parallel_size",
+}
+
+
+def check_model_args(model_args: Mapping[str, Any], model_type: str) -> None:
+    """Refuse engine sizes given to a harness's vLLM model (`backend.model_args`) that
+    evallaunch sets itself, naming the setting to use."""
+    if model_type != "vllm":
+        return
+    for key in model_args:
+        if key in HARNESS_PARALLELISM:
+            raise EvallaunchError(
+                f"backend.model_args.{key}={model_args[key]} is evallaunch's to set: use "
+                f"{HARNESS_PARALLELISM[key]}",
+                hint="evallaunch runs the replicas itself (one engine load each) and records "
+                "them; the harness's own data parallelism rebuilds its engines on every call",
+            )
+
+
 def check_own_engine_args(engine_args: Mapping[str, Any], model_type: str) -> None:
     """Refuse engine arguments for a job that runs no vLLM, and one evallaunch sets from
     its own setting (naming that setting)."""
