@@ -257,3 +257,27 @@ def test_lighteval_padding_after_the_end_is_not_counted() -> None:
     )
     (completion,) = _completions(detail, "prompt", {2}, request)
     assert completion.num_tokens == 3 and completion.finish_reason == "stop"
+
+
+def test_the_python_api_reads_a_sweep_as_the_commands_do(
+    sweep: Sweep, shared_datasets: Path
+) -> None:
+    """evallaunch.api, as a notebook uses it: a job that already finished with this very
+    config is returned, not run again; status, collect and diff read the sweep."""
+    from evallaunch import api
+
+    outputs = sweep.root / "outputs"
+    directory = job_dir(outputs, backend="lmeval")
+    written = json.loads((directory / "results.json").read_text())
+    args = [f"paths.output_root={outputs}", f"paths.data_dir={shared_datasets}"]
+    args += ["backend=lmeval", "benchmark.limit=2", "benchmark.n=2"]
+    args += ["generation.max_new_tokens=24", "generation.temperature=1.0"]
+    assert api.evaluate(args) == written  # the same fingerprint: nothing ran
+    rows = api.status(outputs)
+    assert len(rows) == len(EVERY_JOB) and {row["state"] for row in rows} == {"completed"}
+    table = api.collect([outputs]).table
+    assert set(table["job_dir"]) - {""} == {  # "": rows of metrics over several jobs
+        str(job_dir(outputs, benchmark, backend)) for benchmark, backend in EVERY_JOB
+    }
+    differences = dict((key, (a, b)) for key, a, b in api.diff(job_dir(outputs), directory))
+    assert differences["backend.name"] == ("lighteval", "lmeval")

@@ -64,25 +64,23 @@ def _score(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
+    from evallaunch import api
     from evallaunch.planning.plan_table import format_plan_table
-    from evallaunch.planning.sweep_configs import describe_sweep
 
-    jobs = describe_sweep(args.overrides, args.multirun)
+    jobs = api.plan(args.overrides, args.multirun)
     print(format_plan_table([(j.label, j.plan) for j in jobs], [j.details for j in jobs]))
     return 0
 
 
 def _status(args: argparse.Namespace) -> int:
-    from evallaunch.launching.local_jobs import format_local, local_rows
-    from evallaunch.launching.sweep_record import format_status, record_path, status_rows
+    from evallaunch import api
+    from evallaunch.launching.local_jobs import format_local
+    from evallaunch.launching.sweep_record import format_status, record_path
 
     directory = Path(args.sweep_dir)
-    if record_path(directory).is_file():
-        rows = status_rows(directory)
-        print(format_status(rows))
-    else:  # jobs run here, without Slurm
-        rows = local_rows(directory)
-        print(format_local(rows))
+    rows = api.status(directory)
+    # a sweep's Slurm record, or jobs run here
+    print(format_status(rows) if record_path(directory).is_file() else format_local(rows))
     return 0 if all(row["state"] == "completed" for row in rows) else 1
 
 

@@ -10,8 +10,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from evallaunch.errors import EvallaunchError
-
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -30,18 +28,16 @@ def _wandb_available() -> bool:
 
 
 def _collect(args: argparse.Namespace) -> int:
+    from evallaunch import api
     from evallaunch.collect import report
-    from evallaunch.collect.collection import collect
     from evallaunch.collect.results_table import read_table, write_table
-    from evallaunch.collect.suite_groups import load_groups
 
     roots = [Path(root) for root in (args.roots or ["outputs"])]
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     out_dir = Path(args.output or Path("outputs") / "collect" / stamp)
     merge_path = Path(args.merge) if args.merge else None
     previous = read_table(merge_path) if merge_path and merge_path.is_file() else None
-    groups = load_groups()
-    result = collect(roots, [previous] if previous is not None else [], groups)
+    result = api.collect(roots, [previous] if previous is not None else [])
     for skipped in result.skipped:
         _warn(f"skipped {skipped}")
     table = _sync_hub(args, result, out_dir) if args.hub_repo else result.table
@@ -157,10 +153,10 @@ def _publish_wandb(
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from evallaunch.collect.compare import compare, format_comparisons
+    from evallaunch import api
+    from evallaunch.collect.compare import format_comparisons
 
-    roots = [Path(root) for root in (args.root or ["outputs"])]
-    rows = compare(args.a, args.b, roots, seed=args.seed)
+    rows = api.compare(args.a, args.b, args.root or ["outputs"], seed=args.seed)
     print(f"A = {args.a}\nB = {args.b}")
     print(format_comparisons(rows))
     for row in rows:
@@ -172,13 +168,10 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _diff(args: argparse.Namespace) -> int:
-    from evallaunch.collect.compare import diff_runs, format_diff
+    from evallaunch import api
+    from evallaunch.collect.compare import format_diff
 
-    runs = [Path(args.run1), Path(args.run2)]
-    for run in runs:
-        if not (run / "results.json").is_file():
-            raise EvallaunchError(f"{run} is not a finished job directory (no results.json)")
-    differences = diff_runs(*runs)
+    differences = api.diff(args.run1, args.run2)
     print(format_diff(differences))
     return 1 if differences else 0
 
