@@ -52,6 +52,14 @@ def validate_job(cfg: DictConfig) -> None:
             f"{', '.join(MODEL_TYPES)}"
         )
     _check_sampling(cfg)
+    from evallaunch.backends.model_args import check_model_args
+
+    check_model_args(cfg.backend)
+    if bench.format == "harness":  # generation.* as the harness's gen_kwargs
+        from evallaunch.harness.generation import harness_gen_kwargs
+        from evallaunch.harness.selection import harness_of
+
+        harness_gen_kwargs(cfg, harness_of(cfg))
     from evallaunch.serving.endpoint import check_endpoint
 
     check_endpoint(cfg)

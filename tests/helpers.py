@@ -3,10 +3,13 @@ generation request, and where a job of the embedded model writes its files."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 from evallaunch.backends.base import GenerationRequest
 
@@ -53,3 +56,31 @@ def make_request(work_dir: Path, **changes: Any) -> GenerationRequest:
         "work_dir": work_dir,
     }
     return GenerationRequest(**{**fields, **changes})
+
+
+def engine_kept_max_new_tokens(directory: Path) -> pd.DataFrame:
+    """The job's details, checked against the max_new_tokens its results.json records: no
+    completion is longer (the engine received the setting), and a completion is flagged
+    truncated exactly when it ended for its length. Returns the details."""
+    results = json.loads((directory / "results.json").read_text())
+    details = pd.read_parquet(directory / "details.parquet")
+    cap = results["generation"]["max_new_tokens"]
+    assert details["num_tokens"].notna().all() and (details["num_tokens"] <= cap).all(), (
+        f"completions longer than max_new_tokens={cap}: {details['num_tokens'].tolist()}"
+    )
+    assert details["truncated"].equals(details["finish_reason"] == "length")
+    assert results["num_truncated"] == int(details["truncated"].sum())
+    return details
+
+
+def harness_completion_tokens(directory: Path) -> list[int]:
+    """The tokens of each completion of a harness-task job, as the job's model counts them."""
+    from transformers import AutoTokenizer
+
+    results = json.loads((directory / "results.json").read_text())
+    tokenizer = AutoTokenizer.from_pretrained(results["model"]["resolved_path"])
+    details = pd.read_parquet(directory / "details.parquet")
+    return [
+        len(tokenizer(text, add_special_tokens=False)["input_ids"])
+        for text in details["completion"]
+    ]

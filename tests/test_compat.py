@@ -26,6 +26,7 @@ from evallaunch.compat import lighteval as lighteval_compat
 from evallaunch.compat import lm_eval as lm_eval_compat
 from evallaunch.compat import math_verify as math_verify_compat
 from evallaunch.compat import submitit as submitit_compat
+from evallaunch.compat.signatures import model_keywords
 from evallaunch.errors import EvallaunchError
 from tests.helpers import REPO, make_request
 
@@ -63,6 +64,8 @@ PATCHES: dict[str, tuple[str, Callable[[], Any]]] = {
     "lm-eval seeded vLLM": ("lm-eval", lm_eval_compat.vllm_with_seeded_repeats_class),
     "lm-eval git probe": ("lm-eval", lm_eval_compat.quiet_git_probe),
     "lm-eval code_eval": ("lm-eval", lambda: lm_eval_compat.sandboxed_code_eval().__enter__()),
+    "lm-eval model arguments": ("lm-eval", lambda: model_keywords("lm_eval", "transformers")),
+    "lighteval model fields": ("lighteval", lambda: model_keywords("lighteval", "vllm")),
     "math-verify parse": ("math-verify", lambda: math_verify_compat.parse_untimed("1", [])),
     "math-verify verify": ("math-verify", lambda: math_verify_compat.verify_untimed([1], [1])),
     "hydra sweep": ("hydra-core", lambda: hydra_compat.expand_overrides(["a=1"])),

@@ -19,7 +19,7 @@ from evallaunch.collect.compare import compare_jobs
 from evallaunch.harness.outputs import detail_rows, task_metrics
 from evallaunch.job.results import validate_results
 from tests.harness_jobs import evaluate, mean_by, run
-from tests.helpers import REPO
+from tests.helpers import REPO, harness_completion_tokens
 
 USER_TASKS = REPO / "tests" / "data" / "lmeval_tasks"
 # Few tokens and documents: minutes on 2 cores.
@@ -43,19 +43,24 @@ def job_dir(tmp_path: Path, task: str) -> Path:
 @pytest.mark.slow
 def test_lm_eval_s_own_gsm8k_runs_offline_from_the_mirror(tmp_path: Path, mirror: Path) -> None:
     """lm-eval's built-in gsm8k (its YAML, few-shot from train, both filters, exact match)
-    on the embedded model: each metric is what the per-sample details imply and what lm-eval
-    itself reported, the task's version, few-shot count and data hashes are recorded."""
+    on the embedded model, with generation.max_new_tokens as lm-eval's max_gen_toks: each
+    metric is what the per-sample details imply and what lm-eval itself reported, the
+    task's version, few-shot count and data hashes are recorded."""
     evaluate(
         tmp_path,
         mirror,
         *SMALL,
         "benchmark.task=gsm8k",
         "benchmark.num_fewshot=2",
-        "benchmark.gen_kwargs='max_gen_toks=24'",
+        "generation.max_new_tokens=24",  # reaches lm-eval as its max_gen_toks
     )
     out = job_dir(tmp_path, "gsm8k")
     results = json.loads((out / "results.json").read_text())
     assert validate_results(results) == []
+    assert results["generation"]["gen_kwargs"] == "max_gen_toks=24"
+    samples = (out / "backend" / "samples.jsonl").read_text().splitlines()
+    assert {json.loads(line)["arguments"][0][1]["max_gen_toks"] for line in samples} == {24}
+    assert max(harness_completion_tokens(out)) <= 24
     details = pd.read_parquet(out / "details.parquet")
     assert len(details) == 3 * 2  # 3 documents x lm-eval's 2 filters
     raw = json.loads((out / "backend" / "results.json").read_text())["results"]["gsm8k"]

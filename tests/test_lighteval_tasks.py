@@ -17,11 +17,12 @@ import pandas as pd
 import pytest
 
 from evallaunch.errors import EvallaunchError
-from evallaunch.harness.lighteval_job import gen_parameters, task_metrics
+from evallaunch.harness.generation import gen_parameters
+from evallaunch.harness.lighteval_job import task_metrics
 from evallaunch.harness.lighteval_tasks import with_supersets
 from evallaunch.job.results import validate_results
 from tests.harness_jobs import evaluate, mean_by, run
-from tests.helpers import REPO
+from tests.helpers import REPO, harness_completion_tokens
 
 CUSTOM_TASKS = REPO / "tests" / "data" / "lighteval_tasks" / "el_light.py"
 SMALL = ["backend=lighteval", "backend.batch_size=4", "benchmark.limit=3"]
@@ -54,11 +55,13 @@ def test_lighteval_s_own_gsm8k_runs_offline_from_the_mirror(tmp_path: Path, mirr
         *SMALL,
         "benchmark.task=gsm8k",
         "benchmark.num_fewshot=1",
-        "benchmark.gen_kwargs='max_new_tokens=48'",
+        "generation.max_new_tokens=48",  # reaches lighteval as its max_new_tokens
     )
     out = job_dir(tmp_path, "gsm8k")
     results = json.loads((out / "results.json").read_text())
     assert validate_results(results) == []
+    assert results["generation"]["gen_kwargs"] == "max_new_tokens=48"
+    assert max(harness_completion_tokens(out)) <= 48
     assert results["benchmark"]["harness"] == "lighteval"
     details = pd.read_parquet(out / "details.parquet")
     assert len(details) == 3

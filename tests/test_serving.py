@@ -38,7 +38,7 @@ from evallaunch.models.embedded import embedded_checkpoint
 from evallaunch.serving.balancer import LoadBalancer
 from evallaunch.serving.job_servers import build_servers, server_settings
 from evallaunch.serving.servers import Server, ServerPool, free_port
-from tests.helpers import REPO, Evaluate, job_dir, make_request
+from tests.helpers import REPO, Evaluate, engine_kept_max_new_tokens, job_dir, make_request
 
 EMBEDDED = "embedded:smollm2-135m-instruct"
 # Two problems, a few greedy tokens: enough to compare completions, cheap on 2 cores.
@@ -661,6 +661,8 @@ def test_lmeval_server_agrees_with_in_process(
     # Greedy decoding of the same chat-templated prompt by the same float32 weights.
     expected = details(in_process, "lmeval")[COLUMNS]
     pd.testing.assert_frame_equal(details(tmp_path, "lmeval_server")[COLUMNS], expected)
+    served = engine_kept_max_new_tokens(job_dir(tmp_path / "outputs", backend="lmeval_server"))
+    assert served["truncated"].any()  # the servers got max_new_tokens=16, and said "length"
 
 
 @pytest.mark.ports
@@ -687,6 +689,8 @@ def test_lighteval_server_survives_a_killed_server_and_agrees(
     assert stats["retries"] >= 1 and stats["servers"][killed]["failures"] >= 1
     assert not stats["servers"][killed]["alive"]
     assert no_server_left(stats)
+    kept = engine_kept_max_new_tokens(job_dir(tmp_path / "outputs", backend="lighteval_server"))
+    assert kept["truncated"].any()  # the servers got max_new_tokens=16, and said "length"
     served = details(tmp_path, "lighteval_server")[COLUMNS]
     local = details(in_process, "lighteval")[COLUMNS]
     pd.testing.assert_series_equal(served["prompt"], local["prompt"])

@@ -24,7 +24,7 @@ import pandas as pd
 import pytest
 
 from evallaunch.job.ledger import SampleLedger
-from tests.helpers import REPO, job_dir
+from tests.helpers import REPO, engine_kept_max_new_tokens, job_dir
 
 pytestmark = [pytest.mark.slow, pytest.mark.vllm]
 
@@ -140,6 +140,7 @@ def test_two_replicas_start_two_engines_for_a_job_of_many_units(
         for line in (folder / "backend" / "servers" / "requests.jsonl").read_text().splitlines()
     ]
     assert len(requests) == UNITS and {r["status"] for r in requests} == {200}
+    assert engine_kept_max_new_tokens(folder)["truncated"].any()  # vllm serve got 24 tokens
     for server in (0, 1):  # never more requests at a server than its engine's slots
         spans = [(r["sent"], r["end"]) for r in requests if r["server"] == server]
         assert max(sum(s <= t < e for s, e in spans) for t, _ in spans) == 1
@@ -175,6 +176,7 @@ def test_the_harness_vllm_model_loads_once_for_every_unit(in_process: Path, back
     assert "'max_num_batched_tokens': 4096" in given  # parallelism.engine_args
     assert "'enable_chunked_prefill': False" in given
     assert distinct_samples(completions(folder))
+    assert engine_kept_max_new_tokens(folder)["truncated"].any()  # 24 tokens cut answers
 
 
 def test_a_killed_in_process_vllm_job_resumes_to_the_same_samples(

@@ -14,6 +14,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from evallaunch.harness.code_tasks import code_execution, require_consent
+from evallaunch.harness.generation import harness_gen_kwargs
 from evallaunch.harness.outputs import HarnessRun, detail_rows, task_metrics
 from evallaunch.harness.selection import harness_of, job_task_index
 from evallaunch.harness.task_data import data_hash, require_mirrored
@@ -79,10 +80,7 @@ def evaluate_harness_task(
 
     bench = cfg.benchmark
     harness = harness_of(cfg)
-    if harness == "lighteval":
-        from evallaunch.harness.lighteval_job import gen_parameters, run_lighteval
-
-        gen_parameters(bench.gen_kwargs)  # bad settings fail before the model loads
+    gen_kwargs = harness_gen_kwargs(cfg, harness)  # bad settings fail before the model loads
     inputs = harness_inputs(cfg)
     code = code_execution(cfg, inputs.index)  # the sandbox, before the model loads
     backend, request = prepare_generation(cfg, job_dir, [])
@@ -90,6 +88,8 @@ def evaluate_harness_task(
     log.info("Harness task %s: %s", bench.task, ", ".join(inputs.index.tasks_of(bench.task)))
     with inference_servers(cfg, request, 1) as (request, serving):
         if harness == "lighteval":
+            from evallaunch.harness.lighteval_job import run_lighteval
+
             run = run_lighteval(cfg, backend, request, inputs)
         else:
             run = _run_lm_eval(cfg, backend, request, inputs)
@@ -126,7 +126,7 @@ def evaluate_harness_task(
         sampling=None,
         tasks=run.tasks,
         suite=suite_record(cfg),
-        generation={"gen_kwargs": bench.gen_kwargs},
+        generation={"gen_kwargs": gen_kwargs},  # as the harness got them
         seed=cfg.generation.seed,
         packages=package_versions(backend.packages),
         config_fingerprint=inputs.config_fingerprint,
@@ -176,7 +176,7 @@ def _simple_evaluate(
                 task_manager=TaskManager(include_defaults=False, include_path=dirs),
                 num_fewshot=bench.num_fewshot,
                 limit=bench.limit,
-                gen_kwargs=bench.gen_kwargs or None,
+                gen_kwargs=harness_gen_kwargs(cfg, "lm-eval"),
                 batch_size=backend.batch_size,
                 log_samples=True,
                 apply_chat_template=cfg.model.chat_template,

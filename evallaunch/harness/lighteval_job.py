@@ -13,30 +13,13 @@ from typing import Any
 from omegaconf import DictConfig
 
 from evallaunch.backends.base import GenerationRequest
-from evallaunch.errors import EvallaunchError
+from evallaunch.harness.generation import gen_parameters, harness_gen_kwargs
 from evallaunch.harness.lighteval_tasks import task_configs
 from evallaunch.harness.outputs import HarnessRun, detail_row, metric_record, number
 
 # lighteval's results and details name a task "<name>|<few-shot>" (or ":" for "|"), a
 # superset's average "<superset>:_average|<few-shot>".
 TASK_KEY = re.compile(r"^(?P<name>.+?)(?::_average)?[|:](?P<shots>\d+)$")
-# The generation settings benchmark.gen_kwargs may set (lighteval's GenerationParameters).
-GEN_KWARGS = ("temperature", "top_p", "top_k", "min_p", "max_new_tokens", "seed")
-
-
-def gen_parameters(gen_kwargs: str | None) -> dict[str, Any]:
-    """benchmark.gen_kwargs ('temperature=0.6,top_p=0.95') as lighteval's generation
-    parameters; greedy unless it says otherwise, like lighteval's CLI."""
-    out: dict[str, Any] = {"temperature": 0.0, "top_p": 1.0}
-    for item in filter(None, (gen_kwargs or "").split(",")):
-        key, _, value = item.partition("=")
-        if key.strip() not in GEN_KWARGS or not value:
-            raise EvallaunchError(
-                f"benchmark.gen_kwargs={gen_kwargs} is invalid for lighteval: {item!r}",
-                hint=f"give KEY=VALUE pairs with KEY one of {', '.join(GEN_KWARGS)}",
-            )
-        out[key.strip()] = float(value) if "." in value else int(value)
-    return out
 
 
 def run_lighteval(
@@ -46,11 +29,13 @@ def run_lighteval(
     import datasets
     from lighteval.logging.evaluation_tracker import EvaluationTracker
     from lighteval.pipeline import ParallelismManager, PipelineParameters
+    from transformers.trainer_utils import set_seed
 
     from evallaunch.compat.lighteval import offline_pipeline_class, sandboxed_codegen_checks
 
     bench = cfg.benchmark
-    generation = gen_parameters(bench.gen_kwargs)
+    generation = gen_parameters(harness_gen_kwargs(cfg, "lighteval"))
+    set_seed(int(generation.get("seed", request.seed)))
     configs = task_configs(inputs.index, bench.task)
     if "max_new_tokens" in generation:
         # lighteval's transformers model takes its length from the task's generation_size.
