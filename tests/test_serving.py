@@ -730,7 +730,7 @@ def test_the_jobs_of_one_batch_share_the_servers_they_would_each_start(tmp_path:
     with shared_servers():
         with inference_servers(cfg, first) as (asked, serving):
             assert (serving.started, serving.reused) == (1, 0)
-            url = asked.base_url
+            url = str(asked.base_url)
         pids = processes_with(f"http.server {cfg.backend.server.base_port}")
         assert pids  # still up for the next job of the batch
         with inference_servers(cfg, second) as (asked, serving):
