@@ -94,11 +94,13 @@ def _refuse_unknown_keys(unknown: list[tuple[str, list[str]]]) -> None:
 
 
 def _check_sampling(cfg: DictConfig) -> None:
-    from evallaunch.job.engines import check_engine_config, engine_args_of, engine_env_of
+    from evallaunch.job.engines import check_engine_config
     from evallaunch.serving.engine_args import (
         check_engine_args,
         check_engine_env,
         check_model_args,
+        engine_args_of,
+        engine_env_of,
     )
 
     check_engine_args(engine_args_of(cfg), cfg.backend.model_type, cfg.paths.cache_dir)

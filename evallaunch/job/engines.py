@@ -22,9 +22,10 @@ import shlex
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from evallaunch.errors import EvallaunchError
+from evallaunch.serving.engine_args import engine_args_of, engine_env_of
 
 log = logging.getLogger(__name__)
 
@@ -133,24 +134,6 @@ def engine_settings(
         else engine_args_of(cfg),
         engine_env=engine_env_of(cfg),
     )
-
-
-def engine_args_of(cfg: DictConfig) -> dict[str, Any]:
-    """parallelism.engine_args as plain values."""
-    args = cfg.parallelism.get("engine_args")
-    if isinstance(args, DictConfig):
-        return dict(OmegaConf.to_container(args, resolve=True))  # type: ignore[arg-type]
-    return dict(args or {})  # a plain, resolved config (evallaunch plan's)
-
-
-def engine_env_of(cfg: DictConfig) -> dict[str, str]:
-    """parallelism.engine_env as environment strings (true/false as 1/0, as vLLM reads)."""
-    env = cfg.parallelism.get("engine_env")
-    values = OmegaConf.to_container(env, resolve=True) if isinstance(env, DictConfig) else env
-    assert values is None or isinstance(values, dict)
-    return {
-        str(k): str(int(v)) if isinstance(v, bool) else str(v) for k, v in (values or {}).items()
-    }
 
 
 def vllm_cpu_environment(index: int | None = None) -> dict[str, str]:

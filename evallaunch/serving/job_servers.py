@@ -22,7 +22,6 @@ import os
 import shlex
 import socket
 import string
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -34,6 +33,7 @@ from evallaunch.errors import EvallaunchError
 from evallaunch.job.engines import vllm_cpu_environment
 from evallaunch.models.resolve import context_length
 from evallaunch.serving.servers import HOST, Server, ServerPool, find_executable, free_port
+from evallaunch.serving.vllm_python import vllm_python
 
 if TYPE_CHECKING:
     from evallaunch.backends.base import GenerationRequest
@@ -57,8 +57,6 @@ COMMAND_FIELDS = (
     "vllm_engine_args",
     "python",
 )
-#: A Python with vLLM (and Ray), for jobs that run from a snapshot of the code.
-VLLM_PYTHON_ENV = "EVALLAUNCH_VLLM_PYTHON"
 #: The server of one engine replica with model_type=vllm ({python}: a Python with vLLM).
 VLLM_SERVE_COMMAND = (
     "{python} -m vllm.entrypoints.openai.api_server --model {model_path} --host {host}"
@@ -316,26 +314,3 @@ def _record(log_dir: Path, servers: list[Server], balancer: Any) -> None:
         )
     facts = [{"command": shlex.join(s.argv), "ready_after_s": s.ready_after_s} for s in servers]
     balancer.write_records(log_dir, facts)
-
-
-def find_vllm_python() -> str | None:
-    """A Python that has vLLM: EVALLAUNCH_VLLM_PYTHON, this one, else `.venv-vllm`'s."""
-    import importlib.util
-
-    if os.environ.get(VLLM_PYTHON_ENV):
-        return os.environ[VLLM_PYTHON_ENV]
-    if importlib.util.find_spec("vllm") is not None:
-        return sys.executable
-    candidate = Path(__file__).resolve().parents[2] / ".venv-vllm" / "bin" / "python"
-    return str(candidate) if candidate.is_file() else None
-
-
-def vllm_python() -> str:
-    """A Python that has vLLM (`find_vllm_python`), or an error saying how to get one."""
-    found = find_vllm_python()
-    if found:
-        return found
-    raise EvallaunchError(
-        "backend.model_type=vllm runs `vllm serve` replicas, but vLLM is not installed here",
-        hint="run `make setup-vllm` (creates .venv-vllm), or install vLLM into this environment",
-    )
