@@ -17,6 +17,9 @@ download): Qwen2.5-1.5B and Qwen2.5-7B shapes and the embedded SmolLM2-135M's sh
             problems with the SmolLM2 architecture (random weights, its real tokenizer and
             chat template; its 89 MiB of GGUF weights do not fit the 64 MiB copy), run under
             bench/probe.py: tokens/s inside generate and for the whole job
+  levers    bench/gpu_check_levers.py: HBM read bandwidth, fp8 KV attention (unfused) against
+            bf16, speculative decoding's verify step against one token, prefill of n prompt
+            copies against one (the assumptions of bench/gpu_levers.py)
 
 vLLM is not on the GPU machine's image and cannot be installed there (no network, and its
 CUDA wheel is far larger than the 64 MiB copied along with the checkout): vLLM figures are
@@ -181,6 +184,8 @@ def main() -> None:
         for name in args.models.split(","):
             job = partial(speed, name, args, models, clock, bandwidth)
             step(results, f"speed {name}", out, job)
+        models.clear()  # the GPU's memory back for the levers' tensors
+        step(results, "levers", out, partial(levers, args, device, clock))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(summary(results), flush=True)
@@ -211,6 +216,15 @@ def _arguments() -> argparse.Namespace:
             "EVALLAUNCH_BENCH_DATA", str(REPO.parent / "shared/datasets")
         )
     return args
+
+
+def levers(args: argparse.Namespace, device: str, clock: Clock) -> dict[str, Any]:
+    """bench/gpu_check_levers.py: HBM read, fp8 KV attention, speculative verify, prefix."""
+    if clock.left() < 30:
+        raise RuntimeError(f"skipped: {clock.left():.0f} s of budget left")
+    import gpu_check_levers
+
+    return gpu_check_levers.run(args.cpu_smoke, device)
 
 
 def step(results: dict[str, Any], label: str, out: Path | None, run: Any) -> None:
@@ -697,6 +711,10 @@ def summary(results: dict[str, Any]) -> str:
                 f"RATIO evaluate tok/s in generate / raw generate tok/s ({SMOLLM2}, batch "
                 f"{results['settings']['eval_batch']}): {ev['tokens_per_s_in_generate'] / raw:.3f}"
             )
+    if results.get("levers"):
+        import gpu_check_levers
+
+        lines += [*gpu_check_levers.summary(results["levers"]), ""]
     lines += [results["vllm"], "", *ratios, *[f"ERROR {e}" for e in results["errors"]]]
     return "\n".join(lines)
 

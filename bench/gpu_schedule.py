@@ -8,8 +8,10 @@ come from evallaunch.planning.throughput; the engines from gpu_sim (continuous b
 KV-cache admission and preemption), the request routing from gpu_policies (evallaunch's
 real schedule: one queue in front of every replica, each taking up to its max_num_seqs;
 units in flight from evallaunch.job.engines.units_to_fill), the workload (difficulty, lengths,
-adaptive sampling) from gpu_workload and gpu_adaptive, the suite from gpu_suite.
-Everything printed is a model: the assumptions are printed first. Runs in minutes, no GPU.
+adaptive sampling) from gpu_workload and gpu_adaptive, the suite from gpu_suite, the engine
+levers (fp8 KV cache, prefix caching, speculative decoding, shared engines) from gpu_levers,
+the time model against published timings from gpu_calibration.
+Everything printed is a model: the assumptions and sources are printed. Runs in minutes, no GPU.
 
 Targets: evallaunch >= 0.95 x the ideal's throughput for every benchmark x model pair;
 the suite in a third of open-r1's GPU-hours.
@@ -17,16 +19,16 @@ the suite in a third of open-r1's GPU-hours.
 
 from __future__ import annotations
 
-import math
 import time
-from typing import Any, cast
+from typing import Any
 
 import common
 import gpu_adaptive as ga
+import gpu_calibration as calib
+import gpu_levers as levers
 import gpu_policies as pol
 import gpu_suite as suite
 import gpu_workload as wl
-import numpy as np
 from gpu_jobs import (
     LIGHTEVAL_SLOTS,
     OPEN_R1_UTILIZATION,
@@ -49,7 +51,6 @@ from evallaunch.planning.planner import SAFETY_FACTOR
 
 OLD_UNIT = (32, 16)  # evallaunch's old default units: problems x samples
 TARGET = 0.95
-CALIBRATION_PAIR = ("r1_distill_qwen_7b", "aime24")
 FILLS = (1.0, 2.0, 4.0, 8.0)  # throughput.UNIT_FILL candidates
 BACKLOGS = (2, 4, 8)  # engine.BACKLOG candidates
 MARGINS = (0.7, 0.8, 0.9, 1.0, 1.2)  # throughput.SLOT_MARGIN candidates
@@ -106,50 +107,6 @@ def print_assumptions(hw: Hardware) -> None:
             f"{b} {wl.right_median(b):.0f} (mean {wl.mean_new_tokens(b)})" for b in wl.BENCHMARKS
         )
     )
-
-
-def calibration(pair: Pair, draws: int = 8) -> dict:
-    """lighteval's own DP=8 run of the 7B model on AIME 2024 (tp.CALIBRATION), simulated on
-    `draws` sets of problems (30 problems split over 8 replicas: the busiest one decides)."""
-    layout = forced(
-        pair,
-        strategy="auto",
-        tensor_parallel_size=1,
-        data_parallel_size=8,
-        gpu_memory_utilization=OPEN_R1_UTILIZATION,
-    )
-    s = setup(pair, layout, LIGHTEVAL_SLOTS, graphs=False, ray=True)
-    sims = []
-    for seed in range(draws):
-        probs = wl.problems(pair.model, pair.benchmark, seed=seed)
-        correct, length = wl.draw(probs, 64, seed=100 + seed)
-        reqs = pol.requests_of(probs.prompt, length, correct)
-        sims.append(pol.static(s, reqs, probs.prompt).wall_s / 60)
-    est = tp.estimate_job(
-        s.model,
-        8,
-        LIGHTEVAL_SLOTS,
-        s.capacity,
-        1920,
-        float(wl.mean_new_tokens("aime24")),
-        wl.MAX_NEW_TOKENS,
-        ray=True,
-        busiest_replica_requests=math.ceil(30 / 8) * 64,
-    )
-    reported = cast(float, tp.CALIBRATION["reported_min"])
-    print(
-        f"\nCalibration: {tp.CALIBRATION['model']} {tp.CALIBRATION['benchmark']}, "
-        f"{tp.CALIBRATION['setup']}: reported ~{reported:g} min; throughput model (the "
-        f"planner's formula) {est.total_s / 60:.1f} min; simulated "
-        f"{np.mean(sims):.1f} min (range {min(sims):.1f}-{max(sims):.1f} over {draws} draws "
-        f"of the problems); MEMORY_EFFICIENCY {tp.MEMORY_EFFICIENCY}"
-    )
-    return {
-        "reported_min": reported,
-        "model_min": est.total_s / 60,
-        "sim_min": float(np.mean(sims)),
-        "sim_range": [min(sims), max(sims)],
-    }
 
 
 def schedules(pairs: list[Pair]) -> list[dict]:
@@ -388,7 +345,8 @@ def main() -> None:
         args.seeds = min(args.seeds, 150)
     pairs = load_pairs(models, benchmarks)
     print_assumptions(pairs[0].hardware)
-    cal = calibration(next(x for x in pairs if (x.model, x.benchmark) == CALIBRATION_PAIR))
+    points = calib.calibrate(pairs, 3 if args.quick else 8)
+    fit = calib.print_points(points)
     rows = schedules(pairs)
     print_schedules(rows)
     units = unit_search(pairs, rows)
@@ -405,12 +363,18 @@ def main() -> None:
         f"another, eager, engines reloaded per unit on the Ray path): {old:.1f} GPU-hours, "
         f"{old / ours:.1f}x the new schedule's {ours:.1f} (fixed n)"
     )
+    lever_rows = levers.suite_rows(
+        pairs, rules["neyman"], hours[suite.STEPS[-1]], hours[suite.NOT_BUILT]
+    )
+    levers.print_rows(lever_rows, hours[suite.STEPS[0]])
     print(f"simulated in {time.perf_counter() - clock:.0f} s")
-    print_ratios(rows, hours, layouts, cal, old / ours)
+    print_ratios(rows, hours, layouts, old / ours)
+    print_lever_ratios(lever_rows, hours[suite.STEPS[0]], points)
     common.emit(
         "gpu_schedule",
         {
-            "calibration": cal,
+            "calibration": {"points": points, "fit": fit},
+            "levers": lever_rows,
             "pairs": rows,
             "units": units,
             "layouts": layouts,
@@ -449,7 +413,6 @@ def print_ratios(
     rows: list[dict],
     hours: dict[str, float],
     layouts: list[dict],
-    cal: dict,
     old_over_new: float,
 ) -> None:
     """The worst pair against the ideal schedule, the suite against open-r1's, the planned
@@ -466,17 +429,27 @@ def print_ratios(
     print(
         f"RATIO suite GPU-hours evallaunch/open-r1: {built / theirs:.3f} (target 0.333: "
         f"{'ok' if built / theirs <= 1 / 3 else 'MISSED'}); with one job per model sharing "
-        f"its engines (not yet built): {shared / theirs:.3f}"
+        f"its engines (launch.benchmarks_per_job=5): {shared / theirs:.3f}"
     )
     print(
         "RATIO planned layout / fastest simulated, worst pair: "
         f"{max(r['ratio'] for r in layouts):.3f}"
     )
     print(f"RATIO old units/new schedule GPU-hours: {old_over_new:.1f}")
-    print(
-        f"RATIO calibration model/reported: {cal['model_min'] / cal['reported_min']:.2f} "
-        f"(simulated {cal['sim_min'] / cal['reported_min']:.2f})"
-    )
+
+
+def print_lever_ratios(rows: list[dict], open_r1: float, points: list[dict]) -> None:
+    """Each lever's and combination's suite GPU-hours against open-r1's; each calibration
+    point's residual."""
+    for r in rows[1:]:
+        verdict = "ok" if r["hours"] / open_r1 <= 1 / 3 else "MISSED"
+        tag = f" (target 0.333: {verdict})" if r.get("combined") else ""
+        print(f"RATIO suite GPU-hours/open-r1, {r['name']}: {r['hours'] / open_r1:.3f}{tag}")
+    for p in points:
+        model = f", model {p['model_residual']:.2f}" if p["model_residual"] else ""
+        print(
+            f"RATIO calibration simulated/published, {p['point']}: {p['sim_residual']:.2f}{model}"
+        )
 
 
 if __name__ == "__main__":

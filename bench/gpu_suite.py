@@ -31,7 +31,9 @@ STEPS = (
     "+ engine starts (one per replica, no Ray)",
     "+ adaptive sampling (neyman rule, settings per benchmark)",
 )
-NOT_BUILT = "not yet built: + one job per model, its 5 benchmarks sharing one set of engines"
+NOT_BUILT = (
+    "launch.benchmarks_per_job=5: + one job per model, its 5 benchmarks sharing one set of engines"
+)
 
 
 def adaptive_counts(pair: Pair, choice: ga.Choice) -> np.ndarray | None:
