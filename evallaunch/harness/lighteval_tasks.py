@@ -16,13 +16,12 @@ import logging
 import os
 import subprocess
 import sys
-from importlib.metadata import version
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from evallaunch.errors import EvallaunchError
-from evallaunch.harness.tasks import INDEX_FORMAT, TaskIndex
+from evallaunch.harness.tasks import TaskIndex, install_key
 
 log = logging.getLogger(__name__)
 
@@ -102,11 +101,9 @@ def build_builtin_index() -> list[dict[str, Any]]:
 
 
 def index_file(cache_dir: str | Path) -> Path:
-    """Where the index of lighteval's built-in tasks is cached (one per lighteval version)."""
+    """Where the index of lighteval's built-in tasks is cached (one per lighteval install)."""
     return (
-        Path(cache_dir).expanduser()
-        / "lighteval"
-        / f"task-index-{version('lighteval')}-{INDEX_FORMAT}.json"
+        Path(cache_dir).expanduser() / "lighteval" / f"task-index-{install_key('lighteval')}.json"
     )
 
 

@@ -157,12 +157,20 @@ def reads_hub(entry: dict[str, Any]) -> bool:
 
 
 def index_file(cache_dir: str | Path) -> Path:
-    """Where the index of lm-eval's built-in tasks is cached (one per lm-eval version)."""
-    return (
-        Path(cache_dir).expanduser()
-        / "lm_eval"
-        / f"task-index-{version('lm_eval')}-{INDEX_FORMAT}.json"
-    )
+    """Where the index of lm-eval's built-in tasks is cached (one per lm-eval install)."""
+    return Path(cache_dir).expanduser() / "lm_eval" / f"task-index-{install_key('lm_eval')}.json"
+
+
+def install_key(package: str) -> str:
+    """A package's version and where it is installed (an index records its task files'
+    paths: another environment sharing the cache has its own), with the index format."""
+    import hashlib
+    import importlib.util
+
+    spec = importlib.util.find_spec(package)
+    where = str(Path(spec.origin).parent) if spec is not None and spec.origin else ""
+    digest = hashlib.sha256(where.encode()).hexdigest()[:8]
+    return f"{version(package)}-{digest}-{INDEX_FORMAT}"
 
 
 def task_index(cache_dir: str | Path, include_path: str | None = None) -> TaskIndex:
