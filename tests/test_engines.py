@@ -303,7 +303,7 @@ def test_overlapping_units_keep_the_server_busy(evaluate: Evaluate, tmp_path: Pa
     )
 
 
-def test_vllm_environment_variables_are_checked_and_given_to_the_engines(tmp_path: Path) -> None:
+def test_vllm_environment_variables_are_checked_and_given_to_the_engines() -> None:
     """parallelism.engine_env: vLLM's own variables only (checked against the installed
     vLLM's list when there is one), for every engine of the job; a CPU engine gets no
     chunked prefill unless asked (vLLM's CPU generators cannot rewind after one)."""
@@ -311,7 +311,7 @@ def test_vllm_environment_variables_are_checked_and_given_to_the_engines(tmp_pat
     from evallaunch.preflight import validate_job
     from evallaunch.serving.engine_args import engine_env_names
 
-    base = ["backend.model_type=vllm", f"paths.cache_dir={tmp_path}", "paths.data_dir=x"]
+    base = ["backend.model_type=vllm", "paths.data_dir=x"]  # vLLM's names: read once, cached
     cfg = compose_config([*base, "+parallelism.engine_env.VLLM_BATCH_INVARIANT=true"])
     validate_job(cfg)
     settings = engine_settings(cfg, "cpu", "float32", None)
@@ -326,7 +326,7 @@ def test_vllm_environment_variables_are_checked_and_given_to_the_engines(tmp_pat
         "enable_chunked_prefill": True
     }
     typo = compose_config([*base, "+parallelism.engine_env.VLLM_BATCH_INVARIAN=1"])
-    if engine_env_names(tmp_path) is not None:  # vLLM installed: its own list decides
+    if engine_env_names(typo.paths.cache_dir) is not None:  # vLLM installed: its own list decides
         with pytest.raises(EvallaunchError, match="closest: VLLM_BATCH_INVARIANT"):
             validate_job(typo)
     foreign = compose_config([*base, "+parallelism.engine_env.HF_TOKEN=x"])

@@ -102,6 +102,7 @@ WRONG_BODIES = [
 ]
 
 
+@pytest.mark.slow  # lm-eval's metric modules import `evaluate` (seconds)
 def test_lm_eval_s_code_metrics_equal_the_harness_s_own_checks_on_the_same_completions(
     shared_datasets: Path,
 ) -> None:
@@ -232,7 +233,7 @@ def test_humaneval_and_mbpp_run_offline_with_consent_and_score_as_the_harness_do
         "backend=lmeval",
         "benchmark.task=el_code",
         f"benchmark.include_path={group}",
-        "benchmark.limit=2",
+        "benchmark.limit=1",
         "benchmark.allow_code_execution=true",
         "benchmark.gen_kwargs='max_gen_toks=32'",
     )

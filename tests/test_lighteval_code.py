@@ -118,7 +118,7 @@ def test_lighteval_s_livecodebench_runs_offline_with_consent(
         "benchmark.task=lcb:codegeneration",
         "benchmark.limit=1",
         "benchmark.allow_code_execution=true",
-        "benchmark.gen_kwargs='max_new_tokens=48'",
+        "benchmark.gen_kwargs='max_new_tokens=16'",
     )
     out = tmp_path / "outputs" / "default" / "smollm2-135m-instruct" / "main"
     job = out / "lcb:codegeneration" / "lighteval"

@@ -72,6 +72,7 @@ def test_corpus_covers_every_gold_answer_with_both_labels(
         assert kind in kinds, kind
 
 
+@pytest.mark.slow  # the generator checks every label numerically: seconds of sympy
 def test_corpus_is_what_the_generator_writes(tmp_path: Path, shared_datasets: Path) -> None:
     # the generator also checks every scalar label numerically before writing
     out = tmp_path / "corpus.jsonl"
