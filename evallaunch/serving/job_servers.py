@@ -144,12 +144,14 @@ def inference_servers(
         if engine.max_num_seqs
         else None,
     )
-    stack = ExitStack()
-    with ExitStack() as on_error:
-        on_error.callback(stack.close)
+    stack = ExitStack()  # the servers and balancer, closed with the job or the batch
+    try:
         stack.enter_context(pool)
         stack.enter_context(balancer)
-        on_error.pop_all()
+    except BaseException:
+        stack.close()
+        raise
+    for_batch = _shared is not None
     if _shared is not None:  # left up for the next jobs of the batch
         if key in _shared:
             _shared.pop(key)[0].close()  # their servers died
@@ -159,16 +161,14 @@ def inference_servers(
         yield dataclasses.replace(request, base_url=f"{balancer.url}/v1"), serving
     finally:
         _record(log_dir, servers, balancer)
-        if _shared is None or _shared.get(key, (None,))[0] is not stack:
+        if not for_batch:
             stack.close()
 
 
 def _servers_key(settings: Any, request: GenerationRequest) -> str:
     """What a job's servers run: the command and everything filled into it."""
     fields = {
-        "settings": OmegaConf.to_container(settings, resolve=True)
-        if OmegaConf.is_config(settings)
-        else settings,
+        "settings": OmegaConf.to_container(settings, resolve=True),
         "model": [request.model_path, request.revision, request.dtype, request.device],
         "context": request.max_model_length,
         "seed": request.seed,
