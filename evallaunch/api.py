@@ -32,7 +32,7 @@ def evaluate(overrides: Sequence[str] = (), job_dir: str | Path | None = None) -
     runs it again)."""
     from omegaconf import OmegaConf
 
-    from evallaunch.compose import compose_config
+    from evallaunch.config.compose import compose_config
     from evallaunch.job.runner import run_job
     from evallaunch.launching.specs import reusable_results
 

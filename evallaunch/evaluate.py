@@ -19,8 +19,8 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from evallaunch import schema  # noqa: F401  (registers the structured-config schema)
-from evallaunch.compose import CONFIG_DIR
+from evallaunch.config import schema  # noqa: F401  (registers the structured-config schema)
+from evallaunch.config.compose import CONFIG_DIR
 from evallaunch.errors import EvallaunchError, exit_with_error
 
 log = logging.getLogger("evallaunch")
@@ -31,7 +31,7 @@ warnings.filterwarnings("ignore", message="(?s).*_execution_whitelist_")
 @hydra.main(config_path=str(CONFIG_DIR), config_name="evaluate")
 def main(cfg: DictConfig) -> float | None:
     """Evaluate one (model, benchmark, backend) job; returns its pass@1."""
-    from evallaunch.console import configure_console, quiet_progress_bars
+    from evallaunch.runtime.console import configure_console, quiet_progress_bars
 
     quiet_progress_bars(cfg.verbose)
     configure_console(cfg.verbose)

@@ -2,7 +2,7 @@
 import before they refuse a bad input. The Hugging Face libraries read their offline
 switches when imported, so the switches are set first, as evallaunch sets them."""
 
-from evallaunch.offline import go_offline
+from evallaunch.runtime.offline import go_offline
 
 go_offline()
 

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from evallaunch.benchmarks.mirror import load_problems
-from evallaunch.compose import compose_config
+from evallaunch.config.compose import compose_config
 from evallaunch.errors import EvallaunchError
 from evallaunch.scoring.choice import extract_choice
 from evallaunch.scoring.code import parse_sample_tests

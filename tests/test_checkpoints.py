@@ -35,7 +35,7 @@ def test_a_planned_sweep_derives_the_model_keys_as_a_composed_job(model: list[st
     and tokens trained itself: the same values Hydra's resolvers give the job."""
     from omegaconf import OmegaConf
 
-    from evallaunch.compose import compose_config
+    from evallaunch.config.compose import compose_config
     from evallaunch.planning.sweep_configs import SweepComposer
 
     overrides = ["cluster=slurm_h100_example", *model]
@@ -92,7 +92,7 @@ def tiny_trainer(output_dir: Path, max_steps: int, callbacks: list, resume: bool
         TrainingArguments,
     )
 
-    from evallaunch.compose import compose_config
+    from evallaunch.config.compose import compose_config
     from evallaunch.models.embedded import embedded_checkpoint
 
     cache = compose_config().paths.cache_dir

@@ -24,9 +24,9 @@ from evallaunch.collect.collection import Collection, collect
 from evallaunch.collect.results_table import KEY, merge_tables, normalize, read_table
 from evallaunch.collect.suite_groups import group_rows
 from evallaunch.errors import EvallaunchError
-from evallaunch.files import write_json
 from evallaunch.job.results import JobResults, validate_results, write_outcome
 from evallaunch.job.runner import archive_previous
+from evallaunch.runtime.files import write_json
 
 QWEN7B = "deepseek-ai/DeepSeek-R1-Distill-Qwen-7B"
 PNG = b"\x89PNG\r\n\x1a\n"

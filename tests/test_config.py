@@ -10,10 +10,10 @@ from omegaconf import OmegaConf
 from omegaconf.errors import ValidationError
 
 import evallaunch
-from evallaunch.compose import CONFIG_DIR, compose_config, group_options
+from evallaunch.config.compose import CONFIG_DIR, compose_config, group_options
+from evallaunch.config.preflight import validate_job
+from evallaunch.config.schema import missing_keys, unknown_keys
 from evallaunch.errors import EvallaunchError
-from evallaunch.preflight import validate_job
-from evallaunch.schema import missing_keys, unknown_keys
 
 GROUPS = ["model", "benchmark", "backend", "parallelism", "cluster", "experiment", "suite"]
 OPTIONS = [(group, option) for group in GROUPS for option in group_options(group)]
@@ -163,8 +163,8 @@ def test_a_team_s_config_directory_overlays_the_package_s(
 
 
 def test_max_new_tokens_is_only_ever_lowered_to_fit_the_longest_prompt() -> None:
+    from evallaunch.config.preflight import effective_max_new_tokens
     from evallaunch.errors import EvallaunchError
-    from evallaunch.preflight import effective_max_new_tokens
 
     assert effective_max_new_tokens(24, 2048, longest_prompt=150) == 24  # fits: as asked
     assert effective_max_new_tokens(32768, None, longest_prompt=150) == 32768  # no context

@@ -109,7 +109,7 @@ def test_two_replicas_of_two_nodes_each_get_four_nodes_one_task_each(
     check_golden("dry_run_multi_node.txt", text)
     assert "#SBATCH --nodes=4" in text and "#SBATCH --ntasks-per-node=1" in text
     assert "#SBATCH --gpus-per-node=4" in text
-    from evallaunch.compose import compose_config
+    from evallaunch.config.compose import compose_config
     from evallaunch.launching.specs import job_resources
 
     full = compose_config(MULTI_NODE_SWEEP, return_hydra_config=True)

@@ -20,7 +20,7 @@ import pytest
 
 from evallaunch.backends.base import Backend, BackendOutput, Completion, GenerationRequest
 from evallaunch.benchmarks.problem import Problem
-from evallaunch.compose import compose_config
+from evallaunch.config.compose import compose_config
 from evallaunch.errors import EvallaunchError
 from evallaunch.job import sampling as sampling_module
 from evallaunch.job.engines import EngineSettings, resolve_problems_per_unit
@@ -307,8 +307,8 @@ def test_vllm_environment_variables_are_checked_and_given_to_the_engines() -> No
     """parallelism.engine_env: vLLM's own variables only (checked against the installed
     vLLM's list when there is one), for every engine of the job; a CPU engine gets no
     chunked prefill unless asked (vLLM's CPU generators cannot rewind after one)."""
+    from evallaunch.config.preflight import validate_job
     from evallaunch.job.engines import engine_settings
-    from evallaunch.preflight import validate_job
     from evallaunch.serving.engine_args import engine_env_names
 
     base = ["backend.model_type=vllm", "paths.data_dir=x"]  # vLLM's names: read once, cached

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from evallaunch.compose import compose_config
+from evallaunch.config.compose import compose_config
 from evallaunch.errors import EvallaunchError
 from evallaunch.harness.generation import harness_gen_kwargs
 

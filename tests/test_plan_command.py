@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from evallaunch.benchmarks.problem import Problem
-from evallaunch.compose import compose_config
+from evallaunch.config.compose import compose_config
 from evallaunch.errors import EvallaunchError
 from evallaunch.job.engines import engine_settings, estimated_hours
 from evallaunch.job.summary import run_plan_lines

@@ -169,7 +169,7 @@ def test_a_finished_job_is_reused_and_launch_force_draws_afresh(
 def unit_request(tmp_path: Path, shared: Path, overrides: list[str]):
     """The request of a 2-problem, 2-sample lm-eval job (as the runner builds it)."""
     from evallaunch.benchmarks.mirror import load_problems, write_problems
-    from evallaunch.compose import compose_config
+    from evallaunch.config.compose import compose_config
     from evallaunch.models.resolve import resolve_model
 
     cfg = compose_config(["backend=lmeval", f"paths.data_dir={shared}", *UNITS, *overrides])

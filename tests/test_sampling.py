@@ -392,7 +392,7 @@ def test_adaptive_sampling_stops_settled_problems_and_grades_each_sample_once(
     pass@1; the job records that grade with the sample, and the stopping rule and the
     results read it. The scorer sees each (completion, gold) of details.parquet once, and
     nothing else."""
-    from evallaunch.compose import compose_config
+    from evallaunch.config.compose import compose_config
     from evallaunch.job.runner import run_job
     from tests.tiny_mirror import ARITHMETIC, TINY_MIRROR, write_tiny_mirror
 

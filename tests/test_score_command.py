@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from evallaunch.compose import compose_config
+from evallaunch.config.compose import compose_config
 from evallaunch.errors import EvallaunchError
 from evallaunch.job.rescore import input_summary, rescore
 from evallaunch.scoring.metrics import summarize

@@ -73,7 +73,7 @@ def test_a_job_flags_scorer_failures_and_logs_the_first_once(
 def test_results_json_counts_the_completions_the_scorer_failed_on(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, shared_datasets: Path
 ) -> None:
-    from evallaunch.compose import compose_config
+    from evallaunch.config.compose import compose_config
     from evallaunch.job.rescore import rescore
 
     benchmark = compose_config(["benchmark=aime24"]).benchmark

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from evallaunch.secrets import config_secrets, is_secret_name, redact_config, redact_text
+from evallaunch.runtime.secrets import config_secrets, is_secret_name, redact_config, redact_text
 from tests.test_dry_run import path_without_slurm
 
 SECRETS = {

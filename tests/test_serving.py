@@ -31,7 +31,7 @@ from aiohttp import web
 from omegaconf import OmegaConf
 
 from evallaunch.backends.base import GenerationRequest
-from evallaunch.compose import compose_config
+from evallaunch.config.compose import compose_config
 from evallaunch.errors import EvallaunchError
 from evallaunch.job.engines import EngineSettings
 from evallaunch.models.embedded import embedded_checkpoint

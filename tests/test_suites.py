@@ -11,9 +11,9 @@ import pytest
 
 from evallaunch.collect.results_table import normalize
 from evallaunch.collect.suite_groups import group_rows
-from evallaunch.compose import compose_config, group_options
+from evallaunch.config.compose import compose_config, group_options
+from evallaunch.config.suites import member_name, suite_argument_sets, suite_groups
 from evallaunch.errors import EvallaunchError
-from evallaunch.suites import member_name, suite_argument_sets, suite_groups
 from tests.harness_jobs import run
 
 SUITES = group_options("suite")

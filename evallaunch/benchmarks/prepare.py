@@ -17,7 +17,7 @@ from typing import Any
 
 from evallaunch.benchmarks.mirror import read_benchmark_rows, sha256_of, verify_mirror
 from evallaunch.errors import EvallaunchError
-from evallaunch.files import atomic_open, write_json
+from evallaunch.runtime.files import atomic_open, write_json
 
 log = logging.getLogger(__name__)
 PROVENANCE = "PROVENANCE.json"

@@ -143,6 +143,6 @@ def resolve(spec: str, selector: str, tokens_per_step: int | None) -> list[Check
 
 def write_manifest(path: Path, model: str, checkpoints: list[Checkpoint]) -> None:
     """The resolved checkpoint list of a sweep, as JSON (one entry per checkpoint)."""
-    from evallaunch.files import write_json
+    from evallaunch.runtime.files import write_json
 
     write_json(path, {"model": model, "checkpoints": [c.to_dict() for c in checkpoints]})

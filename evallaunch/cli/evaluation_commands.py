@@ -11,7 +11,7 @@ from evallaunch.cli.harness_commands import add_task_source_arguments
 
 def _prepare(args: argparse.Namespace) -> int:
     from evallaunch.benchmarks.prepare import prepare
-    from evallaunch.compose import compose_config, group_options
+    from evallaunch.config.compose import compose_config, group_options
     from evallaunch.errors import EvallaunchError
 
     if args.task:
@@ -42,7 +42,7 @@ def _prepare(args: argparse.Namespace) -> int:
 
 
 def _score(args: argparse.Namespace) -> int:
-    from evallaunch.compose import compose_config, group_options
+    from evallaunch.config.compose import compose_config, group_options
     from evallaunch.errors import EvallaunchError
     from evallaunch.job.rescore import input_summary, rescore
     from evallaunch.job.summary import results_table

@@ -22,7 +22,7 @@ def add_task_source_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _index(args: argparse.Namespace) -> tuple[object, str]:
-    from evallaunch.compose import compose_config
+    from evallaunch.config.compose import compose_config
     from evallaunch.harness.selection import index_of
 
     cfg = compose_config()

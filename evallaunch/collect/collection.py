@@ -12,7 +12,7 @@ import pandas as pd
 
 from evallaunch.collect.results_table import KEY, Skipped, long_table, merge_tables, scan
 from evallaunch.collect.suite_groups import group_rows, load_groups
-from evallaunch.suites import suite_groups
+from evallaunch.config.suites import suite_groups
 
 
 @dataclass

@@ -14,12 +14,12 @@ from typing import Any
 import pandas as pd
 
 from evallaunch.errors import EvallaunchError
-from evallaunch.files import atomic_open
 from evallaunch.job.record import read_job
 from evallaunch.job.results import (
     RESULTS_FILE,
     STATUS_FILE,
 )
+from evallaunch.runtime.files import atomic_open
 
 KEY = ["model", "revision", "step", "benchmark", "metric", "variant", "backend"]
 # Column:dtype of the table, in order (the parquet file keeps the dtypes).

@@ -46,7 +46,7 @@ def check_version(package: str) -> None:
         )
 
 
-# The console's import (evallaunch.console).
+# The console's import (evallaunch.runtime.console).
 from evallaunch.compat.tqdm import silence_progress_bars  # noqa: E402
 
 __all__ = ["PINNED", "check_version", "silence_progress_bars"]

@@ -17,8 +17,8 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from evallaunch.config.schema import GenerationConfig
 from evallaunch.errors import EvallaunchError
-from evallaunch.schema import GenerationConfig
 
 # The generation settings benchmark.gen_kwargs may set for lighteval (its GenerationParameters).
 LIGHTEVAL_GEN_KWARGS = ("temperature", "top_p", "top_k", "min_p", "max_new_tokens", "seed")

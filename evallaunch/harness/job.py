@@ -13,6 +13,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from evallaunch.config.suites import suite_record
 from evallaunch.harness.code_tasks import code_execution, require_consent
 from evallaunch.harness.generation import harness_gen_kwargs
 from evallaunch.harness.outputs import HarnessRun, detail_rows, task_metrics
@@ -30,7 +31,6 @@ from evallaunch.job.results import (
     write_results,
 )
 from evallaunch.scoring.math_answers import strip_think
-from evallaunch.suites import suite_record
 
 log = logging.getLogger(__name__)
 

@@ -14,10 +14,10 @@ from omegaconf import DictConfig, OmegaConf
 
 from evallaunch.backends.base import Backend, GenerationRequest, build_backend
 from evallaunch.benchmarks.problem import Problem
+from evallaunch.config.preflight import effective_max_new_tokens
 from evallaunch.job.engines import engine_settings
 from evallaunch.models.resolve import pick_device_and_dtype, resolve_model
-from evallaunch.preflight import effective_max_new_tokens
-from evallaunch.secrets import redact_config
+from evallaunch.runtime.secrets import redact_config
 
 log = logging.getLogger(__name__)
 

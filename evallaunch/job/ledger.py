@@ -24,8 +24,8 @@ from typing import Any
 
 from evallaunch.backends.base import Completion
 from evallaunch.errors import EvallaunchError
-from evallaunch.files import write_json
 from evallaunch.job.grading import Grade, SampleGrader
+from evallaunch.runtime.files import write_json
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from evallaunch.files import atomic_open, write_json
+from evallaunch.runtime.files import atomic_open, write_json
 
 SCHEMA_VERSION = 1
 RESULTS_FILE = "results.json"

@@ -16,8 +16,9 @@ from evallaunch import __version__
 from evallaunch.backends.base import Backend, BackendOutput, GenerationRequest
 from evallaunch.benchmarks.mirror import load_problems
 from evallaunch.benchmarks.problem import Problem
+from evallaunch.config.preflight import validate_job
+from evallaunch.config.suites import suite_record
 from evallaunch.errors import EvallaunchError
-from evallaunch.files import apply_umask, write_json
 from evallaunch.job.engines import estimated_hours, resolve_units_in_flight
 from evallaunch.job.fingerprint import config_fingerprint
 from evallaunch.job.generation_setup import model_record, prepare_generation, save_config
@@ -35,9 +36,9 @@ from evallaunch.job.results import (
 )
 from evallaunch.job.sampling import PROGRESS_FILE, SamplingReport, draw_samples
 from evallaunch.job.summary import run_plan_lines
-from evallaunch.offline import go_offline
-from evallaunch.preflight import validate_job
-from evallaunch.secrets import (
+from evallaunch.runtime.files import apply_umask, write_json
+from evallaunch.runtime.offline import go_offline
+from evallaunch.runtime.secrets import (
     config_secrets,
     env_secrets,
     install_log_filter,
@@ -45,7 +46,6 @@ from evallaunch.secrets import (
 )
 from evallaunch.serving.job_servers import inference_servers
 from evallaunch.serving.ray_cluster import announced_clusters
-from evallaunch.suites import suite_record
 
 log = logging.getLogger(__name__)
 

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from evallaunch.backends.base import Backend, BackendOutput, Completion, GenerationRequest
-from evallaunch.files import write_json
 from evallaunch.job.engines import units_to_fill
 from evallaunch.job.ledger import SampleKey, SampleLedger
 from evallaunch.job.units import Schedule, Unit, run_overlapped, run_unit
+from evallaunch.runtime.files import write_json
 
 log = logging.getLogger(__name__)
 

@@ -70,8 +70,8 @@ class EvallaunchSweeper(Sweeper):
         )
 
     def sweep(self, arguments: list[str]) -> Any:
+        from evallaunch.config.suites import suite_argument_sets
         from evallaunch.errors import EvallaunchError, exit_with_error
-        from evallaunch.suites import suite_argument_sets
 
         assert self.config is not None
         try:
@@ -131,7 +131,7 @@ class EvallaunchSweeper(Sweeper):
         ]
         sweep_dir = Path(str(self.config.hydra.sweep.dir))
         sweep_dir.mkdir(parents=True, exist_ok=True)
-        from evallaunch.secrets import redact_config
+        from evallaunch.runtime.secrets import redact_config
 
         container = OmegaConf.to_container(self.config, resolve=False)
         OmegaConf.save(OmegaConf.create(redact_config(container)), sweep_dir / "multirun.yaml")
@@ -153,10 +153,10 @@ class EvallaunchSweeper(Sweeper):
         """The jobs of a batch that have no finished results yet (all with launch.force).
         The evallaunch launchers are handed the jobs composed here, not to compose them
         again."""
+        from evallaunch.config.preflight import validate_job
         from evallaunch.launching.launcher import EvallaunchSubmititLauncher
         from evallaunch.launching.published import PublishedResults
         from evallaunch.launching.specs import compose_job, is_finished, job_dir_of
-        from evallaunch.preflight import validate_job
 
         assert self.hydra_context is not None and self.config is not None
         launcher = self.launcher if isinstance(self.launcher, EvallaunchSubmititLauncher) else None

@@ -26,7 +26,7 @@ from hydra_plugins.hydra_submitit_launcher.submitit_launcher import BaseSubmitit
 from omegaconf import OmegaConf, open_dict
 
 from evallaunch.launching import config as _config  # noqa: F401  (registers the launcher configs)
-from evallaunch.offline import OFFLINE_ENV
+from evallaunch.runtime.offline import OFFLINE_ENV
 
 log = logging.getLogger(__name__)
 
@@ -208,7 +208,7 @@ class EvallaunchSubmititLauncher(BaseSubmititLauncher):
 def _safe(line: str) -> bool:
     """Setup lines that would write a secret into the sbatch script are dropped: Slurm
     passes the submitting shell's environment (HF_TOKEN included) to the job anyway."""
-    from evallaunch.secrets import config_secrets, env_secrets
+    from evallaunch.runtime.secrets import config_secrets, env_secrets
 
     if config_secrets([line]) or any(secret in line for secret in env_secrets()):
         log.warning("dropped a setup line that holds a secret (the job inherits the env)")

@@ -110,7 +110,7 @@ def record_entries(
     specs: list[JobSpec], skipped: list[tuple[JobSpec, str]], submitted: dict[int, Any]
 ) -> list[dict[str, Any]]:
     """Entries of the sweep record, one per job."""
-    from evallaunch.secrets import config_secrets, env_secrets, redact_text
+    from evallaunch.runtime.secrets import config_secrets, env_secrets, redact_text
 
     reasons = {spec.index: reason for spec, reason in skipped}
     entries = []

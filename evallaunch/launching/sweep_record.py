@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from evallaunch.errors import EvallaunchError
-from evallaunch.files import write_json
 from evallaunch.job.record import read_job
 from evallaunch.job.results import (
     STATUS_FILE,
 )
+from evallaunch.runtime.files import write_json
 
 RECORD = Path(".evallaunch") / "sweep.json"
 IN_FLIGHT = {"pending", "running", "requeued", "configuring", "completing", "suspended"}

@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 from evallaunch.errors import EvallaunchError, require
-from evallaunch.files import shared_mode
+from evallaunch.runtime.files import shared_mode
 
 log = logging.getLogger(__name__)
 

@@ -8,10 +8,10 @@ from typing import Any
 from omegaconf import DictConfig
 
 from evallaunch.errors import EvallaunchError
-from evallaunch.offline import go_offline
 from evallaunch.planning.inputs import Hardware, PlanRequest
 from evallaunch.planning.model_facts import ModelFacts, load_model_facts
 from evallaunch.planning.planner import Plan, plan
+from evallaunch.runtime.offline import go_offline
 
 STRATEGIES = ("auto", "single", "tp", "dp")
 ENGINE_TYPES = ("vllm", "server")  # backend.model_type values served by vLLM engines

@@ -22,8 +22,8 @@ def expand_sweep(overrides: Sequence[str]) -> list[list[str]]:
     """The override lists of every job of a sweep (Hydra's basic-sweeper expansion; with
     `suite=NAME`, that of each member of the suite)."""
     from evallaunch.compat.hydra import expand_overrides
-    from evallaunch.compose import compose_config
-    from evallaunch.suites import suite_argument_sets
+    from evallaunch.config.compose import compose_config
+    from evallaunch.config.suites import suite_argument_sets
 
     sets = [list(overrides)]
     if any(o.split("=", 1)[0] == "suite" for o in overrides):
@@ -62,8 +62,8 @@ class SweepComposer:
 
     def compose(self, overrides: list[str]) -> tuple[Namespace, dict[str, Any]]:
         """(the job's resolved config, the cluster's hardware) for one job."""
-        from evallaunch.compose import compose_config
-        from evallaunch.naming import derive_model_keys
+        from evallaunch.config.compose import compose_config
+        from evallaunch.config.naming import derive_model_keys
 
         # Group choices and the launcher's settings (its hardware) are composed by Hydra.
         groups = tuple(o for o in overrides if _is_group(o) or o.startswith("hydra."))

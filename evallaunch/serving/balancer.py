@@ -27,7 +27,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from evallaunch.files import atomic_open, write_json
+from evallaunch.runtime.files import atomic_open, write_json
 from evallaunch.serving.servers import HOST
 from evallaunch.serving.upstream import HOP_HEADERS, RETRIED, Upstream, retry_after_s, usage_of
 

@@ -16,7 +16,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from evallaunch.errors import EvallaunchError
-from evallaunch.files import write_json
+from evallaunch.runtime.files import write_json
 from evallaunch.serving.vllm_python import find_vllm_python
 
 log = logging.getLogger(__name__)

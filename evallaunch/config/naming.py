@@ -92,7 +92,7 @@ def _tokens_trained(*, _parent_: Any) -> int | None:
     return tokens_trained(str(_parent_.name_or_path), _parent_.step, _parent_.tokens_per_step)
 
 
-# The resolvers conf/ uses, registered by evallaunch.schema.register.
+# The resolvers conf/ uses, registered by evallaunch.config.schema.register.
 RESOLVERS: dict[str, Callable[..., Any]] = {
     "el.model_name": _model_name,
     "el.model_version": _model_version,

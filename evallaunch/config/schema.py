@@ -13,7 +13,7 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
 
-from evallaunch.naming import RESOLVERS
+from evallaunch.config.naming import RESOLVERS
 
 
 @dataclass

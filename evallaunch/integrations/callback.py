@@ -65,7 +65,7 @@ class EvalOnSaveCallback(transformers.TrainerCallback):  # type: ignore[name-def
         self._check_overrides()
 
     def _check_overrides(self) -> None:
-        from evallaunch.compose import compose_config
+        from evallaunch.config.compose import compose_config
         from evallaunch.planning.sweep_configs import expand_sweep
 
         for job in expand_sweep(self.overrides):  # fail now on a bad override

@@ -12,10 +12,10 @@ from hydra.core.config_search_path import ConfigSearchPath
 from hydra.plugins.search_path_plugin import SearchPathPlugin
 from omegaconf import DictConfig
 
-from evallaunch import schema
+from evallaunch.config import schema
 
 # The configs ship inside the package (conf/ at the repository root links here).
-CONFIG_DIR = Path(__file__).resolve().parent / "conf"
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "conf"
 # A directory of the team's own configs in the same groups (cluster/our_cluster.yaml,
 # model/our_model.yaml, ...): found before the package's, by every command.
 USER_CONFIG_ENV = "EVALLAUNCH_CONFIG_DIR"

@@ -22,7 +22,7 @@ def _check_range(key: str, value: Any, ok: bool, expected: str) -> None:
 def validate_job(cfg: DictConfig) -> None:
     """Value checks the schema's types cannot express."""
     from evallaunch.benchmarks.mirror import check_limit
-    from evallaunch.schema import missing_keys, unknown_keys
+    from evallaunch.config.schema import missing_keys, unknown_keys
 
     _refuse_unknown_keys(unknown_keys(cfg))
     if missing := [key for key in missing_keys(cfg) if not key.startswith("hydra.")]:
@@ -171,7 +171,7 @@ class Preflight(Callback):
     """
 
     def _check(self, config: DictConfig, run_dir: str | None = None) -> None:
-        from evallaunch.files import apply_umask
+        from evallaunch.runtime.files import apply_umask
 
         try:
             apply_umask(config.paths.get("umask"))  # before Hydra creates the job's directory
