@@ -11,7 +11,8 @@ import gpu_policies as pol
 import gpu_workload as wl
 import numpy as np
 
-from evallaunch.job import engines as eng
+from evallaunch.engines import settings as eng
+from evallaunch.job.units import resolve_problems_per_unit
 from evallaunch.planning import throughput as tp
 from evallaunch.planning.inputs import Hardware, PlanRequest
 from evallaunch.planning.job_plan import hardware_from, plan_request
@@ -98,10 +99,10 @@ def forced(pair: Pair, **sizes: object) -> Plan:
 
 def client(pair: Pair, s: pol.Setup, spu: int, adaptive: bool) -> pol.Client:
     """evallaunch's auto unit sizes and units in flight for these engines
-    (evallaunch.job.engines's resolvers with its constants as they stand)."""
+    (evallaunch.engines.settings's resolvers with its constants as they stand)."""
     engine = eng.EngineSettings(replicas=s.replicas, max_num_seqs=s.slots)
     problems = wl.BENCHMARKS[pair.benchmark][1]
-    per_unit = eng.resolve_problems_per_unit("auto", engine, spu, problems)
+    per_unit = resolve_problems_per_unit("auto", engine, spu, problems)
     in_flight = eng.units_to_fill(engine, per_unit * spu)
     return pol.Client(per_unit, spu, in_flight, adaptive, SETUP_S, SCORE_S)
 

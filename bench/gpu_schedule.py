@@ -7,7 +7,7 @@ model facts from tests/data/model_configs. Replica step times, prefill and engin
 come from evallaunch.planning.throughput; the engines from gpu_sim (continuous batching,
 KV-cache admission and preemption), the request routing from gpu_policies (evallaunch's
 real schedule: one queue in front of every replica, each taking up to its max_num_seqs;
-units in flight from evallaunch.job.engines.units_to_fill), the workload (difficulty, lengths,
+units in flight from evallaunch.engines.settings.units_to_fill), the workload (difficulty, lengths,
 adaptive sampling) from gpu_workload and gpu_adaptive, the suite from gpu_suite, the engine
 levers (fp8 KV cache, prefix caching, speculative decoding, shared engines) from gpu_levers,
 the time model against published timings from gpu_calibration.
@@ -44,7 +44,8 @@ from gpu_jobs import (
     setup,
 )
 
-from evallaunch.job import engines as eng
+from evallaunch.engines import settings as eng
+from evallaunch.job.units import MIN_AUTO_PROBLEMS
 from evallaunch.planning import throughput as tp
 from evallaunch.planning.inputs import Hardware
 from evallaunch.planning.planner import SAFETY_FACTOR
@@ -85,7 +86,7 @@ def print_assumptions(hw: Hardware) -> None:
         f"- evallaunch: the plan's TP x DP and max_num_seqs ({tp.SLOT_MARGIN} x the "
         "sequences the KV cache holds at the mean context), CUDA graphs; one queue in front "
         "of the replicas, each running up to max_num_seqs; auto units of >= "
-        f"{eng.MIN_AUTO_PROBLEMS} problems x {SAMPLES_PER_UNIT} samples (UNIT_FILL "
+        f"{MIN_AUTO_PROBLEMS} problems x {SAMPLES_PER_UNIT} samples (UNIT_FILL "
         f"{tp.UNIT_FILL}), units_to_fill in flight (BACKLOG {eng.BACKLOG}, at most "
         f"{eng.MAX_UNITS_IN_FLIGHT}), {SETUP_S:g} s of client setup before a unit's requests "
         f"and {SCORE_S:g} s of scoring after; old: units of 32 x 16 one after another, eager, "
@@ -224,7 +225,7 @@ def unit_search(pairs: list[Pair], rows: list[dict]) -> list[dict]:
         tp.UNIT_FILL, eng.BACKLOG = saved
     print(
         f"\nUnit sizes (auto units hold UNIT_FILL x replicas x max_num_seqs sequences, at "
-        f"least {eng.MIN_AUTO_PROBLEMS} problems; units_to_fill keeps BACKLOG x the slots of "
+        f"least {MIN_AUTO_PROBLEMS} problems; units_to_fill keeps BACKLOG x the slots of "
         "requests in flight, at least 2 units):"
     )
     print(

@@ -20,7 +20,7 @@ from gpu_jobs import (
     setup,
 )
 
-from evallaunch.job import engines as eng
+from evallaunch.engines import settings as eng
 
 STEPS = (
     "open-r1 (lighteval: eager, 128 slots, static split, Ray, fixed n)",

@@ -34,6 +34,10 @@ def main(cfg: DictConfig) -> float | None:
     from evallaunch.runtime.console import configure_console, quiet_progress_bars
 
     quiet_progress_bars(cfg.verbose)
+    if not cfg.verbose:
+        from evallaunch.compat import silence_progress_bars
+
+        silence_progress_bars()
     configure_console(cfg.verbose)
     from evallaunch.job.runner import run_job
     from evallaunch.job.summary import print_results

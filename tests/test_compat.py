@@ -28,6 +28,7 @@ from evallaunch.compat import math_verify as math_verify_compat
 from evallaunch.compat import submitit as submitit_compat
 from evallaunch.compat.signatures import model_keywords
 from evallaunch.errors import EvallaunchError
+from evallaunch.scoring.code_eval import SandboxedCodeEval, run_checker
 from tests.helpers import REPO, make_request
 
 EMBEDDED = "embedded:smollm2-135m-instruct"
@@ -58,12 +59,15 @@ PATCHES: dict[str, tuple[str, Callable[[], Any]]] = {
     "lighteval task modules": ("lighteval", lighteval_compat.task_modules),
     "lighteval lcb checks": (
         "lighteval",
-        lambda: lighteval_compat.sandboxed_codegen_checks().__enter__(),
+        lambda: lighteval_compat.sandboxed_codegen_checks(run_checker).__enter__(),
     ),
     "lm-eval server client": ("lm-eval", lambda: lm_eval_compat.server_client_class(True, {}, 0)),
     "lm-eval seeded vLLM": ("lm-eval", lm_eval_compat.vllm_with_seeded_repeats_class),
     "lm-eval git probe": ("lm-eval", lm_eval_compat.quiet_git_probe),
-    "lm-eval code_eval": ("lm-eval", lambda: lm_eval_compat.sandboxed_code_eval().__enter__()),
+    "lm-eval code_eval": (
+        "lm-eval",
+        lambda: lm_eval_compat.sandboxed_code_eval(SandboxedCodeEval).__enter__(),
+    ),
     "lm-eval model arguments": ("lm-eval", lambda: model_keywords("lm_eval", "transformers")),
     "lighteval model fields": ("lighteval", lambda: model_keywords("lighteval", "vllm")),
     "math-verify parse": ("math-verify", lambda: math_verify_compat.parse_untimed("1", [])),
@@ -367,7 +371,7 @@ def test_lm_eval_s_code_tasks_get_the_sandboxed_code_eval_while_the_patch_is_ope
 
     original = evaluate.load
     yaml_path = Path(lm_eval.__file__).parent / "tasks"
-    with lm_eval_compat.sandboxed_code_eval():
+    with lm_eval_compat.sandboxed_code_eval(SandboxedCodeEval):
         assert isinstance(evaluate.load("code_eval"), SandboxedCodeEval)
         config = load_yaml(yaml_path / "humaneval" / "humaneval.yaml")
     metric = config["metric_list"][0]["metric"]

@@ -11,9 +11,9 @@ from omegaconf.errors import ValidationError
 
 import evallaunch
 from evallaunch.config.compose import CONFIG_DIR, compose_config, group_options
-from evallaunch.config.preflight import validate_job
 from evallaunch.config.schema import missing_keys, unknown_keys
 from evallaunch.errors import EvallaunchError
+from evallaunch.job.checks import validate_job
 
 GROUPS = ["model", "benchmark", "backend", "parallelism", "cluster", "experiment", "suite"]
 OPTIONS = [(group, option) for group in GROUPS for option in group_options(group)]

@@ -370,7 +370,7 @@ def post(url: str) -> int:
 def test_endpoint_settings_are_checked_before_anything_runs(
     overrides: list[str], message: str
 ) -> None:
-    from evallaunch.config.preflight import validate_job
+    from evallaunch.job.checks import validate_job
 
     args = ["model=endpoint", *RUN[:1], "backend=lmeval_server", "paths.data_dir=x"]
     cfg = compose_config([*args, "model.endpoint.url=http://h:8000/v1", *overrides])

@@ -21,12 +21,13 @@ import pytest
 from evallaunch.backends.base import Backend, BackendOutput, Completion, GenerationRequest
 from evallaunch.benchmarks.problem import Problem
 from evallaunch.config.compose import compose_config
+from evallaunch.engines.settings import EngineSettings
 from evallaunch.errors import EvallaunchError
 from evallaunch.job import sampling as sampling_module
-from evallaunch.job.engines import EngineSettings, resolve_problems_per_unit
 from evallaunch.job.grading import SampleGrader
 from evallaunch.job.ledger import SampleLedger
 from evallaunch.job.sampling import draw_samples
+from evallaunch.job.units import resolve_problems_per_unit
 from tests.helpers import Evaluate, job_dir, make_request
 
 PROBLEMS = [Problem(f"p{i}", f"What is {i} + {i}?", str(2 * i)) for i in range(6)]
@@ -307,9 +308,9 @@ def test_vllm_environment_variables_are_checked_and_given_to_the_engines() -> No
     """parallelism.engine_env: vLLM's own variables only (checked against the installed
     vLLM's list when there is one), for every engine of the job; a CPU engine gets no
     chunked prefill unless asked (vLLM's CPU generators cannot rewind after one)."""
-    from evallaunch.config.preflight import validate_job
-    from evallaunch.job.engines import engine_settings
-    from evallaunch.serving.engine_args import engine_env_names
+    from evallaunch.engines.args import engine_env_names
+    from evallaunch.engines.settings import engine_settings
+    from evallaunch.job.checks import validate_job
 
     base = ["backend.model_type=vllm", "paths.data_dir=x"]  # vLLM's names: read once, cached
     cfg = compose_config([*base, "+parallelism.engine_env.VLLM_BATCH_INVARIANT=true"])

@@ -63,7 +63,7 @@ def task_utils(task: str) -> ModuleType:
     )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    with sandboxed_code_eval():
+    with sandboxed_code_eval(SandboxedCodeEval):
         spec.loader.exec_module(module)
     return module
 

@@ -19,6 +19,7 @@ import pytest
 
 from evallaunch.compat.lighteval import sandboxed_codegen_checks
 from evallaunch.scoring.code import parse_sample_tests
+from evallaunch.scoring.code_eval import run_checker
 from evallaunch.scoring.sandbox import sandbox_available
 from tests.harness_jobs import evaluate, run
 
@@ -78,7 +79,7 @@ def test_livecodebench_checks_in_the_sandbox_equal_lighteval_s_own(
     method = "class Solution:\n    def add(self, a, b):\n        return a {} b\n"
     programs.append([method.format("+"), method.format("-")])
     own = codegen_metrics.codegen_metrics(samples, programs, k_list=[1], num_process_evaluate=2)
-    with sandboxed_codegen_checks():
+    with sandboxed_codegen_checks(run_checker):
         ours = codegen_metrics.codegen_metrics(
             samples, programs, k_list=[1], num_process_evaluate=2
         )

@@ -11,12 +11,13 @@ import pytest
 
 from evallaunch.benchmarks.problem import Problem
 from evallaunch.config.compose import compose_config
+from evallaunch.engines.settings import engine_settings
 from evallaunch.errors import EvallaunchError
-from evallaunch.job.engines import engine_settings, estimated_hours
 from evallaunch.job.summary import run_plan_lines
 from evallaunch.launching.specs import apply_plan
 from evallaunch.planning import format_plan_table, load_model_facts
 from evallaunch.planning.job_plan import plan_for_config
+from evallaunch.planning.local_gpus import estimated_hours
 from evallaunch.planning.sweep_configs import describe_sweep, expand_sweep, hardware_of, plan_sweep
 from tests.helpers import make_request
 
@@ -173,12 +174,12 @@ def test_kv_cache_dtype_and_a_draft_model_change_the_memory_arithmetic() -> None
 def test_cluster_local_plans_for_the_gpus_this_machine_has(monkeypatch: pytest.MonkeyPatch) -> None:
     """cluster=local plans for the GPUs a job here would see (the rule `evaluate` plans
     by); without one it says this machine has none."""
-    from evallaunch.job import engines
+    from evallaunch.planning import local_gpus
 
     eight = {"gpu_type": "H100", "gpu_memory_gb": 80.0, "gpus_per_node": 8, "max_nodes": 1}
-    monkeypatch.setattr(engines, "local_gpu_hardware", lambda: eight)
+    monkeypatch.setattr(local_gpus, "local_gpu_hardware", lambda: eight)
     ((_, plan),) = plan_sweep(["model=r1_distill_qwen_7b", "parallelism=auto"], False)
     assert plan is not None and plan.total_gpus == 8 and plan.nodes == 1
-    monkeypatch.setattr(engines, "local_gpu_hardware", lambda: None)
+    monkeypatch.setattr(local_gpus, "local_gpu_hardware", lambda: None)
     with pytest.raises(EvallaunchError, match="this machine has no GPU"):
         plan_sweep(["model=r1_distill_qwen_7b"], False)

@@ -32,8 +32,8 @@ from omegaconf import OmegaConf
 
 from evallaunch.backends.base import GenerationRequest
 from evallaunch.config.compose import compose_config
+from evallaunch.engines.settings import EngineSettings
 from evallaunch.errors import EvallaunchError
-from evallaunch.job.engines import EngineSettings
 from evallaunch.models.embedded import embedded_checkpoint
 from evallaunch.serving.balancer import LoadBalancer
 from evallaunch.serving.job_servers import build_servers, server_settings

@@ -220,8 +220,8 @@ def test_engine_arguments_are_checked_against_vllm_s_own(
     """parallelism.engine_args are vLLM's EngineArgs, read once from the installed vLLM
     (then cached): a misspelt one is refused with the closest names before anything runs,
     one evallaunch sets itself names its own setting."""
+    from evallaunch.engines.args import check_engine_args, engine_arg_names
     from evallaunch.errors import EvallaunchError
-    from evallaunch.serving.engine_args import check_engine_args, engine_arg_names
 
     monkeypatch.setenv("EVALLAUNCH_VLLM_PYTHON", str(vllm_python))
     found = engine_arg_names(tmp_path)

@@ -15,7 +15,7 @@ import pytest
 from evallaunch.backends.base import GenerationRequest
 from evallaunch.backends.lighteval_models import vllm_model_config
 from evallaunch.backends.lmeval_backend import vllm_model_args
-from evallaunch.job.engines import EngineSettings
+from evallaunch.engines.settings import EngineSettings
 from tests.helpers import TINY, Evaluate, make_request
 
 

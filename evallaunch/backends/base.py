@@ -12,9 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from evallaunch.benchmarks.problem import Problem
+from evallaunch.engines.settings import DEFAULT_SLOTS, EngineSettings, vllm_cpu_environment
 from evallaunch.errors import EvallaunchError, require
-from evallaunch.job.engines import DEFAULT_SLOTS, EngineSettings, vllm_cpu_environment
 from evallaunch.scoring.registry import Scorer, get_scorer
+
+#: Request header naming the unit of work a request belongs to (the job's load balancer
+#: records it per request).
+UNIT_HEADER = "X-Evallaunch-Unit"
 
 
 @dataclass(frozen=True)

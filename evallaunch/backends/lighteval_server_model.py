@@ -22,8 +22,8 @@ from lighteval.tasks.prompt_manager import PromptManager
 from lighteval.tasks.requests import Doc, SamplingMethod
 from lighteval.utils.cache_management import SampleCache, cached
 
+from evallaunch.backends.base import UNIT_HEADER
 from evallaunch.errors import EvallaunchError
-from evallaunch.serving.balancer import UNIT_HEADER
 
 log = logging.getLogger(__name__)
 

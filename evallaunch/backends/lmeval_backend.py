@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from evallaunch.backends.base import (
+    UNIT_HEADER,
     Backend,
     BackendOutput,
     Completion,
@@ -26,7 +27,6 @@ from evallaunch.backends.base import (
 )
 from evallaunch.compat.lm_eval import server_client_class, vllm_with_seeded_repeats_class
 from evallaunch.scoring.registry import Scorer
-from evallaunch.serving.balancer import UNIT_HEADER
 
 log = logging.getLogger(__name__)
 

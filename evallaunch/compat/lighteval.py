@@ -240,10 +240,11 @@ out.flush()
 
 
 @contextlib.contextmanager
-def sandboxed_codegen_checks() -> Iterator[None]:
+def sandboxed_codegen_checks(run: Callable[[str, str, float], str | None]) -> Iterator[None]:
     """While open, lighteval's LiveCodeBench metric (`lcb:codegeneration*`) checks each
     program with its own `run_test` (its reliability guard, timeouts and output
-    comparison) run in evallaunch's sandbox, not in a child of this process; a program
+    comparison) run by `run(program, stdin, wall_seconds)` (evallaunch's sandbox:
+    `evallaunch.scoring.code_eval.run_checker`), not in a child of this process; a program
     the sandbox stops counts as lighteval counts one its global timeout stops (every test -1).
 
     Relies on `lighteval.tasks.tasks.lcb.codegen_metrics.check_correctness(sample,
@@ -253,8 +254,6 @@ def sandboxed_codegen_checks() -> Iterator[None]:
     check_version("lighteval")
     from lighteval.tasks.tasks.lcb import codegen_metrics
 
-    from evallaunch.scoring.code_eval import SandboxLimits, sandboxed_output
-
     source = Path(str(codegen_metrics.__file__)).read_text()
     original = codegen_metrics.check_correctness
 
@@ -262,8 +261,7 @@ def sandboxed_codegen_checks() -> Iterator[None]:
         tests = len(json.loads(sample["input_output"])["inputs"])
         wall = (timeout + 1) * tests + 5  # lighteval's global timeout
         payload = {"source": source, "sample": sample, "generation": generation}
-        limits = SandboxLimits(cpu_seconds=wall, wall_seconds=wall, memory_mb=1024)
-        output = sandboxed_output(_LCB_CHECKER, json.dumps({**payload, "timeout": timeout}), limits)
+        output = run(_LCB_CHECKER, json.dumps({**payload, "timeout": timeout}), wall)
         return json.loads(output) if output else [-1] * tests
 
     codegen_metrics.check_correctness = check_correctness

@@ -216,11 +216,11 @@ def quiet_git_probe() -> None:
 
 
 @contextlib.contextmanager
-def sandboxed_code_eval() -> Iterator[None]:
-    """While open, `evaluate.load("code_eval")` gives evallaunch's `SandboxedCodeEval`
-    (the same `compute`, every program run in evallaunch's sandbox) instead of fetching
-    Hugging Face's metric from the Hub and running the programs with `exec` in this process;
-    any other metric loads as before.
+def sandboxed_code_eval(metric: Callable[[], Any]) -> Iterator[None]:
+    """While open, `evaluate.load("code_eval")` gives `metric()` (evallaunch's
+    `SandboxedCodeEval`: the same `compute`, every program run in evallaunch's sandbox)
+    instead of fetching Hugging Face's metric from the Hub and running the programs with
+    `exec` in this process; any other metric loads as before.
 
     Relies on lm-eval's code tasks (humaneval*, mbpp*) calling `evaluate.load("code_eval")`
     in their `utils` module, which lm-eval imports while it builds the task, and calling
@@ -228,13 +228,11 @@ def sandboxed_code_eval() -> Iterator[None]:
     check_version("lm-eval")
     import evaluate
 
-    from evallaunch.scoring.code_eval import SandboxedCodeEval
-
     original = evaluate.load
 
     def load(path: str, *args: Any, **kwargs: Any) -> Any:
         if path == "code_eval":
-            return SandboxedCodeEval()
+            return metric()
         return original(path, *args, **kwargs)
 
     evaluate.load = load

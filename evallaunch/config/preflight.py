@@ -1,5 +1,7 @@
-"""Checks that run before any job starts (a Hydra callback): bad values fail with one clear
-message while the config is composed, not minutes later inside a backend."""
+"""Checks of a config's values that run before any job starts (`evallaunch.job.checks`,
+run by the Hydra callback `evallaunch.launching.callbacks.Preflight` and the launchers):
+bad values fail with one clear message while the config is composed, not minutes later
+inside a backend."""
 
 from __future__ import annotations
 
@@ -8,10 +10,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from evallaunch.errors import EvallaunchError, exit_with_error
+from evallaunch.errors import EvallaunchError
 
 
 def _check_range(key: str, value: Any, ok: bool, expected: str) -> None:
@@ -19,8 +20,9 @@ def _check_range(key: str, value: Any, ok: bool, expected: str) -> None:
         raise EvallaunchError(f"{key}={value!r} is invalid: expected {expected}")
 
 
-def validate_job(cfg: DictConfig) -> None:
-    """Value checks the schema's types cannot express."""
+def check_values(cfg: DictConfig) -> None:
+    """Value checks the schema's types cannot express, of the config alone (the checks
+    against the installed libraries are `evallaunch.job.checks.validate_job`'s)."""
     from evallaunch.benchmarks.mirror import check_limit
     from evallaunch.config.schema import missing_keys, unknown_keys
 
@@ -44,25 +46,7 @@ def validate_job(cfg: DictConfig) -> None:
             "identical greedy samples",
             hint="set generation.temperature>0 (e.g. 0.6) or benchmark.n=1",
         )
-    from evallaunch.backends.base import MODEL_TYPES
-
-    if cfg.backend.model_type not in MODEL_TYPES:
-        raise EvallaunchError(
-            f"backend.model_type={cfg.backend.model_type!r} is invalid: valid choices are "
-            f"{', '.join(MODEL_TYPES)}"
-        )
     _check_sampling(cfg)
-    from evallaunch.backends.model_args import check_model_args
-
-    check_model_args(cfg.backend)
-    if bench.format == "harness":  # generation.* as the harness's gen_kwargs
-        from evallaunch.harness.generation import harness_gen_kwargs
-        from evallaunch.harness.selection import harness_of
-
-        harness_gen_kwargs(cfg, harness_of(cfg))
-    from evallaunch.serving.endpoint import check_endpoint
-
-    check_endpoint(cfg)
     _check_range(
         "launch.benchmarks_per_job",
         cfg.launch.benchmarks_per_job,
@@ -94,23 +78,9 @@ def _refuse_unknown_keys(unknown: list[tuple[str, list[str]]]) -> None:
 
 
 def _check_sampling(cfg: DictConfig) -> None:
-    from evallaunch.job.engines import check_engine_config
-    from evallaunch.serving.engine_args import (
-        check_engine_args,
-        check_engine_env,
-        check_model_args,
-        engine_args_of,
-        engine_env_of,
-    )
-
-    check_engine_args(engine_args_of(cfg), cfg.backend.model_type, cfg.paths.cache_dir)
-    check_engine_env(engine_env_of(cfg), cfg.backend.model_type, cfg.paths.cache_dir)
-    check_model_args(cfg.backend.model_args, cfg.backend.model_type)
-
     sampling, n = cfg.sampling, cfg.benchmark.n
     value = sampling.samples_per_unit
     _check_range("sampling.samples_per_unit", value, value >= 0, "a number >= 0 (0: all at once)")
-    check_engine_config(cfg)
     rule, rules = sampling.adaptive_rule, ("interval", "neyman")
     _check_range("sampling.adaptive_rule", rule, rule in rules, f"one of {', '.join(rules)}")
     if not sampling.adaptive:
@@ -161,40 +131,6 @@ def check_writable(directory: str, key: str = "paths.output_root") -> None:
             hint=f"point {key} at a writable directory"
             + (" (or set EVALLAUNCH_OUTPUTS)" if key == "paths.output_root" else ""),
         ) from None
-
-
-class Preflight(Callback):
-    """Hydra callback: validate the config and the output root before any job runs.
-
-    Hydra turns exceptions raised by callbacks into warnings, so a failed check prints
-    its message and exits (status 2) instead.
-    """
-
-    def _check(self, config: DictConfig, run_dir: str | None = None) -> None:
-        from evallaunch.runtime.files import apply_umask
-
-        try:
-            apply_umask(config.paths.get("umask"))  # before Hydra creates the job's directory
-            validate_job(config)
-            check_writable(str(config.paths.output_root))
-            if run_dir is not None:  # where Hydra is about to create the job's directory
-                check_writable(run_dir, "hydra.run.dir")
-        except EvallaunchError as err:
-            exit_with_error(err)
-
-    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
-        if config.get("suite") is not None:
-            exit_with_error(
-                EvallaunchError(
-                    f"suite={config.suite.name} is invalid without --multirun: a suite runs "
-                    "one job per member",
-                    hint="add --multirun",
-                )
-            )
-        self._check(config, str(config.hydra.run.dir))
-
-    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        self._check(config)
 
 
 # Tokens kept for prompts evallaunch does not know (a harness task's own) when

@@ -32,6 +32,7 @@ def run_lighteval(
     from transformers.trainer_utils import set_seed
 
     from evallaunch.compat.lighteval import offline_pipeline_class, sandboxed_codegen_checks
+    from evallaunch.scoring.code_eval import run_checker
 
     bench = cfg.benchmark
     generation = gen_parameters(harness_gen_kwargs(cfg, "lighteval"))
@@ -66,7 +67,9 @@ def run_lighteval(
         ),
         model=model,
     )
-    with sandboxed_codegen_checks() if inputs.index.code_tasks(bench.task) else _nothing():
+    with (
+        sandboxed_codegen_checks(run_checker) if inputs.index.code_tasks(bench.task) else _nothing()
+    ):
         pipeline.evaluate()
     pipeline.save_and_push_results()
     details = {_task_of(key): rows for key, rows in pipeline.get_details().items()}

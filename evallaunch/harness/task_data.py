@@ -15,8 +15,7 @@ from typing import Any
 
 from evallaunch.benchmarks.mirror import sha256_of
 from evallaunch.errors import EvallaunchError
-from evallaunch.job.results import utc_now
-from evallaunch.runtime.files import write_json
+from evallaunch.runtime.files import utc_now, write_json
 
 HARNESS_DIR = "harness"
 SOURCE_FILE = "source.json"

@@ -15,8 +15,8 @@ from omegaconf import DictConfig, OmegaConf
 from evallaunch.backends.base import Backend, GenerationRequest, build_backend
 from evallaunch.benchmarks.problem import Problem
 from evallaunch.config.preflight import effective_max_new_tokens
-from evallaunch.job.engines import engine_settings
 from evallaunch.models.resolve import pick_device_and_dtype, resolve_model
+from evallaunch.planning.local_gpus import job_engine_settings
 from evallaunch.runtime.secrets import redact_config
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ def prepare_generation(
         seed=gen.seed,
         work_dir=job_dir,
         scorer=bench.scorer,
-        engine=engine_settings(cfg, device, dtype, cfg.model.max_model_length),
+        engine=job_engine_settings(cfg, device, dtype, cfg.model.max_model_length),
     )
     # vLLM reads its variables when it starts: in this process, and in the replicas, which
     # inherit them.

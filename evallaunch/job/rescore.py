@@ -25,7 +25,8 @@ from evallaunch.benchmarks.mirror import load_problems, sha256_of
 from evallaunch.benchmarks.problem import Problem
 from evallaunch.errors import EvallaunchError
 from evallaunch.job.grading import score_completions
-from evallaunch.job.results import JobResults, package_versions, utc_now, write_outcome
+from evallaunch.job.results import JobResults, package_versions, write_outcome
+from evallaunch.runtime.files import utc_now
 
 
 def read_completions(path: Path) -> list[Completion]:

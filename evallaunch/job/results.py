@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -151,11 +150,6 @@ RESULTS_ORDER = (
 OPTIONAL_KEYS = frozenset(
     {"engine", "engine_starts", "endpoint", "completions_file", "tasks", "suite"}
 )
-
-
-def utc_now() -> str:
-    """The time now, as results.json and status.json write it (UTC, ISO 8601, seconds)."""
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def write_outcome(job_dir: Path, results: JobResults, rows: list[dict[str, Any]]) -> dict[str, Any]:

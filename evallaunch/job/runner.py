@@ -16,10 +16,10 @@ from evallaunch import __version__
 from evallaunch.backends.base import Backend, BackendOutput, GenerationRequest
 from evallaunch.benchmarks.mirror import load_problems
 from evallaunch.benchmarks.problem import Problem
-from evallaunch.config.preflight import validate_job
 from evallaunch.config.suites import suite_record
+from evallaunch.engines.settings import resolve_units_in_flight
 from evallaunch.errors import EvallaunchError
-from evallaunch.job.engines import estimated_hours, resolve_units_in_flight
+from evallaunch.job.checks import validate_job
 from evallaunch.job.fingerprint import config_fingerprint
 from evallaunch.job.generation_setup import model_record, prepare_generation, save_config
 from evallaunch.job.grading import SampleGrader, detail_rows
@@ -31,12 +31,12 @@ from evallaunch.job.results import (
     STATUS_FILE,
     JobResults,
     package_versions,
-    utc_now,
     write_outcome,
 )
 from evallaunch.job.sampling import PROGRESS_FILE, SamplingReport, draw_samples
 from evallaunch.job.summary import run_plan_lines
-from evallaunch.runtime.files import apply_umask, write_json
+from evallaunch.planning.local_gpus import estimated_hours
+from evallaunch.runtime.files import apply_umask, utc_now, write_json
 from evallaunch.runtime.offline import go_offline
 from evallaunch.runtime.secrets import (
     config_secrets,
@@ -123,7 +123,7 @@ def archive_previous(job_dir: Path) -> Path | None:
 def _evaluate(cfg: DictConfig, job_dir: Path, started: str, clock: float) -> dict[str, Any]:
     log.info("evallaunch %s running from %s", __version__, Path(__file__).resolve().parent)
     if cfg.benchmark.format == "harness":
-        from evallaunch.harness.job import evaluate_harness_task
+        from evallaunch.job.harness_task import evaluate_harness_task
 
         return evaluate_harness_task(cfg, job_dir, started, clock)
     problems, data_sha256 = _load_benchmark(cfg)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from evallaunch.backends.base import Backend, BackendOutput, Completion, GenerationRequest
-from evallaunch.job.engines import units_to_fill
+from evallaunch.engines.settings import units_to_fill
 from evallaunch.job.ledger import SampleKey, SampleLedger
 from evallaunch.job.units import Schedule, Unit, run_overlapped, run_unit
 from evallaunch.runtime.files import write_json
@@ -47,7 +47,7 @@ def draw_samples(
 ) -> tuple[BackendOutput, SamplingReport]:
     """Generate every sample of `request` that the ledger lacks, unit by unit, with up to
     `units_in_flight` units generating at once (each recorded as soon as it finishes;
-    None: as many as keep the engines' slots filled, `evallaunch.job.engines.units_to_fill`).
+    None: as many as keep the engines' slots filled, `evallaunch.engines.settings.units_to_fill`).
 
     `answered(unit)`: the unit's requests the servers have answered. A unit whose every
     sample is answered no longer counts as generating while its harness scores it, so the

@@ -27,10 +27,11 @@ from evallaunch.backends.base import (
 )
 from evallaunch.benchmarks.mirror import write_problems
 from evallaunch.benchmarks.problem import Problem
+from evallaunch.engines.settings import DEFAULT_SLOTS, EngineSettings
 from evallaunch.errors import EvallaunchError
-from evallaunch.job.engines import resolve_problems_per_unit
 from evallaunch.job.ledger import SampleKey, SampleLedger
 from evallaunch.job.stopping import settled_problems
+from evallaunch.planning.throughput import auto_problems_per_unit
 from evallaunch.scoring.registry import Scorer
 
 log = logging.getLogger(__name__)
@@ -230,3 +231,30 @@ def _generate_within_memory(
                 name,
                 backend.batch_size,
             )
+
+
+#: The smallest auto-sized unit, in problems.
+MIN_AUTO_PROBLEMS = 32
+
+
+def resolve_problems_per_unit(
+    value: Any, engine: EngineSettings, samples_per_unit: int, num_problems: int
+) -> int:
+    """`sampling.problems_per_unit`: auto holds enough sequences to keep every replica's
+    slots full between units, and at least MIN_AUTO_PROBLEMS problems (0: all)."""
+    if value != "auto":
+        if not isinstance(value, int) or value < 0:
+            raise EvallaunchError(
+                f"sampling.problems_per_unit={value!r} is invalid: expected auto or a number "
+                ">= 0 (0: all at once)"
+            )
+        return value
+    if num_problems <= 1:
+        return 1
+    fill = auto_problems_per_unit(
+        engine.replicas,
+        engine.max_num_seqs or DEFAULT_SLOTS,
+        max(samples_per_unit, 1),
+        max(num_problems, 1),
+    )
+    return min(max(fill, MIN_AUTO_PROBLEMS), max(num_problems, 1))

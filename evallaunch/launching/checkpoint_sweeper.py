@@ -153,7 +153,7 @@ class EvallaunchSweeper(Sweeper):
         """The jobs of a batch that have no finished results yet (all with launch.force).
         The evallaunch launchers are handed the jobs composed here, not to compose them
         again."""
-        from evallaunch.config.preflight import validate_job
+        from evallaunch.job.checks import validate_job
         from evallaunch.launching.launcher import EvallaunchSubmititLauncher
         from evallaunch.launching.published import PublishedResults
         from evallaunch.launching.specs import compose_job, is_finished, job_dir_of

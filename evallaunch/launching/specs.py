@@ -59,7 +59,7 @@ class JobSpec:
 def job_fingerprint(cfg: DictConfig) -> str:
     """The fingerprint the job's results.json will carry (data hash read from the mirror)."""
     if cfg.benchmark.format == "harness":
-        from evallaunch.harness.job import harness_inputs
+        from evallaunch.job.harness_task import harness_inputs
 
         return harness_inputs(cfg).config_fingerprint
     data = mirror_file(cfg.benchmark, cfg.paths.data_dir)
@@ -96,8 +96,8 @@ def reusable_results(cfg: DictConfig, job_dir: Path) -> dict[str, Any] | None:
     """The finished results of this very job in `job_dir` (same config fingerprint), unless
     launch.force asks to run it again. A config that cannot be fingerprinted reuses nothing
     (the job itself then says what is wrong)."""
-    from evallaunch.config.preflight import validate_job
     from evallaunch.errors import EvallaunchError
+    from evallaunch.job.checks import validate_job
 
     if cfg.launch.force or finished_results(job_dir) is None:
         return None

@@ -36,14 +36,14 @@ class BatchTask:
         self.singleton_state = singleton_state
         # The serving environment's Python, found at submit time (the job runs from a
         # snapshot of the code, without the git-ignored .venv-vllm).
-        from evallaunch.serving.vllm_python import find_vllm_python
+        from evallaunch.engines.vllm_python import find_vllm_python
 
         self.serving_python = find_vllm_python()
 
     def __call__(self, configs: list[DictConfig], fingerprints: list[str]) -> list[JobReturn]:
         import submitit
 
-        from evallaunch.serving.vllm_python import VLLM_PYTHON_ENV
+        from evallaunch.engines.vllm_python import VLLM_PYTHON_ENV
 
         Singleton.set_state(self.singleton_state)
         setup_globals()
@@ -60,6 +60,7 @@ class BatchTask:
     ) -> list[JobReturn]:
         """Replicas over several nodes: every task runs its node of a Ray cluster; the
         first task runs the jobs once every cluster is complete, the others wait for it."""
+        from evallaunch.engines.vllm_python import vllm_python
         from evallaunch.serving.ray_cluster import (
             RAY_HEADS_ENV,
             RayCluster,
@@ -67,7 +68,6 @@ class BatchTask:
             check_tasks,
             replica_gpus,
         )
-        from evallaunch.serving.vllm_python import vllm_python
 
         role = RayRole(env.global_rank, env.num_tasks, per_replica, env.hostname)
         check_tasks(role.tasks, per_replica)

@@ -1,6 +1,6 @@
 """What `evallaunch plan` says of a job beside its table row: the model's facts, the engine
 the job runs and every setting that engine is given. The settings come from the job's own
-rule (evallaunch.job.engines.engine_settings) with the plan's sizes where `parallelism`
+rule (evallaunch.engines.settings.engine_settings) with the plan's sizes where `parallelism`
 leaves them null, as the launcher writes them; nothing here decides a setting."""
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def job_details(cfg: Any, plan: Plan, facts: ModelFacts, launcher_plans: bool) -
             `hardware` block); else the job plans itself on the GPUs it sees, as
             `parallelism=single` does not.
     """
-    from evallaunch.job.engines import engine_settings, resolve_units_in_flight, uses_servers
+    from evallaunch.engines.settings import engine_settings, resolve_units_in_flight, uses_servers
 
     model_type = str(cfg.backend.model_type)
     fills = launcher_plans or cfg.parallelism.name != "single"

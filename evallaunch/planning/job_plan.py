@@ -75,7 +75,7 @@ def plan_request(cfg: DictConfig, facts: ModelFacts) -> PlanRequest:
 def _engine_args(cfg: DictConfig) -> dict[str, Any]:
     """parallelism.engine_args, refused as the job refuses them (a key evallaunch sets
     itself, such as max_model_len: model.max_model_length; any for a transformers model)."""
-    from evallaunch.serving.engine_args import check_own_engine_args, engine_args_of
+    from evallaunch.engines.args import check_own_engine_args, engine_args_of
 
     args = engine_args_of(cfg)
     check_own_engine_args(args, str(cfg.backend.get("model_type", "transformers")))

@@ -119,7 +119,7 @@ def hardware_of(cfg: DictConfig) -> dict[str, Any]:
     """The `hardware` block of the cluster's launcher; on this machine (cluster=local), its
     GPUs, as a job sees them; an error for CPU-only clusters and a machine without GPUs."""
     if plans_on_this_machine(cfg):
-        from evallaunch.job.engines import local_gpu_hardware
+        from evallaunch.planning.local_gpus import local_gpu_hardware
 
         found = local_gpu_hardware()
         if found is None:

@@ -66,9 +66,9 @@ SLOT_MARGIN = 0.8
 MIN_ENGINE_SLOTS = 16
 MAX_ENGINE_SLOTS = 1024
 # auto units hold UNIT_FILL x (replicas x max_num_seqs) sequences; with units_to_fill's units
-# in flight (evallaunch.job.engines.BACKLOG) the engines stay full while one drains. The smallest
-# value that keeps every simulated job within 0.95 of the ideal (bench/gpu_schedule.py):
-# smaller units lose less work to a preemption.
+# in flight (evallaunch.engines.settings.BACKLOG) the engines stay full while one drains. The
+# smallest value that keeps every simulated job within 0.95 of the ideal
+# (bench/gpu_schedule.py): smaller units lose less work to a preemption.
 UNIT_FILL = 4.0
 # lighteval's maintainers: ~2k completions of a 7B R1-Distill in ~15 min, one 8-GPU node.
 CALIBRATION = {

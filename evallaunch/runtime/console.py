@@ -26,13 +26,11 @@ class _OwnLines(logging.Filter):
 
 
 def quiet_progress_bars(verbose: bool) -> None:
-    """Turn the progress bars off unless verbose."""
+    """Turn the Hugging Face libraries' progress bars off unless verbose (the harnesses'
+    own tqdm bars: `evallaunch.compat.silence_progress_bars`)."""
     if not verbose:
         for name, value in QUIET_ENV.items():
             os.environ.setdefault(name, value)
-        from evallaunch.compat import silence_progress_bars
-
-        silence_progress_bars()
 
 
 def configure_console(verbose: bool) -> None:

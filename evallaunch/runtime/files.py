@@ -8,6 +8,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
@@ -74,3 +75,8 @@ def apply_umask(value: str | None) -> None:
             hint="quote it on the command line so that it stays a string: paths.umask='027'",
         )
     os.umask(int(text, 8))
+
+
+def utc_now() -> str:
+    """The time now, as the records evallaunch writes stamp it (UTC, ISO 8601, seconds)."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -147,6 +147,13 @@ def sandboxed_output(program: str, stdin: str, limits: SandboxLimits) -> str | N
     return run.stdout if run.status == "exited" else None
 
 
+def run_checker(program: str, stdin: str, wall_seconds: float) -> str | None:
+    """A harness's checker program run in the sandbox with `wall_seconds` of CPU and wall
+    time: its standard output, or None when the sandbox stopped it."""
+    limits = SandboxLimits(cpu_seconds=wall_seconds, wall_seconds=wall_seconds, memory_mb=1024)
+    return sandboxed_output(program, stdin, limits)
+
+
 def code_eval_pass_at_k(total: list[int], correct: list[int], ks: list[int]) -> dict[str, Any]:
     """`code_eval`'s pass@k: each k for which every problem has at least k samples, the
     unbiased estimate per problem averaged over problems."""

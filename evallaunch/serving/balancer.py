@@ -27,14 +27,12 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from evallaunch.backends.base import UNIT_HEADER
 from evallaunch.runtime.files import atomic_open, write_json
 from evallaunch.serving.servers import HOST
 from evallaunch.serving.upstream import HOP_HEADERS, RETRIED, Upstream, retry_after_s, usage_of
 
 log = logging.getLogger(__name__)
-
-#: Request header naming the unit of work a request belongs to (recorded per request).
-UNIT_HEADER = "X-Evallaunch-Unit"
 
 
 class LoadBalancer:

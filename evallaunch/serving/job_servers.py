@@ -29,11 +29,11 @@ from typing import TYPE_CHECKING, Any
 
 from omegaconf import OmegaConf
 
+from evallaunch.engines.settings import vllm_cpu_environment
+from evallaunch.engines.vllm_python import vllm_python
 from evallaunch.errors import EvallaunchError
-from evallaunch.job.engines import vllm_cpu_environment
 from evallaunch.models.resolve import context_length
 from evallaunch.serving.servers import HOST, Server, ServerPool, find_executable, free_port
-from evallaunch.serving.vllm_python import vllm_python
 
 if TYPE_CHECKING:
     from evallaunch.backends.base import GenerationRequest
@@ -103,9 +103,9 @@ def inference_servers(
     cfg: Any, request: GenerationRequest, units_in_flight: int | None = 1
 ) -> Iterator[tuple[GenerationRequest, Serving]]:
     """Start the job's servers and balancer when it talks to servers (model_type=server,
-    or vLLM replicas: `evallaunch.job.engines.uses_servers`) and yield (`request` with
+    or vLLM replicas: `evallaunch.engines.settings.uses_servers`) and yield (`request` with
     `base_url` set, the servers); otherwise yield (`request`, Serving())."""
-    from evallaunch.job.engines import uses_servers
+    from evallaunch.engines.settings import uses_servers
     from evallaunch.serving.endpoint import endpoint_balancer, endpoint_of
 
     log_dir = Path(request.work_dir) / "backend" / "servers"

@@ -26,10 +26,10 @@ from evallaunch.job.results import (
     DETAILS_FILE,
     JobResults,
     package_versions,
-    utc_now,
     write_details,
     write_results,
 )
+from evallaunch.runtime.files import utc_now
 from evallaunch.scoring.math_answers import strip_think
 
 log = logging.getLogger(__name__)
@@ -161,6 +161,7 @@ def _simple_evaluate(
         redirected_task_datasets,
         sandboxed_code_eval,
     )
+    from evallaunch.scoring.code_eval import SandboxedCodeEval
 
     quiet_git_probe()
     bench, seed = cfg.benchmark, cfg.generation.seed
@@ -168,7 +169,7 @@ def _simple_evaluate(
         lm.generate_until = _stripping(lm.generate_until)
     dirs = inputs.index.yaml_dirs(bench.task)
     mirrored = redirected_task_datasets(lambda path, name: inputs.files.get((path, name)))
-    with mirrored, sandboxed_code_eval():
+    with mirrored, sandboxed_code_eval(SandboxedCodeEval):
         return dict(
             lm_eval.simple_evaluate(
                 model=lm,

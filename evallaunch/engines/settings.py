@@ -24,15 +24,13 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from evallaunch.engines.args import engine_args_of, engine_env_of
 from evallaunch.errors import EvallaunchError
-from evallaunch.serving.engine_args import engine_args_of, engine_env_of
 
 log = logging.getLogger(__name__)
 
 #: Requests in flight per server when the engine's slot count is unknown.
 DEFAULT_SLOTS = 32
-#: The smallest auto-sized unit, in problems.
-MIN_AUTO_PROBLEMS = 32
 #: sampling.units_in_flight=auto keeps this many times the engines' slots in requests.
 BACKLOG = 8
 MAX_UNITS_IN_FLIGHT = 16
@@ -102,17 +100,13 @@ def engine_settings(
     cfg: DictConfig, device: str, dtype: str, max_model_len: int | None, plan: Any = None
 ) -> EngineSettings:
     """The job's engine settings: `parallelism` as given, its null sizes from `plan` (the
-    launcher's, which it writes into `parallelism`; `evallaunch plan` passes its own) or,
-    with `parallelism=auto` and sizes left null on a GPU machine, from the job's own plan.
-    An in-process transformers model is one replica."""
+    launcher's, which it writes into `parallelism`; `evallaunch plan` and a job planning on
+    the GPUs it sees pass their own). An in-process transformers model is one replica."""
     par = cfg.parallelism
     if cfg.backend.model_type == "transformers":
         return EngineSettings(dtype=dtype, max_model_len=max_model_len)
     keys = ("tensor_parallel_size", "data_parallel_size", "pipeline_parallel_size", "max_num_seqs")
     sizes = {key: par.get(key) for key in (*keys, "nodes_per_replica")}
-    unset = None in [sizes[key] for key in keys]
-    if plan is None and device == "cuda" and par.name != "single" and unset:
-        plan = _plan_on_local_gpus(cfg)
     if plan is not None:
         planned = plan.parallelism_sizes()
         sizes = {key: planned[key] if value is None else value for key, value in sizes.items()}
@@ -144,77 +138,6 @@ def vllm_cpu_environment(index: int | None = None) -> dict[str, str]:
     if index is not None and "VLLM_CPU_OMP_THREADS_BIND" not in os.environ:
         env["VLLM_CPU_OMP_THREADS_BIND"] = str(index % (os.cpu_count() or 1))
     return env
-
-
-def check_engine_config(cfg: DictConfig) -> None:
-    """Value checks of the unit, replica and engine settings (before anything runs)."""
-    par, sampling = cfg.parallelism, cfg.sampling
-    for key in (
-        "tensor_parallel_size",
-        "data_parallel_size",
-        "pipeline_parallel_size",
-        "max_num_seqs",
-    ):
-        value = par.get(key)
-        if value is not None and value < 1:
-            raise EvallaunchError(
-                f"parallelism.{key}={value} is invalid: expected a value >= 1 or null (planned)"
-            )
-    resolve_problems_per_unit(sampling.problems_per_unit, EngineSettings(), 1, 1)
-    resolve_units_in_flight(sampling.units_in_flight, cfg.backend.model_type, "cpu")
-    servers = cfg.backend.server.num_servers
-    if servers != "auto" and not (isinstance(servers, int) and servers >= 1):
-        raise EvallaunchError(
-            f"backend.server.num_servers={servers!r} is invalid: expected auto (one per "
-            "engine replica) or a value >= 1"
-        )
-
-
-def estimated_hours(cfg: DictConfig, device: str) -> float | None:
-    """The planner's estimate of the job's time on the GPUs this process sees (its
-    throughput model, evallaunch.planning.throughput); None on a CPU, or without one."""
-    if device != "cuda" or cfg.backend.model_type == "transformers":
-        return None
-    try:
-        return float(_plan_on_local_gpus(cfg).estimated_hours)
-    except Exception as err:  # an estimate is a courtesy: never a reason to fail the job
-        log.info("No time estimate: %s", err)
-        return None
-
-
-def _plan_on_local_gpus(cfg: DictConfig) -> Any:
-    """The planner's layout for the GPUs this process sees (one node)."""
-    from evallaunch.planning.job_plan import plan_for_config
-
-    hardware = local_gpu_hardware()
-    if hardware is None:
-        raise EvallaunchError("no GPU is visible to plan for")
-    plan = plan_for_config(cfg, hardware)
-    log.info(
-        "Planned on %d x %s: %d replica(s) x TP %d, max_num_seqs %d",
-        hardware["gpus_per_node"],
-        hardware["gpu_type"],
-        plan.dp,
-        plan.tp,
-        plan.max_num_seqs,
-    )
-    return plan
-
-
-def local_gpu_hardware() -> dict[str, Any] | None:
-    """The planner's hardware block for the GPUs this process sees (one node), or None
-    where CUDA sees none."""
-    import torch
-
-    if not torch.cuda.is_available():
-        return None
-    props = torch.cuda.get_device_properties(0)
-    return {
-        "gpu_type": props.name,
-        "gpu_memory_gb": props.total_memory / 1e9,
-        "gpus_per_node": torch.cuda.device_count(),
-        "max_nodes": 1,
-    }
 
 
 def uses_servers(model_type: str, engine: EngineSettings, units_in_flight: int | None) -> bool:
@@ -257,28 +180,3 @@ def units_to_fill(engine: EngineSettings, unit_sequences: int) -> int:
     slots: when one unit drains, the others' requests take its slots at once."""
     wanted = math.ceil(BACKLOG * engine.slots / max(unit_sequences, 1))
     return max(2, min(wanted, MAX_UNITS_IN_FLIGHT))
-
-
-def resolve_problems_per_unit(
-    value: Any, engine: EngineSettings, samples_per_unit: int, num_problems: int
-) -> int:
-    """`sampling.problems_per_unit`: auto holds enough sequences to keep every replica's
-    slots full between units, and at least MIN_AUTO_PROBLEMS problems (0: all)."""
-    if value != "auto":
-        if not isinstance(value, int) or value < 0:
-            raise EvallaunchError(
-                f"sampling.problems_per_unit={value!r} is invalid: expected auto or a number "
-                ">= 0 (0: all at once)"
-            )
-        return value
-    if num_problems <= 1:
-        return 1
-    from evallaunch.planning.throughput import auto_problems_per_unit
-
-    fill = auto_problems_per_unit(
-        engine.replicas,
-        engine.max_num_seqs or DEFAULT_SLOTS,
-        max(samples_per_unit, 1),
-        max(num_problems, 1),
-    )
-    return min(max(fill, MIN_AUTO_PROBLEMS), max(num_problems, 1))

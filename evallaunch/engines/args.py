@@ -15,9 +15,9 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from evallaunch.engines.vllm_python import find_vllm_python
 from evallaunch.errors import EvallaunchError
 from evallaunch.runtime.files import write_json
-from evallaunch.serving.vllm_python import find_vllm_python
 
 log = logging.getLogger(__name__)
 
