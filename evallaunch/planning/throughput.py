@@ -24,7 +24,7 @@ MEMORY_EFFICIENCY and EAGER_LAYER_S are calibrated: with them, lighteval's own s
 (DP=8, eager, 128 slots, open-r1's settings) of DeepSeek-R1-Distill-Qwen-7B on AIME 2024
 (30 x 64 completions, mean 11,000 tokens) takes about 15 minutes on one 8 x H100 node, as
 lighteval's maintainers report (CALIBRATION; `tests/test_throughput.py` checks it within 25%,
-`bench/gpu_schedule.py` prints it next to its simulation of that run).
+`bench/gpu/schedule.py` prints it next to its simulation of that run).
 """
 
 from __future__ import annotations
@@ -61,13 +61,13 @@ GRAPH_MAX_BATCH = 512  # vLLM's largest captured CUDA graph; larger batches run 
 # The engine's slots (max_num_seqs): SLOT_MARGIN x the sequences its KV cache holds at the
 # mean context, so that the cache rarely fills up (vLLM then preempts and recomputes a
 # sequence) even where a model writes longer than the benchmark's mean_new_tokens;
-# bench/gpu_schedule.py weighs GPU-hours against preemptions. Within MIN/MAX_ENGINE_SLOTS.
+# bench/gpu/schedule.py weighs GPU-hours against preemptions. Within MIN/MAX_ENGINE_SLOTS.
 SLOT_MARGIN = 0.8
 MIN_ENGINE_SLOTS = 16
 MAX_ENGINE_SLOTS = 1024
 # auto units hold UNIT_FILL x (replicas x max_num_seqs) sequences; with units_to_fill's units
 # in flight (evallaunch.job.engines.BACKLOG) the engines stay full while one drains. The smallest
-# value that keeps every simulated job within 0.95 of the ideal (bench/gpu_schedule.py):
+# value that keeps every simulated job within 0.95 of the ideal (bench/gpu/schedule.py):
 # smaller units lose less work to a preemption.
 UNIT_FILL = 4.0
 # lighteval's maintainers: ~2k completions of a 7B R1-Distill in ~15 min, one 8-GPU node.

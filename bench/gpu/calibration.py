@@ -1,5 +1,5 @@
-"""The time model against published timings (helper of gpu_schedule.py): each point's
-workload and engines as published, simulated (gpu_sim) and estimated (the planner's
+"""The time model against published timings (helper of bench/gpu/schedule.py): each point's
+workload and engines as published, simulated (sim) and estimated (the planner's
 formula, evallaunch.planning.throughput.estimate_job), with its residual.
 
 Points:
@@ -16,12 +16,12 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
-import common
-import gpu_policies as pol
-import gpu_workload as wl
 import numpy as np
-from gpu_jobs import LIGHTEVAL_SLOTS, OPEN_R1_UTILIZATION, Pair, forced, load_pairs, setup
 
+from bench import common
+from bench.gpu import policies as pol
+from bench.gpu import workload as wl
+from bench.gpu.jobs import LIGHTEVAL_SLOTS, OPEN_R1_UTILIZATION, Pair, forced, load_pairs, setup
 from evallaunch.planning import throughput as tp
 from evallaunch.planning.inputs import PlanRequest
 from evallaunch.planning.planner import plan

@@ -1,4 +1,4 @@
-"""How a job's requests reach the engine replicas (helper of gpu_schedule.py).
+"""How a job's requests reach the engine replicas (helper of bench/gpu/schedule.py).
 
 - ideal: one call holding every request in a global queue that feeds any free slot of any
   replica, one engine start per replica.
@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from functools import partial
 
 import numpy as np
-from gpu_sim import Cluster, Replica, Request
 
+from bench.gpu.sim import Cluster, Replica, Request
 from evallaunch.planning.throughput import ReplicaModel
 
 
