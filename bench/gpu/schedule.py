@@ -448,9 +448,12 @@ def print_lever_ratios(rows: list[dict], open_r1: float, points: list[dict]) -> 
         tag = f" (target 0.333: {verdict})" if r.get("combined") else ""
         print(f"RATIO suite GPU-hours/open-r1, {r['name']}: {r['hours'] / open_r1:.3f}{tag}")
     for p in points:
-        model = f", model {p['model_residual']:.2f}" if p["model_residual"] else ""
+        model = ""
+        if p["model_residual"]:
+            model = f", model {p['model_residual_before']:.2f} -> {p['model_residual']:.2f}"
         print(
-            f"RATIO calibration simulated/published, {p['point']}: {p['sim_residual']:.2f}{model}"
+            f"RATIO calibration simulated/published (before -> after x{tp.TIME_SCALE:g}), "
+            f"{p['point']}: {p['sim_residual_before']:.2f} -> {p['sim_residual']:.2f}{model}"
         )
 
 
