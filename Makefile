@@ -58,9 +58,9 @@ test-fast: setup ## run the tests that need no model, no vLLM and no Slurm (abou
 	$(PY) -m pytest -m "not slow" $(XDIST) $(PYTEST_ARGS)
 
 LINT_DIRS := evallaunch tests bench
-# mypy runs three times: tests/ imports itself as the package `tests` (tests.conftest), bench/'s
-# scripts import each other as top-level modules (common, gpu_sim, ...); tests/data holds
-# benchmark reference solutions, not project code.
+# mypy runs three times: tests/ imports itself as the package `tests` (tests.conftest), bench/
+# is the package `bench` (bench.common, bench.gpu.sim, ...; its scripts also run as files);
+# tests/data holds benchmark reference solutions, not project code.
 
 lint: setup ## ruff (check + format --check) and mypy over evallaunch/, tests/ and bench/
 	$(VENV)/bin/ruff check $(LINT_DIRS)
@@ -76,8 +76,8 @@ format: setup ## apply ruff's formatting and fixes
 bench: setup ## run bench/ (ratios against the raw tools; QUICK=1 for a smoke run)
 	$(PY) bench/run_all.py $(if $(QUICK),--quick,)
 
-gpu-check-wheels: setup ## stage wheels + data for bench/gpu_check.py on a GPU machine (.whl, .gpu-check)
-	PY=$(PY) bash bench/gpu_check_wheels.sh
+gpu-check-wheels: setup ## stage wheels + data for bench/gpu/check.py on a GPU machine (.whl, .gpu-check)
+	PY=$(PY) bash bench/gpu/check_wheels.sh
 
 slurm-up: ## install and start a real single-node Slurm on this machine
 	bash scripts/slurm/up.sh

@@ -18,20 +18,23 @@ import sys
 import time
 from pathlib import Path
 
-import common
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the checkout: runs as a file
 
-SCRIPTS = [
-    "overhead",
-    "sweep_planning",
-    "collector_scale",
-    "sandbox",
-    "throughput",
-    "resume",
-    "gpu_schedule",
-    "math_scoring",
-    "math_verify_peer",
-    "harness_gsm8k",
-]
+from bench import common
+
+# Each script by its name (--only, --quick-for) and its file under bench/, in the order run.
+SCRIPTS = {
+    "overhead": "baselines/overhead.py",
+    "sweep_planning": "cpu/sweep_planning.py",
+    "collector_scale": "cpu/collector_scale.py",
+    "sandbox": "cpu/sandbox.py",
+    "throughput": "cpu/throughput.py",
+    "resume": "cpu/resume.py",
+    "gpu_schedule": "gpu/schedule.py",
+    "math_scoring": "cpu/math_scoring.py",
+    "math_verify_peer": "cpu/math_verify_peer.py",
+    "harness_gsm8k": "baselines/harness_gsm8k.py",
+}
 TITLES = {
     "overhead": "1. evallaunch overhead over the raw harnesses",
     "sweep_planning": "2. Planning a 1,000-job sweep",
@@ -47,8 +50,9 @@ TITLES = {
 
 
 def run_script(name: str, quick: bool, json_path: Path) -> tuple[int, float, str]:
-    """Run bench/<name>.py, echoing its output; (exit status, seconds, output)."""
-    command = [sys.executable, str(common.BENCH_DIR / f"{name}.py"), "--json", str(json_path)]
+    """Run the script `name` (SCRIPTS), echoing its output; (exit status, seconds, output)."""
+    script = common.BENCH_DIR / SCRIPTS[name]
+    command = [sys.executable, str(script), "--json", str(json_path)]
     if quick:
         command.append("--quick")
     print(f"\n=== {name}{' (quick)' if quick else ''}: {' '.join(command[1:])}", flush=True)
@@ -109,7 +113,7 @@ def report(machine: dict[str, str], runs: list[dict], command: str) -> str:
             "",
             f"## {TITLES.get(run['name'], run['name'])}",
             "",
-            f"`bench/{run['name']}.py{' --quick' if run['mode'] == 'quick' else ''}`"
+            f"`python bench/{SCRIPTS[run['name']]}{' --quick' if run['mode'] == 'quick' else ''}`"
             f" ({run['mode']} mode, {run['seconds']:.0f} s)",
             "",
             "```",
@@ -127,11 +131,11 @@ def main() -> None:
     p.add_argument("--results", type=Path, default=common.BENCH_DIR / "RESULTS.md")
     p.add_argument("--no-write", action="store_true", help="do not write RESULTS.md")
     args = p.parse_args()
-    only = [s for s in args.only.split(",") if s] or SCRIPTS
+    only = [s for s in args.only.split(",") if s] or list(SCRIPTS)
     quick_for = {s for s in args.quick_for.split(",") if s}
     unknown = (set(only) | quick_for) - set(SCRIPTS)
     if unknown:
-        p.error(f"unknown script(s) {sorted(unknown)}; choose from {SCRIPTS}")
+        p.error(f"unknown script(s) {sorted(unknown)}; choose from {list(SCRIPTS)}")
     machine = common.machine()
     print("machine: " + ", ".join(f"{k}={v}" for k, v in machine.items()), flush=True)
     runs = []

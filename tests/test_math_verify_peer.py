@@ -1,6 +1,6 @@
 """evallaunch's math scorer on Math-Verify's own test cases (tests/data/math_verify_cases.json):
 at least plain math-verify 0.8.0's agreement and no false accept, in the table that
-bench/math_verify_peer.py prints (docs/math-scoring.md, "Measured on Math-Verify's tests")."""
+bench/cpu/math_verify_peer.py prints (docs/math-scoring.md, "Measured on Math-Verify's tests")."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "bench"))
+sys.path.insert(0, str(REPO))
 
-import math_verify_peer as peer  # noqa: E402
+from bench.cpu import math_verify_peer as peer  # noqa: E402
 
 # One case of each kind the scorer reads beyond plain math-verify 0.5.2, and each of its
 # false accepts: the fast check (the whole suite is the slow one).

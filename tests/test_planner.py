@@ -156,8 +156,9 @@ def test_small_model_is_data_parallel() -> None:
     # Time (evallaunch.planning.throughput): no mean length is given, so 0.35 x 32,768 =
     # 11,469 tokens per sample; 63 samples per replica, all in its 64 slots: 102 s of decode,
     # + 58 s to start the engine (load, CUDA graphs) + 82 s while the longest samples finish
-    # = 4.0 min, x 1.5 margin = 0.1 h -> a 30-minute limit.
-    assert (result.estimated_hours, result.time_limit_min) == (0.1, 30)
+    # = 4.0 min, x 2.2 (throughput.TIME_SCALE, the published timings' fit) = 8.8 min,
+    # x 1.5 margin = 0.22 h -> a 30-minute limit.
+    assert (result.estimated_hours, result.time_limit_min) == (0.22, 30)
     assert result.vllm_args() == {
         "tensor_parallel_size": 1,
         "data_parallel_size": 8,
@@ -349,9 +350,10 @@ def test_plan_table_format() -> None:
     assert lines[0].split()[:4] == ["job", "GPUs", "nodes", "TP"]
     assert len({len(line) for line in lines[:-1]}) == 1  # fixed width
     # TP 4 x DP 2 with 64 slots per replica: 250 samples of 11,469 tokens per replica take
-    # 10.3 min of decode + 1.2 min to start + 3.6 min of tail = 15.0 min, x 1.5 = 0.38 h -> 30
-    # minutes. 2 jobs x 8 GPUs x 0.38 h = 6.1 GPU-hours; their 30-minute limits reserve 8.
-    assert lines[-1] == "total GPU-hours: 6.1 (estimated; the time limits reserve 8.0)"
+    # 10.3 min of decode + 1.2 min to start + 3.6 min of tail = 15.0 min, x 2.2
+    # (throughput.TIME_SCALE) = 33 min, x 1.5 = 0.83 h -> 60 minutes. 2 jobs x 8 GPUs x 0.83 h
+    # = 13.3 GPU-hours; their 60-minute limits reserve 16.
+    assert lines[-1] == "total GPU-hours: 13.3 (estimated; the time limits reserve 16.0)"
 
 
 PRESETS = sorted((Path(__file__).parents[1] / "evallaunch" / "conf" / "model").glob("r1_*.yaml"))

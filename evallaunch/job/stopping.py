@@ -42,7 +42,7 @@ def is_settled(correct: int, total: int, ci_width: float, min_samples: int) -> b
 # completion tokens over the mean of its chunk's pilot samples (index < min_samples, which
 # every problem of the chunk has). lambda, from the pilot, gives the benchmark the variance
 # of a fixed run of match_n samples per problem. Stopping on the data biases the problems'
-# means a little (toward the extremes their first samples showed); bench/gpu_schedule.py
+# means a little (toward the extremes their first samples showed); bench/gpu/schedule.py
 # measures it.
 
 

@@ -1,4 +1,5 @@
-"""What the sample ledger costs, and what it saves after a crash.
+"""What the sample ledger costs, and what it saves after a crash: one job recorded as one unit
+vs one unit per problem, and that job killed half-way and rerun vs a whole run.
 
 One lm-eval job on the embedded model (MATH-500, `--limit` problems x n=2 samples,
 `--tokens` new tokens), three ways, each a fresh process:
@@ -25,8 +26,9 @@ import sys
 import time
 from pathlib import Path
 
-import common
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the checkout: runs as a file
 
+from bench import common
 from evallaunch.job.ledger import SampleLedger
 
 

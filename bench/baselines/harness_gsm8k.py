@@ -25,7 +25,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import common
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the checkout: runs as a file
+
+from bench import common
 
 TARGET = 1.03
 GSM8K = common.DATA_DIR / "gsm8k"

@@ -1,4 +1,4 @@
-"""Synthetic reasoning workloads for gpu_schedule.py: problems with a difficulty, samples
+"""Synthetic reasoning workloads for schedule.py: problems with a difficulty, samples
 with a correctness and a completion length, and the seed-to-seed spread of pass@1 under
 fixed-n and adaptive sampling (evallaunch.job.sampling's real stopping rule).
 
@@ -25,7 +25,7 @@ import yaml
 from evallaunch.job.stopping import is_settled, neyman_scale, neyman_target, shrunk_spread
 from evallaunch.planning.throughput import capped_mean
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 MAX_NEW_TOKENS = 32768
 KAPPA = 1.2  # Beta concentration of per-problem pass rates: U-shaped, many all-right/all-wrong
 SAMPLE_SIGMA = 0.5

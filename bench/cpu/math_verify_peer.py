@@ -14,6 +14,7 @@ or reject: no grader with fixed settings can agree with both.
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,7 +22,9 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-import common
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the checkout: runs as a file
+
+from bench import common
 
 CASES = common.REPO / "tests" / "data" / "math_verify_cases.json"
 TARGET = 263  # plain math-verify 0.8.0's agreement, the best of the plain rows

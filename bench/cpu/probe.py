@@ -1,6 +1,8 @@
 """Run a Python module with some of its functions timed: where a process spends its time.
+A helper of cpu/throughput.py, baselines/overhead.py (--explain) and gpu/check.py; it
+compares nothing itself.
 
-    python bench/probe.py OUT.json MODULE [ARGS...]
+    python bench/cpu/probe.py OUT.json MODULE [ARGS...]
 
 Runs MODULE as __main__ with ARGS and writes to OUT.json, in seconds since this script
 started: for transformers' `GenerationMixin.generate` (what both lighteval's and lm-eval's

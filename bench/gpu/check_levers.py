@@ -1,7 +1,7 @@
-"""The engine levers' assumptions of bench/gpu_levers.py measured on one GPU with torch
-(no vLLM on the image): a step of bench/gpu_check.py, or alone:
+"""The engine levers' assumptions of bench/gpu/levers.py measured on one GPU with torch
+(no vLLM on the image): a step of bench/gpu/check.py, or alone:
 
-    python3 bench/gpu_check_levers.py [--cpu-smoke] [--out DIR]
+    python3 bench/gpu/check_levers.py [--cpu-smoke] [--out DIR]
 
   bandwidth   a read of a large bf16 tensor: achieved HBM GB/s against the datasheet x
               throughput.MEMORY_EFFICIENCY (the decode step's memory term)
@@ -23,6 +23,8 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the checkout: runs as a file
 
 FULL = {"read_gb": 4.0, "batches": (1, 32, 128), "context": 4096, "layers": 4, "ks": (1, 2, 4)}
 SMOKE = {"read_gb": 0.05, "batches": (1, 4), "context": 64, "layers": 1, "ks": (1, 2)}
@@ -175,7 +177,7 @@ def run(cpu_smoke: bool, device: str) -> dict[str, Any]:
 
 def summary(result: dict[str, Any]) -> list[str]:
     """Lines for gpu_check.md: the figures, then RATIO lines."""
-    lines = ["Engine levers (bench/gpu_check_levers.py):", ""]
+    lines = ["Engine levers (bench/gpu/check_levers.py):", ""]
     for key in ("bandwidth", "fp8", "verify", "prefix"):
         if key in result:
             lines.append(f"- {key}: " + json.dumps(result[key]))

@@ -1,11 +1,12 @@
 """Raw lm-eval baseline through its Python API, no evallaunch code: `simple_evaluate` on the
-task directory written by bench/overhead.py, indexing only that directory.
+task directory written by bench/baselines/overhead.py, indexing only that directory: the
+"lm-eval api" side of overhead.py's comparison with `evallaunch.evaluate backend=lmeval`.
 
 The `lm_eval` CLI always indexes lm-eval's ~15k built-in task configs as well (tens of
 seconds on a small CPU); this script shows lm-eval's cost without that step, which is what
 evallaunch's backend does (`TaskManager(include_defaults=False)`).
 
-    python bench/raw_lmeval_api.py --model DIR --tasks-dir DIR --out DIR
+    python bench/baselines/raw_lmeval_api.py --model DIR --tasks-dir DIR --out DIR
 """
 
 from __future__ import annotations

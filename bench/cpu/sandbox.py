@@ -1,4 +1,5 @@
-"""Code-scoring sandbox (LiveCodeBench): programs per second, and the cost of the sandbox.
+"""Code-scoring sandbox (LiveCodeBench): `score_code_batch` with 1 worker vs all cores, and
+`run_program` vs a bare `subprocess.run` (what the sandbox costs per program).
 
 Uses evallaunch.scoring.code (`score_code_batch`, `run_program`, `tests_to_json`,
 `TestCase`); prints "skipped: sandbox not available" when that module (or a namespace
@@ -17,8 +18,11 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
-import common
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the checkout: runs as a file
+
+from bench import common
 
 PROGRAMS = {
     "sum": "import sys\nprint(sum(map(int, sys.stdin.read().split())))\n",

@@ -1,4 +1,4 @@
-"""Event-driven simulation of vLLM-style engine replicas (helper of gpu_schedule.py).
+"""Event-driven simulation of vLLM-style engine replicas (helper of bench/gpu/schedule.py).
 
 A replica runs up to `slots` sequences whose KV cache must fit in `capacity` tokens. Between
 two events (a sequence finishes, the KV cache fills up, a request arrives) its batch is

@@ -1,4 +1,5 @@
-"""Planning a 1,000-job multirun: compose and plan every job, launch nothing.
+"""Planning a 1,000-job multirun: compose and plan every job, launch nothing; against the
+2 s target (no other tool plans a sweep to compare with).
 
 The sweep: 5 models x 40 checkpoints (model.name_or_path=/ckpt/<model>-<size>/checkpoint-<step>,
 paths that do not exist here, so each model's size is read from its name) x 5 benchmarks, on
@@ -18,8 +19,11 @@ import re
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
-import common
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the checkout: runs as a file
+
+from bench import common
 
 TARGET_S = 2.0
 MODELS = ["qwen-1.5B", "qwen-7B", "llama-8B", "qwen-14B", "qwen-32B"]

@@ -1,15 +1,16 @@
 """The open-r1 suite (5 benchmarks x 6 R1-Distill models) in GPU-hours, open-r1's schedule
-turned into evallaunch's one ingredient at a time (helper of gpu_schedule.py), and the
+turned into evallaunch's one ingredient at a time (helper of bench/gpu/schedule.py), and the
 adaptive settings per benchmark."""
 
 from __future__ import annotations
 
-import common
-import gpu_adaptive as ga
-import gpu_policies as pol
-import gpu_workload as wl
 import numpy as np
-from gpu_jobs import (
+
+from bench import common
+from bench.gpu import adaptive as ga
+from bench.gpu import policies as pol
+from bench.gpu import workload as wl
+from bench.gpu.jobs import (
     LIGHTEVAL_SLOTS,
     SAMPLES_PER_UNIT,
     Pair,
@@ -19,7 +20,6 @@ from gpu_jobs import (
     open_r1_layout,
     setup,
 )
-
 from evallaunch.engines import settings as eng
 
 STEPS = (
@@ -80,7 +80,7 @@ def _rows_of(pairs: list[Pair], rows: list[dict]) -> list[tuple[Pair, dict]]:
 
 
 def suite(pairs: list[Pair], rules: dict[str, ga.Choice], rows: list[dict]) -> dict[str, float]:
-    """GPU-hours of each step (each keeps the previous ones); `rows` (gpu_schedule's
+    """GPU-hours of each step (each keeps the previous ones); `rows` (schedule's
     `schedules`) hold the first step."""
     hours = dict.fromkeys((*STEPS, NOT_BUILT), 0.0)
     for pair, row in zip(pairs, rows, strict=True):

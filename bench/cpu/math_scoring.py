@@ -17,7 +17,9 @@ import sys
 import time
 from pathlib import Path
 
-import common
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the checkout: runs as a file
+
+from bench import common
 
 CORPUS = common.REPO / "tests" / "data" / "math_near_miss.jsonl"
 TARGET = 1.20  # evallaunch score / plain math-verify, wall time

@@ -16,10 +16,10 @@ download): Qwen2.5-1.5B and Qwen2.5-7B shapes and the embedded SmolLM2-135M's sh
   end to end  python -m evallaunch.evaluate backend=lmeval on cuda, bf16, on a few MATH-500
             problems with the SmolLM2 architecture (random weights, its real tokenizer and
             chat template; its 89 MiB of GGUF weights do not fit the 64 MiB copy), run under
-            bench/probe.py: tokens/s inside generate and for the whole job
-  levers    bench/gpu_check_levers.py: HBM read bandwidth, fp8 KV attention (unfused) against
+            bench/cpu/probe.py: tokens/s inside generate and for the whole job
+  levers    bench/gpu/check_levers.py: HBM read bandwidth, fp8 KV attention (unfused) against
             bf16, speculative decoding's verify step against one token, prefill of n prompt
-            copies against one (the assumptions of bench/gpu_levers.py)
+            copies against one (the assumptions of bench/gpu/levers.py)
 
 vLLM is not on the GPU machine's image and cannot be installed there (no network, and its
 CUDA wheel is far larger than the 64 MiB copied along with the checkout): vLLM figures are
@@ -27,13 +27,13 @@ not measured.
 
 Prepare here, once (wheels for what the image lacks, the MATH-500 file, the tokenizer):
 
-    make gpu-check-wheels        # bash bench/gpu_check_wheels.sh; prints the size (< 64 MiB)
+    make gpu-check-wheels        # bash bench/gpu/check_wheels.sh; prints the size (< 64 MiB)
 
 The GPU machine gets a copy of the checkout with its ignored .whl and .gpu-check (64 MiB
 at most) and runs, from its root, with a 480 s limit, this one line (as in bench/README.md;
 $OUT is the folder whose files come back):
 
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site || exit; set -o pipefail; PYTHONUNBUFFERED=1 python3 bench/gpu_check.py 2>&1 | tee $OUT/gpu_check.log
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site || exit; set -o pipefail; PYTHONUNBUFFERED=1 python3 bench/gpu/check.py 2>&1 | tee $OUT/gpu_check.log
 
 It stops starting steps after --budget-s (420 s) and writes gpu_check.json and gpu_check.md
 (a section for bench/RESULTS.md) and evaluate.log under $OUT (or --out) after every step.
@@ -56,10 +56,11 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from common import machine, table
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the checkout: runs as a file
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))  # this checkout's evallaunch first
+from bench.common import machine, table
+
+REPO = Path(__file__).resolve().parents[2]
 STAGE = REPO / ".gpu-check"
 GB = 1e9
 _QWEN2: dict[str, Any] = {
@@ -219,12 +220,12 @@ def _arguments() -> argparse.Namespace:
 
 
 def levers(args: argparse.Namespace, device: str, clock: Clock) -> dict[str, Any]:
-    """bench/gpu_check_levers.py: HBM read, fp8 KV attention, speculative verify, prefix."""
+    """bench/gpu/check_levers.py: HBM read, fp8 KV attention, speculative verify, prefix."""
     if clock.left() < 30:
         raise RuntimeError(f"skipped: {clock.left():.0f} s of budget left")
-    import gpu_check_levers
+    from bench.gpu import check_levers
 
-    return gpu_check_levers.run(args.cpu_smoke, device)
+    return check_levers.run(args.cpu_smoke, device)
 
 
 def step(results: dict[str, Any], label: str, out: Path | None, run: Any) -> None:
@@ -514,7 +515,7 @@ def _timed_generate(
 
 
 def evaluate(args: argparse.Namespace, device: str, work: Path, clock: Clock) -> dict:
-    """python -m evallaunch.evaluate backend=lmeval on the device, under bench/probe.py."""
+    """python -m evallaunch.evaluate backend=lmeval on the device, under bench/cpu/probe.py."""
     if clock.left() < 90:
         raise RuntimeError(f"skipped: {clock.left():.0f} s of budget left")
     model_ref = str(_random_checkpoint(Path(args.tokenizer_dir), work / "smollm2-random"))
@@ -554,7 +555,7 @@ def _evaluate_command(
 ) -> list[str]:
     return [
         sys.executable,
-        str(Path(__file__).with_name("probe.py")),
+        str(REPO / "bench" / "cpu" / "probe.py"),
         str(probe),
         "evallaunch.evaluate",
         "backend=lmeval",
@@ -712,9 +713,9 @@ def summary(results: dict[str, Any]) -> str:
                 f"{results['settings']['eval_batch']}): {ev['tokens_per_s_in_generate'] / raw:.3f}"
             )
     if results.get("levers"):
-        import gpu_check_levers
+        from bench.gpu import check_levers
 
-        lines += [*gpu_check_levers.summary(results["levers"]), ""]
+        lines += [*check_levers.summary(results["levers"]), ""]
     lines += [results["vllm"], "", *ratios, *[f"ERROR {e}" for e in results["errors"]]]
     return "\n".join(lines)
 

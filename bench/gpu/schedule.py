@@ -4,13 +4,13 @@ open-r1 (lighteval) and evallaunch's old unit schedule; then the open-r1 suite i
 Plans come from `evallaunch plan`'s code (SweepComposer + plan_request + plan) on
 cluster=slurm_h100_example with parallelism=auto and the server backend (vLLM replicas),
 model facts from tests/data/model_configs. Replica step times, prefill and engine starts
-come from evallaunch.planning.throughput; the engines from gpu_sim (continuous batching,
-KV-cache admission and preemption), the request routing from gpu_policies (evallaunch's
+come from evallaunch.planning.throughput; the engines from sim.py (continuous batching,
+KV-cache admission and preemption), the request routing from policies.py (evallaunch's
 real schedule: one queue in front of every replica, each taking up to its max_num_seqs;
 units in flight from evallaunch.engines.settings.units_to_fill), the workload (difficulty, lengths,
-adaptive sampling) from gpu_workload and gpu_adaptive, the suite from gpu_suite, the engine
-levers (fp8 KV cache, prefix caching, speculative decoding, shared engines) from gpu_levers,
-the time model against published timings from gpu_calibration.
+adaptive sampling) from workload.py and adaptive.py, the suite from suite.py, the engine
+levers (fp8 KV cache, prefix caching, speculative decoding, shared engines) from levers.py,
+the time model against published timings from calibration.py (all in bench/gpu/).
 Everything printed is a model: the assumptions and sources are printed. Runs in minutes, no GPU.
 
 Targets: evallaunch >= 0.95 x the ideal's throughput for every benchmark x model pair;
@@ -19,17 +19,20 @@ the suite in a third of open-r1's GPU-hours.
 
 from __future__ import annotations
 
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
-import common
-import gpu_adaptive as ga
-import gpu_calibration as calib
-import gpu_levers as levers
-import gpu_policies as pol
-import gpu_suite as suite
-import gpu_workload as wl
-from gpu_jobs import (
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the checkout: runs as a file
+
+from bench import common
+from bench.gpu import adaptive as ga
+from bench.gpu import calibration as calib
+from bench.gpu import levers, suite
+from bench.gpu import policies as pol
+from bench.gpu import workload as wl
+from bench.gpu.jobs import (
     LIGHTEVAL_SLOTS,
     OPEN_R1_UTILIZATION,
     SAMPLES_PER_UNIT,
@@ -43,7 +46,6 @@ from gpu_jobs import (
     open_r1_layout,
     setup,
 )
-
 from evallaunch.engines import settings as eng
 from evallaunch.job.units import MIN_AUTO_PROBLEMS
 from evallaunch.planning import throughput as tp
@@ -59,7 +61,7 @@ MARGINS = (0.7, 0.8, 0.9, 1.0, 1.2)  # throughput.SLOT_MARGIN candidates
 
 def print_assumptions(hw: Hardware) -> None:
     gpu = tp.gpu_spec(hw.gpu_type, hw.hbm_gbps, hw.bf16_tflops)
-    print("Assumptions (evallaunch/planning/throughput.py, bench/gpu_workload.py):")
+    print("Assumptions (evallaunch/planning/throughput.py, bench/gpu/workload.py):")
     print(
         f"- GPU {gpu.name}: HBM {gpu.hbm_gbps:.0f} GB/s x {tp.MEMORY_EFFICIENCY} achieved, "
         f"{gpu.bf16_tflops:.0f} TFLOP/s bf16 dense x MFU {tp.DECODE_MFU} (decode), "
@@ -447,9 +449,12 @@ def print_lever_ratios(rows: list[dict], open_r1: float, points: list[dict]) -> 
         tag = f" (target 0.333: {verdict})" if r.get("combined") else ""
         print(f"RATIO suite GPU-hours/open-r1, {r['name']}: {r['hours'] / open_r1:.3f}{tag}")
     for p in points:
-        model = f", model {p['model_residual']:.2f}" if p["model_residual"] else ""
+        model = ""
+        if p["model_residual"]:
+            model = f", model {p['model_residual_before']:.2f} -> {p['model_residual']:.2f}"
         print(
-            f"RATIO calibration simulated/published, {p['point']}: {p['sim_residual']:.2f}{model}"
+            f"RATIO calibration simulated/published (before -> after x{tp.TIME_SCALE:g}), "
+            f"{p['point']}: {p['sim_residual_before']:.2f} -> {p['sim_residual']:.2f}{model}"
         )
 
 

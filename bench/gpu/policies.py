@@ -1,4 +1,4 @@
-"""How a job's requests reach the engine replicas (helper of gpu_schedule.py).
+"""How a job's requests reach the engine replicas (helper of bench/gpu/schedule.py).
 
 - ideal: one call holding every request in a global queue that feeds any free slot of any
   replica, one engine start per replica.
@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 from functools import partial
 
 import numpy as np
-from gpu_sim import Cluster, Replica, Request
 
+from bench.gpu.sim import Cluster, Replica, Request
+from evallaunch.planning import throughput as tp
 from evallaunch.planning.throughput import ReplicaModel
 
 
@@ -46,13 +47,23 @@ class Setup:
 
 @dataclass
 class Outcome:
-    """A simulated job: wall time (with engine starts), GPU-hours, preemptions."""
+    """A simulated job: wall time (with engine starts), GPU-hours, preemptions. Times are the
+    simulation's x throughput.TIME_SCALE (`of`): the calibrated scale, common to every
+    schedule, so it leaves their ratios as simulated."""
 
     wall_s: float
     gpu_hours: float
     preemptions: int
     starts: int
     requests: int = 0
+
+    @classmethod
+    def of(
+        cls, setup: Setup, end_s: float, preemptions: int, starts: int, requests: int
+    ) -> Outcome:
+        """The outcome of a simulation that ended at `end_s` (simulated seconds)."""
+        wall = tp.TIME_SCALE * end_s
+        return cls(wall, wall * setup.gpus / 3600, preemptions, starts, requests)
 
     @property
     def preempted(self) -> float:
@@ -79,7 +90,7 @@ def _replicas(setup: Setup, start: float) -> list[Replica]:
 
 def _outcome(setup: Setup, cluster: Cluster, end: float, starts: int, requests: int) -> Outcome:
     pre = sum(r.preemptions for r in cluster.replicas)
-    return Outcome(end, end * setup.gpus / 3600, pre, starts, requests)
+    return Outcome.of(setup, end, pre, starts, requests)
 
 
 def ideal(setup: Setup, requests: list[Request]) -> Outcome:
@@ -249,4 +260,4 @@ def barriers(
         cluster.start()
         clock = max(clock, cluster.run())
         preemptions += sum(r.preemptions for r in replicas)
-    return Outcome(clock, clock * setup.gpus / 3600, preemptions, starts, len(requests))
+    return Outcome.of(setup, clock, preemptions, starts, len(requests))

@@ -1,4 +1,4 @@
-"""The jobs of the GPU simulation (helper of gpu_schedule.py and gpu_suite.py): each
+"""The jobs of the GPU simulation (helper of bench/gpu/schedule.py and suite.py): each
 benchmark x model with its plan and drawn samples, the engines of a plan, and the settings
 evallaunch's code gives a job (auto units, units in flight)."""
 
@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import common
-import gpu_policies as pol
-import gpu_workload as wl
 import numpy as np
 
+from bench import common
+from bench.gpu import policies as pol
+from bench.gpu import workload as wl
 from evallaunch.engines import settings as eng
 from evallaunch.job.units import resolve_problems_per_unit
 from evallaunch.planning import throughput as tp

@@ -1,6 +1,8 @@
-"""The time model against published timings (helper of gpu_schedule.py): each point's
-workload and engines as published, simulated (gpu_sim) and estimated (the planner's
-formula, evallaunch.planning.throughput.estimate_job), with its residual.
+"""The time model against published timings (helper of bench/gpu/schedule.py): each point's
+workload and engines as published, simulated (sim.py) and estimated (the planner's
+formula, evallaunch.planning.throughput.estimate_job), compared with the published time:
+its residual (simulated / published) before and after throughput.TIME_SCALE, the fitted
+scale, and how far the points disagree with each other.
 
 Points:
 - lighteval PR 698: "~2k total completions [...] For a 7B model this takes about 15' on
@@ -16,12 +18,12 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
-import common
-import gpu_policies as pol
-import gpu_workload as wl
 import numpy as np
-from gpu_jobs import LIGHTEVAL_SLOTS, OPEN_R1_UTILIZATION, Pair, forced, load_pairs, setup
 
+from bench import common
+from bench.gpu import policies as pol
+from bench.gpu import workload as wl
+from bench.gpu.jobs import LIGHTEVAL_SLOTS, OPEN_R1_UTILIZATION, Pair, forced, load_pairs, setup
 from evallaunch.planning import throughput as tp
 from evallaunch.planning.inputs import PlanRequest
 from evallaunch.planning.planner import plan
@@ -80,6 +82,7 @@ def lighteval_point(pair: Pair, n: int, draws: int) -> dict:
         "published_min": 15.0,
         "sim_min": float(np.mean([o.wall_s for o in sims])) / 60,
         "model_min": est.total_s / 60,
+        "reading": pair.benchmark,
     }
 
 
@@ -165,17 +168,54 @@ def calibrate(pairs: list[Pair], draws: int) -> list[dict]:
         *evalchemy_points(have[(MODEL, "aime24")]),
     ]
     for p in points:
+        # The simulation's and the planner's minutes include TIME_SCALE (policies.Outcome,
+        # JobEstimate.total_s); divided by it, the model's own time before the fit.
         p["sim_residual"] = p["sim_min"] / p["published_min"]
+        p["sim_residual_before"] = p["sim_residual"] / tp.TIME_SCALE
         p["model_residual"] = p["model_min"] / p["published_min"] if p["model_min"] else None
+        p["model_residual_before"] = (
+            p["model_residual"] / tp.TIME_SCALE if p["model_residual"] else None
+        )
     return points
 
 
+def _geomean(values: list[float]) -> float:
+    return math.exp(float(np.mean([math.log(v) for v in values])))
+
+
+def fit(points: list[dict]) -> dict:
+    """The time scale that centres the simulated residuals (published / simulated, geometric
+    mean over the points), the one applied (TIME_SCALE), the residuals' geometric mean and
+    spread (1 sd, as a factor) after it, and how far the points disagree with each other."""
+    before = [p["sim_residual_before"] for p in points]
+    after = [p["sim_residual"] for p in points]
+    lighteval = {p["reading"]: p["sim_residual"] for p in points if p.get("reading")}
+    evalchemy = [p["sim_residual"] for p in points if not p.get("reading")]
+    model_after = [p["model_residual"] for p in points if p["model_residual"]]
+    return {
+        "fitted_scale": 1 / _geomean(before),
+        "applied_scale": tp.TIME_SCALE,
+        "geomean_before": _geomean(before),
+        "geomean_after": _geomean(after),
+        "model_geomean_after": _geomean(model_after),
+        "spread": math.exp(float(np.std([math.log(v) for v in after]))),
+        "lighteval_readings": lighteval,
+        "lighteval_disagreement": max(lighteval.values()) / min(lighteval.values()),
+        "evalchemy_disagreement": max(evalchemy) / min(evalchemy),
+        "aime24_vs_evalchemy": lighteval.get("aime24", 1.0) / _geomean(evalchemy),
+        "math_500_vs_evalchemy": lighteval.get("math_500", 1.0) / _geomean(evalchemy),
+        "scale_without_aime24": 1
+        / _geomean([p["sim_residual_before"] for p in points if p.get("reading") != "aime24"]),
+    }
+
+
 def print_points(points: list[dict]) -> dict:
-    """The points' table, citations and the time scale a refit would need (not applied:
-    the constants are evallaunch.planning.throughput's)."""
+    """The points' table (residuals before and after TIME_SCALE), citations, the fit and
+    the points' disagreements; returns `fit`."""
     print(
         "\nCalibration against published timings (residual: simulated or modeled / published;"
-        " 1.00 is exact; the model is the planner's formula):"
+        " 1.00 is exact; the model is the planner's formula; 'before': the throughput model's"
+        f" own time, 'after': x throughput.TIME_SCALE = {tp.TIME_SCALE:g}):"
     )
     print(
         "- workloads: lighteval: R1-Distill-Qwen-7B, open-r1's settings, as in the schedules; "
@@ -185,27 +225,61 @@ def print_points(points: list[dict]) -> dict:
         f"{EVALCHEMY_TASKS_URL}; Capella H100 {CAPELLA_GB:g} GB, vLLM defaults "
         f"(max_num_seqs {EVALCHEMY_SLOTS}, CUDA graphs), utilization 0.9"
     )
+
+    def residual(value: float | None) -> str:
+        return f"{value:.2f}" if value else "-"
+
     rows = [
         [
             p["point"],
             p["published"],
             f"{p['sim_min']:.1f}",
-            f"{p['sim_residual']:.2f}",
+            residual(p["sim_residual_before"]),
+            residual(p["sim_residual"]),
             f"{p['model_min']:.1f}" if p["model_min"] else "-",
-            f"{p['model_residual']:.2f}" if p["model_residual"] else "-",
+            residual(p["model_residual_before"]),
+            residual(p["model_residual"]),
         ]
         for p in points
     ]
-    head = ["point", "published", "simulated min", "sim/pub", "model min", "model/pub"]
+    head = [
+        "point",
+        "published",
+        "simulated min (after)",
+        "sim/pub before",
+        "sim/pub after",
+        "model min (after)",
+        "model/pub before",
+        "model/pub after",
+    ]
     print(common.table(head, rows))
-    for url in dict.fromkeys(p["url"] for p in points):
-        print(f"- source: {url}")
-    logs = [math.log(p["sim_residual"]) for p in points]
-    scale = math.exp(-float(np.mean(logs)))
-    spread = float(np.std(logs))
+    for p in points:
+        print(f'- {p["point"]}: {p["url"]}, published "{p["published"]}"')
+    f = fit(points)
+    readings = ", ".join(f"{k} {v:.2f}" for k, v in f["lighteval_readings"].items())
     print(
-        f"a common time scale of x{scale:.2f} on the simulation would zero the mean log "
-        f"residual; the points would still spread by a factor of {math.exp(spread):.2f} (1 "
-        "sd): not applied, the constants live in evallaunch/planning/throughput.py"
+        f"fit: published / simulated, geometric mean over the {len(points)} points: "
+        f"x{f['fitted_scale']:.2f}; applied: throughput.TIME_SCALE = {f['applied_scale']:g} "
+        "(to the simulated minutes here and in every table of this script, and to the "
+        "planner's estimate, JobEstimate.total_s). Residuals' geometric mean: "
+        f"{f['geomean_before']:.2f} before, {f['geomean_after']:.2f} after (the planner's "
+        f"formula: {f['model_geomean_after']:.2f} after); spread left: a factor of "
+        f"{f['spread']:.2f} (1 sd of the log residuals)."
     )
-    return {"scale": scale, "spread": math.exp(spread)}
+    print(
+        "- one common factor on time: ratios of times and GPU-hours between schedules, "
+        "layouts and levers (every other RATIO line) are the same with or without it."
+    )
+    print(
+        f"- the points disagree: lighteval's one figure (~15 min) read three ways gives "
+        f"{readings} after the fit, a factor of {f['lighteval_disagreement']:.1f} apart: it "
+        "cannot be both the MATH-500 n=4 and the AIME 2024 n=64 run, at most one reading is "
+        f"right. evalchemy's three points agree within x{f['evalchemy_disagreement']:.2f} "
+        "(the 1-shard run; the 8-shard run as GPU-hours and as its slowest shard). "
+        "lighteval's AIME reading is "
+        f"x{f['aime24_vs_evalchemy']:.1f} evalchemy's residual, its MATH-500 reading "
+        f"x{f['math_500_vs_evalchemy']:.1f}: the fit sits between them, evalchemy's points "
+        "(exact clock times) still below 1, the AIME reading well above; without the AIME "
+        f"reading the fit would be x{f['scale_without_aime24']:.2f}."
+    )
+    return f

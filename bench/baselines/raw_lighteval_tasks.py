@@ -1,8 +1,8 @@
-"""lighteval custom-task module for the raw baseline (bench/raw_lighteval.py): MATH-500 from a
-local JSON-lines file, with evallaunch's prompt template, scored by lighteval's own math
-pass@1. Written against lighteval's documented custom-task API (a TASKS_TABLE).
+"""lighteval custom-task module for the raw baseline (bench/baselines/raw_lighteval.py):
+MATH-500 from a local JSON-lines file, with evallaunch's prompt template, scored by
+lighteval's own math pass@1. Written against lighteval's documented custom-task API (a TASKS_TABLE).
 
-Configured by environment variables (set by bench/overhead.py):
+Configured by environment variables (set by bench/baselines/overhead.py):
   RAW_MATH500_DIR       directory holding test.jsonl (MATH-500 rows: problem, answer, ...)
   RAW_MATH500_TEMPLATE  prompt template with a literal "{problem}"
   RAW_MATH500_TOKENS    max new tokens

@@ -1,11 +1,11 @@
-"""Adaptive-sampling settings per benchmark (helper of gpu_schedule.py).
+"""Adaptive-sampling settings per benchmark (helper of bench/gpu/schedule.py).
 
 For each benchmark and stopping rule (evallaunch.job.sampling's `interval` and `neyman`): the
 settings (budget n, samples_per_unit, min_samples, and ci_width or match_n) that keep, for
 every model, the seed-to-seed standard deviation of pass@1 (problems held fixed) at most
-that of open-r1's fixed-n run, fewest tokens first (gpu_suite picks among them the fewest
+that of open-r1's fixed-n run, fewest tokens first (suite picks among them the fewest
 GPU-hours: rounds a chunk waits for cost wall time on a small benchmark). Monte Carlo
-over seeds with evallaunch.job.sampling's rule functions (gpu_workload.drawn_counts); the chosen
+over seeds with evallaunch.job.sampling's rule functions (workload.drawn_counts); the chosen
 settings are checked again on fresh seeds, with the bias of stopping on the data (against
 the fixed-n run's mean, unbiased) and the root mean square error that bias and spread make.
 """
@@ -15,8 +15,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import gpu_workload as wl
 import numpy as np
+
+from bench.gpu import workload as wl
 
 CI_GRID = tuple(round(0.05 * k, 2) for k in range(1, 21))
 MATCH_GRID = (0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.4, 1.6, 1.8, 2.0)  # match_n / open-r1's n
@@ -39,8 +40,8 @@ class Choice:
     noise: dict[str, float]  # per model: Monte Carlo error of that difference, in points
     honest: dict[str, float]  # neyman: per model, sd at match_n = n / sd fixed (1: exact)
     sd_fixed: dict[str, float]  # per model: sd of the fixed-n run, in points
-    hours_ratio: float = 1.0  # GPU-hours of the benchmark's jobs / fixed n (gpu_suite.pick)
-    adopted: wl.Adaptive | None = None  # the settings the suite runs (gpu_suite.pick)
+    hours_ratio: float = 1.0  # GPU-hours of the benchmark's jobs / fixed n (suite.pick)
+    adopted: wl.Adaptive | None = None  # the settings the suite runs (suite.pick)
 
 
 def candidates(n: int) -> list[tuple[int, int, int]]:

@@ -4,10 +4,10 @@ The job: the embedded model (SmolLM2-135M-Instruct, float32, CPU) on the first L
 problems, one greedy sample (temperature 0) of at most TOKENS new tokens, chat template on,
 seed 1234, so every variant does the same work. Variants, each a fresh process:
 
-  lighteval  raw    bench/raw_lighteval.py: lighteval's Pipeline + a custom task module
+  lighteval  raw    baselines/raw_lighteval.py: lighteval's Pipeline + a custom task module
              el     python -m evallaunch.evaluate backend=lighteval
   lmeval     raw    the `lm_eval` CLI with --include_path (a task YAML written here)
-             api    bench/raw_lmeval_api.py: simple_evaluate on that YAML, without indexing
+             api    baselines/raw_lmeval_api.py: simple_evaluate on that YAML, without indexing
                     lm-eval's built-in tasks (the CLI always indexes them)
              el     python -m evallaunch.evaluate backend=lmeval
 
@@ -24,7 +24,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import common
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the checkout: runs as a file
+
+from bench import common
 
 TARGET = 1.03
 RAW_LMEVAL_TASK = "raw_math500"
@@ -93,7 +95,7 @@ def commands(
     model = str(common.model_dir(cache))
     py = sys.executable
     if variant == "lighteval/raw":
-        script = common.BENCH_DIR / "raw_lighteval.py"
+        script = common.BENCH_DIR / "baselines" / "raw_lighteval.py"
         return [py, str(script), "--model", model, "--out", str(run / "out")] + [
             *("--cache", str(run / "sample-cache"), "--tokens", str(tokens)),
         ]
@@ -108,7 +110,7 @@ def commands(
             *("--log_samples", "--output_path", str(run / "out")),
         ]
     if variant == "lmeval/api":
-        script = common.BENCH_DIR / "raw_lmeval_api.py"
+        script = common.BENCH_DIR / "baselines" / "raw_lmeval_api.py"
         return [py, str(script), "--model", model, "--tasks-dir", str(tasks)] + [
             "--out",
             str(run / "out"),
@@ -150,12 +152,12 @@ PROBED = {
 
 
 def explain(backend: str, work: Path, cache: Path, limit: int, tokens: int, threads: int):
-    """Where one evallaunch run spends its time (bench/probe.py): {segment: seconds}."""
+    """Where one evallaunch run spends its time (bench/cpu/probe.py): {segment: seconds}."""
     run = work / "explain" / backend
     run.mkdir(parents=True)
     probe = run / "probe.json"
     command = common.evallaunch_command(backend, run / "out", cache, limit, tokens)
-    command = [sys.executable, str(common.BENCH_DIR / "probe.py"), str(probe), *command[2:]]
+    command = [sys.executable, str(common.BENCH_DIR / "cpu" / "probe.py"), str(probe), *command[2:]]
     env = common.base_env(run, threads)
     env["BENCH_PROBE_FUNCS"] = ",".join(PROBED.values())
     m = common.run_measured(backend, command, cwd=run, env=env, log=run / "log.txt")

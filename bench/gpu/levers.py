@@ -1,8 +1,8 @@
-"""The engine levers in the suite's GPU-hours (helper of gpu_schedule.py): fp8 KV cache,
+"""The engine levers in the suite's GPU-hours (helper of bench/gpu/schedule.py): fp8 KV cache,
 prefix caching, speculative decoding (n-gram) and one job per model sharing its engines,
 each alone on top of evallaunch's schedule as built, then combined.
 
-How each is modeled (the event simulation of gpu_sim, evallaunch's schedule of gpu_policies):
+How each is modeled (the event simulation of sim.py, evallaunch's schedule of policies.py):
 - fp8 KV: the plan with kv_cache_dtype=fp8 (the planner counts 1 byte per element: twice the
   KV tokens, slots replanned from them); a decode step still reads the cache at bf16 cost
   (vLLM's docs: no latency gain, dequantization not fused), or, the `fused` row, at half
@@ -15,7 +15,7 @@ How each is modeled (the event simulation of gpu_sim, evallaunch's schedule of g
   x tau), the step's compute (GEMMs, attention) x (k + 1), the memory term (weights, KV read
   once) unchanged, and the n-gram lookup on the host per sequence; k of KS, the fewest
   GPU-hours on the suite.
-- shared engines: gpu_suite.one_job (launch.benchmarks_per_job: one Slurm job runs a
+- shared engines: suite.one_job (launch.benchmarks_per_job: one Slurm job runs a
   model's benchmarks one after another on the servers the first one starts).
 """
 
@@ -24,12 +24,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-import common
-import gpu_policies as pol
-import gpu_suite as suite
-from gpu_jobs import Pair, client, forced, setup
-from gpu_sim import Request
-
+from bench import common
+from bench.gpu import policies as pol
+from bench.gpu import suite
+from bench.gpu.jobs import Pair, client, forced, setup
+from bench.gpu.sim import Request
 from evallaunch.planning import throughput as tp
 
 GB = 1e9

@@ -1,11 +1,12 @@
-"""Raw lighteval baseline: lighteval's own Python Pipeline on a custom task, no evallaunch code.
+"""Raw lighteval baseline: lighteval's own Python Pipeline on a custom task, no evallaunch code;
+the raw side of baselines/overhead.py's comparison with `evallaunch.evaluate backend=lighteval`.
 
 lighteval's CLI (and its `Registry`) imports every built-in task module, and some of them
 download files at import time, which fails offline. So this script uses the Pipeline API
-with `custom_tasks_directory` (bench/raw_lighteval_tasks.py) and restricts the registry to
-that custom-task module, the smallest change that makes lighteval run offline.
+with `custom_tasks_directory` (bench/baselines/raw_lighteval_tasks.py) and restricts the
+registry to that custom-task module, the smallest change that makes lighteval run offline.
 
-    python bench/raw_lighteval.py --model DIR --out DIR --tokens 32 --cache DIR
+    python bench/baselines/raw_lighteval.py --model DIR --out DIR --tokens 32 --cache DIR
 (the task reads its data directory and prompt template from RAW_MATH500_* variables)
 """
 

@@ -1,7 +1,7 @@
 """Generation throughput on CPU: tokens per second of the embedded model through each backend.
 
 `python -m evallaunch.evaluate backend=lighteval|lmeval` on LIMIT MATH-500 problems, one
-greedy sample of TOKENS new tokens, run under bench/probe.py, which times transformers'
+greedy sample of TOKENS new tokens, run under bench/cpu/probe.py, which times transformers'
 `generate` inside the process. Generated tokens are the `num_tokens` column of the job's
 details.parquet; reported per run:
 
@@ -20,7 +20,9 @@ import json
 import sys
 from pathlib import Path
 
-import common
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the checkout: runs as a file
+
+from bench import common
 
 
 def main() -> None:
@@ -87,7 +89,7 @@ def _run_variant(
     run.mkdir()
     probe = run / "probe.json"
     command = common.evallaunch_command(backend, run / "out", cache, limit, tokens)
-    command = [sys.executable, str(common.BENCH_DIR / "probe.py"), str(probe)] + [
+    command = [sys.executable, str(common.BENCH_DIR / "cpu" / "probe.py"), str(probe)] + [
         *command[2:]  # drop "python -m": probe.py runs the module
     ]
     env = common.base_env(run, int(t[1:]) or None)

@@ -1,4 +1,5 @@
-"""Collector scaling: merging and deduplicating long results tables; collecting many jobs.
+"""Collector scaling: evallaunch's `merge_tables` vs the bare pandas strategy on long results
+tables (merge and deduplicate), and collecting many jobs, against the 10 s target at 1M rows.
 
 Uses evallaunch.collect.results_table when it exists (its public `merge_tables`, `long_table`,
 `group_rows` and `scan`), and otherwise only the bare pandas strategy. Cases, each in a fresh
@@ -28,7 +29,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import common
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the checkout: runs as a file
+
+from bench import common
 
 TARGET_1M_S = 10.0
 BENCHMARKS = ["math_500", "aime24", "aime25", "gpqa_diamond", "lcb_codegen"]

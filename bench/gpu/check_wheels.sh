@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Stage what bench/gpu_check.py needs on the GPU machine that its image does not hold.
+# Stage what bench/gpu/check.py needs on the GPU machine that its image does not hold.
 #
 #   .whl/        wheels for CPython 3.12 on x86-64 Linux: evallaunch's own dependencies
 #                (Hydra, OmegaConf, math-verify, ...), lm-eval and datasets with theirs,
@@ -13,9 +13,9 @@
 # Both folders are git-ignored through .git/info/exclude and are copied to the GPU machine
 # with the checkout. The script checks that every requirement of the carried wheels is
 # carried or on the image, and prints the size of everything copied (under 64 MiB).
-# Usage: bash bench/gpu_check_wheels.sh        (or `make gpu-check-wheels`)
+# Usage: bash bench/gpu/check_wheels.sh        (or `make gpu-check-wheels`)
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
 PY=${PY:-.venv/bin/python}
 WHL=.whl
