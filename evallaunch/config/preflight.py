@@ -63,12 +63,9 @@ def validate_job(cfg: DictConfig) -> None:
     from evallaunch.serving.endpoint import check_endpoint
 
     check_endpoint(cfg)
-    _check_range(
-        "launch.benchmarks_per_job",
-        cfg.launch.benchmarks_per_job,
-        cfg.launch.benchmarks_per_job >= 1,
-        "a value >= 1",
-    )
+    from evallaunch.planning.batching import check_per_job
+
+    check_per_job(cfg.launch.benchmarks_per_job)
 
 
 def _refuse_unknown_keys(unknown: list[tuple[str, list[str]]]) -> None:
