@@ -1,11 +1,11 @@
 """One model's benchmarks in one job (`launch.benchmarks_per_job`): the batches, and why.
 
-A batch runs its benchmarks on one set of engines, each replica loaded once, every
-benchmark's requests in one queue. With `auto`, the benchmarks of one model that share
-engines (its vLLM replicas or servers, on a GPU cluster whose plan estimates their times)
-go into one job while the batch's estimated time fits the cluster's time limit: each
-benchmark beyond the first saves an engine start (the planner's estimate of the model's
-load). With a number, batches of that many, whatever they save.
+A batch runs its benchmarks one after another on one set of engines, each replica loaded
+once. With `auto`, the benchmarks of one model that share engines (its vLLM replicas or
+servers, on a GPU cluster whose plan estimates their times) go into one job while the
+batch's estimated time fits the cluster's time limit: each benchmark beyond the first
+saves an engine start (the planner's estimate of the model's load). With a number,
+batches of that many, whatever they save.
 """
 
 from __future__ import annotations
