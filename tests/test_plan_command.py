@@ -124,7 +124,7 @@ def test_the_plan_shows_the_engine_and_the_settings_the_launched_job_gets() -> N
         describe_sweep([*PRESET_7B, *VLLM_OVERRIDES], False),
         describe_sweep(PRESET_7B, False),
     )
-    (label, plan, details), (_, hf_plan, hf_details) = vllm_job[0], hf_job[0]
+    (label, plan, details), (_, hf_plan, hf_details) = vllm_job[0][:3], hf_job[0][:3]
     assert plan is not None and details is not None and hf_plan and hf_details
     cfg = compose_config([*PRESET_7B, *VLLM_OVERRIDES], return_hydra_config=True)
     apply_plan(cfg, plan)

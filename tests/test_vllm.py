@@ -237,3 +237,41 @@ def test_engine_arguments_are_checked_against_vllm_s_own(
     assert "closest: enable_prefix_caching" in str(info.value.hint)
     with pytest.raises(EvallaunchError, match="use parallelism.max_num_seqs"):
         check_engine_args({"max_num_seqs": 8}, "vllm", str(tmp_path))
+
+
+def test_a_job_large_enough_to_chunk_its_prefill_completes_on_the_cpu_build(
+    vllm_python: Path, tmp_path: Path, shared_datasets: Path
+) -> None:
+    """16 MATH-500 problems x 4 seeded samples: more prompt tokens than one prefill step
+    takes, which vLLM's CPU build would chunk, and a seeded request on a chunked prefill
+    fails there (`CPU Generator does not use offset`). evallaunch turns chunked prefill off
+    on a CPU, so the job completes with its 64 samples (one engine start, 8 tokens each)."""
+    root = tmp_path / "outputs"
+    proc = subprocess.run(
+        [
+            str(vllm_python),
+            "-m",
+            "evallaunch.evaluate",
+            f"paths.output_root={root}",
+            f"paths.data_dir={shared_datasets}",
+            "benchmark=math_500",
+            "benchmark.limit=16",
+            "benchmark.n=4",
+            "generation.temperature=0.6",
+            "generation.max_new_tokens=8",
+            "model.max_model_length=2048",
+            "backend=lighteval",
+            *IN_PROCESS,
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    folder = job_dir(root, backend="lighteval", benchmark="math_500")
+    results = json.loads((folder / "results.json").read_text())
+    assert results["engine_starts"] == 1
+    assert results["engine"]["engine_args"]["enable_chunked_prefill"] is False
+    assert len(completions(folder)) == 64

@@ -65,10 +65,12 @@ def _score(args: argparse.Namespace) -> int:
 
 def _plan(args: argparse.Namespace) -> int:
     from evallaunch import api
-    from evallaunch.planning.plan_table import format_plan_table
+    from evallaunch.planning.plan_table import batching_lines, format_plan_table
 
     jobs = api.plan(args.overrides, args.multirun)
     print(format_plan_table([(j.label, j.plan) for j in jobs], [j.details for j in jobs]))
+    for line in batching_lines([j.batching for j in jobs]):
+        print(line)
     return 0
 
 

@@ -47,12 +47,6 @@ def check_values(cfg: DictConfig) -> None:
             hint="set generation.temperature>0 (e.g. 0.6) or benchmark.n=1",
         )
     _check_sampling(cfg)
-    _check_range(
-        "launch.benchmarks_per_job",
-        cfg.launch.benchmarks_per_job,
-        cfg.launch.benchmarks_per_job >= 1,
-        "a value >= 1",
-    )
 
 
 def _refuse_unknown_keys(unknown: list[tuple[str, list[str]]]) -> None:

@@ -277,9 +277,11 @@ class LaunchConfig:
     # A results table `collect` published: jobs already in it are skipped. A Hub dataset
     # (hf://datasets/ORG/NAME), an http(s) URL or a local parquet/CSV file.
     published: str | None = None
-    # Benchmarks of the same model run one after another in one job (one allocation), on
-    # the same inference servers (each replica's engine loads once).
-    benchmarks_per_job: int = 1
+    # Benchmarks of the same model in one job (one allocation), one after another on the
+    # same inference servers (each replica's engine loads once). auto: one
+    # job per model when that saves GPU-hours and fits the cluster's time limit
+    # (evallaunch.planning.batching); a number: batches of that many.
+    benchmarks_per_job: int | str = "auto"
     # Requeues allowed after a time-out or preemption.
     max_requeues: int = 3
     # Freeze the code at submit time (a copy of the repository in the sweep dir).

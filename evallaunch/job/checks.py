@@ -20,6 +20,7 @@ from evallaunch.engines.args import (
 from evallaunch.engines.settings import EngineSettings, resolve_units_in_flight
 from evallaunch.errors import EvallaunchError
 from evallaunch.job.units import resolve_problems_per_unit
+from evallaunch.planning.batching import check_per_job
 from evallaunch.serving.endpoint import check_endpoint
 
 
@@ -42,6 +43,7 @@ def validate_job(cfg: DictConfig) -> None:
 
         harness_gen_kwargs(cfg, harness_of(cfg))
     check_endpoint(cfg)
+    check_per_job(cfg.launch.benchmarks_per_job)
 
 
 def check_engine_config(cfg: DictConfig) -> None:

@@ -71,8 +71,11 @@ class EvallaunchSubmititLauncher(BaseSubmititLauncher):
         todo, skipped = plan_arrays.split_finished(specs, sweep_dir, force=launch.force)
         for spec, reason in skipped:
             log.info("skip #%d %s: %s", spec.index, spec.label, reason)
-        arrays = plan_arrays.group(todo, launch.benchmarks_per_job)
+        limit = self.params.get("timeout_min")
+        arrays, reasons = plan_arrays.group(todo, launch.benchmarks_per_job, limit)
         print(plan_arrays.format_table(specs, skipped, arrays))
+        for reason in reasons:
+            print(reason)
         if launch.dry_run:
             if self._EXECUTOR == "slurm":  # rendered without Slurm: no sbatch/srun needed
                 for shape, batches in arrays.items():
@@ -100,7 +103,8 @@ class EvallaunchSubmititLauncher(BaseSubmititLauncher):
         return plan_arrays.collect_returns(specs, skipped, submitted)
 
     def _compose(self, overrides: list[str], index: int) -> Any:
-        from evallaunch.launching.specs import JobSpec, compose_job, job_dir_of, job_resources
+        from evallaunch.launching.specs import JobSpec, compose_job, job_dir_of, planned_resources
+        from evallaunch.planning.batching import member_of
 
         assert self.hydra_context is not None and self.config is not None
         job = self.composed.pop(tuple(overrides), None)
@@ -111,14 +115,17 @@ class EvallaunchSubmititLauncher(BaseSubmititLauncher):
             cfg.hydra.job.num = index
             for key in ("output_root", "data_dir", "cache_dir"):  # the node's cwd differs
                 cfg.paths[key] = str(Path(str(cfg.paths[key])).expanduser().resolve())
-        return JobSpec(
+        resources, plan = planned_resources(cfg, self.params, self.hardware)
+        spec = JobSpec(
             index=index,
             overrides=overrides,
             config=cfg,
             job_dir=job_dir_of(cfg),
             fingerprint=job.fingerprint,
-            resources=job_resources(cfg, self.params, self.hardware),
+            resources=resources,
         )
+        spec.member = member_of(cfg, plan, spec.batch_key)
+        return spec
 
     def _folder(self, resources: dict[str, Any]) -> str:
         return str({**self.params, **resources}["submitit_folder"])

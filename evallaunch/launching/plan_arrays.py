@@ -62,25 +62,26 @@ def split_finished(
     return todo, skipped
 
 
-def group(specs: list[JobSpec], benchmarks_per_job: int) -> Arrays:
-    """Batches of up to `benchmarks_per_job` benchmarks of the same model, backend and GPUs
-    (one allocation, time limits added up); then one array per resource shape."""
-    if benchmarks_per_job < 1:
-        from evallaunch.errors import EvallaunchError
+def group(
+    specs: list[JobSpec], benchmarks_per_job: Any, limit_min: float | None = None
+) -> tuple[Arrays, list[str]]:
+    """Batches of benchmarks of the same model, backend and GPUs in one job (one allocation,
+    time limits added up, at most `limit_min` with auto; evallaunch.planning.batching); then
+    one array per resource shape. Also the reasons for the batches, to print."""
+    from evallaunch.planning.batching import AUTO, Member, batches
 
-        raise EvallaunchError(f"launch.benchmarks_per_job={benchmarks_per_job} must be >= 1")
-    by_key: dict[tuple[Any, ...], list[JobSpec]] = defaultdict(list)
-    for spec in specs:
-        by_key[spec.batch_key].append(spec)
+    members = [spec.member or Member(spec.batch_key, spec.label, "") for spec in specs]
+    chosen = batches(members, benchmarks_per_job, limit_min)
     arrays: Arrays = defaultdict(list)
-    for members in by_key.values():
-        for start in range(0, len(members), benchmarks_per_job):
-            batch = members[start : start + benchmarks_per_job]
-            resources = dict(batch[0].resources)
-            if "timeout_min" in resources:
-                resources["timeout_min"] = sum(int(s.resources["timeout_min"]) for s in batch)
-            arrays[tuple(sorted(resources.items()))].append(batch)
-    return dict(arrays)
+    for choice in chosen:
+        batch = [specs[i] for i in choice.members]
+        resources = dict(batch[0].resources)
+        if "timeout_min" in resources:
+            total = sum(int(s.resources["timeout_min"]) for s in batch)
+            capped = benchmarks_per_job == AUTO and limit_min is not None and len(batch) > 1
+            resources["timeout_min"] = min(total, int(limit_min or total)) if capped else total
+        arrays[tuple(sorted(resources.items()))].append(batch)
+    return dict(arrays), [choice.reason for choice in chosen if choice.reason]
 
 
 def format_table(specs: list[JobSpec], skipped: list[tuple[JobSpec, str]], arrays: Arrays) -> str:

@@ -13,6 +13,7 @@ from omegaconf import DictConfig
 from evallaunch.benchmarks.mirror import mirror_file, sha256_of
 from evallaunch.job.fingerprint import config_fingerprint
 from evallaunch.job.record import finished_results
+from evallaunch.planning.batching import Member
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,8 @@ class JobSpec:
     job_dir: Path
     fingerprint: str
     resources: dict[str, Any] = field(default_factory=dict)
+    #: How the batching sees it (its plan's estimates): None, none to share.
+    member: Member | None = None
 
     @property
     def label(self) -> str:
@@ -117,16 +120,23 @@ def job_resources(
     cfg: DictConfig, params: dict[str, Any], hardware: dict[str, Any]
 ) -> dict[str, Any]:
     """Resources of one job: the launcher's settings, refined by the planner on GPU clusters."""
+    return planned_resources(cfg, params, hardware)[0]
+
+
+def planned_resources(
+    cfg: DictConfig, params: dict[str, Any], hardware: dict[str, Any]
+) -> tuple[dict[str, Any], Any]:
+    """(resources of one job, the plan they come from: None without one)."""
     resources = base_resources(params)
     from evallaunch.serving.endpoint import endpoint_of
 
     if endpoint_of(cfg) is not None:  # a server someone else runs: no GPU here
-        return {k: v for k, v in resources.items() if k != "gpus_per_node"}
+        return {k: v for k, v in resources.items() if k != "gpus_per_node"}, None
     if (
         float(hardware.get("gpu_memory_gb") or 0) <= 0
         or int(hardware.get("gpus_per_node") or 0) <= 0
     ):
-        return check_ray_tasks(cfg, resources)  # CPU-only cluster: nothing to plan
+        return check_ray_tasks(cfg, resources), None  # CPU-only cluster: nothing to plan
     from evallaunch.errors import EvallaunchError
     from evallaunch.planning.job_plan import plan_for_config
 
@@ -136,12 +146,12 @@ def job_resources(
         if str(err).startswith("parallelism."):  # the user's sizes do not fit: say so
             raise
         log.warning("cannot plan %s (%s): using the launcher's resources", cfg.model.name, err)
-        return {**resources, "gpus_per_node": 1}
+        return {**resources, "gpus_per_node": 1}, None
     apply_plan(cfg, plan)
     planned = {**resources, **plan.slurm_resources()}
     # Tasks per node the launcher asks for explicitly (several Ray nodes on one machine).
     planned["tasks_per_node"] = max(planned["tasks_per_node"], resources.get("tasks_per_node", 1))
-    return check_ray_tasks(cfg, planned)
+    return check_ray_tasks(cfg, planned), plan
 
 
 def check_ray_tasks(cfg: DictConfig, resources: dict[str, Any]) -> dict[str, Any]:

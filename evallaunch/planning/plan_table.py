@@ -50,6 +50,11 @@ def format_plan_table(
     return "\n".join(lines)
 
 
+def batching_lines(reasons: Sequence[str]) -> list[str]:
+    """Which benchmarks of a model run in one job, and why (each reason once, in order)."""
+    return [f"jobs: {reason}" for reason in dict.fromkeys(r for r in reasons if r)]
+
+
 def _setting(value: Any) -> str:
     return "(the model's own)" if value is None else str(value)
 

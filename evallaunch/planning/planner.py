@@ -65,6 +65,9 @@ class Plan:
     dtype: str = "bfloat16"
     max_model_len: int = 0
     notes: tuple[str, ...] = ()
+    #: Minutes from launch to the first token of one replica (weights, graphs): what one
+    #: job instead of several saves per benchmark (launch.benchmarks_per_job).
+    engine_start_min: float = 0.0
 
     def vllm_args(self) -> dict[str, Any]:
         """Keyword arguments for vLLM's engine (``vllm.LLM`` / lighteval's vLLM model config)."""
@@ -180,6 +183,7 @@ def _plan_of(facts: ModelFacts, hw: Hardware, req: PlanRequest, best: Candidate)
         dtype="bfloat16" if req.dtype == "auto" else req.dtype,
         max_model_len=req.max_model_length,
         notes=tuple(notes),
+        engine_start_min=round(best.estimate.start_s / 60, 2),
     )
 
 

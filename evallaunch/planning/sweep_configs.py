@@ -57,6 +57,7 @@ class SweepComposer:
     def __init__(self) -> None:
         self._cache: dict[tuple[str, ...], tuple[dict[str, Any], dict[str, Any]]] = {}
         self._launcher_plans: dict[tuple[str, ...], bool] = {}
+        self._limits: dict[tuple[str, ...], float | None] = {}
         self._parser: Any = None
         self._values: dict[str, Any] = {}
 
@@ -74,6 +75,8 @@ class SweepComposer:
             assert isinstance(container, dict)
             self._cache[groups] = ({str(k): v for k, v in container.items()}, hardware_of(full))
             self._launcher_plans[groups] = not plans_on_this_machine(full)
+            limit = full.hydra.launcher.get("timeout_min")
+            self._limits[groups] = float(limit) if limit else None
         cached, hardware = self._cache[groups]
         cfg = copy.deepcopy(cached)
         touched_model = False
@@ -98,6 +101,10 @@ class SweepComposer:
         (a cluster with a `hardware` block), rather than the job planning itself."""
         groups = tuple(o for o in overrides if _is_group(o) or o.startswith("hydra."))
         return self._launcher_plans[groups]
+
+    def time_limit_min(self, overrides: list[str]) -> float | None:
+        """The cluster's time limit of a job composed before (hydra.launcher.timeout_min)."""
+        return self._limits[tuple(o for o in overrides if _is_group(o) or o.startswith("hydra."))]
 
     def _value(self, text: str) -> Any:
         from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -150,6 +157,9 @@ class PlannedJob(NamedTuple):
     label: str
     plan: Plan | None
     details: JobDetails | None
+    #: Why the job shares a job with other benchmarks of its model, or does not ("": no
+    #: choice to explain; launch.benchmarks_per_job, evallaunch.planning.batching).
+    batching: str = ""
 
 
 def plan_sweep(overrides: Sequence[str], multirun: bool) -> list[tuple[str, Plan | None]]:
@@ -159,7 +169,8 @@ def plan_sweep(overrides: Sequence[str], multirun: bool) -> list[tuple[str, Plan
 
 def describe_sweep(overrides: Sequence[str], multirun: bool) -> list[PlannedJob]:
     """Every job the overrides describe, planned on its cluster, with its model facts,
-    engine and engine settings."""
+    engine and engine settings, and the jobs that run together (launch.benchmarks_per_job)."""
+    from evallaunch.planning.batching import AUTO, Member, batches, member_of
     from evallaunch.planning.job_details import job_details
     from evallaunch.planning.job_plan import model_facts, plan_for_config
     from evallaunch.serving.endpoint import endpoint_of
@@ -167,14 +178,27 @@ def describe_sweep(overrides: Sequence[str], multirun: bool) -> list[PlannedJob]
     jobs = expand_sweep(overrides) if multirun else [list(overrides)]
     composer = SweepComposer()
     rows: list[PlannedJob] = []
+    members: list[Member] = []
     for job in jobs:
         cfg, hardware = composer.compose(job)
         label = f"{cfg.model.name}@{cfg.model.version} {cfg.benchmark.name}"
         if endpoint_of(cfg) is not None:
             rows.append(PlannedJob(label, None, None))
+            members.append(Member(("endpoint", len(members)), label, ""))
             continue
         plan = plan_for_config(cfg, hardware)  # type: ignore[arg-type]
         facts = model_facts(cfg)  # type: ignore[arg-type]
-        details = job_details(cfg, plan, facts, composer.launcher_plans(job))
+        launcher_plans = composer.launcher_plans(job)
+        details = job_details(cfg, plan, facts, launcher_plans)
         rows.append(PlannedJob(label, plan, details))
+        shape = (plan.total_gpus, plan.nodes, plan.gpus_per_node, launcher_plans)
+        key = (cfg.model.name_or_path, cfg.model.revision, cfg.backend.name, shape)
+        # cluster=local runs the jobs one after another, each with its own engines.
+        members.append(member_of(cfg, plan if launcher_plans else None, key))
+    if not jobs:
+        return rows
+    per_job = cfg.launch.get("benchmarks_per_job", AUTO)
+    for choice in batches(members, per_job, composer.time_limit_min(jobs[-1])):
+        for index in choice.members:
+            rows[index] = rows[index]._replace(batching=choice.reason)
     return rows
