@@ -1,1 +1,2 @@
-"""Training checkpoints: discovery and selection, and the Trainer callback."""
+"""Training checkpoints: discovery and selection (the Trainer callback that evaluates them
+while training runs is `evallaunch.integrations`)."""

@@ -1,1 +1,2 @@
-"""One evaluation job: engines, units and the sample ledger, grading, results.json."""
+"""One evaluation job: its checks, units and the sample ledger, grading, results.json (one
+writer, `results`; one reader, `record`); a harness task run as a job (`harness_task`)."""

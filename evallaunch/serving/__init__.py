@@ -1,2 +1,3 @@
-"""Inference servers a job starts (`job_servers`), their processes (`servers`) and the
-load balancer in front of them (`balancer`)."""
+"""Inference servers a job starts (`job_servers`), their processes (`servers`), the load
+balancer in front of them (`balancer`, `upstream`), Ray clusters of multi-node replicas
+(`ray_cluster`) and endpoints someone else serves (`endpoint`)."""
