@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,14 +102,40 @@ def score_completions(
     """One details row per completion, graded by evallaunch's scorer."""
     grades = SampleGrader(scorer, problems).grade(completions)
     keys = [(c.problem_id, c.sample_index) for c in completions]
-    return detail_rows(completions, problems, dict(zip(keys, grades, strict=True)))
+    return detail_rows(graded_samples(completions, problems, dict(zip(keys, grades, strict=True))))
 
 
-def detail_rows(
+@dataclass(frozen=True)
+class GradedSample:
+    """One sample and its verdict, whoever generated and graded it: evallaunch's benchmarks
+    (its scorer) or a harness task (the harness's per-sample metrics).
+
+    Attributes:
+        completion: The sample (its prompt, text, finish reason and token count).
+        gold: The reference answer, or a code task's tests.
+        correct: The verdict; None where the harness's metrics give none (not 0 or 1).
+        extracted: The answer taken from the completion (a harness's filtered response).
+        scorer_error: The traceback where evallaunch's scorer failed on it.
+        task: The harness task it belongs to (None: an evallaunch benchmark's sample).
+        filter: The harness's filter whose answer `extracted` is.
+        metrics: The harness's per-sample metrics.
+    """
+
+    completion: Completion
+    gold: str
+    correct: bool | None
+    extracted: str | None
+    scorer_error: str | None = None
+    task: str | None = None
+    filter: str | None = None
+    metrics: Mapping[str, float] | None = None
+
+
+def graded_samples(
     completions: list[Completion], problems: list[Problem], grades: Mapping[SampleKey, Grade]
-) -> list[dict[str, Any]]:
-    """One details row per completion, in the problems' order, with its grade
-    (`scorer_error`: the scorer itself failed on it, logged once with the first traceback)."""
+) -> list[GradedSample]:
+    """evallaunch's graded samples, in the problems' order (`scorer_error`: the scorer
+    itself failed on it, logged once with the first traceback)."""
     gold = {problem.id: problem.answer for problem in problems}
     order = {problem.id: index for index, problem in enumerate(problems)}
     items = sorted(completions, key=lambda c: (order[c.problem_id], c.sample_index))
@@ -120,22 +147,41 @@ def detail_rows(
             len(items),
             errors[0].rstrip(),
         )
-    rows = []
+    samples = []
     for item in items:
         grade = grades[(item.problem_id, item.sample_index)]
+        samples.append(
+            GradedSample(item, gold[item.problem_id], grade.correct, grade.extracted, grade.error)
+        )
+    return samples
+
+
+def detail_rows(samples: Iterable[GradedSample]) -> list[dict[str, Any]]:
+    """The details rows of graded samples, one per sample, the same keys for every source:
+    DETAIL_COLUMNS, `scorer_error`, and a harness task's `task`, `filter` and `metrics`
+    (JSON; None for evallaunch's benchmarks). `truncated`: cut off at max_new_tokens."""
+    rows = []
+    for sample in samples:
+        item = sample.completion
+        metrics = (
+            None if sample.metrics is None else json.dumps(dict(sample.metrics), sort_keys=True)
+        )
         rows.append(
             {
                 "problem_id": item.problem_id,
                 "sample_index": item.sample_index,
                 "prompt": item.prompt,
                 "completion": item.completion,
-                "extracted_answer": grade.extracted,
-                "gold": gold[item.problem_id],
-                "correct": grade.correct,
+                "extracted_answer": sample.extracted,
+                "gold": sample.gold,
+                "correct": sample.correct,
                 "finish_reason": item.finish_reason,
                 "truncated": item.cut_off,
                 "num_tokens": item.num_tokens,
-                "scorer_error": grade.error is not None,
+                "scorer_error": sample.scorer_error is not None,
+                "task": sample.task,
+                "filter": sample.filter,
+                "metrics": metrics,
             }
         )
     return rows
