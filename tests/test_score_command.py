@@ -18,7 +18,7 @@ import pytest
 
 from evallaunch.config.compose import compose_config
 from evallaunch.errors import EvallaunchError
-from evallaunch.harness.code_rescore import score_code_task
+from evallaunch.harness.code_rescore import CODE_TASKS, score_code_task
 from evallaunch.harness.task_data import prepare_dataset
 from evallaunch.job.rescore import input_summary, read_completions, rescore
 from evallaunch.scoring.metrics import summarize
@@ -263,3 +263,19 @@ def test_score_command_runs_a_code_task_only_with_consent(
     assert "['zz']" in proc.stdout and "9 problem(s) of 'mbpp' have no completion" in proc.stdout
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     assert results["metrics"]["pass_at_1,none"]["value"] == 0.0
+
+
+def test_code_tasks_build_the_program_their_filter_builds() -> None:
+    """The program each task's lm-eval filter makes of a completion (humaneval: the prompt
+    first; the instruct variants: the code before or inside the fence)."""
+    row = {"prompt": "def f():\n", "test": "", "entry_point": "f", "test_list": ["a", "b", "c"]}
+    body = "    return 1\n```\nThat is all."
+    assert CODE_TASKS["humaneval"].program(row, "    return 1\n") == "def f():\n    return 1\n"
+    assert CODE_TASKS["humaneval_instruct"].program(row, body) == "def f():\n    return 1\n"
+    assert CODE_TASKS["mbpp"].program(row, "def g(): pass") == "def g(): pass"
+    assert CODE_TASKS["mbpp_instruct"].program(row, "\ndef g(): pass\n```\nDone") == "def g(): pass"
+    # lm-eval's own `extract_code_blocks` takes a first word right after the fence it adds
+    # for a language name; so does its copy here
+    assert CODE_TASKS["mbpp_instruct"].program(row, "def g(): pass\n```") == " g(): pass"
+    assert CODE_TASKS["mbpp"].tests(row) == "a\nb\nc"
+    assert CODE_TASKS["humaneval"].tests(row) == "\ncheck(f)"
