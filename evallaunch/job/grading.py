@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from evallaunch.backends.base import Completion
+from evallaunch.backends.details import GradedSample, detail_rows
 from evallaunch.benchmarks.problem import Problem
 from evallaunch.scoring.math_answers import MathScore
 from evallaunch.scoring.metrics import summarize
@@ -101,14 +102,14 @@ def score_completions(
     """One details row per completion, graded by evallaunch's scorer."""
     grades = SampleGrader(scorer, problems).grade(completions)
     keys = [(c.problem_id, c.sample_index) for c in completions]
-    return detail_rows(completions, problems, dict(zip(keys, grades, strict=True)))
+    return detail_rows(graded_samples(completions, problems, dict(zip(keys, grades, strict=True))))
 
 
-def detail_rows(
+def graded_samples(
     completions: list[Completion], problems: list[Problem], grades: Mapping[SampleKey, Grade]
-) -> list[dict[str, Any]]:
-    """One details row per completion, in the problems' order, with its grade
-    (`scorer_error`: the scorer itself failed on it, logged once with the first traceback)."""
+) -> list[GradedSample]:
+    """evallaunch's graded samples, in the problems' order (`scorer_error`: the scorer
+    itself failed on it, logged once with the first traceback)."""
     gold = {problem.id: problem.answer for problem in problems}
     order = {problem.id: index for index, problem in enumerate(problems)}
     items = sorted(completions, key=lambda c: (order[c.problem_id], c.sample_index))
@@ -120,25 +121,13 @@ def detail_rows(
             len(items),
             errors[0].rstrip(),
         )
-    rows = []
+    samples = []
     for item in items:
         grade = grades[(item.problem_id, item.sample_index)]
-        rows.append(
-            {
-                "problem_id": item.problem_id,
-                "sample_index": item.sample_index,
-                "prompt": item.prompt,
-                "completion": item.completion,
-                "extracted_answer": grade.extracted,
-                "gold": gold[item.problem_id],
-                "correct": grade.correct,
-                "finish_reason": item.finish_reason,
-                "truncated": item.cut_off,
-                "num_tokens": item.num_tokens,
-                "scorer_error": grade.error is not None,
-            }
+        samples.append(
+            GradedSample(item, gold[item.problem_id], grade.correct, grade.extracted, grade.error)
         )
-    return rows
+    return samples
 
 
 def metrics_from_details(

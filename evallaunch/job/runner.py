@@ -14,6 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from evallaunch import __version__
 from evallaunch.backends.base import Backend, BackendOutput, GenerationRequest
+from evallaunch.backends.details import detail_rows
 from evallaunch.benchmarks.mirror import load_problems
 from evallaunch.benchmarks.problem import Problem
 from evallaunch.config.suites import suite_record
@@ -22,7 +23,7 @@ from evallaunch.errors import EvallaunchError
 from evallaunch.job.checks import validate_job
 from evallaunch.job.fingerprint import config_fingerprint
 from evallaunch.job.generation_setup import model_record, prepare_generation, save_config
-from evallaunch.job.grading import SampleGrader, detail_rows
+from evallaunch.job.grading import SampleGrader, graded_samples
 from evallaunch.job.ledger import LEDGER_DIR, SampleLedger
 from evallaunch.job.record import read_results
 from evallaunch.job.results import (
@@ -135,7 +136,7 @@ def _evaluate(cfg: DictConfig, job_dir: Path, started: str, clock: float) -> dic
     ledger = _open_ledger(cfg, job_dir, config_hash, grader)
     drawn = _draw_samples(cfg, backend, request, ledger, job_dir)
     # Every sample was graded once, when its unit was recorded in the ledger.
-    rows = detail_rows(drawn.output.completions, problems, ledger.grades)
+    rows = detail_rows(graded_samples(drawn.output.completions, problems, ledger.grades))
     save_config(cfg, job_dir)
     results = _job_results(cfg, request, drawn, data_sha256, config_hash, started, clock)
     return write_outcome(job_dir, results, rows)

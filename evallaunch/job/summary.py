@@ -50,7 +50,9 @@ def results_table(results: dict[str, Any]) -> str:
             "each scored against the gold answer"
         )
     if results["num_truncated"]:
-        lines.append(f"{results['num_truncated']} completion(s) hit max_new_tokens (scored wrong)")
+        harness = results["benchmark"].get("scorer") == "harness"
+        how = "scored by the harness as they are" if harness else "scored wrong"
+        lines.append(f"{results['num_truncated']} completion(s) hit max_new_tokens ({how})")
     return "\n".join(lines)
 
 
