@@ -24,7 +24,6 @@ import pandas as pd
 import pytest
 
 from evallaunch.job.ledger import SampleLedger
-from tests.harness_jobs import prepare_mirror
 from tests.helpers import REPO, engine_kept_max_new_tokens, job_dir
 
 pytestmark = [pytest.mark.slow, pytest.mark.vllm]
@@ -40,15 +39,6 @@ JOB = [
 ]
 UNITS = 4  # 2 problems x 2 blocks of one sample
 IN_PROCESS = ["backend.model_type=vllm", "parallelism.max_num_seqs=2"]
-# A harness task's job (benchmark.n stays 1): lm-eval's own gsm8k, small.
-HARNESS_TASK = [
-    "benchmark=harness",
-    "benchmark.task=gsm8k",
-    "benchmark.num_fewshot=0",
-    "benchmark.limit=1",
-    "generation.max_new_tokens=16",
-    "model.max_model_length=2048",
-]
 # vLLM engine arguments beyond evallaunch's own settings (parallelism.engine_args), given to
 # vllm.LLM in process and to `vllm serve` as flags; vLLM's log says what it received.
 ENGINE_ARGS = [
@@ -164,25 +154,11 @@ def test_two_replicas_start_two_engines_for_a_job_of_many_units(
 def in_process(
     vllm_python: Path, tmp_path_factory: pytest.TempPathFactory, shared_datasets: Path
 ) -> Iterator[Path]:
-    """Uninterrupted in-process runs of both harnesses (the references), and lm-eval's own
-    gsm8k. Three vLLM engine starts on a CPU, over a minute each: every in-process vLLM test
-    reads these runs."""
+    """Uninterrupted in-process runs of both harnesses (the references). Two vLLM engine
+    starts on a CPU, over a minute each: every in-process vLLM test reads these runs."""
     root = tmp_path_factory.mktemp("in_process") / "outputs"
     for backend in ("lighteval", "lmeval"):
         run(vllm_python, root, shared_datasets, f"backend={backend}", *IN_PROCESS, *ENGINE_ARGS)
-    # lm-eval's own gsm8k on its in-process vLLM model: one document, 16 tokens
-    mirror = prepare_mirror(root.parent, shared_datasets)
-    harness = [*HARNESS_TASK, "backend=lmeval", *IN_PROCESS]
-    proc = subprocess.run(
-        [str(vllm_python), "-m", "evallaunch.evaluate", f"paths.output_root={root}", *harness]
-        + [f"paths.data_dir={mirror}"],
-        cwd=root.parent,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        timeout=1200,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     yield root
 
 
@@ -201,16 +177,6 @@ def test_the_harness_vllm_model_loads_once_for_every_unit(in_process: Path, back
     assert "'enable_chunked_prefill': False" in given
     assert distinct_samples(completions(folder))
     assert engine_kept_max_new_tokens(folder)["truncated"].any()  # 24 tokens cut answers
-
-
-def test_a_harness_task_on_in_process_vllm_keeps_max_new_tokens(in_process: Path) -> None:
-    """lm-eval's gsm8k on lm-eval's vLLM model got generation.max_new_tokens=16: no
-    completion is longer (the model's count), and the cut ones are flagged "length"."""
-    folder = job_dir(in_process, "gsm8k", "lmeval")
-    results = json.loads((folder / "results.json").read_text())
-    assert results["backend"]["model_type"] == "vllm"
-    assert results["generation"]["gen_kwargs"] == "max_gen_toks=16"
-    assert engine_kept_max_new_tokens(folder, 16)["truncated"].any()
 
 
 def test_a_killed_in_process_vllm_job_resumes_to_the_same_samples(
