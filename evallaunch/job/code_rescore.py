@@ -28,10 +28,10 @@ from evallaunch.benchmarks.mirror import sha256_of
 from evallaunch.errors import EvallaunchError
 from evallaunch.harness.outputs import metric_record
 from evallaunch.harness.task_data import dataset_dir, mirrored_files, prepare_command
+from evallaunch.job.rescore import file_run_record
 from evallaunch.job.results import (
     DETAILS_FILE,
     JobResults,
-    package_versions,
     write_details,
     write_results,
 )
@@ -197,13 +197,7 @@ def score_code_task(
             "num_no_answer": sum(not row["extracted_answer"].strip() for row in details),
         },
         tasks={task: {"version": None, "num_fewshot": None, "subtasks": None, "metrics": metrics}},
-        generation={},
-        seed=0,
-        packages=package_versions(()),
-        config_fingerprint=sha256_of(path)[:16],
-        started_at=started,
-        finished_at=utc_now(),
-        duration_s=round(time.monotonic() - clock, 3),
+        **file_run_record(path, started, clock),
         metrics=metrics,
         num_truncated=sum(bool(row["truncated"]) for row in details),
     )

@@ -161,15 +161,24 @@ def rescore(benchmark: Any, data_dir: str, completions_path: Path, out_dir: Path
         num_samples=n,
         sampling=_sampling(per_problem),
         completions_file=_input_report(completions_path, completions, problems, rows),
-        generation={},
-        seed=0,
-        packages=package_versions(()),
-        config_fingerprint=sha256_of(completions_path)[:16],
-        started_at=started,
-        finished_at=utc_now(),
-        duration_s=round(time.monotonic() - clock, 3),
+        **file_run_record(completions_path, started, clock),
     )
     return write_outcome(out_dir, results, rows)
+
+
+def file_run_record(path: Path, started: str, clock: float) -> dict[str, Any]:
+    """The results fields of a run scored from a completions file: no generation, its
+    fingerprint the file's hash, and the scoring's times (`clock`: time.monotonic() at
+    its start)."""
+    return {
+        "generation": {},
+        "seed": 0,
+        "packages": package_versions(()),
+        "config_fingerprint": sha256_of(path)[:16],
+        "started_at": started,
+        "finished_at": utc_now(),
+        "duration_s": round(time.monotonic() - clock, 3),
+    }
 
 
 def input_summary(results: dict[str, Any], limit: int = 5) -> list[str]:
