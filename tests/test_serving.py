@@ -733,11 +733,17 @@ def _lighteval_cut_prompts(root: Path) -> bool:
     return any(int(r.get("truncated_tokens_count") or 0) > 0 for r in responses)
 
 
-def test_the_jobs_of_one_batch_share_the_servers_they_would_each_start(tmp_path: Path) -> None:
-    """Within shared_servers (a Slurm job running one model's benchmarks one after another)
-    the servers the first job starts serve the next jobs that would start the same ones,
-    and stop with the batch; a job that needs other servers starts its own."""
-    from evallaunch.serving.job_servers import inference_servers, shared_servers
+def test_the_jobs_of_one_batch_share_the_servers_they_would_each_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Within shared_servers (a Slurm job running one model's benchmarks) the servers the
+    first job starts serve the next jobs that would start the same ones, whether they run
+    in the same process or in their own (told by the announcement `on_start` receives), each
+    job's units counted in its own scope; a job that needs other servers stops them first
+    (the node's GPUs hold one set) and starts its own."""
+    from evallaunch.backends.base import UNIT_HEADER
+    from evallaunch.serving.batch_servers import BATCH_SERVERS_ENV, shared_servers
+    from evallaunch.serving.job_servers import inference_servers
 
     command = f"{sys.executable} -m http.server {{port}} --bind {{host}}"
     settings = [f"backend.server.command='{command}'", "backend.server.health_path=/"]
@@ -745,19 +751,41 @@ def test_the_jobs_of_one_batch_share_the_servers_they_would_each_start(tmp_path:
     cfg = compose_config(["backend=lmeval_server", "paths.data_dir=x", *settings])
     cfg.backend.server.base_port = free_port(0)
     first, second = request_for("m", tmp_path / "a"), request_for("m", tmp_path / "b")
-    other = request_for("other-model", tmp_path / "c")
-    with shared_servers():
+    elsewhere, other = request_for("m", tmp_path / "c"), request_for("other", tmp_path / "d")
+    announced: list[dict[str, Any]] = []
+
+    def ask(url: str, unit: str) -> None:
+        get = urllib.request.Request(url.removesuffix("/v1") + "/", headers={UNIT_HEADER: unit})
+        with OPENER.open(get, timeout=30) as answer:
+            assert answer.status == 200  # through the balancer, to the first job's server
+
+    with shared_servers(on_start=announced.append):
         with inference_servers(cfg, first) as (asked, serving):
             assert (serving.started, serving.reused) == (1, 0)
             url = str(asked.base_url)
+            ask(url, asked.unit + "u0")
+            assert serving.answered is not None and serving.answered("u0") == 1
         pids = processes_with(f"http.server {cfg.backend.server.base_port}")
-        assert pids  # still up for the next job of the batch
+        assert pids  # still up for the next jobs of the batch
+        assert [a["url"] + "/v1" for a in announced] == [url]
         with inference_servers(cfg, second) as (asked, serving):
             assert (serving.started, serving.reused, asked.base_url) == (0, 1, url)
-            with OPENER.open(url.removesuffix("/v1") + "/", timeout=30) as answer:
-                assert answer.status == 200  # through the balancer, to the first job's server
+            assert serving.answered is not None and serving.answered("u0") == 0  # its own
+            ask(url, asked.unit + "u0")
+            assert serving.answered("u0") == 1
+        with monkeypatch.context() as env:  # a job of the batch in a process of its own
+            env.setenv(BATCH_SERVERS_ENV, json.dumps(announced[0]))
+            with inference_servers(cfg, elsewhere) as (asked, serving):
+                assert (serving.started, serving.reused, asked.base_url) == (0, 1, url)
+                ask(url, asked.unit + "u0")
+                assert serving.answered is not None and serving.answered("u0") == 1  # HTTP
+            refused = pytest.raises(EvallaunchError, match="(?s)differ in: model.*_per_job=1")
+            with refused, inference_servers(cfg, other):
+                pass
         with inference_servers(cfg, other) as (asked, serving):
+            assert not any(running(pid) for pid in pids)  # the first job's servers stopped
             assert (serving.started, serving.reused) == (1, 0) and asked.base_url != url
-    wait_until(lambda: not any(running(pid) for pid in pids), timeout=15)
     for job in ("a", "b"):  # each job keeps its record of the requests
         assert (tmp_path / job / "backend" / "servers" / "balancer.json").is_file()
+    requests = (tmp_path / "a" / "backend" / "servers" / "requests.jsonl").read_text()
+    assert len(requests.splitlines()) == 3  # the batch's, recorded as its servers stopped

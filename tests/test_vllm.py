@@ -105,46 +105,63 @@ def distinct_samples(found: dict[tuple[str, int], str]) -> bool:
 
 
 @pytest.mark.ports
-def test_two_replicas_start_two_engines_for_a_job_of_many_units(
+def test_two_replicas_serve_a_batch_of_two_benchmarks_loading_each_engine_once(
     vllm_python: Path, tmp_path: Path, shared_datasets: Path
 ) -> None:
-    """model_type=vllm with 2 replicas: two `vllm serve` engines for the 4 units, one slot
-    each; the other requests wait at the balancer, none in an engine's queue. (Over a
+    """model_type=vllm with 2 replicas, MATH-500 and AIME24 in one job
+    (launch.benchmarks_per_job=2, through submitit's local executor): two `vllm serve`
+    engines start once for both benchmarks' 8 units, one slot each. The second benchmark
+    runs in a process of its own, started once the engines were up, while the first still
+    ran: both send their requests to the one balancer queue, each unit in its job's scope,
+    and requests beyond the engines' slots wait there, none in an engine's queue. (Over a
     minute: two vLLM engines start on a CPU, and only two show what the balancer does.)"""
     root = tmp_path / "outputs"
     run(
         sys.executable,
         root,
         shared_datasets,
+        "--multirun",
+        "hydra/launcher=evallaunch_local",
+        "launch.snapshot=false",
+        "benchmark=math_500,aime24",
+        "launch.benchmarks_per_job=2",
         "backend=lighteval",
         "backend.model_type=vllm",
         "parallelism.data_parallel_size=2",
         "parallelism.max_num_seqs=1",
         *ENGINE_ARGS,
     )
-    folder = job_dir(root, backend="lighteval")
-    results = json.loads((folder / "results.json").read_text())
-    assert results["sampling"]["units"] == UNITS
-    assert results["engine_starts"] == 2 == results["engine"]["servers"]
-    logs = [p.read_text() for p in sorted((folder / "backend" / "servers").glob("server-*.log"))]
+    first, second = (job_dir(root, benchmark=name) for name in ("math_500", "aime24"))
+    started, shared = (json.loads((f / "results.json").read_text()) for f in (first, second))
+    assert started["sampling"]["units"] == UNITS == shared["sampling"]["units"]
+    assert started["engine_starts"] == 2 == started["engine"]["servers"]
+    assert shared["engine_starts"] == 0 and shared["engine"]["servers_reused"] == 2
+    (pid,) = re.findall(r"Batch job 1 runs at once in process (\d+)", read(first, "evaluate.log"))
+    assert json.loads(read(second, "status.json"))["pid"] == int(pid)
+    assert not (second / "backend" / "servers" / "server-0.log").exists()
+    logs = [p.read_text() for p in sorted((first / "backend" / "servers").glob("server-*.log"))]
     assert len(logs) == 2
     for log in logs:  # each engine started once, with the plan's settings
         (given,) = engine_args(log)
         assert "'max_num_seqs': 1" in given and "'max_model_len': 2048" in given
         assert "'max_num_batched_tokens': 4096" in given
         assert "'enable_chunked_prefill': False" in given
-    balancer = json.loads((folder / "backend" / "servers" / "balancer.json").read_text())
+    balancer = json.loads(read(first, "backend/servers/balancer.json"))
     assert balancer["capacity"] == 1 and balancer["most_waiting"] >= 1
-    requests = [
-        json.loads(line)
-        for line in (folder / "backend" / "servers" / "requests.jsonl").read_text().splitlines()
-    ]
-    assert len(requests) == UNITS and {r["status"] for r in requests} == {200}
-    assert engine_kept_max_new_tokens(folder)["truncated"].any()  # vllm serve got 24 tokens
+    lines = read(first, "backend/servers/requests.jsonl").splitlines()
+    requests = [json.loads(line) for line in lines]  # the batch's, recorded at its end
+    assert len(requests) == 2 * UNITS and {r["status"] for r in requests} == {200}
+    assert len({r["unit"].split("/")[0] for r in requests}) == 2  # two jobs, one queue
     for server in (0, 1):  # never more requests at a server than its engine's slots
         spans = [(r["sent"], r["end"]) for r in requests if r["server"] == server]
         assert max(sum(s <= t < e for s, e in spans) for t, _ in spans) == 1
-    assert distinct_samples(completions(folder))
+    for folder in (first, second):
+        assert engine_kept_max_new_tokens(folder)["truncated"].any()  # vllm serve got 24
+        assert distinct_samples(completions(folder))
+
+
+def read(folder: Path, name: str) -> str:
+    return (folder / name).read_text()
 
 
 # --- the harnesses' own in-process vLLM models ----------------------------------------------

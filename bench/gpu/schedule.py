@@ -367,7 +367,7 @@ def main() -> None:
         f"{old / ours:.1f}x the new schedule's {ours:.1f} (fixed n)"
     )
     lever_rows = levers.suite_rows(
-        pairs, rules["neyman"], hours[suite.STEPS[-1]], hours[suite.NOT_BUILT]
+        pairs, rules["neyman"], hours[suite.STEPS[-1]], hours[suite.SHARED_ENGINES]
     )
     levers.print_rows(lever_rows, hours[suite.STEPS[0]])
     print(f"simulated in {time.perf_counter() - clock:.0f} s")
@@ -428,7 +428,7 @@ def print_ratios(
         f"{sum(r['ratio'] >= TARGET for r in rows)}/{len(rows)} pairs ok)"
     )
     theirs, built = hours[suite.STEPS[0]], hours[suite.STEPS[-1]]
-    shared = hours[suite.NOT_BUILT]
+    shared = hours[suite.SHARED_ENGINES]
     print(
         f"RATIO suite GPU-hours evallaunch/open-r1: {built / theirs:.3f} (target 0.333: "
         f"{'ok' if built / theirs <= 1 / 3 else 'MISSED'}); with one job per model sharing "

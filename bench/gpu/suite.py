@@ -31,8 +31,8 @@ STEPS = (
     "+ engine starts (one per replica, no Ray)",
     "+ adaptive sampling (neyman rule, settings per benchmark)",
 )
-NOT_BUILT = (
-    "launch.benchmarks_per_job=5: + one job per model, its 5 benchmarks sharing one set of engines"
+SHARED_ENGINES = (
+    "launch.benchmarks_per_job=5: + one job per model, its 5 benchmarks' requests in one queue"
 )
 
 
@@ -82,7 +82,7 @@ def _rows_of(pairs: list[Pair], rows: list[dict]) -> list[tuple[Pair, dict]]:
 def suite(pairs: list[Pair], rules: dict[str, ga.Choice], rows: list[dict]) -> dict[str, float]:
     """GPU-hours of each step (each keeps the previous ones); `rows` (schedule's
     `schedules`) hold the first step."""
-    hours = dict.fromkeys((*STEPS, NOT_BUILT), 0.0)
+    hours = dict.fromkeys((*STEPS, SHARED_ENGINES), 0.0)
     for pair, row in zip(pairs, rows, strict=True):
         lay = open_r1_layout(pair)
         ray = lay.dp > 1
@@ -106,7 +106,7 @@ def suite(pairs: list[Pair], rules: dict[str, ga.Choice], rows: list[dict]) -> d
             hours[name] += value
     for model in dict.fromkeys(p.model for p in pairs):
         mine = [p for p in pairs if p.model == model]
-        hours[NOT_BUILT] += one_job(mine, rules)
+        hours[SHARED_ENGINES] += one_job(mine, rules)
     return hours
 
 

@@ -50,7 +50,9 @@ class GenerationRequest:
     base_url: str | None = None
     # The `model` field of those requests (model.endpoint.served_model); None: model_path.
     served_model: str | None = None
-    # The unit being generated (sent to the servers as the X-Evallaunch-Unit header).
+    # The unit being generated (sent to the servers as the X-Evallaunch-Unit header); in a
+    # job's request, the scope its units' names get at the servers (a balancer may serve
+    # several jobs of a batch).
     unit: str = ""
     # The unit's problems as JSON lines, for the harness to read (written for each unit by
     # evallaunch.job.units.run_unit; a whole job's request has none).

@@ -183,7 +183,7 @@ def run_unit(
         n=unit.size,
         seed=unit.seed,
         work_dir=work_dir,
-        unit=unit.name,
+        unit=request.unit + unit.name,  # in the job's scope (serving.job_servers)
     )
     log.info(
         "Unit %s: %d problems x %d samples (from index %d)",

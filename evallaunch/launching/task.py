@@ -17,7 +17,8 @@ log = logging.getLogger(__name__)
 
 
 class BatchTask:
-    """Runs the jobs of one batch one after another (configs fixed at submit time).
+    """Runs the jobs of one batch (configs fixed at submit time): those on the same inference
+    servers at once, the others one after another.
 
     The configs were composed when the sweep was submitted, so editing `conf/` while the
     job waits in the queue does not change what it runs. A job that fails does not stop
@@ -84,19 +85,38 @@ class BatchTask:
     def _run_all(
         self, configs: list[DictConfig], fingerprints: list[str], job_id: str
     ) -> list[JobReturn]:
+        """Run the batch's jobs. Once a job's servers are up, the jobs that would start the
+        very same ones run at once on them, each in its own process (BatchMembers): every
+        benchmark's requests in the one balancer queue, each replica's engine loaded once."""
+        from evallaunch.launching.batch_members import BatchMembers, same_servers
         from evallaunch.launching.specs import is_finished, job_dir_of
-        from evallaunch.serving.job_servers import shared_servers
+        from evallaunch.serving.batch_servers import shared_servers
 
-        returns = []
-        with shared_servers():  # one model's benchmarks: each replica's engine loads once
-            for cfg, fingerprint in zip(configs, fingerprints, strict=True):
-                if is_finished(job_dir_of(cfg), fingerprint):  # done before a requeue
-                    returns.append(JobReturn(status=JobStatus.COMPLETED, _return_value=None))
-                    continue
-                with read_write(cfg.hydra.job), open_dict(cfg.hydra.job):  # read-only now
-                    cfg.hydra.job.id = job_id
-                returns.append(self._run(cfg))
-        return returns
+        returns: dict[int, JobReturn] = {}
+        todo: list[int] = []
+        for index, (cfg, fingerprint) in enumerate(zip(configs, fingerprints, strict=True)):
+            if is_finished(job_dir_of(cfg), fingerprint):  # done before a requeue
+                returns[index] = JobReturn(status=JobStatus.COMPLETED, _return_value=None)
+                continue
+            with read_write(cfg.hydra.job), open_dict(cfg.hydra.job):  # read-only now
+                cfg.hydra.job.id = job_id
+            todo.append(index)
+        sweep_dir = Path(str(configs[0].hydra.sweep.dir))
+        members = BatchMembers(self, sweep_dir / ".evallaunch" / "batch" / job_id)
+        current: list[int] = []  # the job running here
+
+        def run_sharing(announcement: dict[str, Any]) -> None:
+            starter = configs[current[-1]]
+            for index in [i for i in todo if same_servers(configs[i], starter)]:
+                todo.remove(index)
+                members.start(index, configs[index], announcement)
+
+        with shared_servers(on_start=run_sharing), members:
+            while todo:
+                current.append(todo.pop(0))
+                returns[current[-1]] = self._run(configs[current[-1]])
+                returns.update(members.wait())  # before other servers may start
+        return [returns[index] for index in range(len(configs))]
 
     def _run(self, cfg: DictConfig) -> JobReturn:
         try:

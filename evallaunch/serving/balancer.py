@@ -6,8 +6,10 @@ in flight. A request that fails with a connection error, a 429 or a 5xx answer i
 on another server, up to `max_retries` times; once every server was tried, or when the
 server sent Retry-After, it waits first (exponential backoff with jitter from `backoff_s`,
 at most `max_backoff_s`, or the Retry-After). A server whose process has died is skipped.
-`/_balancer/stats` and `/_balancer/health` are answered by the balancer itself; the stats
-count the requests that failed for good and the tokens the answers report (`usage`).
+`/_balancer/stats`, `/_balancer/health` and `/_balancer/answered?unit=U` are answered by
+the balancer itself; the stats count the requests that failed for good and the tokens the
+answers report (`usage`); `answered` counts a unit's answered requests for the jobs that
+share the balancer from their own processes (evallaunch.serving.batch_servers).
 """
 
 from __future__ import annotations
@@ -163,6 +165,7 @@ class LoadBalancer:
         app = web.Application(client_max_size=256 * 1024**2)
         app.router.add_get("/_balancer/stats", self._stats)
         app.router.add_get("/_balancer/health", self._health)
+        app.router.add_get("/_balancer/answered", self._answered_of)
         app.router.add_route("*", "/{tail:.*}", self._forward)
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.connect_timeout_s)
         self._session = aiohttp.ClientSession(
@@ -182,6 +185,9 @@ class LoadBalancer:
 
     async def _stats(self, request: web.Request) -> web.Response:
         return web.json_response(self.stats())
+
+    async def _answered_of(self, request: web.Request) -> web.Response:
+        return web.json_response({"answered": self.answered(request.query.get("unit", ""))})
 
     async def _health(self, request: web.Request) -> web.Response:
         up = any(u.alive() for u in self.upstreams)

@@ -16,6 +16,7 @@ the block runs with the request unchanged and starts nothing.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 import os
@@ -33,6 +34,13 @@ from evallaunch.engines.settings import vllm_cpu_environment
 from evallaunch.engines.vllm_python import vllm_python
 from evallaunch.errors import EvallaunchError
 from evallaunch.models.resolve import context_length
+from evallaunch.serving.batch_servers import (
+    SharedServers,
+    announced_servers,
+    keep,
+    kept_servers,
+    remote_answered,
+)
 from evallaunch.serving.servers import HOST, Server, ServerPool, find_executable, free_port
 
 if TYPE_CHECKING:
@@ -78,26 +86,6 @@ class Serving:
     reused: int = 0
 
 
-#: Within `shared_servers`: the servers jobs started, kept for the next jobs of the batch
-#: that would start the very same ones (by what they run: `_servers_key`).
-_shared: dict[str, tuple[ExitStack, list[Server], Any]] | None = None
-
-
-@contextmanager
-def shared_servers() -> Iterator[None]:
-    """Within the block, the servers a job starts stay up for the next jobs that would start
-    the very same ones (one model's benchmarks in one Slurm job: launch.benchmarks_per_job),
-    so each replica's engine loads once; they stop as the block ends."""
-    global _shared
-    _shared = {}
-    try:
-        yield
-    finally:
-        kept, _shared = _shared, None
-        for stack, _, _ in kept.values():
-            stack.close()
-
-
 @contextmanager
 def inference_servers(
     cfg: Any, request: GenerationRequest, units_in_flight: int | None = 1
@@ -120,12 +108,22 @@ def inference_servers(
 
     settings = server_settings(cfg)
     key = _servers_key(settings, request)
-    kept = _shared.get(key) if _shared is not None else None
-    if kept is not None and any(server.alive() for server in kept[1]):
-        _, servers, balancer = kept
+    # The jobs of a batch share one balancer: each names its units' requests in its own scope.
+    scope = hashlib.sha256(str(request.work_dir).encode()).hexdigest()[:8] + "/"
+    request = dataclasses.replace(request, unit=scope)
+    announced = announced_servers(key)
+    if announced is not None:  # a job its batch runs in another process, on its servers
+        url, reused = announced["url"], int(announced["servers"])
+        log.info("Using the %d server(s) of this job's batch at %s", reused, url)
+        serving = Serving(0, remote_answered(url, scope), reused=reused)
+        yield dataclasses.replace(request, base_url=f"{url}/v1"), serving
+        return
+    kept = kept_servers(key)
+    if kept is not None:
+        servers, balancer = kept.servers, kept.balancer
         log.info("Using the %d server(s) an earlier job of this batch started", len(servers))
         try:
-            serving = Serving(0, balancer.answered, reused=len(servers))
+            serving = Serving(0, _scoped(balancer.answered, scope), reused=len(servers))
             yield dataclasses.replace(request, base_url=f"{balancer.url}/v1"), serving
         finally:
             _record(log_dir, servers, balancer)
@@ -151,18 +149,20 @@ def inference_servers(
     except BaseException:
         stack.close()
         raise
-    for_batch = _shared is not None
-    if _shared is not None:  # left up for the next jobs of the batch
-        if key in _shared:
-            _shared.pop(key)[0].close()  # their servers died
-        _shared[key] = (stack, servers, balancer)
+    stack.callback(_record, log_dir, servers, balancer)  # the whole batch's, when shared
+    for_batch = keep(SharedServers(key, stack, servers, balancer))
     try:
-        serving = Serving(len(servers), balancer.answered)
+        serving = Serving(len(servers), _scoped(balancer.answered, scope))
         yield dataclasses.replace(request, base_url=f"{balancer.url}/v1"), serving
     finally:
-        _record(log_dir, servers, balancer)
-        if not for_batch:
+        if for_batch:
+            _record(log_dir, servers, balancer)
+        else:
             stack.close()
+
+
+def _scoped(answered: Callable[[str], int], scope: str) -> Callable[[str], int]:
+    return lambda unit: answered(scope + unit)
 
 
 def _servers_key(settings: Any, request: GenerationRequest) -> str:
@@ -269,10 +269,6 @@ def on_ray_cluster(server: Server, head: dict[str, Any], remote: bool) -> None:
         node = ["--nodes=1", "--ntasks=1", f"--nodelist={head['host']}"]
         server.argv = [find_executable("srun"), "--overlap", *node, *server.argv]
         server.host = head["host"]
-
-
-def _get(node: Any, key: str) -> Any:
-    return None if node is None else node.get(key)
 
 
 def _gpu_slices(count: int, per_server: int) -> list[str]:
