@@ -118,3 +118,18 @@ def test_the_plan_says_which_benchmarks_share_a_job_and_why() -> None:
     # transformers loads its model in each job: nothing to share, nothing said.
     in_process = describe_sweep([*SWEEP[:-1], "backend.model_type=transformers"], multirun=True)
     assert [job.batching for job in in_process] == ["", "", ""]
+
+
+def test_a_batchs_jobs_run_at_once_only_on_the_very_same_servers() -> None:
+    """Jobs of a batch that differ only in their benchmark (and what does not reach the
+    servers) run at once on the first one's servers; any difference in what the servers run
+    (model, backend, engine settings, seed) keeps a job for later, on servers of its own."""
+    from evallaunch.config.compose import compose_config
+    from evallaunch.launching.batch_members import same_servers
+
+    base = ["paths.data_dir=x", "backend=lmeval", "backend.model_type=vllm"]
+    first = compose_config([*base, "benchmark=math_500"])
+    assert same_servers(first, compose_config([*base, "benchmark=aime24", "benchmark.n=8"]))
+    assert same_servers(first, compose_config([*base, "generation.max_new_tokens=512"]))
+    for differs in ("parallelism.max_num_seqs=4", "generation.seed=7", "backend=lighteval"):
+        assert not same_servers(first, compose_config([*base, differs])), differs
