@@ -4,7 +4,7 @@ open-r1 (lighteval) and evallaunch's old unit schedule; then the open-r1 suite i
 Plans come from `evallaunch plan`'s code (SweepComposer + plan_request + plan) on
 cluster=slurm_h100_example with parallelism=auto and the server backend (vLLM replicas),
 model facts from tests/data/model_configs. Replica step times, prefill and engine starts
-come from evallaunch.planning.throughput; the engines from sim.py (continuous batching,
+come from evallaunch.planning.replica_cost; the engines from sim.py (continuous batching,
 KV-cache admission and preemption), the request routing from policies.py (evallaunch's
 real schedule: one queue in front of every replica, each taking up to its max_num_seqs;
 units in flight from evallaunch.engines.settings.units_to_fill), the workload (difficulty, lengths,
@@ -62,7 +62,9 @@ MARGINS = (0.7, 0.8, 0.9, 1.0, 1.2)  # throughput.SLOT_MARGIN candidates
 
 def print_assumptions(hw: Hardware) -> None:
     gpu = rc.gpu_spec(hw.gpu_type, hw.hbm_gbps, hw.bf16_tflops)
-    print("Assumptions (evallaunch/planning/throughput.py, bench/gpu/workload.py):")
+    print(
+        "Assumptions (evallaunch/planning/replica_cost.py, throughput.py, bench/gpu/workload.py):"
+    )
     print(
         f"- GPU {gpu.name}: HBM {gpu.hbm_gbps:.0f} GB/s x {rc.MEMORY_EFFICIENCY} achieved, "
         f"{gpu.bf16_tflops:.0f} TFLOP/s bf16 dense x MFU {rc.DECODE_MFU} (decode), "
