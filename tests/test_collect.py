@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from evallaunch.cli import results_commands
-from evallaunch.collect import compare, plots, publish, report
+from evallaunch.collect import compare, plots, publish, references, report
 from evallaunch.collect.collection import Collection, collect
 from evallaunch.collect.results_table import KEY, merge_tables, normalize, read_table
 from evallaunch.collect.suite_groups import group_rows
@@ -463,7 +463,7 @@ def test_reports_plots_and_references(outputs: Path, tmp_path: Path) -> None:
     assert page.count("data:image/png;base64,") == len(pngs)
     assert "<link" not in page and "<script" not in page and "src='http" not in page
     assert "55.5" in page and "outside 95% CI" in page  # R1 paper's AIME24 vs our 0%
-    comparison = report.compare_to_references(table, report.load_references())
+    comparison = references.compare_to_references(table, references.load_references())
     flags = comparison.set_index(["benchmark", "reference"])["outside_ci"]
     assert flags["aime24", "deepseek_r1"] and not flags["math_500", "deepseek_r1"]
     delta = comparison.set_index(["benchmark", "reference"])["delta"]["math_500", "deepseek_r1"]
@@ -497,7 +497,7 @@ def test_partial_suite_groups_are_folded_away(outputs: Path, tmp_path: Path) -> 
 
 
 def test_reference_files_are_complete() -> None:
-    refs = {ref.name: ref for ref in report.load_references()}
+    refs = {ref.name: ref for ref in references.load_references()}
     assert set(refs) == {"deepseek_r1", "open_r1"}
     models = [
         f"deepseek-ai/DeepSeek-R1-Distill-{m}"

@@ -17,7 +17,7 @@ import pytest
 
 from evallaunch.backends.details import detail_rows
 from evallaunch.collect.compare import compare_jobs
-from evallaunch.harness.outputs import lm_eval_samples, task_metrics
+from evallaunch.harness.lmeval.results import lm_eval_samples, task_metrics
 from evallaunch.job.results import validate_results
 from tests.harness_jobs import evaluate, mean_by, run
 from tests.helpers import REPO, engine_kept_max_new_tokens, harness_completion_tokens

@@ -18,8 +18,8 @@ import pytest
 
 from evallaunch.errors import EvallaunchError
 from evallaunch.harness.generation import gen_parameters
-from evallaunch.harness.lighteval_job import task_metrics
-from evallaunch.harness.lighteval_tasks import with_supersets
+from evallaunch.harness.lighteval.results import task_metrics
+from evallaunch.harness.lighteval.tasks import with_supersets
 from evallaunch.job.results import validate_results
 from tests.harness_jobs import evaluate, mean_by, run
 from tests.helpers import REPO, engine_kept_max_new_tokens, harness_completion_tokens

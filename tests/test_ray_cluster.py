@@ -20,8 +20,8 @@ from evallaunch.serving.ray_cluster import (
     RayCluster,
     RayRole,
     check_tasks,
-    require_ray,
 )
+from evallaunch.serving.ray_nodes import require_ray
 from evallaunch.serving.servers import Server
 from tests.helpers import REPO
 

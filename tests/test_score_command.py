@@ -18,7 +18,7 @@ import pytest
 
 from evallaunch.config.compose import compose_config
 from evallaunch.errors import EvallaunchError
-from evallaunch.harness.task_data import prepare_dataset
+from evallaunch.harness.dataset_mirror import prepare_dataset
 from evallaunch.job.code_rescore import CODE_TASKS, score_code_task
 from evallaunch.job.rescore import input_summary, read_completions, rescore
 from evallaunch.scoring.metrics import summarize

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from evallaunch.planning import Hardware, PlanRequest, load_model_facts, plan
+from evallaunch.planning import replica_cost as rc
 from evallaunch.planning import throughput as tp
 
 CONFIGS = Path(__file__).parent / "data" / "model_configs"
@@ -16,15 +17,15 @@ H100 = Hardware(gpu_type="H100-80GB", gpu_memory_gb=80, gpus_per_node=8)
 
 def replica(name: str = "DeepSeek-R1-Distill-Qwen-7B", gpus: int = 1, graphs: bool = True):
     facts = load_model_facts(CONFIGS / name)
-    return tp.replica_model(facts, tp.gpu_spec("H100-80GB"), gpus, cuda_graphs=graphs)
+    return rc.replica_model(facts, rc.gpu_spec("H100-80GB"), gpus, cuda_graphs=graphs)
 
 
 def test_gpu_table_lookup_and_overrides() -> None:
-    assert tp.gpu_spec("NVIDIA H100 80GB HBM3") == tp.GpuSpec("NVIDIA H100 80GB HBM3", 3350, 989)
-    assert tp.gpu_spec("a100-sxm4-80gb").hbm_gbps == 2039
-    assert tp.gpu_spec("H200").hbm_gbps == 4800
-    assert tp.gpu_spec("fake-80GB").bf16_tflops == 989  # unknown: H100's figures
-    assert tp.gpu_spec("H100", hbm_gbps=2000).hbm_gbps == 2000
+    assert rc.gpu_spec("NVIDIA H100 80GB HBM3") == rc.GpuSpec("NVIDIA H100 80GB HBM3", 3350, 989)
+    assert rc.gpu_spec("a100-sxm4-80gb").hbm_gbps == 2039
+    assert rc.gpu_spec("H200").hbm_gbps == 4800
+    assert rc.gpu_spec("fake-80GB").bf16_tflops == 989  # unknown: H100's figures
+    assert rc.gpu_spec("H100", hbm_gbps=2000).hbm_gbps == 2000
 
 
 def test_step_time_grows_with_batch_and_kv_cache() -> None:
@@ -36,7 +37,7 @@ def test_step_time_grows_with_batch_and_kv_cache() -> None:
     rates = [b / model.decode_step_s(b, b * 4000) for b in (1, 8, 64, 256)]
     assert rates == sorted(rates)
     # Memory-bound at batch 1: at least the weights over the bandwidth.
-    floor = model.weight_bytes / (3350e9 * tp.MEMORY_EFFICIENCY)
+    floor = model.weight_bytes / (3350e9 * rc.MEMORY_EFFICIENCY)
     assert model.decode_step_s(1, 100) > floor
 
 
@@ -47,7 +48,7 @@ def test_eager_mode_costs_most_where_steps_are_short() -> None:
         large = eager.decode_step_s(128, 1e6) / graphs.decode_step_s(128, 1e6)
         assert small > 1.2 and small >= large >= 1.0
     assert replica(graphs=True).start_s() > replica(graphs=False).start_s()  # capture time
-    assert replica().start_s(ray=True) == replica().start_s() + tp.RAY_START_S
+    assert replica().start_s(ray=True) == replica().start_s() + rc.RAY_START_S
 
 
 def test_job_estimate_is_monotonic() -> None:
@@ -140,7 +141,7 @@ def test_engine_slots_use_the_cache_at_the_mean_context() -> None:
 def test_all_reduces_cost_more_with_the_batch(monkeypatch: pytest.MonkeyPatch) -> None:
     one, four = replica(gpus=1), replica(gpus=4)
     before = [m.decode_step_s(b, 1e5) for m in (one, four) for b in (8, 512)]
-    monkeypatch.setattr(tp, "ALLREDUCE_GBPS", 1e9)  # all-reduces that move data for free
+    monkeypatch.setattr(rc, "ALLREDUCE_GBPS", 1e9)  # all-reduces that move data for free
     after = [m.decode_step_s(b, 1e5) for m in (one, four) for b in (8, 512)]
     assert before[:2] == after[:2]  # one GPU: no all-reduce
     assert before[3] - after[3] > before[2] - after[2] > 0  # 4 GPUs: more with the batch

@@ -51,20 +51,20 @@ def _timed(fn: Any, device: str, repeat: int = 5) -> float:
 def bandwidth(size: dict, device: str) -> dict[str, Any]:
     import torch
 
-    from evallaunch.planning import throughput as tp
+    from evallaunch.planning import replica_cost as rc
 
     x = torch.ones(int(size["read_gb"] * 1e9 / 2), dtype=torch.bfloat16, device=device)
     seconds = _timed(lambda: x.sum(dtype=torch.float32), device)
     measured = x.numel() * 2 / seconds / 1e9
-    spec = tp.GPU_SPECS["H100-80GB"].hbm_gbps
+    spec = rc.GPU_SPECS["H100-80GB"].hbm_gbps
     name = torch.cuda.get_device_name() if device == "cuda" else "cpu"
-    for key, gpu in tp.GPU_SPECS.items():
+    for key, gpu in rc.GPU_SPECS.items():
         if key.split("-")[0] in name.upper():
             spec = gpu.hbm_gbps
     return {
         "read_gb_per_s": round(measured, 1),
-        "assumed_gb_per_s": round(spec * tp.MEMORY_EFFICIENCY, 1),
-        "measured_over_assumed": round(measured / (spec * tp.MEMORY_EFFICIENCY), 3),
+        "assumed_gb_per_s": round(spec * rc.MEMORY_EFFICIENCY, 1),
+        "measured_over_assumed": round(measured / (spec * rc.MEMORY_EFFICIENCY), 3),
     }
 
 

@@ -13,7 +13,7 @@ from bench.gpu import policies as pol
 from bench.gpu import workload as wl
 from evallaunch.engines import settings as eng
 from evallaunch.job.units import resolve_problems_per_unit
-from evallaunch.planning import throughput as tp
+from evallaunch.planning import replica_cost as rc
 from evallaunch.planning.inputs import Hardware, PlanRequest
 from evallaunch.planning.job_plan import hardware_from, plan_request
 from evallaunch.planning.model_facts import ModelFacts, load_model_facts
@@ -85,9 +85,9 @@ def load_pairs(models: list[str], benchmarks: list[str]) -> list[Pair]:
 
 def setup(pair: Pair, layout: Plan, slots: int | None, graphs: bool, ray: bool) -> pol.Setup:
     """Engines of `layout` (a Plan) with the given slots (None: the plan's) and mode."""
-    gpu = tp.gpu_spec(pair.hardware.gpu_type, pair.hardware.hbm_gbps, pair.hardware.bf16_tflops)
-    model = tp.replica_model(pair.facts, gpu, layout.gpus_per_replica, cuda_graphs=graphs)
-    capacity = layout.kv_cache_gb_per_gpu * tp.GB * layout.gpus_per_replica
+    gpu = rc.gpu_spec(pair.hardware.gpu_type, pair.hardware.hbm_gbps, pair.hardware.bf16_tflops)
+    model = rc.replica_model(pair.facts, gpu, layout.gpus_per_replica, cuda_graphs=graphs)
+    capacity = layout.kv_cache_gb_per_gpu * rc.GB * layout.gpus_per_replica
     capacity /= model.kv_bytes_per_token
     return pol.Setup(model, layout.dp, slots or layout.max_num_seqs, capacity, ray)
 

@@ -29,7 +29,7 @@ from bench.gpu import policies as pol
 from bench.gpu import suite
 from bench.gpu.jobs import Pair, client, forced, setup
 from bench.gpu.sim import Request
-from evallaunch.planning import throughput as tp
+from evallaunch.planning import replica_cost as rc
 
 GB = 1e9
 BLOCK = 16  # vLLM's KV block size (tokens): prefix caching shares whole blocks
@@ -79,13 +79,13 @@ class Levers:
 
 
 @dataclass(frozen=True)
-class SpecModel(tp.ReplicaModel):
+class SpecModel(rc.ReplicaModel):
     """A replica whose unit of length is `tau` tokens: each step verifies k + 1 tokens per
     sequence and keeps `tau` of them."""
 
     tau: float = 1.0
     k: int = 4
-    base: tp.ReplicaModel | None = None
+    base: rc.ReplicaModel | None = None
 
     def step_lines(self, batch: int) -> tuple[float, tuple[tuple[float, float], ...]]:
         assert self.base is not None
@@ -100,7 +100,7 @@ class SpecModel(tp.ReplicaModel):
         )
 
     def _bandwidth(self) -> float:
-        return self.gpus * self.gpu.hbm_gbps * GB * tp.MEMORY_EFFICIENCY
+        return self.gpus * self.gpu.hbm_gbps * GB * rc.MEMORY_EFFICIENCY
 
     def prefill_s(self, tokens: float) -> float:
         assert self.base is not None

@@ -27,7 +27,7 @@ import numpy as np
 
 from bench.gpu.sim import Cluster, Replica, Request
 from evallaunch.planning import throughput as tp
-from evallaunch.planning.throughput import ReplicaModel
+from evallaunch.planning.replica_cost import ReplicaModel
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ open-r1 (lighteval) and evallaunch's old unit schedule; then the open-r1 suite i
 Plans come from `evallaunch plan`'s code (SweepComposer + plan_request + plan) on
 cluster=slurm_h100_example with parallelism=auto and the server backend (vLLM replicas),
 model facts from tests/data/model_configs. Replica step times, prefill and engine starts
-come from evallaunch.planning.throughput; the engines from sim.py (continuous batching,
+come from evallaunch.planning.replica_cost; the engines from sim.py (continuous batching,
 KV-cache admission and preemption), the request routing from policies.py (evallaunch's
 real schedule: one queue in front of every replica, each taking up to its max_num_seqs;
 units in flight from evallaunch.engines.settings.units_to_fill), the workload (difficulty, lengths,
@@ -48,6 +48,7 @@ from bench.gpu.jobs import (
 )
 from evallaunch.engines import settings as eng
 from evallaunch.job.units import MIN_AUTO_PROBLEMS
+from evallaunch.planning import replica_cost as rc
 from evallaunch.planning import throughput as tp
 from evallaunch.planning.inputs import Hardware
 from evallaunch.planning.planner import SAFETY_FACTOR
@@ -60,24 +61,26 @@ MARGINS = (0.7, 0.8, 0.9, 1.0, 1.2)  # throughput.SLOT_MARGIN candidates
 
 
 def print_assumptions(hw: Hardware) -> None:
-    gpu = tp.gpu_spec(hw.gpu_type, hw.hbm_gbps, hw.bf16_tflops)
-    print("Assumptions (evallaunch/planning/throughput.py, bench/gpu/workload.py):")
+    gpu = rc.gpu_spec(hw.gpu_type, hw.hbm_gbps, hw.bf16_tflops)
     print(
-        f"- GPU {gpu.name}: HBM {gpu.hbm_gbps:.0f} GB/s x {tp.MEMORY_EFFICIENCY} achieved, "
-        f"{gpu.bf16_tflops:.0f} TFLOP/s bf16 dense x MFU {tp.DECODE_MFU} (decode), "
-        f"{tp.PREFILL_MFU} (prefill)"
+        "Assumptions (evallaunch/planning/replica_cost.py, throughput.py, bench/gpu/workload.py):"
     )
     print(
-        f"- step overhead: {tp.STEP_BASE_S * 1e3:.1f} ms + {tp.STEP_PER_SEQUENCE_S * 1e6:.0f} "
-        f"us/sequence + per layer {tp.GRAPH_LAYER_S * 1e6:.0f} us (CUDA graphs, up to "
-        f"{tp.GRAPH_MAX_BATCH} sequences) or {tp.EAGER_LAYER_S * 1e6:.0f} us (eager, "
-        f"calibrated); TP > 1: per layer {tp.TP_LAYER_S * 1e6:.0f} us + 2 all-reduces of "
-        f"batch x hidden x 2 B at {tp.ALLREDUCE_GBPS:.0f} GB/s"
+        f"- GPU {gpu.name}: HBM {gpu.hbm_gbps:.0f} GB/s x {rc.MEMORY_EFFICIENCY} achieved, "
+        f"{gpu.bf16_tflops:.0f} TFLOP/s bf16 dense x MFU {rc.DECODE_MFU} (decode), "
+        f"{rc.PREFILL_MFU} (prefill)"
     )
     print(
-        f"- engine start: {tp.ENGINE_INIT_S:.0f} s + weights/GPU at {tp.LOAD_GBPS:g} GB/s + "
-        f"compile & graphs {tp.COMPILE_BASE_S:.0f} s + {tp.COMPILE_PER_LAYER_S} s/layer "
-        f"(not in eager mode) + Ray {tp.RAY_START_S:.0f} s (harness DP path)"
+        f"- step overhead: {rc.STEP_BASE_S * 1e3:.1f} ms + {rc.STEP_PER_SEQUENCE_S * 1e6:.0f} "
+        f"us/sequence + per layer {rc.GRAPH_LAYER_S * 1e6:.0f} us (CUDA graphs, up to "
+        f"{rc.GRAPH_MAX_BATCH} sequences) or {rc.EAGER_LAYER_S * 1e6:.0f} us (eager, "
+        f"calibrated); TP > 1: per layer {rc.TP_LAYER_S * 1e6:.0f} us + 2 all-reduces of "
+        f"batch x hidden x 2 B at {rc.ALLREDUCE_GBPS:.0f} GB/s"
+    )
+    print(
+        f"- engine start: {rc.ENGINE_INIT_S:.0f} s + weights/GPU at {rc.LOAD_GBPS:g} GB/s + "
+        f"compile & graphs {rc.COMPILE_BASE_S:.0f} s + {rc.COMPILE_PER_LAYER_S} s/layer "
+        f"(not in eager mode) + Ray {rc.RAY_START_S:.0f} s (harness DP path)"
     )
     print(
         f"- open-r1: lighteval vLLM, eager, max_num_seqs {LIGHTEVAL_SLOTS}, "

@@ -19,7 +19,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from evallaunch.planning.throughput import ReplicaModel
+from evallaunch.planning.replica_cost import ReplicaModel
 
 INF = math.inf
 

@@ -1,1 +1,2 @@
-"""Benchmarks: the local data mirror, prompts built from its rows, and `prepare`."""
+"""Benchmarks: the local data mirror, its problems and the prompts built from their rows,
+and `prepare`."""

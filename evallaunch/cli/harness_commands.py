@@ -23,7 +23,7 @@ def add_task_source_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _index(args: argparse.Namespace) -> tuple[object, str]:
     from evallaunch.config.compose import compose_config
-    from evallaunch.harness.selection import index_of
+    from evallaunch.harness.job_harness import index_of
 
     cfg = compose_config()
     data_dir = str(Path(args.data_dir or cfg.paths.data_dir).expanduser())
@@ -35,8 +35,8 @@ def _index(args: argparse.Namespace) -> tuple[object, str]:
 def prepare_tasks(args: argparse.Namespace) -> int:
     """Put every dataset the named tasks read into the mirror (from --source or the Hub)."""
     from evallaunch.errors import EvallaunchError
-    from evallaunch.harness.task_data import prepare_dataset
-    from evallaunch.harness.tasks import TaskIndex
+    from evallaunch.harness.dataset_mirror import prepare_dataset
+    from evallaunch.harness.task_index import TaskIndex
 
     index, data_dir = _index(args)
     assert isinstance(index, TaskIndex)
@@ -63,8 +63,8 @@ def prepare_tasks(args: argparse.Namespace) -> int:
 
 
 def _tasks(args: argparse.Namespace) -> int:
-    from evallaunch.harness.task_data import mirrored_files
-    from evallaunch.harness.tasks import TaskIndex, reads_hub
+    from evallaunch.harness.dataset_mirror import mirrored_files
+    from evallaunch.harness.task_index import TaskIndex, reads_hub
 
     index, data_dir = _index(args)
     assert isinstance(index, TaskIndex)

@@ -103,9 +103,9 @@ def _print_dry_run(
 
 def _write_reports(table: pd.DataFrame, result: Collection, out_dir: Path) -> list[PlotFile]:
     """The plots, report.md and report.html (the table against the published references)."""
-    from evallaunch.collect import plots, report, single_run
+    from evallaunch.collect import plots, references, report, single_run
 
-    comparison = report.compare_to_references(table, report.load_references())
+    comparison = references.compare_to_references(table, references.load_references())
     written = [
         *plots.learning_curves(table, out_dir / "plots"),
         *plots.reference_bars(comparison, out_dir / "plots"),

@@ -11,7 +11,7 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from evallaunch.collect.report import pass1_cells, unit_label
+from evallaunch.collect.pass1 import pass1_cells, unit_label
 from evallaunch.collect.results_table import GROUP_PREFIX
 
 

@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from evallaunch.collect.pass1 import pass1_cells
 from evallaunch.collect.plots import PlotFile, safe_name
-from evallaunch.collect.report import pass1_cells
 from evallaunch.collect.results_table import (
     GROUP_PREFIX,
     HUB_TABLE,

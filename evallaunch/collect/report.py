@@ -1,107 +1,25 @@
-"""Reports of a collected table: terminal table, markdown, one self-contained HTML file."""
+"""Reports of a collected table: terminal table, markdown, one self-contained HTML file
+(the pass@1 grid of `evallaunch.collect.pass1`, the published references of
+`evallaunch.collect.references`)."""
 
 from __future__ import annotations
 
 import base64
 import html
 from collections.abc import Sequence
-from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
-import yaml
 
-from evallaunch.collect.results_table import GROUP_PREFIX, UNIT
-from evallaunch.collect.suite_groups import best_rows, headline
-from evallaunch.errors import EvallaunchError
+from evallaunch.collect.pass1 import percent, unit_label, wide
+from evallaunch.collect.results_table import GROUP_PREFIX
 
-REFERENCE_DIR = Path(str(resources.files("evallaunch.collect") / "data" / "reference"))
 CSS = """body{font-family:system-ui,sans-serif;margin:2em;color:#222}
 table{border-collapse:collapse;margin:1em 0;font-size:14px}
 th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}
 th{background:#f3f3f3}td.l,th.l{text-align:left}
 .out{background:#fde2e2;font-weight:600}img{max-width:100%;border:1px solid #eee}
 .note{color:#666;font-size:13px}"""
-
-
-@dataclass(frozen=True)
-class Reference:
-    """Published numbers: ``values[(hub_id, benchmark)]`` is a fraction in [0, 1]."""
-
-    name: str
-    title: str
-    source: str
-    values: dict[tuple[str, str], float]
-
-
-def load_references(directory: Path = REFERENCE_DIR) -> list[Reference]:
-    """Every reference file of the package's collect/data/reference/ (``models: {hub_id:
-    {benchmark: percent}}``)."""
-    refs = []
-    for path in sorted(directory.glob("*.yaml")):
-        try:
-            data = yaml.safe_load(path.read_text())
-            values = {
-                (str(hub_id), str(bench)): float(value) / 100.0
-                for hub_id, scores in data["models"].items()
-                for bench, value in scores.items()
-            }
-        except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError, AttributeError) as err:
-            raise EvallaunchError(f"invalid reference file {path}: {err}") from None
-        refs.append(
-            Reference(
-                data.get("name", path.stem),
-                data.get("title", path.stem),
-                str(data.get("source", "")),
-                values,
-            )
-        )
-    return refs
-
-
-def pass1_cells(table: pd.DataFrame) -> pd.DataFrame:
-    """pass@1 per unit and benchmark: the fullest variant; groups use their macro average."""
-    p1 = table[headline(table)]
-    groups = p1["benchmark"].str.startswith(GROUP_PREFIX)
-    plain = best_rows(p1[~groups], [*UNIT, "benchmark"])
-    return pd.concat([plain, p1[groups & (p1["variant"] == "macro")]], ignore_index=True)
-
-
-def unit_label(row: Any) -> str:
-    """``model@revision:step [backend]``."""
-    step = "" if pd.isna(row["step"]) else f":{row['step']}"
-    return f"{row['model']}@{row['revision']}{step} [{row['backend']}]"
-
-
-def unit_labels(frame: pd.DataFrame) -> pd.Series:
-    """`unit_label` of every row, vectorized."""
-    step = (":" + frame["step"].astype("string")).fillna("")
-    return frame["model"] + "@" + frame["revision"] + step + " [" + frame["backend"] + "]"
-
-
-def percent(value: Any, stderr: Any = None) -> str:
-    """``55.3 ± 2.1`` (percent), ``-`` when missing."""
-    if value is None or pd.isna(value):
-        return "-"
-    return f"{100 * value:.1f}" + (
-        "" if stderr is None or pd.isna(stderr) else f" ± {100 * stderr:.1f}"
-    )
-
-
-def wide(table: pd.DataFrame) -> pd.DataFrame:
-    """Units x benchmarks of ``pass@1 ± stderr`` strings (benchmarks first, groups last)."""
-    cells = pass1_cells(table)
-    if cells.empty:
-        return pd.DataFrame()
-    cells = cells.assign(
-        unit=unit_labels(cells),
-        text=[percent(v, s) for v, s in zip(cells["value"], cells["stderr"], strict=True)],
-    )
-    grid = cells.pivot_table(index="unit", columns="benchmark", values="text", aggfunc="first")
-    columns = sorted(grid.columns, key=lambda c: (c.startswith(GROUP_PREFIX), c))
-    return grid.reindex(columns=columns).fillna("-")
 
 
 def terminal_table(table: pd.DataFrame) -> str:
@@ -123,44 +41,6 @@ def terminal_table(table: pd.DataFrame) -> str:
         )
 
     return "\n".join([line(head), "  ".join("-" * w for w in widths), *map(line, rows)])
-
-
-def compare_to_references(table: pd.DataFrame, refs: Sequence[Reference]) -> pd.DataFrame:
-    """Our pass@1 beside each published number, the delta, and whether it lies outside our CI.
-
-    Models are matched by Hub id: our name ``org--name`` or our name_or_path ``org/name``.
-    """
-    cells = pass1_cells(table)
-    cells = cells[~cells["benchmark"].str.startswith(GROUP_PREFIX)]
-    out = []
-    for ref in refs:
-        for (hub_id, bench), ref_value in ref.values.items():
-            match = cells[
-                (cells["benchmark"] == bench)
-                & (
-                    (cells["model"] == hub_id.replace("/", "--"))
-                    | (cells["name_or_path"] == hub_id)
-                )
-            ]
-            for _, row in match.iterrows():
-                low, high = row["ci_low"], row["ci_high"]
-                if pd.isna(low) or pd.isna(high):
-                    low, high = (row["value"] + k * 1.96 * row["stderr"] for k in (-1, 1))
-                outside = bool(not pd.isna(low) and not low <= ref_value <= high)
-                out.append(
-                    {
-                        **{c: row[c] for c in [*UNIT, "benchmark", "variant", "value"]},
-                        "stderr": row["stderr"],
-                        "ci_low": low,
-                        "ci_high": high,
-                        "reference": ref.name,
-                        "reference_title": ref.title,
-                        "reference_value": ref_value,
-                        "delta": row["value"] - ref_value,
-                        "outside_ci": outside,
-                    }
-                )
-    return pd.DataFrame(out)
 
 
 def _reference_lines(comparison: pd.DataFrame) -> list[list[str]]:

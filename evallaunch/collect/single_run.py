@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from evallaunch.collect.report import unit_label
+from evallaunch.collect.pass1 import unit_label
 from evallaunch.collect.results_table import GROUP_PREFIX
 from evallaunch.errors import EvallaunchError
 from evallaunch.job.results import DETAILS_FILE

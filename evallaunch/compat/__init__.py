@@ -1,5 +1,6 @@
 """Every place evallaunch reaches into a library's internals, one module per library:
-`lighteval`, `lm_eval`, `math_verify`, `hydra`, `submitit`, `tqdm`.
+`lighteval`, `lm_eval`, `math_verify`, `hydra`, `submitit`, `tqdm`; and the harnesses'
+model arguments read from their source (`signatures`).
 
 Each patch says in its docstring which internal it relies on and why, checks the installed
 version of its library against `PINNED` where it is used, and has a test in

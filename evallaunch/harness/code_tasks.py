@@ -10,7 +10,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from evallaunch.errors import EvallaunchError
-from evallaunch.harness.tasks import TaskIndex
+from evallaunch.harness.task_index import TaskIndex
 
 log = logging.getLogger(__name__)
 

@@ -39,7 +39,7 @@ def validate_job(cfg: DictConfig) -> None:
     check_harness_model_args(cfg.backend)
     if cfg.benchmark.format == "harness":  # generation.* as the harness's gen_kwargs
         from evallaunch.harness.generation import harness_gen_kwargs
-        from evallaunch.harness.selection import harness_of
+        from evallaunch.harness.job_harness import harness_of
 
         harness_gen_kwargs(cfg, harness_of(cfg))
     check_endpoint(cfg)

@@ -26,8 +26,8 @@ from evallaunch.backends.base import Completion
 from evallaunch.backends.details import GradedSample, detail_rows
 from evallaunch.benchmarks.mirror import sha256_of
 from evallaunch.errors import EvallaunchError
-from evallaunch.harness.outputs import metric_record
-from evallaunch.harness.task_data import dataset_dir, mirrored_files, prepare_command
+from evallaunch.harness.dataset_mirror import dataset_dir, mirrored_files, prepare_command
+from evallaunch.harness.results import metric_record
 from evallaunch.job.rescore import file_run_record
 from evallaunch.job.results import (
     DETAILS_FILE,

@@ -3,24 +3,21 @@ model, reading only the mirror; evallaunch writes the results in its own schema.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig
 
-from evallaunch.backends.details import detail_rows
 from evallaunch.config.suites import suite_record
 from evallaunch.harness.code_tasks import code_execution, require_consent
+from evallaunch.harness.dataset_mirror import data_hash, require_mirrored
 from evallaunch.harness.generation import harness_gen_kwargs
-from evallaunch.harness.outputs import HarnessRun, lm_eval_samples, task_metrics, token_counter
-from evallaunch.harness.selection import harness_of, job_task_index
-from evallaunch.harness.task_data import data_hash, require_mirrored
-from evallaunch.harness.tasks import TaskIndex
+from evallaunch.harness.job_harness import harness_of, job_task_index
+from evallaunch.harness.lmeval.evaluation import run_lm_eval
+from evallaunch.harness.task_index import TaskIndex
 from evallaunch.job.fingerprint import config_fingerprint, fingerprint
 from evallaunch.job.generation_setup import model_record, prepare_generation, save_config
 from evallaunch.job.results import (
@@ -31,7 +28,6 @@ from evallaunch.job.results import (
     write_results,
 )
 from evallaunch.runtime.files import utc_now
-from evallaunch.scoring.math_answers import strip_think
 
 log = logging.getLogger(__name__)
 
@@ -64,13 +60,6 @@ def harness_inputs(cfg: DictConfig) -> HarnessInputs:
     return HarnessInputs(index, files, data, definition, config_fingerprint(cfg, identity))
 
 
-def _stripping(generate: Callable[..., list[str]]) -> Callable[..., list[str]]:
-    def generate_until(*args: Any, **kwargs: Any) -> list[str]:
-        return [strip_think(text) for text in generate(*args, **kwargs)]
-
-    return generate_until
-
-
 def evaluate_harness_task(
     cfg: DictConfig, job_dir: Path, started: str, clock: float
 ) -> dict[str, Any]:
@@ -89,11 +78,11 @@ def evaluate_harness_task(
     log.info("Harness task %s: %s", bench.task, ", ".join(inputs.index.tasks_of(bench.task)))
     with inference_servers(cfg, request, 1) as (request, serving):
         if harness == "lighteval":
-            from evallaunch.harness.lighteval_job import run_lighteval
+            from evallaunch.harness.lighteval.evaluation import run_lighteval
 
             run = run_lighteval(cfg, backend, request, inputs)
         else:
-            run = _run_lm_eval(cfg, backend, request, inputs)
+            run = run_lm_eval(cfg, backend, request, inputs)
     save_config(cfg, job_dir)
     job = JobResults(
         experiment=cfg.experiment_name,
@@ -139,83 +128,3 @@ def evaluate_harness_task(
     )
     write_details(job_dir / DETAILS_FILE, run.rows, DETAIL_EXTRAS)
     return write_results(job_dir, job)
-
-
-def _run_lm_eval(cfg: DictConfig, backend: Any, request: Any, inputs: HarnessInputs) -> HarnessRun:
-    """Run `benchmark.task` with lm-eval's `simple_evaluate`; keep its raw outputs."""
-    results = _simple_evaluate(cfg, backend, backend.lm(request), inputs)
-    samples = results.pop("samples", {})
-    _keep_raw(request.work_dir, results, samples)
-    metrics = task_metrics(results)
-    tasks = _tasks_section(results, metrics)
-    graded = lm_eval_samples(samples, token_counter(backend, request), request.max_new_tokens)
-    return HarnessRun(metrics, tasks, detail_rows(graded), backend.engine_starts)
-
-
-def _simple_evaluate(
-    cfg: DictConfig, backend: Any, lm: Any, inputs: HarnessInputs
-) -> dict[str, Any]:
-    """lm-eval's `simple_evaluate` of the job's task, its datasets read from the mirror."""
-    import lm_eval
-    from lm_eval.tasks import TaskManager
-
-    from evallaunch.compat.lm_eval import (
-        quiet_git_probe,
-        redirected_task_datasets,
-        sandboxed_code_eval,
-    )
-    from evallaunch.scoring.code_eval import SandboxedCodeEval
-
-    quiet_git_probe()
-    bench, seed = cfg.benchmark, cfg.generation.seed
-    if bench.strip_think:
-        lm.generate_until = _stripping(lm.generate_until)
-    dirs = inputs.index.yaml_dirs(bench.task)
-    mirrored = redirected_task_datasets(lambda path, name: inputs.files.get((path, name)))
-    with mirrored, sandboxed_code_eval(SandboxedCodeEval):
-        return dict(
-            lm_eval.simple_evaluate(
-                model=lm,
-                tasks=[bench.task],
-                task_manager=TaskManager(include_defaults=False, include_path=dirs),
-                num_fewshot=bench.num_fewshot,
-                limit=bench.limit,
-                gen_kwargs=harness_gen_kwargs(cfg, "lm-eval"),
-                batch_size=backend.batch_size,
-                log_samples=True,
-                apply_chat_template=cfg.model.chat_template,
-                system_instruction=cfg.model.system_prompt,
-                random_seed=seed,
-                numpy_random_seed=seed,
-                torch_random_seed=seed,
-                fewshot_random_seed=seed,
-                confirm_run_unsafe_code=bool(bench.allow_code_execution),  # in the sandbox
-            )
-        )
-
-
-def _tasks_section(
-    results: dict[str, Any], metrics: dict[str, dict[str, dict[str, Any]]]
-) -> dict[str, Any]:
-    """results.json's `tasks`: each task and group with its version, few-shot count,
-    members and metrics, as lm-eval reported them."""
-    return {
-        task: {
-            "version": results.get("versions", {}).get(task),
-            "num_fewshot": results.get("n-shot", {}).get(task),
-            "subtasks": results.get("group_subtasks", {}).get(task),
-            "metrics": task_metrics_of,
-        }
-        for task, task_metrics_of in metrics.items()
-    }
-
-
-def _keep_raw(job_dir: Path, results: dict[str, Any], samples: dict[str, Any]) -> None:
-    """lm-eval's own results and per-sample log, as it reported them."""
-    raw = job_dir / "backend"
-    raw.mkdir(parents=True, exist_ok=True)
-    (raw / "results.json").write_text(json.dumps(results, indent=2, default=str))
-    with (raw / "samples.jsonl").open("w") as handle:
-        for task, task_samples in samples.items():
-            for sample in task_samples:
-                handle.write(json.dumps({"task": task, **sample}, default=str) + "\n")

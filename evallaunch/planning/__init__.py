@@ -1,4 +1,5 @@
-"""Resource planning: model facts + cluster hardware -> parallelism plan and Slurm resources."""
+"""Resource planning: model facts + cluster hardware -> parallelism plan, estimated time and
+Slurm resources (the time from `replica_cost` and `throughput`)."""
 
 from evallaunch.planning.checkpoint_counts import safetensors_numel
 from evallaunch.planning.inputs import Hardware, PlanRequest

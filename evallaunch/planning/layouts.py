@@ -9,15 +9,14 @@ from dataclasses import dataclass
 from evallaunch.errors import EvallaunchError
 from evallaunch.planning.inputs import Hardware, PlanRequest
 from evallaunch.planning.model_facts import ModelFacts, kv_cache_bytes_per_token
+from evallaunch.planning.replica_cost import gpu_spec, replica_model
 from evallaunch.planning.throughput import (
     MAX_ENGINE_SLOTS,
     JobEstimate,
     engine_slots,
     estimate_job,
     expected_new_tokens,
-    gpu_spec,
     kv_slots,
-    replica_model,
 )
 
 GB = 1e9

@@ -6,7 +6,8 @@ started from the serving environment's Python (the one with vLLM). The heads' ad
 pass through files in a directory every node sees (the sweep directory). The first task
 waits until every replica's cluster reports all its nodes and GPUs, runs the job (its `vllm
 serve` replicas use the clusters), then releases the others; every task stops its own Ray
-node's processes on the way out, whatever ends it (`with` block).
+node's processes on the way out, whatever ends it (`with` block). The queries of a
+cluster's nodes and stopping a node's processes are in `evallaunch.serving.ray_nodes`.
 
     with RayCluster(role, python, rendezvous, timeout_s, gpus) as cluster:
         if role.rank == 0:
@@ -15,12 +16,10 @@ node's processes on the way out, whatever ends it (`with` block).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
 import signal
-import socket
 import subprocess
 import time
 from dataclasses import dataclass
@@ -28,6 +27,14 @@ from pathlib import Path
 from typing import Any
 
 from evallaunch.errors import EvallaunchError
+from evallaunch.serving.ray_nodes import (
+    POLL_S,
+    RAY_ENV,
+    node_ip,
+    require_ray,
+    stop_process_group,
+    wait_for_nodes,
+)
 from evallaunch.serving.servers import free_port
 
 log = logging.getLogger(__name__)
@@ -35,15 +42,7 @@ log = logging.getLogger(__name__)
 RAY_PORT = 6379
 # The environment variable through which the first task hands the heads to the job.
 RAY_HEADS_ENV = "EVALLAUNCH_RAY_HEADS"
-POLL_S = 0.5
 RELEASED = "released"
-RAY_ENV = {"RAY_USAGE_STATS_ENABLED": "0"}
-NODES_SCRIPT = (
-    "import json, sys, ray\n"
-    "ray.init(address=sys.argv[1], logging_level='ERROR', log_to_driver=False)\n"
-    "print(json.dumps([{'name': n.get('NodeName') or n['NodeManagerAddress'],"
-    " 'gpus': n['Resources'].get('GPU', 0)} for n in ray.nodes() if n['Alive']]))\n"
-)
 
 
 @dataclass(frozen=True)
@@ -94,14 +93,6 @@ def announced_clusters() -> dict[str, Any]:
     return {"ray_clusters": heads} if heads else {}
 
 
-def node_ip(host: str) -> str:
-    """The address of `host` the other nodes reach it at."""
-    try:
-        return socket.gethostbyname(host)
-    except OSError:
-        return host
-
-
 def replica_gpus(parallelism: Any) -> int:
     """GPUs of one replica (TP x PP) when this machine has GPUs, else 0."""
     try:
@@ -123,63 +114,6 @@ def check_tasks(tasks: int, nodes_per_replica: int) -> None:
             hint="submit it through evallaunch's Slurm launcher (cluster=...), which sizes "
             "the allocation from the plan",
         )
-
-
-def require_ray(python: str) -> None:
-    """Ray is importable by the serving environment's `python`."""
-    found = subprocess.run(
-        [python, "-c", "import ray"], capture_output=True, text=True, check=False
-    )
-    if found.returncode != 0:
-        raise EvallaunchError(
-            f"Ray is not installed in the serving environment ({python}): a replica over "
-            "several nodes runs vLLM on a Ray cluster",
-            hint="`make setup-vllm` installs it into .venv-vllm, or `pip install ray` there",
-        )
-
-
-def alive_nodes(python: str, address: str) -> list[dict[str, Any]]:
-    """The alive nodes of the Ray cluster at `address` (name, GPUs)."""
-    out = subprocess.run(
-        [python, "-c", NODES_SCRIPT, address],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, **RAY_ENV},
-        timeout=120,
-    )
-    if out.returncode != 0:
-        return []
-    return list(json.loads(out.stdout.strip().splitlines()[-1]))
-
-
-def wait_for_nodes(
-    python: str, address: str, members: list[str], gpus: int, timeout_s: float
-) -> list[dict[str, Any]]:
-    """Wait until the cluster at `address` has a node for each of `members` (name prefixes)
-    and `gpus` GPUs in all; a node that never joins fails naming it."""
-    deadline = time.monotonic() + timeout_s
-    nodes: list[dict[str, Any]] = []
-    while True:
-        nodes = alive_nodes(python, address)
-        names = [str(n["name"]) for n in nodes]
-        missing = [m for m in members if not any(n.startswith(m) for n in names)]
-        have_gpus = sum(float(n["gpus"]) for n in nodes)
-        if not missing and have_gpus >= gpus:
-            return nodes
-        if time.monotonic() > deadline:
-            what = (
-                f"node(s) {', '.join(m.rstrip('@') for m in missing)} never joined"
-                if missing
-                else f"{have_gpus:g} of {gpus} GPUs registered"
-            )
-            raise EvallaunchError(
-                f"the Ray cluster at {address}: {what} within {timeout_s:g} s "
-                f"(joined: {', '.join(names) or 'none'})",
-                hint="see that task's log in the sweep's .submitit folder; raise "
-                "parallelism.ray_join_timeout_s if its nodes start slowly",
-            )
-        time.sleep(POLL_S)
 
 
 class RayCluster:
@@ -282,30 +216,6 @@ class RayCluster:
                 )
             time.sleep(POLL_S)
         return dict(json.loads(path.read_text()))
-
-
-def stop_process_group(process: subprocess.Popen[bytes] | None, grace_s: float = 30) -> None:
-    """Stop a Ray node started by `RayCluster`: SIGTERM to its process group (`ray start
-    --block` stops the processes it started), then SIGKILL to what is left."""
-    if process is None:
-        return
-    for sig, wait in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 10.0)):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            break
-        try:
-            process.wait(wait)
-            break
-        except subprocess.TimeoutExpired:
-            continue
-    deadline = time.monotonic() + 10.0
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)  # anything its children left in the group
-        while time.monotonic() < deadline:  # until the kernel has taken them all
-            os.killpg(process.pid, 0)
-            time.sleep(0.05)
-        log.warning("Ray node processes of group %d are still there after SIGKILL", process.pid)
 
 
 def _write_json(path: Path, data: Any) -> None:

@@ -1,14 +1,11 @@
-"""The tasks lm-eval defines, indexed once per lm-eval version, and the user's own tasks
-(`benchmark.include_path`): names, groups expanded to their tasks, the datasets they read,
-and a hash of their definitions."""
+"""A harness's tasks, groups and tags by name (`TaskIndex`, built by lm-eval's
+`evallaunch.harness.lmeval.tasks` or lighteval's `evallaunch.harness.lighteval.tasks`):
+groups expanded to their tasks, the datasets they read, and a hash of their definitions."""
 
 from __future__ import annotations
 
 import difflib
-import functools
 import hashlib
-import json
-import os
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -16,17 +13,17 @@ from typing import Any
 
 from evallaunch.errors import EvallaunchError
 
-# dataset_path values that name a local file format, not a Hub dataset.
-# The format of the cached index (evallaunch.compat.lm_eval.task_entries' records).
+# The format of the cached indexes (evallaunch.compat.lm_eval.task_entries' records).
 INDEX_FORMAT = 4
+# dataset_path values that name a local file format, not a Hub dataset.
 LOCAL_BUILDERS = frozenset({"json", "csv", "parquet", "text", "arrow", "pandas"})
 
 
 @dataclass(frozen=True)
 class TaskIndex:
     """A harness's tasks, groups and tags by name: lm-eval's
-    (evallaunch.compat.lm_eval.task_entries) or lighteval's
-    (evallaunch.harness.lighteval_tasks)."""
+    (evallaunch.harness.lmeval.tasks) or lighteval's
+    (evallaunch.harness.lighteval.tasks)."""
 
     entries: dict[str, dict[str, Any]]
     harness: str = "lm-eval"
@@ -156,53 +153,12 @@ def reads_hub(entry: dict[str, Any]) -> bool:
     return not Path(str(path)).expanduser().exists()
 
 
-def index_file(cache_dir: str | Path) -> Path:
-    """Where the index of lm-eval's built-in tasks is cached (one per lm-eval install)."""
-    return Path(cache_dir).expanduser() / "lm_eval" / f"task-index-{install_key('lm_eval')}.json"
-
-
 def install_key(package: str) -> str:
     """A package's version and where it is installed (an index records its task files'
     paths: another environment sharing the cache has its own), with the index format."""
-    import hashlib
     import importlib.util
 
     spec = importlib.util.find_spec(package)
     where = str(Path(spec.origin).parent) if spec is not None and spec.origin else ""
     digest = hashlib.sha256(where.encode()).hexdigest()[:8]
     return f"{version(package)}-{digest}-{INDEX_FORMAT}"
-
-
-def task_index(cache_dir: str | Path, include_path: str | None = None) -> TaskIndex:
-    """lm-eval's built-in tasks (indexed once per lm-eval version, then read from the cache:
-    indexing them takes lm-eval most of a minute on one core) and the tasks under
-    `include_path`."""
-    from evallaunch.compat.lm_eval import task_entries
-
-    by_name = dict(_builtin_entries(index_file(cache_dir)))
-    if include_path:
-        directory = Path(include_path).expanduser()
-        if not directory.is_dir():
-            raise EvallaunchError(
-                f"benchmark.include_path={include_path} is invalid: not a directory"
-            )
-        for entry in task_entries(str(directory.resolve()), include_defaults=False):
-            by_name[entry["name"]] = entry
-    return TaskIndex(by_name)
-
-
-@functools.lru_cache(maxsize=4)
-def _builtin_entries(cached: Path) -> dict[str, dict[str, Any]]:
-    """The built-in tasks by name, from `cached` (built there first if it is missing); read
-    once per process (a sweep fingerprints many harness jobs at submit)."""
-    from evallaunch.compat.lm_eval import task_entries
-
-    try:
-        entries = json.loads(cached.read_text())
-    except (OSError, ValueError):
-        entries = task_entries(None)
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        temporary = cached.with_suffix(f".{os.getpid()}.tmp")
-        temporary.write_text(json.dumps(entries))
-        os.replace(temporary, cached)  # jobs sharing the cache never read half a file
-    return {entry["name"]: entry for entry in entries}

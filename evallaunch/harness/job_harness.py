@@ -6,7 +6,8 @@ from __future__ import annotations
 from omegaconf import DictConfig
 
 from evallaunch.errors import EvallaunchError
-from evallaunch.harness.tasks import TaskIndex, task_index
+from evallaunch.harness.lmeval.tasks import task_index
+from evallaunch.harness.task_index import TaskIndex
 
 HARNESS_OF_BACKEND = {"LmevalBackend": "lm-eval", "LightevalBackend": "lighteval"}
 
@@ -27,7 +28,7 @@ def index_of(harness: str, cache_dir: str, own: str | None = None) -> TaskIndex:
     """The tasks of `harness` and the user's own (lm-eval: a directory of task YAMLs;
     lighteval: a custom-tasks .py file)."""
     if harness == "lighteval":
-        from evallaunch.harness.lighteval_tasks import lighteval_task_index
+        from evallaunch.harness.lighteval.tasks import lighteval_task_index
 
         return lighteval_task_index(cache_dir, own)
     return task_index(cache_dir, own)

@@ -1,7 +1,7 @@
 """The tasks lighteval defines, indexed once per lighteval version without loading its full
 registry (some of its task modules reach the network at import), and the user's own
 custom-tasks module (`benchmark.custom_tasks`): the same records as lm-eval's tasks
-(evallaunch.harness.tasks.TaskIndex), and the task configs of one name.
+(evallaunch.harness.task_index.TaskIndex), and the task configs of one name.
 
 lighteval's task supersets (`mmlu` for every `mmlu:<subject>`) are the groups here."""
 
@@ -21,7 +21,7 @@ from types import ModuleType
 from typing import Any
 
 from evallaunch.errors import EvallaunchError
-from evallaunch.harness.tasks import TaskIndex, install_key
+from evallaunch.harness.task_index import TaskIndex, install_key
 
 log = logging.getLogger(__name__)
 
