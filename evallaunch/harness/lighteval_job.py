@@ -10,10 +10,9 @@ import json
 import re
 from typing import Any
 
-from omegaconf import DictConfig
-
 from evallaunch.backends.base import GenerationRequest
 from evallaunch.backends.details import GradedSample, detail_rows
+from evallaunch.config.schema import EvaluateConfig
 from evallaunch.harness.generation import gen_parameters, harness_gen_kwargs
 from evallaunch.harness.lighteval_tasks import task_configs
 from evallaunch.harness.outputs import (
@@ -24,6 +23,7 @@ from evallaunch.harness.outputs import (
     number,
     token_counter,
 )
+from evallaunch.harness.selection import job_task
 
 # lighteval's results and details name a task "<name>|<few-shot>" (or ":" for "|"), a
 # superset's average "<superset>:_average|<few-shot>".
@@ -31,7 +31,7 @@ TASK_KEY = re.compile(r"^(?P<name>.+?)(?::_average)?[|:](?P<shots>\d+)$")
 
 
 def run_lighteval(
-    cfg: DictConfig, backend: Any, request: GenerationRequest, inputs: Any
+    cfg: EvaluateConfig, backend: Any, request: GenerationRequest, inputs: Any
 ) -> HarnessRun:
     """Run `benchmark.task` with lighteval's pipeline on the job's model."""
     import datasets
@@ -45,7 +45,8 @@ def run_lighteval(
     bench = cfg.benchmark
     generation = gen_parameters(harness_gen_kwargs(cfg, "lighteval"))
     set_seed(int(generation.get("seed", request.seed)))
-    configs = task_configs(inputs.index, bench.task)
+    task_name = job_task(cfg)
+    configs = task_configs(inputs.index, task_name)
     if "max_new_tokens" in generation:
         # lighteval's transformers model takes its length from the task's generation_size.
         size = generation["max_new_tokens"]
@@ -84,7 +85,7 @@ def run_lighteval(
     tokens = token_counter(backend, request)
     model_max = generation.get("max_new_tokens")
     rows = detail_rows(lighteval_samples(details, model.prompt_manager, tokens, model_max))
-    metrics = task_metrics(pipeline.get_results()["results"], details, bench.task)
+    metrics = task_metrics(pipeline.get_results()["results"], details, task_name)
     shots = bench.num_fewshot or 0
     tasks = {
         task: {
