@@ -30,17 +30,16 @@ def evaluate(overrides: Sequence[str] = (), job_dir: str | Path | None = None) -
     directory (by default the one `evallaunch-evaluate` would use) keeps every file. A job
     that already finished with this very config returns its results (launch.force=true
     runs it again)."""
-    from omegaconf import OmegaConf
-
     from evallaunch.config.compose import compose_config
+    from evallaunch.config.spec import job_spec
     from evallaunch.job.runner import run_job
     from evallaunch.launching.specs import reusable_results
 
     composed = compose_config(list(overrides), return_hydra_config=True)
     directory = Path(job_dir or str(composed.hydra.run.dir))
-    cfg = OmegaConf.masked_copy(composed, [str(key) for key in composed if key != "hydra"])
+    spec = job_spec(composed)  # without Hydra's own `hydra` node
     directory.mkdir(parents=True, exist_ok=True)
-    return reusable_results(cfg, directory) or run_job(cfg, directory)
+    return reusable_results(spec, directory) or run_job(spec, directory)
 
 
 def plan(overrides: Sequence[str] = (), multirun: bool = False) -> list[PlannedJob]:

@@ -21,6 +21,7 @@ from omegaconf import DictConfig
 
 from evallaunch.config import schema  # noqa: F401  (registers the structured-config schema)
 from evallaunch.config.compose import CONFIG_DIR
+from evallaunch.config.schema import EvaluateConfig
 from evallaunch.errors import EvallaunchError, exit_with_error
 
 log = logging.getLogger("evallaunch")
@@ -31,6 +32,7 @@ warnings.filterwarnings("ignore", message="(?s).*_execution_whitelist_")
 @hydra.main(config_path=str(CONFIG_DIR), config_name="evaluate")
 def main(cfg: DictConfig) -> float | None:
     """Evaluate one (model, benchmark, backend) job; returns its pass@1."""
+    from evallaunch.config.spec import job_spec
     from evallaunch.runtime.console import configure_console, quiet_progress_bars
 
     quiet_progress_bars(cfg.verbose)
@@ -44,7 +46,8 @@ def main(cfg: DictConfig) -> float | None:
 
     job_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
-        results = _reused(cfg, job_dir) or run_job(cfg, job_dir)
+        spec = job_spec(cfg)  # the one conversion: below here, the frozen spec
+        results = _reused(spec, job_dir) or run_job(spec, job_dir)
     except EvallaunchError as err:
         exit_with_error(err)
     except KeyboardInterrupt as err:
@@ -63,7 +66,7 @@ def main(cfg: DictConfig) -> float | None:
     return float(main["value"])
 
 
-def _reused(cfg: DictConfig, job_dir: Path) -> dict[str, Any] | None:
+def _reused(cfg: EvaluateConfig, job_dir: Path) -> dict[str, Any] | None:
     """The results of this job if it already finished with this very config."""
     from evallaunch.launching.specs import reusable_results
 

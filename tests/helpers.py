@@ -1,17 +1,18 @@
 """What tests share besides fixtures: the repository's paths, the tiny run settings, a
-generation request, and where a job of the embedded model writes its files."""
+job's spec, a generation request, and where a job of the embedded model writes its files."""
 
 from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from evallaunch.backends.base import GenerationRequest
+from evallaunch.config.schema import EvaluateConfig
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATASETS = REPO.parent / "shared" / "datasets"
@@ -21,6 +22,15 @@ TINY = ["benchmark.limit=3", "benchmark.n=1", "generation.max_new_tokens=48"]
 
 #: The `evaluate` fixture: runs `python -m evallaunch.evaluate ARGS...`.
 Evaluate = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def compose_spec(overrides: Sequence[str] = ()) -> EvaluateConfig:
+    """The frozen spec of `evaluate.yaml` composed with command-line style `overrides`, as
+    the entry builds it for a job."""
+    from evallaunch.config.compose import compose_config
+    from evallaunch.config.spec import job_spec
+
+    return job_spec(compose_config(list(overrides)))
 
 
 def job_dir(

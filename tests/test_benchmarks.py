@@ -12,15 +12,15 @@ import pandas as pd
 import pytest
 
 from evallaunch.benchmarks.mirror import load_problems
-from evallaunch.config.compose import compose_config
 from evallaunch.errors import EvallaunchError
 from evallaunch.scoring.choice import extract_choice
 from evallaunch.scoring.code import parse_sample_tests
 from evallaunch.scoring.registry import score_batch
+from tests.helpers import compose_spec
 
 
 def benchmark(name: str, *overrides: str):
-    return compose_config([f"benchmark={name}", *overrides]).benchmark
+    return compose_spec([f"benchmark={name}", *overrides]).benchmark
 
 
 def test_every_local_benchmark_loads_in_full(shared_datasets: Path) -> None:

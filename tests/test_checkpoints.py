@@ -36,12 +36,13 @@ def test_a_planned_sweep_derives_the_model_keys_as_a_composed_job(model: list[st
     from omegaconf import OmegaConf
 
     from evallaunch.config.compose import compose_config
+    from evallaunch.config.frozen import plain
     from evallaunch.planning.sweep_configs import SweepComposer
 
     overrides = ["cluster=slurm_h100_example", *model]
     planned, _ = SweepComposer().compose(overrides)
     composed = OmegaConf.to_container(compose_config(overrides).model, resolve=True)
-    assert dict(planned["model"]) == composed
+    assert plain(planned.model) == composed
 
 
 def test_selectors() -> None:

@@ -12,8 +12,8 @@ from omegaconf.errors import ValidationError
 import evallaunch
 from evallaunch.config.compose import CONFIG_DIR, compose_config, group_options
 from evallaunch.config.schema import missing_keys, unknown_keys
+from evallaunch.config.spec import job_spec
 from evallaunch.errors import EvallaunchError
-from evallaunch.job.checks import validate_job
 
 GROUPS = ["model", "benchmark", "backend", "parallelism", "cluster", "experiment", "suite"]
 OPTIONS = [(group, option) for group in GROUPS for option in group_options(group)]
@@ -128,7 +128,7 @@ def test_keys_added_with_plus_are_checked_against_the_schema() -> None:
     assert "generation.max_new_tokens" in found["generation.max_new_token"]
     assert unknown_keys(compose_config(["+backend.model_args.x=1"])) == []
     with pytest.raises(EvallaunchError, match="did you mean suite.members.0.overrides"):
-        validate_job(cfg)
+        job_spec(cfg)
 
 
 def test_wrong_type_is_rejected_by_the_schema() -> None:

@@ -33,7 +33,7 @@ from evallaunch.models.embedded import embedded_checkpoint
 from evallaunch.serving.balancer import LoadBalancer
 from evallaunch.serving.servers import HOST, Server, ServerPool, free_port
 from evallaunch.serving.upstream import retry_after_s
-from tests.helpers import SHARED_DATASETS, job_dir
+from tests.helpers import SHARED_DATASETS, compose_spec, job_dir
 
 KEY_ENV = "EVALLAUNCH_TEST_ENDPOINT_KEY"
 KEY = "sk-test-" + secrets.token_hex(16)
@@ -306,7 +306,7 @@ def test_the_fingerprint_names_the_endpoint_not_how_fast_it_is_asked() -> None:
     url = "model.endpoint.url=http://a:8000/v1"
 
     def hashed(*extra: str) -> str:
-        return config_fingerprint(compose_config([*base, *extra]), "sha")
+        return config_fingerprint(compose_spec([*base, *extra]), "sha")
 
     same = hashed(url)
     assert hashed(url, "model.endpoint.max_in_flight=4", "model.endpoint.max_retries=1") == same
@@ -373,7 +373,7 @@ def test_endpoint_settings_are_checked_before_anything_runs(
     from evallaunch.job.checks import validate_job
 
     args = ["model=endpoint", *RUN[:1], "backend=lmeval_server", "paths.data_dir=x"]
-    cfg = compose_config([*args, "model.endpoint.url=http://h:8000/v1", *overrides])
+    cfg = compose_spec([*args, "model.endpoint.url=http://h:8000/v1", *overrides])
     with pytest.raises(EvallaunchError, match=message.replace("(", r"\(")):
         validate_job(cfg)
 

@@ -20,7 +20,6 @@ import pytest
 
 from evallaunch.backends.base import Backend, BackendOutput, Completion, GenerationRequest
 from evallaunch.benchmarks.problem import Problem
-from evallaunch.config.compose import compose_config
 from evallaunch.engines.settings import EngineSettings
 from evallaunch.errors import EvallaunchError
 from evallaunch.job import sampling as sampling_module
@@ -28,7 +27,7 @@ from evallaunch.job.grading import SampleGrader
 from evallaunch.job.ledger import SampleLedger
 from evallaunch.job.sampling import draw_samples
 from evallaunch.job.units import resolve_problems_per_unit
-from tests.helpers import Evaluate, job_dir, make_request
+from tests.helpers import Evaluate, compose_spec, job_dir, make_request
 
 PROBLEMS = [Problem(f"p{i}", f"What is {i} + {i}?", str(2 * i)) for i in range(6)]
 
@@ -313,23 +312,23 @@ def test_vllm_environment_variables_are_checked_and_given_to_the_engines() -> No
     from evallaunch.job.checks import validate_job
 
     base = ["backend.model_type=vllm", "paths.data_dir=x"]  # vLLM's names: read once, cached
-    cfg = compose_config([*base, "+parallelism.engine_env.VLLM_BATCH_INVARIANT=true"])
+    cfg = compose_spec([*base, "+parallelism.engine_env.VLLM_BATCH_INVARIANT=true"])
     validate_job(cfg)
     settings = engine_settings(cfg, "cpu", "float32", None)
     assert settings.engine_env == {"VLLM_BATCH_INVARIANT": "1"}
     assert settings.engine_args == {"enable_chunked_prefill": False}
     assert "--no-enable-chunked-prefill" in settings.vllm_flags()
-    asked = compose_config([*base, "+parallelism.engine_args.enable_chunked_prefill=true"])
+    asked = compose_spec([*base, "+parallelism.engine_args.enable_chunked_prefill=true"])
     assert engine_settings(asked, "cpu", "float32", None).engine_args == {
         "enable_chunked_prefill": True
     }
     assert engine_settings(asked, "cuda", "bfloat16", None).engine_args == {
         "enable_chunked_prefill": True
     }
-    typo = compose_config([*base, "+parallelism.engine_env.VLLM_BATCH_INVARIAN=1"])
+    typo = compose_spec([*base, "+parallelism.engine_env.VLLM_BATCH_INVARIAN=1"])
     if engine_env_names(typo.paths.cache_dir) is not None:  # vLLM installed: its own list decides
         with pytest.raises(EvallaunchError, match="closest: VLLM_BATCH_INVARIANT"):
             validate_job(typo)
-    foreign = compose_config([*base, "+parallelism.engine_env.HF_TOKEN=x"])
+    foreign = compose_spec([*base, "+parallelism.engine_env.HF_TOKEN=x"])
     with pytest.raises(EvallaunchError, match="engine_env.HF_TOKEN is not an environment"):
         validate_job(foreign)

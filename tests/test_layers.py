@@ -84,3 +84,30 @@ def test_no_import_climbs_a_layer() -> None:
 def test_at_most_six_modules_stand_flat_in_the_package() -> None:
     flat = sorted(path.name for path in PACKAGE.glob("*.py"))
     assert len(flat) <= 6, flat
+
+
+#: The entry level: it composes configs with Hydra and builds the job's spec
+#: (evallaunch.config.spec.job_spec); below it, modules read the frozen spec, never a
+#: DictConfig.
+ENTRY_LEVEL = ("evaluate", "cli", "api", "integrations", "launching")
+READS_DICTCONFIG = (
+    "config/compose.py",  # composes the DictConfig the entry hands to job_spec
+    "config/schema.py",  # the schema Hydra composes into; finds keys added with `+`
+    "config/spec.py",  # builds the spec from the DictConfig
+    # `evallaunch plan` expands a sweep as Hydra does: the cluster's hardware and time
+    # limit come from Hydra's own `hydra` node (each job's config is a spec).
+    "planning/sweep_configs.py",
+)
+
+
+def test_below_the_entry_no_module_reads_a_dictconfig() -> None:
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        relative = path.relative_to(PACKAGE).as_posix()
+        if relative.split("/")[0].removesuffix(".py") in ENTRY_LEVEL:
+            continue
+        if relative in READS_DICTCONFIG:
+            continue
+        if "DictConfig" in path.read_text():
+            found.append(relative)
+    assert found == [], "take the job's spec (evallaunch.config.spec) instead"

@@ -11,6 +11,7 @@ import pytest
 
 from evallaunch.benchmarks.problem import Problem
 from evallaunch.config.compose import compose_config
+from evallaunch.config.spec import job_spec
 from evallaunch.engines.settings import engine_settings
 from evallaunch.errors import EvallaunchError
 from evallaunch.job.summary import run_plan_lines
@@ -19,7 +20,7 @@ from evallaunch.planning import format_plan_table, load_model_facts
 from evallaunch.planning.job_plan import plan_for_config
 from evallaunch.planning.local_gpus import estimated_hours
 from evallaunch.planning.sweep_configs import describe_sweep, expand_sweep, hardware_of, plan_sweep
-from tests.helpers import make_request
+from tests.helpers import compose_spec, make_request
 
 SWEEP = [
     "cluster=slurm_h100_example",
@@ -59,7 +60,7 @@ def test_fast_sweep_composition_matches_hydra_compose() -> None:
     for (label, plan), job in zip(fast, jobs, strict=True):
         cfg = compose_config(job, return_hydra_config=True)
         assert label == f"{cfg.model.name}@{cfg.model.version} {cfg.benchmark.name}"
-        assert plan == plan_for_config(cfg, hardware_of(cfg))
+        assert plan == plan_for_config(job_spec(cfg), hardware_of(cfg))
 
 
 def test_a_job_says_what_it_will_generate_and_warns_a_smoke_run_of_many_samples(
@@ -68,7 +69,7 @@ def test_a_job_says_what_it_will_generate_and_warns_a_smoke_run_of_many_samples(
     """Before the model loads: problems x samples, the token budget and the engine; a run
     limited to a few problems that still draws AIME's 64 samples each is warned of."""
     problems = [Problem(f"p{i}", "q", "1") for i in range(2)]
-    cfg = compose_config(["benchmark=aime24", "benchmark.limit=2", "paths.data_dir=x"])
+    cfg = compose_spec(["benchmark=aime24", "benchmark.limit=2", "paths.data_dir=x"])
     request = make_request(tmp_path, problems=problems, n=64, max_new_tokens=512)
     lines = run_plan_lines(cfg, request)
     assert lines[0] == (
@@ -85,7 +86,7 @@ def test_a_job_says_what_it_will_generate_and_warns_a_smoke_run_of_many_samples(
     assert lines[1][0] == "warning"
     assert "benchmark.limit=2 still draws benchmark.n=64" in lines[1][1]
     assert "add benchmark.n=1" in lines[1][1]
-    quick = compose_config(["benchmark=aime24", "benchmark.limit=2", "benchmark.n=1"])
+    quick = compose_spec(["benchmark=aime24", "benchmark.limit=2", "benchmark.n=1"])
     assert len(run_plan_lines(quick, make_request(tmp_path, problems=problems))) == 1
 
 
@@ -128,7 +129,7 @@ def test_the_plan_shows_the_engine_and_the_settings_the_launched_job_gets() -> N
     assert plan is not None and details is not None and hf_plan and hf_details
     cfg = compose_config([*PRESET_7B, *VLLM_OVERRIDES], return_hydra_config=True)
     apply_plan(cfg, plan)
-    launched = engine_settings(cfg, "cuda", "bfloat16", cfg.model.max_model_length)
+    launched = engine_settings(job_spec(cfg), "cuda", "bfloat16", cfg.model.max_model_length)
     assert details.settings == launched.vllm_args()
     assert details.engine == f"vllm serve x {launched.replicas}"
     assert plan.max_num_seqs == 100  # the override, not the planned slots

@@ -22,7 +22,7 @@ import pytest
 from evallaunch.collect.results_table import Skipped, load_job
 from evallaunch.job.ledger import SampleLedger
 from evallaunch.job.record import recorded_state
-from tests.helpers import Evaluate, job_dir, make_request
+from tests.helpers import Evaluate, compose_spec, job_dir, make_request
 
 pytestmark = pytest.mark.slow
 
@@ -169,10 +169,9 @@ def test_a_finished_job_is_reused_and_launch_force_draws_afresh(
 def unit_request(tmp_path: Path, shared: Path, overrides: list[str]):
     """The request of a 2-problem, 2-sample lm-eval job (as the runner builds it)."""
     from evallaunch.benchmarks.mirror import load_problems, write_problems
-    from evallaunch.config.compose import compose_config
     from evallaunch.models.resolve import resolve_model
 
-    cfg = compose_config(["backend=lmeval", f"paths.data_dir={shared}", *UNITS, *overrides])
+    cfg = compose_spec(["backend=lmeval", f"paths.data_dir={shared}", *UNITS, *overrides])
     problems, _ = load_problems(cfg.benchmark, cfg.paths.data_dir)
     request = make_request(
         tmp_path,

@@ -20,7 +20,7 @@ from evallaunch.job.ledger import SampleLedger
 from evallaunch.job.stopping import is_settled, neyman_scale, neyman_target, wilson_width
 from evallaunch.job.units import unit_seed
 from evallaunch.scoring.metrics import summarize
-from tests.helpers import Evaluate, make_request
+from tests.helpers import Evaluate, compose_spec, make_request
 
 
 def completion(problem: str, index: int) -> Completion:
@@ -393,12 +393,11 @@ def test_adaptive_sampling_stops_settled_problems_and_grades_each_sample_once(
     pass@1; the job records that grade with the sample, and the stopping rule and the
     results read it. The scorer sees each (completion, gold) of details.parquet once, and
     nothing else."""
-    from evallaunch.config.compose import compose_config
     from evallaunch.job.runner import run_job
     from tests.tiny_mirror import ARITHMETIC, TINY_MIRROR, write_tiny_mirror
 
     calls = counting_scorer(monkeypatch)
-    cfg = compose_config(
+    cfg = compose_spec(
         [
             "backend=lmeval",
             f"paths.data_dir={write_tiny_mirror(tmp_path / 'mirror')}",

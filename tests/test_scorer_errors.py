@@ -73,10 +73,10 @@ def test_a_job_flags_scorer_failures_and_logs_the_first_once(
 def test_results_json_counts_the_completions_the_scorer_failed_on(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, shared_datasets: Path
 ) -> None:
-    from evallaunch.config.compose import compose_config
     from evallaunch.job.rescore import rescore
+    from tests.helpers import compose_spec
 
-    benchmark = compose_config(["benchmark=aime24"]).benchmark
+    benchmark = compose_spec(["benchmark=aime24"]).benchmark
     rows = (shared_datasets / "aime24.jsonl").read_text().splitlines()
     golds = [(str(json.loads(row)["id"]), json.loads(row)["answer"]) for row in rows[:2]]
     monkeypatch.setattr(math_answers, "_matches", failing_on(golds[0][1], math_answers._matches))

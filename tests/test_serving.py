@@ -31,14 +31,20 @@ from aiohttp import web
 from omegaconf import OmegaConf
 
 from evallaunch.backends.base import GenerationRequest
-from evallaunch.config.compose import compose_config
 from evallaunch.engines.settings import EngineSettings
 from evallaunch.errors import EvallaunchError
 from evallaunch.models.embedded import embedded_checkpoint
 from evallaunch.serving.balancer import LoadBalancer
 from evallaunch.serving.job_servers import build_servers, server_settings
 from evallaunch.serving.servers import Server, ServerPool, free_port
-from tests.helpers import REPO, Evaluate, engine_kept_max_new_tokens, job_dir, make_request
+from tests.helpers import (
+    REPO,
+    Evaluate,
+    compose_spec,
+    engine_kept_max_new_tokens,
+    job_dir,
+    make_request,
+)
 
 EMBEDDED = "embedded:smollm2-135m-instruct"
 # Two problems, a few greedy tokens: enough to compare completions, cheap on 2 cores.
@@ -294,7 +300,7 @@ def test_commands_are_filled_in_per_server(tmp_path: Path) -> None:
 def test_one_vllm_server_per_engine_replica_with_the_plans_settings(tmp_path: Path) -> None:
     """model_type=vllm with several replicas: evallaunch's `vllm serve` replicas, each given
     the engine settings (slots, memory share, context, CUDA graphs) as flags."""
-    cfg = compose_config(["backend.model_type=vllm", "paths.data_dir=x"])
+    cfg = compose_spec(["backend.model_type=vllm", "paths.data_dir=x"])
     settings = server_settings(cfg)
     engine = EngineSettings(
         replicas=3, tensor_parallel_size=2, max_num_seqs=256, max_model_len=32768, dtype="bfloat16"
@@ -535,8 +541,8 @@ def real(
 ) -> Iterator[tuple[ServerPool, LoadBalancer]]:
     """Two `transformers serve` servers (the CPU config's command) behind a balancer."""
     folder = tmp_path_factory.mktemp("servers")
-    settings = compose_config(["backend=lighteval_server", "paths.data_dir=x"]).backend.server
-    settings.base_port = free_port(0)
+    port = f"backend.server.base_port={free_port(0)}"
+    settings = compose_spec(["backend=lighteval_server", "paths.data_dir=x", port]).backend.server
     servers = build_servers(settings, request_for(model_path, folder), folder)
     with ServerPool(servers, settings.health_path, settings.startup_timeout_s) as pool:
         print("\nstartup (s):", [s.ready_after_s for s in servers])
@@ -747,9 +753,8 @@ def test_the_jobs_of_one_batch_share_the_servers_they_would_each_start(
 
     command = f"{sys.executable} -m http.server {{port}} --bind {{host}}"
     settings = [f"backend.server.command='{command}'", "backend.server.health_path=/"]
-    settings.append("backend.server.num_servers=1")
-    cfg = compose_config(["backend=lmeval_server", "paths.data_dir=x", *settings])
-    cfg.backend.server.base_port = free_port(0)
+    settings += ["backend.server.num_servers=1", f"backend.server.base_port={free_port(0)}"]
+    cfg = compose_spec(["backend=lmeval_server", "paths.data_dir=x", *settings])
     first, second = request_for("m", tmp_path / "a"), request_for("m", tmp_path / "b")
     elsewhere, other = request_for("m", tmp_path / "c"), request_for("other", tmp_path / "d")
     announced: list[dict[str, Any]] = []

@@ -11,10 +11,11 @@ import pytest
 
 from evallaunch.collect.results_table import normalize
 from evallaunch.collect.suite_groups import group_rows
-from evallaunch.config.compose import compose_config, group_options
+from evallaunch.config.compose import group_options
 from evallaunch.config.suites import member_name, suite_argument_sets, suite_groups
 from evallaunch.errors import EvallaunchError
 from tests.harness_jobs import run
+from tests.helpers import compose_spec
 
 SUITES = group_options("suite")
 
@@ -22,17 +23,19 @@ SUITES = group_options("suite")
 @pytest.mark.parametrize("suite", SUITES)
 def test_every_suite_s_members_compose(suite: str) -> None:
     """Each member of each suite is a job that composes, named as the suite names it."""
-    cfg = compose_config([f"suite={suite}"])
+    cfg = compose_spec([f"suite={suite}"])
+    assert cfg.suite is not None
     members = list(cfg.suite.members)
     argument_sets = suite_argument_sets(cfg.suite, ["model=smollm2_135m"])
     assert len(argument_sets) == len(members) > 1
     for member, arguments in zip(members, argument_sets, strict=True):
-        job = compose_config(arguments)
+        job = compose_spec(arguments)
         assert job.benchmark.name == member_name(member)
 
 
 def test_a_suite_sets_each_job_s_benchmark_itself() -> None:
-    suite = compose_config(["suite=r1_and_gsm8k"]).suite
+    suite = compose_spec(["suite=r1_and_gsm8k"]).suite
+    assert suite is not None
     with pytest.raises(EvallaunchError, match="benchmark=aime24 is invalid with it"):
         suite_argument_sets(suite, ["benchmark=aime24"])
     gsm8k = suite_argument_sets(suite, ["generation.max_new_tokens=64"])[-1]

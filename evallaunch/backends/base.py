@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from evallaunch.benchmarks.problem import Problem
+from evallaunch.config.running import BackendConfig
 from evallaunch.engines.settings import DEFAULT_SLOTS, EngineSettings, vllm_cpu_environment
 from evallaunch.errors import EvallaunchError, require
 from evallaunch.scoring.registry import Scorer, get_scorer
@@ -257,12 +258,14 @@ def is_out_of_memory(err: BaseException) -> bool:
     return "OutOfMemoryError" in names or "CUDA out of memory" in str(err)
 
 
-def build_backend(config: Any) -> Backend:
+def build_backend(config: BackendConfig) -> Backend:
     """The backend a `backend` config group selects by its `_target_` (only classes of
     evallaunch.backends may be instantiated from a config)."""
     from hydra.utils import instantiate
 
-    backend = instantiate(config, _execution_whitelist_="evallaunch.backends.*")
+    from evallaunch.config.frozen import plain
+
+    backend = instantiate(plain(config), _execution_whitelist_="evallaunch.backends.*")
     if not isinstance(backend, Backend):
         raise EvallaunchError(
             f"backend._target_={config._target_} is not an evallaunch backend",

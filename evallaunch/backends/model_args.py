@@ -4,9 +4,9 @@ job runs: a key the model does not take fails naming the closest one it does."""
 from __future__ import annotations
 
 import difflib
-from typing import Any
 
 from evallaunch.compat.signatures import model_keywords
+from evallaunch.config.running import BackendConfig
 from evallaunch.errors import EvallaunchError
 
 # The package whose model each backend (its _target_ class) builds.
@@ -15,13 +15,13 @@ PACKAGE_OF_BACKEND = {"LmevalBackend": "lm_eval", "LightevalBackend": "lighteval
 LIGHTEVAL_SERVER_KEYS = frozenset({"served_model", "concurrent_requests", "request_timeout_s"})
 
 
-def check_model_args(backend: Any) -> None:
+def check_model_args(backend: BackendConfig) -> None:
     """Refuse a key of `backend.model_args` that the harness's model for
     `backend.model_type` does not take. Where the model hands other keywords on (lm-eval's
     `hf` to `from_pretrained`, its `vllm` to vLLM), only a near miss of a name it has is
     refused."""
-    args = dict(backend.get("model_args") or {})
-    package = PACKAGE_OF_BACKEND.get(str(backend.get("_target_", "")).rsplit(".", 1)[-1])
+    args = dict(backend.model_args)
+    package = PACKAGE_OF_BACKEND.get(backend._target_.rsplit(".", 1)[-1])
     if not args or package is None:
         return
     keywords = model_keywords(package, str(backend.model_type))

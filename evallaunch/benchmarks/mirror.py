@@ -139,7 +139,7 @@ def load_problems(benchmark: Any, data_dir: str | Path) -> tuple[list[Problem], 
     path = mirror_file(benchmark, data_dir)
     data_hash = verify_mirror(benchmark, path)
     rows = [row for row in read_benchmark_rows(benchmark, path) if row_in_window(benchmark, row)]
-    rows = select_rows(rows, dict(benchmark.get("where") or {}), benchmark.name)
+    rows = select_rows(rows, dict(benchmark.where or {}), benchmark.name)
     check_limit(benchmark.limit)
     if benchmark.limit is not None:
         rows = rows[: benchmark.limit]

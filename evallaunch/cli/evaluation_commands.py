@@ -12,6 +12,7 @@ from evallaunch.cli.harness_commands import add_task_source_arguments
 def _prepare(args: argparse.Namespace) -> int:
     from evallaunch.benchmarks.prepare import prepare
     from evallaunch.config.compose import compose_config, group_options
+    from evallaunch.config.spec import job_spec
     from evallaunch.errors import EvallaunchError
 
     if args.task:
@@ -25,7 +26,7 @@ def _prepare(args: argparse.Namespace) -> int:
         raise EvallaunchError(
             f"unknown benchmark(s) {unknown}; valid choices: {group_options('benchmark')}"
         )
-    configs = [compose_config([f"benchmark={name}"]) for name in names]
+    configs = [job_spec(compose_config([f"benchmark={name}"])) for name in names]
     data_dir = Path(args.data_dir or configs[0].paths.data_dir).expanduser()
     source = Path(args.source).expanduser() if args.source else None
     if source is not None and not args.benchmarks:  # all: those the source directory has
@@ -43,6 +44,7 @@ def _prepare(args: argparse.Namespace) -> int:
 
 def _score(args: argparse.Namespace) -> int:
     from evallaunch.config.compose import compose_config, group_options
+    from evallaunch.config.spec import job_spec
     from evallaunch.errors import EvallaunchError
     from evallaunch.job.code_rescore import CODE_TASKS, require_consent, score_code_task
     from evallaunch.job.rescore import input_summary, read_completions, rescore
@@ -62,7 +64,7 @@ def _score(args: argparse.Namespace) -> int:
         items = read_completions(completions)
         results = score_code_task(args.benchmark, data_dir, items, completions, out_dir)
     else:
-        cfg = compose_config([f"benchmark={args.benchmark}"])
+        cfg = job_spec(compose_config([f"benchmark={args.benchmark}"]))
         results = rescore(cfg.benchmark, args.data_dir or cfg.paths.data_dir, completions, out_dir)
     print(results_table(results))
     for line in input_summary(results):

@@ -5,13 +5,11 @@ inside a backend."""
 
 from __future__ import annotations
 
-import difflib
 import os
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig
-
+from evallaunch.config.schema import EvaluateConfig
 from evallaunch.errors import EvallaunchError
 
 
@@ -20,18 +18,12 @@ def _check_range(key: str, value: Any, ok: bool, expected: str) -> None:
         raise EvallaunchError(f"{key}={value!r} is invalid: expected {expected}")
 
 
-def check_values(cfg: DictConfig) -> None:
+def check_values(cfg: EvaluateConfig) -> None:
     """Value checks the schema's types cannot express, of the config alone (the checks
-    against the installed libraries are `evallaunch.job.checks.validate_job`'s)."""
+        against the installed libraries are `evallaunch.job.checks.validate_job`'s; unknown keys
+    and unset required values fail earlier, in `evallaunch.config.spec.job_spec`)."""
     from evallaunch.benchmarks.mirror import check_limit
-    from evallaunch.config.schema import missing_keys, unknown_keys
 
-    _refuse_unknown_keys(unknown_keys(cfg))
-    if missing := [key for key in missing_keys(cfg) if not key.startswith("hydra.")]:
-        raise EvallaunchError(
-            f"missing required value(s): {', '.join(missing)}",
-            hint=f"set them on the command line, e.g. {missing[0]}=...",
-        )
     bench, gen = cfg.benchmark, cfg.generation
     _check_range("benchmark.n", bench.n, bench.n >= 1, "a number of samples >= 1")
     check_limit(bench.limit)
@@ -49,29 +41,7 @@ def check_values(cfg: DictConfig) -> None:
     _check_sampling(cfg)
 
 
-def _refuse_unknown_keys(unknown: list[tuple[str, list[str]]]) -> None:
-    """Keys added with `+` that no schema section has, each with its closest known key."""
-    if not unknown:
-        return
-    problems, hints = [], []
-    for key, known in unknown:
-        section, name = key.rsplit(".", 1) if "." in key else ("", key)
-        names = [known_key.rsplit(".", 1)[-1] for known_key in known]
-        close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
-        problems.append((key, f"{key[: -len(name)]}{close[0]}" if close else None))
-        hints.append(f"the settings of {section or 'the config'}: {', '.join(names)}")
-    if len(problems) == 1:
-        key, suggestion = problems[0]
-        message = f"{key} is not a setting evallaunch knows"
-        message += f": did you mean {suggestion}?" if suggestion else ""
-    else:
-        message = f"{len(problems)} settings evallaunch does not know: " + "; ".join(
-            key + (f" (did you mean {closest}?)" if closest else "") for key, closest in problems
-        )
-    raise EvallaunchError(message, hint="; ".join(dict.fromkeys(hints)))
-
-
-def _check_sampling(cfg: DictConfig) -> None:
+def _check_sampling(cfg: EvaluateConfig) -> None:
     sampling, n = cfg.sampling, cfg.benchmark.n
     value = sampling.samples_per_unit
     _check_range("sampling.samples_per_unit", value, value >= 0, "a number >= 0 (0: all at once)")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
-
+from evallaunch.config.running import SuiteConfig, SuiteMember
+from evallaunch.config.schema import EvaluateConfig
 from evallaunch.errors import EvallaunchError
 
 AGGREGATES = ("macro", "weighted")
@@ -13,14 +13,14 @@ AGGREGATES = ("macro", "weighted")
 MEMBER_KEYS = ("benchmark", "benchmark.task")
 
 
-def member_name(member: Any) -> str:
+def member_name(member: SuiteMember) -> str:
     """The benchmark name a member's results carry: its task, or its benchmark."""
-    return str(member.get("task") or member["benchmark"])
+    return str(member.task or member.benchmark)
 
 
-def suite_record(cfg: DictConfig) -> dict[str, Any] | None:
+def suite_record(cfg: EvaluateConfig) -> dict[str, Any] | None:
     """results.json's `suite`: the name, member names and aggregates of the job's suite."""
-    suite = cfg.get("suite")
+    suite = cfg.suite
     if suite is None:
         return None
     return {
@@ -30,24 +30,24 @@ def suite_record(cfg: DictConfig) -> dict[str, Any] | None:
     }
 
 
-def check_suite(suite: DictConfig) -> None:
+def check_suite(suite: SuiteConfig) -> None:
     """A suite names members and aggregates evallaunch knows."""
     if not suite.members:
         raise EvallaunchError(f"suite={suite.name} is invalid: it has no members")
     bad = [a for a in suite.aggregate if a not in AGGREGATES]
     if bad or not suite.aggregate:
         raise EvallaunchError(
-            f"suite.aggregate={OmegaConf.to_container(suite.aggregate)} is invalid",
+            f"suite.aggregate={list(suite.aggregate)} is invalid",
             hint=f"a list of {' and '.join(AGGREGATES)}",
         )
     for member in suite.members:
-        if member.benchmark == "harness" and not member.get("task"):
+        if member.benchmark == "harness" and not member.task:
             raise EvallaunchError(
                 f"suite={suite.name} is invalid: a member with benchmark: harness has no task"
             )
 
 
-def suite_argument_sets(suite: DictConfig, arguments: list[str]) -> list[list[str]]:
+def suite_argument_sets(suite: SuiteConfig, arguments: list[str]) -> list[list[str]]:
     """The sweep arguments of each member: the command line's, plus the member's benchmark,
     task and overrides (the command line may not set the benchmark itself)."""
     check_suite(suite)
@@ -60,7 +60,7 @@ def suite_argument_sets(suite: DictConfig, arguments: list[str]) -> list[list[st
     sets = []
     for member in suite.members:
         own = [f"benchmark={member.benchmark}"]
-        if member.get("task"):
+        if member.task:
             own.append(f"benchmark.task={member.task}")
         sets.append([*arguments, *own, *member.overrides])
     return sets

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
-
+from evallaunch.config.frozen import plain
+from evallaunch.config.running import ParallelismConfig
 from evallaunch.engines.vllm_python import find_vllm_python
 from evallaunch.errors import EvallaunchError
 from evallaunch.runtime.files import write_json
@@ -181,19 +181,16 @@ def check_own_engine_args(engine_args: Mapping[str, Any], model_type: str) -> No
             )
 
 
-def engine_args_of(cfg: DictConfig) -> dict[str, Any]:
-    """parallelism.engine_args as plain values."""
-    args = cfg.parallelism.get("engine_args")
-    if isinstance(args, DictConfig):
-        return dict(OmegaConf.to_container(args, resolve=True))  # type: ignore[arg-type]
-    return dict(args or {})  # a plain, resolved config (evallaunch plan's)
+def engine_args_of(parallelism: ParallelismConfig) -> dict[str, Any]:
+    """parallelism.engine_args as plain (mutable) values."""
+    args = plain(parallelism.engine_args)
+    assert isinstance(args, dict)
+    return args
 
 
-def engine_env_of(cfg: DictConfig) -> dict[str, str]:
+def engine_env_of(parallelism: ParallelismConfig) -> dict[str, str]:
     """parallelism.engine_env as environment strings (true/false as 1/0, as vLLM reads)."""
-    env = cfg.parallelism.get("engine_env")
-    values = OmegaConf.to_container(env, resolve=True) if isinstance(env, DictConfig) else env
-    assert values is None or isinstance(values, dict)
     return {
-        str(k): str(int(v)) if isinstance(v, bool) else str(v) for k, v in (values or {}).items()
+        str(k): str(int(v)) if isinstance(v, bool) else str(v)
+        for k, v in parallelism.engine_env.items()
     }

@@ -22,8 +22,7 @@ import shlex
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from omegaconf import DictConfig
-
+from evallaunch.config.schema import EvaluateConfig
 from evallaunch.engines.args import engine_args_of, engine_env_of
 from evallaunch.errors import EvallaunchError
 
@@ -97,7 +96,7 @@ class EngineSettings:
 
 
 def engine_settings(
-    cfg: DictConfig, device: str, dtype: str, max_model_len: int | None, plan: Any = None
+    cfg: EvaluateConfig, device: str, dtype: str, max_model_len: int | None, plan: Any = None
 ) -> EngineSettings:
     """The job's engine settings: `parallelism` as given, its null sizes from `plan` (the
     launcher's, which it writes into `parallelism`; `evallaunch plan` and a job planning on
@@ -106,7 +105,7 @@ def engine_settings(
     if cfg.backend.model_type == "transformers":
         return EngineSettings(dtype=dtype, max_model_len=max_model_len)
     keys = ("tensor_parallel_size", "data_parallel_size", "pipeline_parallel_size", "max_num_seqs")
-    sizes = {key: par.get(key) for key in (*keys, "nodes_per_replica")}
+    sizes = {key: getattr(par, key) for key in (*keys, "nodes_per_replica")}
     if plan is not None:
         planned = plan.parallelism_sizes()
         sizes = {key: planned[key] if value is None else value for key, value in sizes.items()}
@@ -119,14 +118,14 @@ def engine_settings(
         max_model_len=max_model_len,
         dtype=dtype,
         # On a CPU, vLLM's compiled mode costs minutes per engine start for no speed.
-        enforce_eager=bool(par.get("enforce_eager", False)) or device == "cpu",
+        enforce_eager=par.enforce_eager or device == "cpu",
         nodes_per_replica=int(sizes["nodes_per_replica"] or 1),
         # vLLM's V1 runner rewinds a seeded request's generator after a partial prefill,
         # which CPU generators cannot do: no chunked prefill on a CPU unless asked for.
-        engine_args={"enable_chunked_prefill": False, **engine_args_of(cfg)}
+        engine_args={"enable_chunked_prefill": False, **engine_args_of(par)}
         if device == "cpu"
-        else engine_args_of(cfg),
-        engine_env=engine_env_of(cfg),
+        else engine_args_of(par),
+        engine_env=engine_env_of(par),
     )
 
 

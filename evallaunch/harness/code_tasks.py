@@ -7,9 +7,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from omegaconf import DictConfig
-
+from evallaunch.config.schema import EvaluateConfig
 from evallaunch.errors import EvallaunchError
+from evallaunch.harness.job_harness import job_task
 from evallaunch.harness.task_index import TaskIndex
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ def sandboxed_tasks(index: TaskIndex, tasks: list[str]) -> list[str]:
     ]
 
 
-def require_consent(cfg: DictConfig, index: TaskIndex) -> list[str]:
+def require_consent(cfg: EvaluateConfig, index: TaskIndex) -> list[str]:
     """The tasks of the job that run the model's programs (checked when a sweep is submitted
     and when the job starts).
 
@@ -49,9 +49,9 @@ def require_consent(cfg: DictConfig, index: TaskIndex) -> list[str]:
     """
     from evallaunch.scoring.code_eval import ALLOW_UNSANDBOXED_ENV, unsandboxed_allowed
 
-    task = cfg.benchmark.task
+    task = job_task(cfg)
     tasks = index.code_tasks(task)
-    if tasks and not cfg.benchmark.get("allow_code_execution"):
+    if tasks and not cfg.benchmark.allow_code_execution:
         raise EvallaunchError(
             f"benchmark.task={task} is refused: it scores the model by running the programs "
             f"the model writes (tasks: {', '.join(tasks)}), which needs {SWITCH}=true",
@@ -70,7 +70,7 @@ def require_consent(cfg: DictConfig, index: TaskIndex) -> list[str]:
     return tasks
 
 
-def code_execution(cfg: DictConfig, index: TaskIndex) -> dict[str, Any] | None:
+def code_execution(cfg: EvaluateConfig, index: TaskIndex) -> dict[str, Any] | None:
     """What results.json records of the job's code execution (None: its tasks run no code);
     checked on the machine that runs the programs.
 

@@ -15,9 +15,8 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
-from omegaconf import DictConfig
-
-from evallaunch.config.schema import GenerationConfig
+from evallaunch.config.evaluated import GenerationConfig
+from evallaunch.config.schema import EvaluateConfig
 from evallaunch.errors import EvallaunchError
 
 # The generation settings benchmark.gen_kwargs may set for lighteval (its GenerationParameters).
@@ -51,7 +50,7 @@ def _same(text: str, value: Any) -> bool:
         return text == str(value)
 
 
-def harness_gen_kwargs(cfg: DictConfig, harness: str) -> str | None:
+def harness_gen_kwargs(cfg: EvaluateConfig, harness: str) -> str | None:
     """benchmark.gen_kwargs with every generation.* setting changed from its default added
     under `harness`'s name for it (lm-eval: with do_sample to match the temperature).
 
@@ -72,7 +71,7 @@ def harness_gen_kwargs(cfg: DictConfig, harness: str) -> str | None:
     given = _pairs(bench.gen_kwargs)
     out = dict(given)
     for setting, key in GENERATION_NAMES[harness].items():
-        value = cfg.generation[setting]
+        value = getattr(cfg.generation, setting)
         if value == getattr(defaults, setting):
             continue
         if key in given and not _same(given[key], value):

@@ -3,8 +3,7 @@ index of that harness's tasks, the user's own included."""
 
 from __future__ import annotations
 
-from omegaconf import DictConfig
-
+from evallaunch.config.schema import EvaluateConfig
 from evallaunch.errors import EvallaunchError
 from evallaunch.harness.lmeval.tasks import task_index
 from evallaunch.harness.task_index import TaskIndex
@@ -12,7 +11,7 @@ from evallaunch.harness.task_index import TaskIndex
 HARNESS_OF_BACKEND = {"LmevalBackend": "lm-eval", "LightevalBackend": "lighteval"}
 
 
-def harness_of(cfg: DictConfig) -> str:
+def harness_of(cfg: EvaluateConfig) -> str:
     """ "lm-eval" or "lighteval": the harness whose task definitions the job's backend runs."""
     backend = str(cfg.backend._target_).rsplit(".", 1)[-1]
     if backend not in HARNESS_OF_BACKEND:
@@ -22,6 +21,16 @@ def harness_of(cfg: DictConfig) -> str:
             hint="use backend=lmeval, lmeval_server, lighteval or lighteval_server",
         )
     return HARNESS_OF_BACKEND[backend]
+
+
+def job_task(cfg: EvaluateConfig) -> str:
+    """benchmark.task: the harness task, group or tag a benchmark=harness job runs."""
+    if not cfg.benchmark.task:
+        raise EvallaunchError(
+            "benchmark=harness needs benchmark.task: the harness's task, group or tag",
+            hint="e.g. benchmark.task=gsm8k",
+        )
+    return cfg.benchmark.task
 
 
 def index_of(harness: str, cache_dir: str, own: str | None = None) -> TaskIndex:
@@ -34,7 +43,7 @@ def index_of(harness: str, cache_dir: str, own: str | None = None) -> TaskIndex:
     return task_index(cache_dir, own)
 
 
-def job_task_index(cfg: DictConfig) -> TaskIndex:
+def job_task_index(cfg: EvaluateConfig) -> TaskIndex:
     """The index the job's task comes from; a task only the other harness defines fails
     naming the backend that runs it."""
     bench = cfg.benchmark
@@ -42,14 +51,15 @@ def job_task_index(cfg: DictConfig) -> TaskIndex:
     wrong, right = ("custom_tasks", "include_path")
     if harness == "lighteval":
         wrong, right = right, wrong
-    if bench.get(wrong):
+    if getattr(bench, wrong):
         raise EvallaunchError(
-            f"benchmark.{wrong}={bench.get(wrong)} is invalid with backend={cfg.backend.name}: "
+            f"benchmark.{wrong}={getattr(bench, wrong)} is invalid with "
+            f"backend={cfg.backend.name}: "
             f"{harness}'s own tasks come from benchmark.{right}",
             hint="benchmark.include_path: a directory of lm-eval task YAMLs; "
             "benchmark.custom_tasks: a lighteval custom-tasks .py file",
         )
-    index = index_of(harness, cfg.paths.cache_dir, bench.get(right))
+    index = index_of(harness, cfg.paths.cache_dir, getattr(bench, right))
     try:
         index.check(bench.task)
     except EvallaunchError:

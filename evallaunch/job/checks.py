@@ -5,11 +5,10 @@ the endpoint, the unit and replica settings."""
 
 from __future__ import annotations
 
-from omegaconf import DictConfig
-
 from evallaunch.backends.base import MODEL_TYPES
 from evallaunch.backends.model_args import check_model_args as check_harness_model_args
 from evallaunch.config.preflight import check_values
+from evallaunch.config.schema import EvaluateConfig
 from evallaunch.engines.args import (
     check_engine_args,
     check_engine_env,
@@ -24,7 +23,7 @@ from evallaunch.planning.batching import check_per_job
 from evallaunch.serving.endpoint import check_endpoint
 
 
-def validate_job(cfg: DictConfig) -> None:
+def validate_job(cfg: EvaluateConfig) -> None:
     """Every check of one job's config; the first that fails raises EvallaunchError."""
     check_values(cfg)
     if cfg.backend.model_type not in MODEL_TYPES:
@@ -32,8 +31,8 @@ def validate_job(cfg: DictConfig) -> None:
             f"backend.model_type={cfg.backend.model_type!r} is invalid: valid choices are "
             f"{', '.join(MODEL_TYPES)}"
         )
-    check_engine_args(engine_args_of(cfg), cfg.backend.model_type, cfg.paths.cache_dir)
-    check_engine_env(engine_env_of(cfg), cfg.backend.model_type, cfg.paths.cache_dir)
+    check_engine_args(engine_args_of(cfg.parallelism), cfg.backend.model_type, cfg.paths.cache_dir)
+    check_engine_env(engine_env_of(cfg.parallelism), cfg.backend.model_type, cfg.paths.cache_dir)
     check_model_args(cfg.backend.model_args, cfg.backend.model_type)
     check_engine_config(cfg)
     check_harness_model_args(cfg.backend)
@@ -46,7 +45,7 @@ def validate_job(cfg: DictConfig) -> None:
     check_per_job(cfg.launch.benchmarks_per_job)
 
 
-def check_engine_config(cfg: DictConfig) -> None:
+def check_engine_config(cfg: EvaluateConfig) -> None:
     """Value checks of the unit, replica and engine settings (before anything runs)."""
     par, sampling = cfg.parallelism, cfg.sampling
     for key in (
@@ -55,7 +54,7 @@ def check_engine_config(cfg: DictConfig) -> None:
         "pipeline_parallel_size",
         "max_num_seqs",
     ):
-        value = par.get(key)
+        value = getattr(par, key)
         if value is not None and value < 1:
             raise EvallaunchError(
                 f"parallelism.{key}={value} is invalid: expected a value >= 1 or null (planned)"

@@ -10,7 +10,8 @@ import hashlib
 import json
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from evallaunch.config.frozen import plain
+from evallaunch.config.schema import EvaluateConfig
 
 # Backend model_args that only spread the work over devices (the samples do not change).
 PARALLELISM_ARGS = frozenset(
@@ -36,11 +37,13 @@ def fingerprint(parts: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
-def config_fingerprint(cfg: DictConfig, data_sha256: str) -> str:
-    """Hash of every setting that can change the numbers (not paths, not verbosity)."""
+def config_fingerprint(cfg: EvaluateConfig, data_sha256: str) -> str:
+    """Hash of every setting that can change the numbers (not paths, not verbosity). The
+    spec's sections as plain values are what the composed config's resolved containers
+    were: the fingerprints of results already on disk stay valid."""
 
     def part(node: Any) -> Any:
-        return OmegaConf.to_container(node, resolve=True)
+        return plain(node)
 
     backend = part(cfg.backend)
     # How the work is spread over GPUs does not change which samples are drawn.

@@ -10,11 +10,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import OmegaConf
 
 from evallaunch.backends.base import Backend, GenerationRequest, build_backend
 from evallaunch.benchmarks.problem import Problem
+from evallaunch.config.frozen import plain
 from evallaunch.config.preflight import effective_max_new_tokens
+from evallaunch.config.schema import EvaluateConfig
 from evallaunch.models.resolve import pick_device_and_dtype, resolve_model
 from evallaunch.planning.local_gpus import job_engine_settings
 from evallaunch.runtime.secrets import redact_config
@@ -23,7 +25,7 @@ log = logging.getLogger(__name__)
 
 
 def prepare_generation(
-    cfg: DictConfig, job_dir: Path, problems: list[Problem]
+    cfg: EvaluateConfig, job_dir: Path, problems: list[Problem]
 ) -> tuple[Backend, GenerationRequest]:
     """The backend and the job's generation request: the model resolved to a path, its
     device and dtype, the token budget that fits the context, the engines' settings."""
@@ -84,7 +86,7 @@ def _max_new_tokens(backend: Backend, request: GenerationRequest) -> int:
     return max_new_tokens
 
 
-def model_record(cfg: DictConfig, request: GenerationRequest) -> dict[str, Any]:
+def model_record(cfg: EvaluateConfig, request: GenerationRequest) -> dict[str, Any]:
     """results.json's model section: the model as configured and as loaded."""
     model = cfg.model
     return {
@@ -100,7 +102,7 @@ def model_record(cfg: DictConfig, request: GenerationRequest) -> dict[str, Any]:
     }
 
 
-def save_config(cfg: DictConfig, job_dir: Path) -> None:
+def save_config(cfg: EvaluateConfig, job_dir: Path) -> None:
     """The job's resolved config, secrets redacted, as config.yaml."""
-    resolved = OmegaConf.to_container(cfg, resolve=True)
+    resolved = plain(cfg)
     OmegaConf.save(OmegaConf.create(redact_config(resolved)), job_dir / "config.yaml")

@@ -9,13 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig
-
+from evallaunch.config.schema import EvaluateConfig
 from evallaunch.config.suites import suite_record
 from evallaunch.harness.code_tasks import code_execution, require_consent
 from evallaunch.harness.dataset_mirror import data_hash, require_mirrored
 from evallaunch.harness.generation import harness_gen_kwargs
-from evallaunch.harness.job_harness import harness_of, job_task_index
+from evallaunch.harness.job_harness import harness_of, job_task, job_task_index
 from evallaunch.harness.lmeval.evaluation import run_lm_eval
 from evallaunch.harness.task_index import TaskIndex
 from evallaunch.job.fingerprint import config_fingerprint, fingerprint
@@ -47,35 +46,35 @@ class HarnessInputs:
     config_fingerprint: str
 
 
-def harness_inputs(cfg: DictConfig) -> HarnessInputs:
+def harness_inputs(cfg: EvaluateConfig) -> HarnessInputs:
     """The inputs of the job `cfg` (a task whose data is not mirrored fails here); the
     fingerprint covers the data and the definition, so a task changed upstream is not
     skipped as done. A task that runs the model's programs fails here without consent."""
-    bench = cfg.benchmark
+    task = job_task(cfg)
     index = job_task_index(cfg)
     require_consent(cfg, index)
-    files = require_mirrored(cfg.paths.data_dir, bench.task, index.hub_datasets(bench.task))
-    data, definition = data_hash(files), index.definition_hash(bench.task)
+    files = require_mirrored(cfg.paths.data_dir, task, index.hub_datasets(task))
+    data, definition = data_hash(files), index.definition_hash(task)
     identity = fingerprint({"data": data, "definition": definition})
     return HarnessInputs(index, files, data, definition, config_fingerprint(cfg, identity))
 
 
 def evaluate_harness_task(
-    cfg: DictConfig, job_dir: Path, started: str, clock: float
+    cfg: EvaluateConfig, job_dir: Path, started: str, clock: float
 ) -> dict[str, Any]:
     """Run `benchmark.task` with its harness on the job's model; write details.parquet and
     results.json (last); return the results."""
     from evallaunch.serving.job_servers import inference_servers
     from evallaunch.serving.ray_cluster import announced_clusters
 
-    bench = cfg.benchmark
+    bench, task = cfg.benchmark, job_task(cfg)
     harness = harness_of(cfg)
     gen_kwargs = harness_gen_kwargs(cfg, harness)  # bad settings fail before the model loads
     inputs = harness_inputs(cfg)
     code = code_execution(cfg, inputs.index)  # the sandbox, before the model loads
     backend, request = prepare_generation(cfg, job_dir, [])
     backend.prepare(request)
-    log.info("Harness task %s: %s", bench.task, ", ".join(inputs.index.tasks_of(bench.task)))
+    log.info("Harness task %s: %s", task, ", ".join(inputs.index.tasks_of(task)))
     with inference_servers(cfg, request, 1) as (request, serving):
         if harness == "lighteval":
             from evallaunch.harness.lighteval.evaluation import run_lighteval
@@ -111,7 +110,7 @@ def evaluate_harness_task(
         engine_starts=serving.started + run.engine_starts,
         endpoint=serving.endpoint,
         backend_metrics={},
-        num_problems=max((m["n"] for m in run.metrics.get(bench.task, {}).values()), default=0),
+        num_problems=max((m["n"] for m in run.metrics.get(task, {}).values()), default=0),
         num_samples=1,
         sampling=None,
         tasks=run.tasks,
@@ -123,7 +122,7 @@ def evaluate_harness_task(
         started_at=started,
         finished_at=utc_now(),
         duration_s=round(time.monotonic() - clock, 3),
-        metrics=run.metrics.get(bench.task, {}),
+        metrics=run.metrics.get(task, {}),
         num_truncated=sum(bool(row["truncated"]) for row in run.rows),
     )
     write_details(job_dir / DETAILS_FILE, run.rows, DETAIL_EXTRAS)

@@ -10,13 +10,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
-
 from evallaunch import __version__
 from evallaunch.backends.base import Backend, BackendOutput, GenerationRequest
 from evallaunch.backends.details import detail_rows
 from evallaunch.benchmarks.mirror import load_problems
 from evallaunch.benchmarks.problem import Problem
+from evallaunch.config.frozen import plain
+from evallaunch.config.schema import EvaluateConfig
 from evallaunch.config.suites import suite_record
 from evallaunch.engines.settings import resolve_units_in_flight
 from evallaunch.errors import EvallaunchError
@@ -51,7 +51,7 @@ from evallaunch.serving.ray_cluster import announced_clusters
 log = logging.getLogger(__name__)
 
 
-def run_job(cfg: DictConfig, job_dir: Path) -> dict[str, Any]:
+def run_job(cfg: EvaluateConfig, job_dir: Path) -> dict[str, Any]:
     """Evaluate one model on one benchmark with one backend; return the results dict.
 
     Writes `status.json` first (running), then the resolved config, the details and, last
@@ -59,11 +59,11 @@ def run_job(cfg: DictConfig, job_dir: Path) -> dict[str, Any]:
     is written.
     """
     validate_job(cfg)
-    apply_umask(cfg.paths.get("umask"))  # a Slurm job's files too
+    apply_umask(cfg.paths.umask)  # a Slurm job's files too
     secrets = job_secrets(cfg)
     install_log_filter(secrets)
     scrub_files(job_dir / ".hydra", secrets)  # Hydra's own record of the config
-    go_offline(cfg.get("offline", True))
+    go_offline(cfg.offline)
     archive_previous(job_dir)
     started, clock = utc_now(), time.monotonic()
     status = {
@@ -92,14 +92,14 @@ def run_job(cfg: DictConfig, job_dir: Path) -> dict[str, Any]:
     return results
 
 
-def job_secrets(cfg: DictConfig) -> set[str]:
+def job_secrets(cfg: EvaluateConfig) -> set[str]:
     """Secret values this job must never write: from the environment, the config and the
     endpoint's API key."""
     from evallaunch.serving.endpoint import api_key, endpoint_of
 
     endpoint = endpoint_of(cfg)
     key = api_key(endpoint) if endpoint is not None else None
-    found = env_secrets() | config_secrets(OmegaConf.to_container(cfg, resolve=True))
+    found = env_secrets() | config_secrets(plain(cfg))
     return found | ({key} if key else set())
 
 
@@ -121,7 +121,7 @@ def archive_previous(job_dir: Path) -> Path | None:
     return archive
 
 
-def _evaluate(cfg: DictConfig, job_dir: Path, started: str, clock: float) -> dict[str, Any]:
+def _evaluate(cfg: EvaluateConfig, job_dir: Path, started: str, clock: float) -> dict[str, Any]:
     log.info("evallaunch %s running from %s", __version__, Path(__file__).resolve().parent)
     if cfg.benchmark.format == "harness":
         from evallaunch.job.harness_task import evaluate_harness_task
@@ -155,7 +155,7 @@ class DrawnSamples:
     servers_reused: int = 0
 
 
-def _load_benchmark(cfg: DictConfig) -> tuple[list[Problem], str]:
+def _load_benchmark(cfg: EvaluateConfig) -> tuple[list[Problem], str]:
     """The benchmark's problems (checked against the mirror's sha256) and the data hash."""
     bench = cfg.benchmark
     problems, data_sha256 = load_problems(bench, cfg.paths.data_dir)
@@ -164,7 +164,7 @@ def _load_benchmark(cfg: DictConfig) -> tuple[list[Problem], str]:
 
 
 def _open_ledger(
-    cfg: DictConfig, job_dir: Path, config_hash: str, grader: SampleGrader
+    cfg: EvaluateConfig, job_dir: Path, config_hash: str, grader: SampleGrader
 ) -> SampleLedger:
     """The job's sample ledger, with the samples an interrupted run of this config recorded
     (sampling.resume)."""
@@ -177,7 +177,7 @@ def _open_ledger(
 
 
 def _draw_samples(
-    cfg: DictConfig,
+    cfg: EvaluateConfig,
     backend: Backend,
     request: GenerationRequest,
     ledger: SampleLedger,
@@ -209,7 +209,7 @@ def _draw_samples(
 
 
 def _job_results(
-    cfg: DictConfig,
+    cfg: EvaluateConfig,
     request: GenerationRequest,
     drawn: DrawnSamples,
     data_sha256: str,
@@ -249,7 +249,7 @@ def _job_results(
         sampling=asdict(drawn.report),
         suite=suite_record(cfg),
         generation={
-            **OmegaConf.to_container(gen, resolve=True),  # type: ignore[dict-item]
+            **plain(gen),
             "max_new_tokens": request.max_new_tokens,
         },
         seed=gen.seed,

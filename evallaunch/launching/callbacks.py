@@ -8,6 +8,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from evallaunch.config.preflight import check_writable
+from evallaunch.config.spec import job_spec
 from evallaunch.errors import EvallaunchError, exit_with_error
 from evallaunch.job.checks import validate_job
 
@@ -23,9 +24,10 @@ class Preflight(Callback):
         from evallaunch.runtime.files import apply_umask
 
         try:
-            apply_umask(config.paths.get("umask"))  # before Hydra creates the job's directory
-            validate_job(config)
-            check_writable(str(config.paths.output_root))
+            spec = job_spec(config)
+            apply_umask(spec.paths.umask)  # before Hydra creates the job's directory
+            validate_job(spec)
+            check_writable(spec.paths.output_root)
             if run_dir is not None:  # where Hydra is about to create the job's directory
                 check_writable(run_dir, "hydra.run.dir")
         except EvallaunchError as err:

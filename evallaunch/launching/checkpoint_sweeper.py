@@ -77,6 +77,8 @@ class EvallaunchSweeper(Sweeper):
         try:
             arguments = self._expand_checkpoints(arguments)
             suite = self.config.get("suite")
+            if suite is not None:  # the spec's SuiteConfig, from Hydra's sweep config
+                suite = OmegaConf.to_object(suite)
             sets = [arguments] if suite is None else suite_argument_sets(suite, arguments)
             return self._sweep(sets)
         except EvallaunchError as err:
@@ -153,6 +155,7 @@ class EvallaunchSweeper(Sweeper):
         """The jobs of a batch that have no finished results yet (all with launch.force).
         The evallaunch launchers are handed the jobs composed here, not to compose them
         again."""
+        from evallaunch.config.spec import job_spec
         from evallaunch.job.checks import validate_job
         from evallaunch.launching.launcher import EvallaunchSubmititLauncher
         from evallaunch.launching.published import PublishedResults
@@ -166,7 +169,7 @@ class EvallaunchSweeper(Sweeper):
         for overrides in batch:
             job = compose_job(self.hydra_context, self.config, list(overrides))
             cfg = job.config
-            validate_job(cfg)
+            validate_job(job_spec(cfg))
             if not cfg.launch.force and is_finished(job_dir_of(cfg), job.fingerprint):
                 log.info("skip (finished): %s", " ".join(overrides))
                 print(f"skip (already finished): {job_dir_of(cfg)}")

@@ -103,6 +103,7 @@ class EvallaunchSubmititLauncher(BaseSubmititLauncher):
         return plan_arrays.collect_returns(specs, skipped, submitted)
 
     def _compose(self, overrides: list[str], index: int) -> Any:
+        from evallaunch.config.spec import job_spec
         from evallaunch.launching.specs import JobSpec, compose_job, job_dir_of, planned_resources
         from evallaunch.planning.batching import member_of
 
@@ -124,7 +125,7 @@ class EvallaunchSubmititLauncher(BaseSubmititLauncher):
             fingerprint=job.fingerprint,
             resources=resources,
         )
-        spec.member = member_of(cfg, plan, spec.batch_key)
+        spec.member = member_of(job_spec(cfg), plan, spec.batch_key)
         return spec
 
     def _folder(self, resources: dict[str, Any]) -> str:

@@ -11,6 +11,8 @@ from typing import Any
 from omegaconf import DictConfig
 
 from evallaunch.benchmarks.mirror import mirror_file, sha256_of
+from evallaunch.config.schema import EvaluateConfig
+from evallaunch.config.spec import job_spec
 from evallaunch.job.fingerprint import config_fingerprint
 from evallaunch.job.record import finished_results
 from evallaunch.planning.batching import Member
@@ -59,8 +61,9 @@ class JobSpec:
         return (cfg.model.name_or_path, cfg.model.revision, cfg.backend.name, gpus)
 
 
-def job_fingerprint(cfg: DictConfig) -> str:
+def job_fingerprint(config: DictConfig | EvaluateConfig) -> str:
     """The fingerprint the job's results.json will carry (data hash read from the mirror)."""
+    cfg = job_spec(config)
     if cfg.benchmark.format == "harness":
         from evallaunch.job.harness_task import harness_inputs
 
@@ -95,7 +98,7 @@ def is_finished(job_dir: Path, fingerprint: str) -> bool:
     return finished_results(job_dir, fingerprint) is not None
 
 
-def reusable_results(cfg: DictConfig, job_dir: Path) -> dict[str, Any] | None:
+def reusable_results(cfg: EvaluateConfig, job_dir: Path) -> dict[str, Any] | None:
     """The finished results of this very job in `job_dir` (same config fingerprint), unless
     launch.force asks to run it again. A config that cannot be fingerprinted reuses nothing
     (the job itself then says what is wrong)."""
@@ -130,7 +133,8 @@ def planned_resources(
     resources = base_resources(params)
     from evallaunch.serving.endpoint import endpoint_of
 
-    if endpoint_of(cfg) is not None:  # a server someone else runs: no GPU here
+    spec = job_spec(cfg)
+    if endpoint_of(spec) is not None:  # a server someone else runs: no GPU here
         return {k: v for k, v in resources.items() if k != "gpus_per_node"}, None
     if (
         float(hardware.get("gpu_memory_gb") or 0) <= 0
@@ -141,7 +145,7 @@ def planned_resources(
     from evallaunch.planning.job_plan import plan_for_config
 
     try:
-        plan = plan_for_config(cfg, hardware)
+        plan = plan_for_config(spec, hardware)
     except EvallaunchError as err:  # e.g. a checkpoint that does not exist yet
         if str(err).startswith("parallelism."):  # the user's sizes do not fit: say so
             raise

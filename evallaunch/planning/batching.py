@@ -139,7 +139,7 @@ def shares_engines(cfg: Any, plan: Any) -> bool:
     from evallaunch.engines.settings import engine_settings, resolve_units_in_flight, uses_servers
     from evallaunch.serving.endpoint import endpoint_of
 
-    model_type = str(cfg.backend.get("model_type", "transformers"))
+    model_type = str(cfg.backend.model_type)
     if model_type == "transformers" or endpoint_of(cfg) is not None:
         return False
     engine = engine_settings(cfg, "cuda", plan.dtype, cfg.model.max_model_length, plan=plan)

@@ -5,8 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from omegaconf import DictConfig
-
+from evallaunch.config.schema import EvaluateConfig
 from evallaunch.errors import EvallaunchError
 from evallaunch.planning.inputs import Hardware, PlanRequest
 from evallaunch.planning.model_facts import ModelFacts, load_model_facts
@@ -29,13 +28,13 @@ def _facts(name_or_path: str, revision: str, cache_dir: str) -> ModelFacts:
     return load_model_facts(source, revision=revision, name=name_or_path)
 
 
-def model_facts(cfg: DictConfig) -> ModelFacts:
+def model_facts(cfg: EvaluateConfig) -> ModelFacts:
     """Architecture facts of the job's model (config.json only; cached per model)."""
-    go_offline(cfg.get("offline", True))
+    go_offline(cfg.offline)
     return _facts(str(cfg.model.name_or_path), str(cfg.model.revision), str(cfg.paths.cache_dir))
 
 
-def plan_request(cfg: DictConfig, facts: ModelFacts) -> PlanRequest:
+def plan_request(cfg: EvaluateConfig, facts: ModelFacts) -> PlanRequest:
     """What the job asks of the hardware, from its model, benchmark and generation settings."""
     par = cfg.parallelism
     if par.name not in STRATEGIES:
@@ -45,11 +44,11 @@ def plan_request(cfg: DictConfig, facts: ModelFacts) -> PlanRequest:
     max_len = cfg.model.max_model_length or facts.max_position_embeddings or 32768
     # vLLM (in-process or behind the job's servers) batches every request of the job; a
     # transformers model runs backend.batch_size prompts x n samples at once.
-    if str(cfg.backend.get("model_type", "transformers")) in ENGINE_TYPES:
+    if cfg.backend.model_type in ENGINE_TYPES:
         concurrent = num_prompts * int(bench.n)
     else:
         concurrent = int(bench.n) * max(int(cfg.backend.batch_size), 1)
-    mean_new = bench.get("mean_new_tokens")
+    mean_new = bench.mean_new_tokens
     engine_args = _engine_args(cfg)
     draft_params, draft_notes = _draft_model(cfg, engine_args.get("speculative_config"))
     return PlanRequest(
@@ -64,7 +63,7 @@ def plan_request(cfg: DictConfig, facts: ModelFacts) -> PlanRequest:
         data_parallel_size=par.data_parallel_size,
         pipeline_parallel_size=par.pipeline_parallel_size,
         gpu_memory_utilization=float(par.gpu_memory_utilization),
-        max_num_seqs=par.get("max_num_seqs"),
+        max_num_seqs=par.max_num_seqs,
         mean_new_tokens=int(mean_new) if mean_new else None,
         kv_cache_dtype=str(engine_args.get("kv_cache_dtype") or "auto"),
         draft_params=draft_params,
@@ -72,17 +71,17 @@ def plan_request(cfg: DictConfig, facts: ModelFacts) -> PlanRequest:
     )
 
 
-def _engine_args(cfg: DictConfig) -> dict[str, Any]:
+def _engine_args(cfg: EvaluateConfig) -> dict[str, Any]:
     """parallelism.engine_args, refused as the job refuses them (a key evallaunch sets
     itself, such as max_model_len: model.max_model_length; any for a transformers model)."""
     from evallaunch.engines.args import check_own_engine_args, engine_args_of
 
-    args = engine_args_of(cfg)
-    check_own_engine_args(args, str(cfg.backend.get("model_type", "transformers")))
+    args = engine_args_of(cfg.parallelism)
+    check_own_engine_args(args, cfg.backend.model_type)
     return args
 
 
-def _draft_model(cfg: DictConfig, speculative: Any) -> tuple[int, tuple[str, ...]]:
+def _draft_model(cfg: EvaluateConfig, speculative: Any) -> tuple[int, tuple[str, ...]]:
     """(parameters of the speculative draft model that speculative_config names, notes):
     0 without one, and a note when its size is unknown (its weights not counted)."""
     if not isinstance(speculative, dict) or speculative.get("method") == "ngram":
@@ -106,7 +105,7 @@ def hardware_from(conf: dict[str, Any]) -> Hardware:
     return Hardware(**{key: value for key, value in conf.items() if key in fields})
 
 
-def plan_for_config(cfg: DictConfig, hardware: dict[str, Any]) -> Plan:
+def plan_for_config(cfg: EvaluateConfig, hardware: dict[str, Any]) -> Plan:
     """The resource plan of one composed job config on the given hardware."""
     facts = model_facts(cfg)
     return plan(facts, hardware_from(hardware), plan_request(cfg, facts))

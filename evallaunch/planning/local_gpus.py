@@ -6,8 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from omegaconf import DictConfig
-
+from evallaunch.config.schema import EvaluateConfig
 from evallaunch.engines.settings import EngineSettings, engine_settings
 from evallaunch.errors import EvallaunchError
 from evallaunch.planning.job_plan import plan_for_config
@@ -16,19 +15,19 @@ log = logging.getLogger(__name__)
 
 
 def job_engine_settings(
-    cfg: DictConfig, device: str, dtype: str, max_model_len: int | None
+    cfg: EvaluateConfig, device: str, dtype: str, max_model_len: int | None
 ) -> EngineSettings:
     """`engine_settings` of a job: with `parallelism=auto` and sizes left null on a GPU
     machine, the null sizes come from the plan for the GPUs it sees."""
     par = cfg.parallelism
     keys = ("tensor_parallel_size", "data_parallel_size", "pipeline_parallel_size", "max_num_seqs")
-    unset = None in [par.get(key) for key in keys]
+    unset = None in [getattr(par, key) for key in keys]
     planned = cfg.backend.model_type != "transformers" and device == "cuda"
     plan = plan_on_local_gpus(cfg) if planned and par.name != "single" and unset else None
     return engine_settings(cfg, device, dtype, max_model_len, plan)
 
 
-def estimated_hours(cfg: DictConfig, device: str) -> float | None:
+def estimated_hours(cfg: EvaluateConfig, device: str) -> float | None:
     """The planner's estimate of the job's time on the GPUs this process sees (its
     throughput model, evallaunch.planning.throughput); None on a CPU, or without one."""
     if device != "cuda" or cfg.backend.model_type == "transformers":
@@ -40,7 +39,7 @@ def estimated_hours(cfg: DictConfig, device: str) -> float | None:
         return None
 
 
-def plan_on_local_gpus(cfg: DictConfig) -> Any:
+def plan_on_local_gpus(cfg: EvaluateConfig) -> Any:
     """The planner's layout for the GPUs this process sees (one node)."""
     hardware = local_gpu_hardware()
     if hardware is None:

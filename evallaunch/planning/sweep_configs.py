@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from omegaconf import DictConfig, OmegaConf
 
+from evallaunch.config.schema import EvaluateConfig
+from evallaunch.config.spec import spec_from_dict
 from evallaunch.errors import EvallaunchError
 from evallaunch.planning.planner import Plan
 
@@ -23,11 +25,13 @@ def expand_sweep(overrides: Sequence[str]) -> list[list[str]]:
     `suite=NAME`, that of each member of the suite)."""
     from evallaunch.compat.hydra import expand_overrides
     from evallaunch.config.compose import compose_config
+    from evallaunch.config.spec import job_spec
     from evallaunch.config.suites import suite_argument_sets
 
     sets = [list(overrides)]
     if any(o.split("=", 1)[0] == "suite" for o in overrides):
-        suite = compose_config([o for o in overrides if o.startswith("suite=")]).suite
+        suite = job_spec(compose_config([o for o in overrides if o.startswith("suite=")])).suite
+        assert suite is not None
         sets = suite_argument_sets(suite, list(overrides))
     return [list(job) for args in sets for batch in expand_overrides(args) for job in batch]
 
@@ -37,22 +41,11 @@ def _is_group(override: str) -> bool:
     return key in GROUPS or key.startswith("hydra/")
 
 
-class Namespace(dict[str, Any]):
-    """A plain, resolved job config with attribute access (cheap to copy and update)."""
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            value = self[name]
-        except KeyError:
-            raise AttributeError(name) from None
-        return Namespace(value) if isinstance(value, dict) else value
-
-
 class SweepComposer:
     """Job configs of a sweep for planning. Hydra composes and resolves once per
     combination of group choices (a checkpoint sweep changes only values, so it composes
     once); each job is then a plain copy with its value overrides applied and the model's
-    derived keys (name, version, step, tokens trained) recomputed."""
+    derived keys (name, version, step, tokens trained) recomputed, made the job's spec."""
 
     def __init__(self) -> None:
         self._cache: dict[tuple[str, ...], tuple[dict[str, Any], dict[str, Any]]] = {}
@@ -61,7 +54,7 @@ class SweepComposer:
         self._parser: Any = None
         self._values: dict[str, Any] = {}
 
-    def compose(self, overrides: list[str]) -> tuple[Namespace, dict[str, Any]]:
+    def compose(self, overrides: list[str]) -> tuple[EvaluateConfig, dict[str, Any]]:
         """(the job's resolved config, the cluster's hardware) for one job."""
         from evallaunch.config.compose import compose_config
         from evallaunch.config.naming import derive_model_keys
@@ -94,7 +87,7 @@ class SweepComposer:
         bench = cfg["benchmark"]
         if bench.get("format") == "harness" and bench.get("task"):
             bench["name"] = bench["task"]  # named after its task (naming.py: el.task_name)
-        return Namespace(cfg), hardware
+        return spec_from_dict(cfg), hardware
 
     def launcher_plans(self, overrides: list[str]) -> bool:
         """Whether the launcher of a job composed before writes the plan's sizes into it
@@ -170,7 +163,7 @@ def plan_sweep(overrides: Sequence[str], multirun: bool) -> list[tuple[str, Plan
 def describe_sweep(overrides: Sequence[str], multirun: bool) -> list[PlannedJob]:
     """Every job the overrides describe, planned on its cluster, with its model facts,
     engine and engine settings, and the jobs that run together (launch.benchmarks_per_job)."""
-    from evallaunch.planning.batching import AUTO, Member, batches, member_of
+    from evallaunch.planning.batching import Member, batches, member_of
     from evallaunch.planning.job_details import job_details
     from evallaunch.planning.job_plan import model_facts, plan_for_config
     from evallaunch.serving.endpoint import endpoint_of
@@ -186,8 +179,8 @@ def describe_sweep(overrides: Sequence[str], multirun: bool) -> list[PlannedJob]
             rows.append(PlannedJob(label, None, None))
             members.append(Member(("endpoint", len(members)), label, ""))
             continue
-        plan = plan_for_config(cfg, hardware)  # type: ignore[arg-type]
-        facts = model_facts(cfg)  # type: ignore[arg-type]
+        plan = plan_for_config(cfg, hardware)
+        facts = model_facts(cfg)
         launcher_plans = composer.launcher_plans(job)
         details = job_details(cfg, plan, facts, launcher_plans)
         rows.append(PlannedJob(label, plan, details))
@@ -197,7 +190,7 @@ def describe_sweep(overrides: Sequence[str], multirun: bool) -> list[PlannedJob]
         members.append(member_of(cfg, plan if launcher_plans else None, key))
     if not jobs:
         return rows
-    per_job = cfg.launch.get("benchmarks_per_job", AUTO)
+    per_job = cfg.launch.benchmarks_per_job
     for choice in batches(members, per_job, composer.time_limit_min(jobs[-1])):
         for index in choice.members:
             rows[index] = rows[index]._replace(batching=choice.reason)

@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from evallaunch.config.evaluated import EndpointConfig
+from evallaunch.config.schema import EvaluateConfig
 from evallaunch.errors import EvallaunchError
 
 if TYPE_CHECKING:
@@ -37,13 +39,13 @@ SAMPLES_AS = "seeded requests"
 PROBE_TIMEOUT_S = 10.0
 
 
-def endpoint_of(cfg: Any) -> Any | None:
+def endpoint_of(cfg: EvaluateConfig) -> EndpointConfig | None:
     """`model.endpoint` when it names a URL, else None (the job starts its own servers)."""
-    endpoint = cfg.model.get("endpoint")
-    return endpoint if endpoint is not None and endpoint.get("url") else None
+    endpoint = cfg.model.endpoint
+    return endpoint if endpoint.url else None
 
 
-def check_endpoint(cfg: Any) -> None:
+def check_endpoint(cfg: EvaluateConfig) -> None:
     """Refuse an endpoint the job cannot use, before anything starts."""
     endpoint = endpoint_of(cfg)
     if endpoint is None:
@@ -76,9 +78,9 @@ def check_endpoint(cfg: Any) -> None:
     api_key(endpoint)
 
 
-def api_key(endpoint: Any) -> str | None:
+def api_key(endpoint: EndpointConfig) -> str | None:
     """The key in the environment variable `api_key_env` names (None when it names none)."""
-    name = endpoint.get("api_key_env")
+    name = endpoint.api_key_env
     if not name:
         return None
     value = os.environ.get(str(name), "")
@@ -90,17 +92,17 @@ def api_key(endpoint: Any) -> str | None:
     return value
 
 
-def request_headers(endpoint: Any) -> dict[str, str]:
+def request_headers(endpoint: EndpointConfig) -> dict[str, str]:
     """Headers the balancer adds to every request it forwards to the endpoint."""
     key = api_key(endpoint)
     return {"Authorization": f"Bearer {key}"} if key else {}
 
 
-def served_model(cfg: Any, model_path: str) -> str:
+def served_model(cfg: EvaluateConfig, model_path: str) -> str:
     """The `model` field of the requests: model.endpoint.served_model, else the model's
     path as resolved (a Hub id stays one)."""
     endpoint = endpoint_of(cfg)
-    named = endpoint.get("served_model") if endpoint is not None else None
+    named = endpoint.served_model if endpoint is not None else None
     return str(named or model_path)
 
 

@@ -28,8 +28,9 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from omegaconf import OmegaConf
-
+from evallaunch.config.frozen import plain
+from evallaunch.config.running import ServerConfig
+from evallaunch.config.schema import EvaluateConfig
 from evallaunch.engines.settings import vllm_cpu_environment
 from evallaunch.engines.vllm_python import vllm_python
 from evallaunch.errors import EvallaunchError
@@ -88,7 +89,7 @@ class Serving:
 
 @contextmanager
 def inference_servers(
-    cfg: Any, request: GenerationRequest, units_in_flight: int | None = 1
+    cfg: EvaluateConfig, request: GenerationRequest, units_in_flight: int | None = 1
 ) -> Iterator[tuple[GenerationRequest, Serving]]:
     """Start the job's servers and balancer when it talks to servers (model_type=server,
     or vLLM replicas: `evallaunch.engines.settings.uses_servers`) and yield (`request` with
@@ -101,7 +102,7 @@ def inference_servers(
         with endpoint_balancer(cfg, request, log_dir) as (request, balancer, record):
             yield request, Serving(0, balancer.answered, record)
         return
-    if not uses_servers(cfg.backend.get("model_type"), request.engine, units_in_flight):
+    if not uses_servers(cfg.backend.model_type, request.engine, units_in_flight):
         yield request, Serving()
         return
     from evallaunch.serving.balancer import LoadBalancer
@@ -168,7 +169,7 @@ def _scoped(answered: Callable[[str], int], scope: str) -> Callable[[str], int]:
 def _servers_key(settings: Any, request: GenerationRequest) -> str:
     """What a job's servers run: the command and everything filled into it."""
     fields = {
-        "settings": OmegaConf.to_container(settings, resolve=True),
+        "settings": plain(settings),
         "model": [request.model_path, request.revision, request.dtype, request.device],
         "context": request.max_model_length,
         "seed": request.seed,
@@ -177,13 +178,13 @@ def _servers_key(settings: Any, request: GenerationRequest) -> str:
     return json.dumps(fields, sort_keys=True, default=str)
 
 
-def server_settings(cfg: Any) -> Any:
+def server_settings(cfg: EvaluateConfig) -> ServerConfig:
     """`backend.server`; for model_type=vllm, one `vllm serve` per engine replica with the
     job's engine settings (VLLM_SERVE_COMMAND)."""
     settings = cfg.backend.server
     if cfg.backend.model_type != "vllm":
         return settings
-    return OmegaConf.merge(settings, {"num_servers": "auto", "command": VLLM_SERVE_COMMAND})
+    return dataclasses.replace(settings, num_servers="auto", command=VLLM_SERVE_COMMAND)
 
 
 def build_servers(settings: Any, request: GenerationRequest, log_dir: Path) -> list[Server]:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from evallaunch.config.running import ParallelismConfig
 from evallaunch.errors import EvallaunchError
 from evallaunch.serving.ray_nodes import (
     POLL_S,
@@ -93,7 +94,7 @@ def announced_clusters() -> dict[str, Any]:
     return {"ray_clusters": heads} if heads else {}
 
 
-def replica_gpus(parallelism: Any) -> int:
+def replica_gpus(parallelism: ParallelismConfig) -> int:
     """GPUs of one replica (TP x PP) when this machine has GPUs, else 0."""
     try:
         import torch
@@ -101,8 +102,8 @@ def replica_gpus(parallelism: Any) -> int:
         has_gpus = torch.cuda.is_available()
     except ImportError:
         has_gpus = False
-    tp = int(parallelism.get("tensor_parallel_size") or 1)
-    return tp * int(parallelism.get("pipeline_parallel_size") or 1) if has_gpus else 0
+    tp = parallelism.tensor_parallel_size or 1
+    return tp * (parallelism.pipeline_parallel_size or 1) if has_gpus else 0
 
 
 def check_tasks(tasks: int, nodes_per_replica: int) -> None:

@@ -8,18 +8,18 @@ import contextlib
 import dataclasses
 from typing import Any
 
-from omegaconf import DictConfig
-
 from evallaunch.backends.base import GenerationRequest
 from evallaunch.backends.details import detail_rows
+from evallaunch.config.schema import EvaluateConfig
 from evallaunch.harness.generation import gen_parameters, harness_gen_kwargs
+from evallaunch.harness.job_harness import job_task
 from evallaunch.harness.lighteval.results import lighteval_samples, task_metrics, task_of
 from evallaunch.harness.lighteval.tasks import task_configs
 from evallaunch.harness.results import HarnessRun, token_counter
 
 
 def run_lighteval(
-    cfg: DictConfig, backend: Any, request: GenerationRequest, inputs: Any
+    cfg: EvaluateConfig, backend: Any, request: GenerationRequest, inputs: Any
 ) -> HarnessRun:
     """Run `benchmark.task` with lighteval's pipeline on the job's model."""
     import datasets
@@ -33,7 +33,8 @@ def run_lighteval(
     bench = cfg.benchmark
     generation = gen_parameters(harness_gen_kwargs(cfg, "lighteval"))
     set_seed(int(generation.get("seed", request.seed)))
-    configs = task_configs(inputs.index, bench.task)
+    task_name = job_task(cfg)
+    configs = task_configs(inputs.index, task_name)
     if "max_new_tokens" in generation:
         # lighteval's transformers model takes its length from the task's generation_size.
         size = generation["max_new_tokens"]
@@ -72,7 +73,7 @@ def run_lighteval(
     tokens = token_counter(backend, request)
     model_max = generation.get("max_new_tokens")
     rows = detail_rows(lighteval_samples(details, model.prompt_manager, tokens, model_max))
-    metrics = task_metrics(pipeline.get_results()["results"], details, bench.task)
+    metrics = task_metrics(pipeline.get_results()["results"], details, task_name)
     shots = bench.num_fewshot or 0
     tasks = {
         task: {

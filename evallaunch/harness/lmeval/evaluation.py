@@ -9,16 +9,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig
-
 from evallaunch.backends.details import detail_rows
+from evallaunch.config.schema import EvaluateConfig
 from evallaunch.harness.generation import harness_gen_kwargs
+from evallaunch.harness.job_harness import job_task
 from evallaunch.harness.lmeval.results import lm_eval_samples, task_metrics
 from evallaunch.harness.results import HarnessRun, token_counter
 from evallaunch.scoring.math_answers import strip_think
 
 
-def run_lm_eval(cfg: DictConfig, backend: Any, request: Any, inputs: Any) -> HarnessRun:
+def run_lm_eval(cfg: EvaluateConfig, backend: Any, request: Any, inputs: Any) -> HarnessRun:
     """Run `benchmark.task` with lm-eval's `simple_evaluate` on the job's model (`inputs`:
     the job's task index and mirrored files); keep its raw outputs."""
     results = _simple_evaluate(cfg, backend, backend.lm(request), inputs)
@@ -30,7 +30,7 @@ def run_lm_eval(cfg: DictConfig, backend: Any, request: Any, inputs: Any) -> Har
     return HarnessRun(metrics, tasks, detail_rows(graded), backend.engine_starts)
 
 
-def _simple_evaluate(cfg: DictConfig, backend: Any, lm: Any, inputs: Any) -> dict[str, Any]:
+def _simple_evaluate(cfg: EvaluateConfig, backend: Any, lm: Any, inputs: Any) -> dict[str, Any]:
     """lm-eval's `simple_evaluate` of the job's task, its datasets read from the mirror."""
     import lm_eval
     from lm_eval.tasks import TaskManager
@@ -46,7 +46,7 @@ def _simple_evaluate(cfg: DictConfig, backend: Any, lm: Any, inputs: Any) -> dic
     bench, seed = cfg.benchmark, cfg.generation.seed
     if bench.strip_think:
         lm.generate_until = _stripping(lm.generate_until)
-    dirs = inputs.index.yaml_dirs(bench.task)
+    dirs = inputs.index.yaml_dirs(job_task(cfg))
     mirrored = redirected_task_datasets(lambda path, name: inputs.files.get((path, name)))
     with mirrored, sandboxed_code_eval(SandboxedCodeEval):
         return dict(
