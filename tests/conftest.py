@@ -6,8 +6,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -63,6 +65,26 @@ def pytest_collection_modifyitems(
 
     items.sort(key=order)
     return (yield)
+
+
+# Seconds of test time per worker and per group, printed at the end of a run: the suite's
+# wall time is its busiest worker's.
+SECONDS: dict[str, dict[str, float]] = {"worker": defaultdict(float), "group": defaultdict(float)}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    gateway = getattr(getattr(report, "node", None), "gateway", None)
+    SECONDS["worker"][gateway.id if gateway else "main"] += report.duration
+    SECONDS["group"][report.nodeid.rpartition("@")[2] if "@" in report.nodeid else "-"] += (
+        report.duration
+    )
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    for kind, seconds in SECONDS.items():
+        ranked = sorted(seconds.items(), key=lambda item: -item[1])
+        line = ", ".join(f"{name} {total:.0f} s" for name, total in ranked)
+        terminalreporter.write_line(f"test seconds per {kind}: {line}")
 
 
 @pytest.fixture(scope="session")

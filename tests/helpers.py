@@ -20,6 +20,28 @@ SHARED_DATASETS = REPO.parent / "shared" / "datasets"
 # Small enough for a 2-core CPU: a few problems, a few dozen tokens.
 TINY = ["benchmark.limit=3", "benchmark.n=1", "generation.max_new_tokens=48"]
 
+#: Every option of every config group, as (group, option).
+CONFIG_GROUPS = ["model", "benchmark", "backend", "parallelism", "cluster", "experiment", "suite"]
+
+
+def config_options() -> list[tuple[str, str]]:
+    from evallaunch.config.compose import group_options
+
+    return [(group, option) for group in CONFIG_GROUPS for option in group_options(group)]
+
+
+def option_overrides(group: str, option: str) -> list[str]:
+    """The overrides that select `option` of `group`, with the values it requires."""
+    overrides = [f"{group}={option}"]
+    if (group, option) == ("model", "custom"):
+        overrides.append("model.name_or_path=/models/run-1/checkpoint-500")
+    if (group, option) == ("model", "endpoint"):
+        overrides += ["model.name_or_path=org/tokenizer", "model.endpoint.url=http://h/v1"]
+    if (group, option) == ("benchmark", "harness"):
+        overrides.append("benchmark.task=gsm8k")
+    return overrides
+
+
 #: The `evaluate` fixture: runs `python -m evallaunch.evaluate ARGS...`.
 Evaluate = Callable[..., subprocess.CompletedProcess[str]]
 

@@ -14,26 +14,19 @@ from evallaunch.config.compose import CONFIG_DIR, compose_config, group_options
 from evallaunch.config.schema import missing_keys, unknown_keys
 from evallaunch.config.spec import job_spec
 from evallaunch.errors import EvallaunchError
+from tests.helpers import CONFIG_GROUPS, config_options, option_overrides
 
-GROUPS = ["model", "benchmark", "backend", "parallelism", "cluster", "experiment", "suite"]
-OPTIONS = [(group, option) for group in GROUPS for option in group_options(group)]
+OPTIONS = config_options()
 
 
 def test_every_group_has_options() -> None:
-    for group in GROUPS:
+    for group in CONFIG_GROUPS:
         assert group_options(group), f"conf/{group}/ has no options"
 
 
 @pytest.mark.parametrize(("group", "option"), OPTIONS, ids=[f"{g}/{o}" for g, o in OPTIONS])
 def test_every_config_file_composes(group: str, option: str) -> None:
-    overrides = [f"{group}={option}"]
-    if (group, option) == ("model", "custom"):
-        overrides.append("model.name_or_path=/models/run-1/checkpoint-500")
-    if (group, option) == ("model", "endpoint"):
-        overrides += ["model.name_or_path=org/tokenizer", "model.endpoint.url=http://h/v1"]
-    if (group, option) == ("benchmark", "harness"):
-        overrides.append("benchmark.task=gsm8k")
-    cfg = compose_config(overrides, return_hydra_config=True)
+    cfg = compose_config(option_overrides(group, option), return_hydra_config=True)
     assert cfg.hydra.runtime.choices[group] == option
     job_dir = Path(cfg.hydra.run.dir)  # the output layout resolves for every option
     assert job_dir.parts[-5:] == (

@@ -15,8 +15,9 @@ from evallaunch.config.compose import compose_config
 from evallaunch.config.frozen import plain
 from evallaunch.config.spec import job_spec
 from evallaunch.job.fingerprint import PARALLELISM_ARGS, config_fingerprint, fingerprint
-from tests.helpers import compose_spec
-from tests.test_config import OPTIONS
+from tests.helpers import compose_spec, config_options, option_overrides
+
+OPTIONS = config_options()
 
 #: Settings a config file does not set, to fingerprint the free-form parts too.
 EXTRAS = [
@@ -26,17 +27,6 @@ EXTRAS = [
     "++backend.model_args.attn_implementation=sdpa",
     "++benchmark.where.level=5",
 ]
-
-
-def _overrides(group: str, option: str) -> list[str]:
-    overrides = [f"{group}={option}"]
-    if (group, option) == ("model", "custom"):
-        overrides.append("model.name_or_path=/models/run-1/checkpoint-500")
-    if (group, option) == ("model", "endpoint"):
-        overrides += ["model.name_or_path=org/tokenizer", "model.endpoint.url=http://h/v1"]
-    if (group, option) == ("benchmark", "harness"):
-        overrides.append("benchmark.task=gsm8k")
-    return overrides
 
 
 def _container_fingerprint(cfg: DictConfig, data_sha256: str) -> str:
@@ -80,7 +70,7 @@ def _container_fingerprint(cfg: DictConfig, data_sha256: str) -> str:
 def test_every_config_file_keeps_its_fingerprint_and_saved_config(
     group: str, option: str, extras: list[str]
 ) -> None:
-    composed = compose_config([*_overrides(group, option), *extras], return_hydra_config=True)
+    composed = compose_config([*option_overrides(group, option), *extras], return_hydra_config=True)
     spec = job_spec(composed)
     cfg = OmegaConf.masked_copy(composed, [str(key) for key in composed if key != "hydra"])
     assert config_fingerprint(spec, "d" * 64) == _container_fingerprint(cfg, "d" * 64)

@@ -104,7 +104,6 @@ def distinct_samples(found: dict[tuple[str, int], str]) -> bool:
 # --- evallaunch's replicas: one `vllm serve` per replica, behind the balancer --------------
 
 
-@pytest.mark.ports
 def test_two_replicas_serve_a_batch_of_two_benchmarks_loading_each_engine_once(
     vllm_python: Path, tmp_path: Path, shared_datasets: Path
 ) -> None:
@@ -127,6 +126,7 @@ def test_two_replicas_serve_a_batch_of_two_benchmarks_loading_each_engine_once(
         "launch.benchmarks_per_job=2",
         "backend=lighteval",
         "backend.model_type=vllm",
+        "backend.server.base_port=18700",  # apart from the `ports` tests' servers
         "parallelism.data_parallel_size=2",
         "parallelism.max_num_seqs=1",
         *ENGINE_ARGS,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from evallaunch.config.schema import EvaluateConfig
 from evallaunch.errors import EvallaunchError
 from evallaunch.harness.lmeval.tasks import task_index
-from evallaunch.harness.task_index import TaskIndex
+from evallaunch.harness.task_index import TaskIndex, missing_task
 
 HARNESS_OF_BACKEND = {"LmevalBackend": "lm-eval", "LightevalBackend": "lighteval"}
 
@@ -26,10 +26,7 @@ def harness_of(cfg: EvaluateConfig) -> str:
 def job_task(cfg: EvaluateConfig) -> str:
     """benchmark.task: the harness task, group or tag a benchmark=harness job runs."""
     if not cfg.benchmark.task:
-        raise EvallaunchError(
-            "benchmark=harness needs benchmark.task: the harness's task, group or tag",
-            hint="e.g. benchmark.task=gsm8k",
-        )
+        raise missing_task(harness_of(cfg))
     return cfg.benchmark.task
 
 

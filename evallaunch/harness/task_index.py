@@ -36,11 +36,7 @@ class TaskIndex:
     def check(self, name: str | None) -> dict[str, Any]:
         """The entry of `name`; an unknown name fails with the closest names."""
         if not name:
-            raise EvallaunchError(
-                "benchmark.task is missing: benchmark=harness runs the lm-eval task, group or "
-                "tag it names",
-                hint="e.g. benchmark.task=gsm8k; list them with `evallaunch tasks PATTERN`",
-            )
+            raise missing_task(self.harness)
         if name in self.entries:
             return self.entries[name]
         close = difflib.get_close_matches(name, list(self.entries), n=5, cutoff=0.6)
@@ -162,3 +158,12 @@ def install_key(package: str) -> str:
     where = str(Path(spec.origin).parent) if spec is not None and spec.origin else ""
     digest = hashlib.sha256(where.encode()).hexdigest()[:8]
     return f"{version(package)}-{digest}-{INDEX_FORMAT}"
+
+
+def missing_task(harness: str) -> EvallaunchError:
+    """The error of a benchmark=harness job without benchmark.task."""
+    return EvallaunchError(
+        f"benchmark.task is missing: benchmark=harness runs the {harness} task, group or tag "
+        "it names",
+        hint="e.g. benchmark.task=gsm8k; list them with `evallaunch tasks PATTERN`",
+    )
