@@ -83,6 +83,8 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     for kind, seconds in SECONDS.items():
         ranked = sorted(seconds.items(), key=lambda item: -item[1])
+        if not ranked:
+            continue
         line = ", ".join(f"{name} {total:.0f} s" for name, total in ranked)
         terminalreporter.write_line(f"test seconds per {kind}: {line}")
 

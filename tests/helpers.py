@@ -1,9 +1,12 @@
 """What tests share besides fixtures: the repository's paths, the tiny run settings, a
-job's spec, a generation request, and where a job of the embedded model writes its files."""
+job's spec, a generation request, where a job of the embedded model writes its files, the
+config files' options, and a PATH without Slurm."""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -40,6 +43,28 @@ def option_overrides(group: str, option: str) -> list[str]:
     if (group, option) == ("benchmark", "harness"):
         overrides.append("benchmark.task=gsm8k")
     return overrides
+
+
+SLURM_COMMANDS = {"sbatch", "srun", "squeue", "sacct", "scontrol", "scancel", "sinfo", "salloc"}
+
+
+def path_without_slurm(tmp_path: Path) -> str:
+    """A PATH holding every command of the current one except Slurm's (symlinks in one
+    folder), so a test sees a machine where Slurm is not installed."""
+    folder = tmp_path / "bin-without-slurm"
+    folder.mkdir(exist_ok=True)
+    for directory in os.environ.get("PATH", "").split(os.pathsep):
+        if not directory or not Path(directory).is_dir():
+            continue
+        for tool in Path(directory).iterdir():
+            link = folder / tool.name
+            if tool.name in SLURM_COMMANDS or link.is_symlink():
+                continue
+            if tool.is_file() and os.access(tool, os.X_OK):
+                link.symlink_to(tool.resolve())
+    path = str(folder)
+    assert all(shutil.which(command, path=path) is None for command in SLURM_COMMANDS)
+    return path
 
 
 #: The `evaluate` fixture: runs `python -m evallaunch.evaluate ARGS...`.

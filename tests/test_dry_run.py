@@ -7,34 +7,15 @@ from __future__ import annotations
 
 import os
 import shlex
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from tests.helpers import path_without_slurm
+
 GOLDEN = Path(__file__).parent / "golden"
-SLURM_COMMANDS = {"sbatch", "srun", "squeue", "sacct", "scontrol", "scancel", "sinfo", "salloc"}
-
-
-def path_without_slurm(tmp_path: Path) -> str:
-    """A PATH holding every command of the current one except Slurm's (symlinks in one
-    folder), so a test sees a machine where Slurm is not installed."""
-    folder = tmp_path / "bin-without-slurm"
-    folder.mkdir(exist_ok=True)
-    for directory in os.environ.get("PATH", "").split(os.pathsep):
-        if not directory or not Path(directory).is_dir():
-            continue
-        for tool in Path(directory).iterdir():
-            link = folder / tool.name
-            if tool.name in SLURM_COMMANDS or link.is_symlink():
-                continue
-            if tool.is_file() and os.access(tool, os.X_OK):
-                link.symlink_to(tool.resolve())
-    path = str(folder)
-    assert all(shutil.which(command, path=path) is None for command in SLURM_COMMANDS)
-    return path
 
 
 def dry_run(tmp_path: Path, shared: Path, *args: str, path: str | None = None) -> str:

@@ -15,7 +15,7 @@ import pytest
 
 from evallaunch.job.results import DETAIL_COLUMNS, validate_results
 from evallaunch.scoring.registry import score_batch
-from tests.helpers import Evaluate, engine_kept_max_new_tokens, job_dir
+from tests.helpers import Evaluate, engine_kept_max_new_tokens, job_dir, make_request
 from tests.tiny_mirror import TINY_MIRROR, write_tiny_mirror
 
 pytestmark = pytest.mark.slow
@@ -248,9 +248,8 @@ def test_lighteval_padding_after_the_end_is_not_counted() -> None:
     import torch
 
     from evallaunch.backends.lighteval_backend import _completions
-    from tests.test_engines import request_for
 
-    request = request_for(Path("/tmp"), 1)  # max_new_tokens=8
+    request = make_request(Path("/tmp"))  # max_new_tokens=8
     ended = torch.tensor([5, 6, 7, 2, 2, 2, 2, 2])
     detail = SimpleNamespace(
         model_response=SimpleNamespace(text=["five six seven"], output_tokens=[ended]),

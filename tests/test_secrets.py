@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from evallaunch.runtime.secrets import config_secrets, is_secret_name, redact_config, redact_text
-from tests.test_dry_run import path_without_slurm
+from tests.helpers import path_without_slurm
 
 SECRETS = {
     "HF_TOKEN": "hf_TESTSECRET_a1b2c3d4",

@@ -394,7 +394,7 @@ def test_trainer_callback_submits_to_slurm(
 ) -> None:
     """On a cluster the callback only submits (training never waits for the evaluations)."""
     from evallaunch.integrations import EvalOnSaveCallback
-    from tests.test_checkpoints import eval_overrides, tiny_trainer
+    from tests.trainer import eval_overrides, tiny_trainer
 
     outputs = tmp_path / "outputs"
     common = ["cluster=slurm", *eval_overrides(outputs, shared_datasets)]
