@@ -2,7 +2,8 @@
 
 It runs on its own event loop in a daemon thread of the job's process, listens on
 127.0.0.1 and forwards every request unchanged to the live server with the fewest requests
-in flight. A request that fails with a connection error, a 429 or a 5xx answer is retried
+in flight; with a capacity, requests beyond the engines' slots wait in its one line
+(evallaunch.serving.slots). A request that fails with a connection error, a 429 or a 5xx answer is retried
 on another server, up to `max_retries` times; once every server was tried, or when the
 server sent Retry-After, it waits first (exponential backoff with jitter from `backoff_s`,
 at most `max_backoff_s`, or the Retry-After). A server whose process has died is skipped.
@@ -32,6 +33,7 @@ from aiohttp import web
 from evallaunch.backends.base import UNIT_HEADER
 from evallaunch.runtime.files import atomic_open, write_json
 from evallaunch.serving.servers import HOST
+from evallaunch.serving.slots import ServerSlots
 from evallaunch.serving.upstream import HOP_HEADERS, RETRIED, Upstream, retry_after_s, usage_of
 
 log = logging.getLogger(__name__)
@@ -62,9 +64,8 @@ class LoadBalancer:
         self.max_retries = max_retries
         self.connect_timeout_s = connect_timeout_s
         self.cooldown_s = cooldown_s
-        #: Requests each server runs at once (its engine's slots); the rest wait here, in
-        #: arrival order, for the first slot that frees on any server. None: no limit.
-        self.capacity = capacity
+        #: Which server takes a request, and the line of those waiting for a slot.
+        self.slots = ServerSlots(self.upstreams, capacity)
         #: Added to every forwarded request (e.g. an endpoint's Authorization).
         self.headers = dict(headers or {})
         #: Taken off the request's path before the server's URL is put in front of it.
@@ -75,8 +76,6 @@ class LoadBalancer:
         self.failed = 0
         #: Tokens the answers report (OpenAI `usage`), summed.
         self.usage: collections.Counter[str] = collections.Counter()
-        self._waiting: collections.deque[asyncio.Future[int | None]] = collections.deque()
-        self.most_waiting = 0
         self.retries = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
@@ -125,8 +124,8 @@ class LoadBalancer:
             "retries": self.retries,
             "failed": self.failed,
             "usage": dict(self.usage),
-            "capacity": self.capacity,
-            "most_waiting": self.most_waiting,
+            "capacity": self.slots.capacity,
+            "most_waiting": self.slots.most_waiting,
             "servers": [u.stats() for u in self.upstreams],
         }
 
@@ -193,22 +192,6 @@ class LoadBalancer:
         up = any(u.alive() for u in self.upstreams)
         return web.json_response({"status": "ok" if up else "no server"}, status=200 if up else 503)
 
-    def pick(self, tried: set[int]) -> int | None:
-        """Index of the live server with the fewest requests in flight, preferring servers
-        not tried yet for this request and not failed recently; None if all are dead."""
-        now = time.monotonic()
-        live = [i for i, u in enumerate(self.upstreams) if u.alive()]
-        for candidates in (
-            [i for i in live if i not in tried and self.upstreams[i].down_until <= now],
-            [i for i in live if i not in tried],
-            live,
-        ):
-            if candidates:
-                return min(
-                    candidates, key=lambda i: (self.upstreams[i].active, self.upstreams[i].requests)
-                )
-        return None
-
     async def _forward(self, request: web.Request) -> web.StreamResponse:
         record: dict[str, Any] = {
             "unit": request.headers.get(UNIT_HEADER, ""),
@@ -228,44 +211,6 @@ class LoadBalancer:
         """Requests of `unit` (its X-Evallaunch-Unit header) answered so far."""
         return self._answered[unit]
 
-    async def _acquire(self, tried: set[int]) -> int | None:
-        """A server for a new request (counted as active), waiting in line for a free
-        slot when every live server is full."""
-        index = self.pick(tried)
-        if index is not None and (not self._full(index) or tried):
-            self.upstreams[index].active += 1
-            return index  # a retry goes to another server at once
-        if index is None:
-            return None
-        waiter: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
-        self._waiting.append(waiter)
-        self.most_waiting = max(self.most_waiting, len(self._waiting))
-        try:
-            return await waiter  # the slot was reserved by _release
-        except asyncio.CancelledError:  # the client went away: give back a reserved slot
-            if waiter.done() and not waiter.cancelled() and waiter.result() is not None:
-                self._release(waiter.result())  # type: ignore[arg-type]
-            raise
-
-    def _full(self, index: int) -> bool:
-        return self.capacity is not None and self.upstreams[index].active >= self.capacity
-
-    def _release(self, index: int) -> None:
-        """A request left server `index`: hand free slots to the requests waiting longest."""
-        self.upstreams[index].active -= 1
-        while self._waiting:
-            waiter = self._waiting[0]
-            if waiter.done():  # its client went away
-                self._waiting.popleft()
-                continue
-            target = self.pick(set())
-            if target is not None and self._full(target):
-                return
-            self._waiting.popleft()
-            if target is not None:
-                self.upstreams[target].active += 1
-            waiter.set_result(target)
-
     async def _forward_with_retries(
         self, request: web.Request, record: dict[str, Any]
     ) -> web.StreamResponse:
@@ -283,7 +228,7 @@ class LoadBalancer:
         for attempt in range(self.max_retries + 1):
             if attempt:
                 await asyncio.sleep(self._backoff(attempt, tried, wait_s))
-            index = await self._acquire(tried)
+            index = await self.slots.acquire(tried)
             if index is None:
                 break
             attempts += 1
@@ -315,7 +260,7 @@ class LoadBalancer:
                 upstream.failures += 1
                 upstream.down_until = time.monotonic() + self.cooldown_s
             finally:
-                self._release(index)
+                self.slots.release(index)
         message = f"load balancer: request failed after {attempts} attempt(s): {error}"
         log.error(message)
         return web.json_response({"error": {"message": message, "type": "balancer"}}, status=502)
