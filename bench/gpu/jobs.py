@@ -73,7 +73,7 @@ def load_pairs(models: list[str], benchmarks: list[str]) -> list[Pair]:
             cfg, hw = composer.compose([*CLUSTER, f"model={models[0]}", hub, f"benchmark={bench}"])
             facts = load_model_facts(CONFIGS / wl.MODELS[model][0])
             hardware = hardware_from(hw)
-            request = plan_request(cfg, facts)  # type: ignore[arg-type]
+            request = plan_request(cfg, facts)
             probs = wl.problems(model, bench)
             correct, length = wl.draw(probs, 4 * n if n <= 8 else 2 * n, seed=7)
             layout = plan(facts, hardware, request)

@@ -3,10 +3,11 @@
 It runs on its own event loop in a daemon thread of the job's process, listens on
 127.0.0.1 and forwards every request unchanged to the live server with the fewest requests
 in flight; with a capacity, requests beyond the engines' slots wait in its one line
-(evallaunch.serving.slots). A request that fails with a connection error, a 429 or a 5xx answer is retried
-on another server, up to `max_retries` times; once every server was tried, or when the
-server sent Retry-After, it waits first (exponential backoff with jitter from `backoff_s`,
-at most `max_backoff_s`, or the Retry-After). A server whose process has died is skipped.
+(evallaunch.serving.slots). A request that fails with a connection error, a 429 or a 5xx
+answer is retried on another server, up to `max_retries` times; once every server was
+tried, or when the server sent Retry-After, it waits first (exponential backoff with jitter
+from `backoff_s`, at most `max_backoff_s`, or the Retry-After). A server whose process has
+died is skipped.
 `/_balancer/stats`, `/_balancer/health` and `/_balancer/answered?unit=U` are answered by
 the balancer itself; the stats count the requests that failed for good and the tokens the
 answers report (`usage`); `answered` counts a unit's answered requests for the jobs that
