@@ -110,15 +110,15 @@ def kill_at_random_point(
 
 
 @pytest.mark.parametrize(
-    ("backend", "seeds"), [("lmeval", [0, 1, 2]), ("lighteval", [3])], ids=["lmeval", "lighteval"]
+    ("backend", "seeds"), [("lmeval", [0, 1]), ("lighteval", [3])], ids=["lmeval", "lighteval"]
 )
 def test_rerun_after_sigkill_equals_an_uninterrupted_run(
     backend: str, seeds: list[int], evaluate: Evaluate, tmp_path: Path, shared_datasets: Path
 ) -> None:
     """An uninterrupted run, then for each seed a run killed at that seed's random point
-    and its rerun. (Over a minute for lm-eval: seven runs, each of its own process, so that
-    SIGKILL lands between units and inside one, SIGTERM once, and one rerun changes the
-    batch size.)"""
+    and its rerun. (About a minute for lm-eval: five runs, each of its own process; SIGKILL
+    lands at a random point, between units or inside one, SIGTERM once, and the rerun after
+    the SIGKILL changes the batch size.)"""
     evaluate(f"backend={backend}", *UNITS)
     reference, reference_completions = outcome(job_dir(tmp_path / "outputs", backend=backend))
     assert reference["sampling"]["samples_generated"] == TOTAL
@@ -131,7 +131,7 @@ def test_rerun_after_sigkill_equals_an_uninterrupted_run(
         assert 1 <= kept < TOTAL
 
         # How the work is batched is no part of a sample's key: one rerun changes it.
-        rerun = start(root, shared_datasets, backend, *(["backend.batch_size=2"] * (seed == 2)))
+        rerun = start(root, shared_datasets, backend, *(["backend.batch_size=2"] * (seed == 0)))
         assert rerun.wait(timeout=600) == 0
         results, completions = outcome(job_dir(root, backend=backend))
         assert results["sampling"]["samples_reused"] == kept
