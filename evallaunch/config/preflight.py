@@ -20,7 +20,7 @@ def _check_range(key: str, value: Any, ok: bool, expected: str) -> None:
 
 def check_values(cfg: EvaluateConfig) -> None:
     """Value checks the schema's types cannot express, of the config alone (the checks
-        against the installed libraries are `evallaunch.job.checks.validate_job`'s; unknown keys
+    against the installed libraries are `evallaunch.job.checks.validate_job`'s; unknown keys
     and unset required values fail earlier, in `evallaunch.config.spec.job_spec`)."""
     from evallaunch.benchmarks.mirror import check_limit
 

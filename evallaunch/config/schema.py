@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
 
 from evallaunch.config.evaluated import (
     BenchmarkConfig,
@@ -77,9 +77,21 @@ def unknown_keys(cfg: Any, prefix: str = "") -> list[tuple[str, list[str]]]:
     return found
 
 
-def missing_keys(cfg: Any) -> list[str]:
-    """Required values (`???`) that are still unset, as dotted keys."""
-    return sorted(OmegaConf.missing_keys(cfg))
+def missing_keys(cfg: DictConfig) -> list[str]:
+    """Required values (`???`) that are still unset, as dotted keys. Read without resolving
+    interpolations (resolving costs most of a spec's build); Hydra's own `hydra` node (in a
+    sweep's job configs) is not looked at."""
+
+    def gather(value: Any, key: str) -> list[str]:
+        if isinstance(value, dict):
+            return [k for name, v in value.items() for k in gather(v, f"{key}{name}.")]
+        if isinstance(value, list):
+            return [k for i, v in enumerate(value) for k in gather(v, f"{key}{i}.")]
+        return [key[:-1]] if value == MISSING else []
+
+    plain = OmegaConf.to_container(cfg, resolve=False)
+    assert isinstance(plain, dict)
+    return sorted(gather({k: v for k, v in plain.items() if k != "hydra"}, ""))
 
 
 def register() -> None:

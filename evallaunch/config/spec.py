@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import types
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
@@ -30,7 +31,7 @@ def job_spec(cfg: DictConfig | EvaluateConfig) -> EvaluateConfig:
     if isinstance(cfg, EvaluateConfig):
         return cfg if is_frozen(cfg) else freeze(cfg)
     refuse_unknown_keys(unknown_keys(cfg))
-    if missing := [key for key in missing_keys(cfg) if not key.startswith("hydra.")]:
+    if missing := missing_keys(cfg):
         raise EvallaunchError(
             f"missing required value(s): {', '.join(missing)}",
             hint=f"set them on the command line, e.g. {missing[0]}=...",
@@ -69,12 +70,17 @@ def _build(kind: Any, value: Any, key: str) -> Any:
         value, dict
     ):
         return value
-    hints = get_type_hints(kind)
-    names = [f.name for f in dataclasses.fields(kind)]
+    hints, names = _fields_of(kind)
     refuse_unknown_keys(
         [(f"{key}{k}", [f"{key}{n}" for n in names]) for k in value if k not in names]
     )
     return kind(**{k: _build(hints[k], v, f"{key}{k}.") for k, v in value.items()})
+
+
+@functools.cache
+def _fields_of(kind: type) -> tuple[dict[str, Any], list[str]]:
+    """A schema class's resolved field types and field names (read once per class)."""
+    return get_type_hints(kind), [f.name for f in dataclasses.fields(kind)]
 
 
 def refuse_unknown_keys(unknown: list[tuple[str, list[str]]]) -> None:

@@ -42,17 +42,14 @@ def config_fingerprint(cfg: EvaluateConfig, data_sha256: str) -> str:
     spec's sections as plain values are what the composed config's resolved containers
     were: the fingerprints of results already on disk stay valid."""
 
-    def part(node: Any) -> Any:
-        return plain(node)
-
-    backend = part(cfg.backend)
+    backend = plain(cfg.backend)
     # How the work is spread over GPUs does not change which samples are drawn.
     model_args = {k: v for k, v in backend["model_args"].items() if k not in PARALLELISM_ARGS}
     # Neither resuming nor overlapping units changes which samples are drawn.
     sampling = {
-        k: v for k, v in part(cfg.sampling).items() if k not in ("resume", "units_in_flight")
+        k: v for k, v in plain(cfg.sampling).items() if k not in ("resume", "units_in_flight")
     }
-    model = {k: v for k, v in part(cfg.model).items() if k != "name"}
+    model = {k: v for k, v in plain(cfg.model).items() if k != "name"}
     # Of an endpoint, the URL and the served model: not how fast it is asked.
     endpoint = model.pop("endpoint", None) or {}
     if endpoint.get("url"):
@@ -62,7 +59,7 @@ def config_fingerprint(cfg: EvaluateConfig, data_sha256: str) -> str:
     engines = {
         key: value
         for key in ("engine_args", "engine_env")
-        if (value := part(cfg.parallelism).get(key))
+        if (value := plain(cfg.parallelism).get(key))
     }
     return fingerprint(
         {
@@ -70,9 +67,9 @@ def config_fingerprint(cfg: EvaluateConfig, data_sha256: str) -> str:
             "model": model,
             # consent to run code changes no number (and older results stay reusable)
             "benchmark": {
-                k: v for k, v in part(cfg.benchmark).items() if k != "allow_code_execution"
+                k: v for k, v in plain(cfg.benchmark).items() if k != "allow_code_execution"
             },
-            "generation": part(cfg.generation),
+            "generation": plain(cfg.generation),
             "backend": {"name": backend["name"], "model_type": backend["model_type"]},
             "model_args": model_args,
             "sampling": sampling,

@@ -88,7 +88,7 @@ def evaluate_harness_task(
         model=model_record(cfg, request),
         benchmark={
             "name": bench.name,
-            "task": bench.task,
+            "task": task,
             "harness": harness,
             "include_path": bench.include_path,
             "custom_tasks": bench.custom_tasks,

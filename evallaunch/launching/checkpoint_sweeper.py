@@ -155,7 +155,6 @@ class EvallaunchSweeper(Sweeper):
         """The jobs of a batch that have no finished results yet (all with launch.force).
         The evallaunch launchers are handed the jobs composed here, not to compose them
         again."""
-        from evallaunch.config.spec import job_spec
         from evallaunch.job.checks import validate_job
         from evallaunch.launching.launcher import EvallaunchSubmititLauncher
         from evallaunch.launching.published import PublishedResults
@@ -169,7 +168,7 @@ class EvallaunchSweeper(Sweeper):
         for overrides in batch:
             job = compose_job(self.hydra_context, self.config, list(overrides))
             cfg = job.config
-            validate_job(job_spec(cfg))
+            validate_job(job.spec)
             if not cfg.launch.force and is_finished(job_dir_of(cfg), job.fingerprint):
                 log.info("skip (finished): %s", " ".join(overrides))
                 print(f"skip (already finished): {job_dir_of(cfg)}")

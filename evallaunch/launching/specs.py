@@ -80,8 +80,13 @@ class ComposedJob:
     config: DictConfig
 
     @cached_property
+    def spec(self) -> EvaluateConfig:
+        """The job's spec, built once (validation and the fingerprint read it)."""
+        return job_spec(self.config)
+
+    @cached_property
     def fingerprint(self) -> str:
-        return job_fingerprint(self.config)
+        return job_fingerprint(self.spec)
 
 
 def compose_job(hydra_context: Any, sweep_config: DictConfig, overrides: list[str]) -> ComposedJob:

@@ -65,7 +65,7 @@ def run_lighteval(
         model=model,
     )
     with (
-        sandboxed_codegen_checks(run_checker) if inputs.index.code_tasks(bench.task) else _nothing()
+        sandboxed_codegen_checks(run_checker) if inputs.index.code_tasks(task_name) else _nothing()
     ):
         pipeline.evaluate()
     pipeline.save_and_push_results()
@@ -80,7 +80,7 @@ def run_lighteval(
             "version": next((c.version for c in configs if c.name == task), None),
             "num_fewshot": shots,
             "subtasks": inputs.index.tasks_of(task)
-            if task == bench.task != configs[0].name
+            if task == task_name != configs[0].name
             else None,
             "metrics": values,
         }

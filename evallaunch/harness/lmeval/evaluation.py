@@ -43,16 +43,16 @@ def _simple_evaluate(cfg: EvaluateConfig, backend: Any, lm: Any, inputs: Any) ->
     from evallaunch.scoring.code_eval import SandboxedCodeEval
 
     quiet_git_probe()
-    bench, seed = cfg.benchmark, cfg.generation.seed
+    bench, seed, task = cfg.benchmark, cfg.generation.seed, job_task(cfg)
     if bench.strip_think:
         lm.generate_until = _stripping(lm.generate_until)
-    dirs = inputs.index.yaml_dirs(job_task(cfg))
+    dirs = inputs.index.yaml_dirs(task)
     mirrored = redirected_task_datasets(lambda path, name: inputs.files.get((path, name)))
     with mirrored, sandboxed_code_eval(SandboxedCodeEval):
         return dict(
             lm_eval.simple_evaluate(
                 model=lm,
-                tasks=[bench.task],
+                tasks=[task],
                 task_manager=TaskManager(include_defaults=False, include_path=dirs),
                 num_fewshot=bench.num_fewshot,
                 limit=bench.limit,
