@@ -14,12 +14,13 @@ from pathlib import Path
 import pytest
 
 from evallaunch.errors import EvallaunchError
-from evallaunch.serving.job_servers import on_ray_cluster, ray_heads
 from evallaunch.serving.ray_cluster import (
     RAY_HEADS_ENV,
     RayCluster,
     RayRole,
     check_tasks,
+    on_ray_cluster,
+    ray_heads,
 )
 from evallaunch.serving.ray_nodes import require_ray
 from evallaunch.serving.servers import Server

@@ -8,10 +8,8 @@ answer is retried on another server, up to `max_retries` times; once every serve
 tried, or when the server sent Retry-After, it waits first (exponential backoff with jitter
 from `backoff_s`, at most `max_backoff_s`, or the Retry-After). A server whose process has
 died is skipped.
-`/_balancer/stats`, `/_balancer/health` and `/_balancer/answered?unit=U` are answered by
-the balancer itself; the stats count the requests that failed for good and the tokens the
-answers report (`usage`); `answered` counts a unit's answered requests for the jobs that
-share the balancer from their own processes (evallaunch.serving.batch_servers).
+The balancer answers `/_balancer/stats` (failed requests, tokens used), `/_balancer/health`
+and `/_balancer/answered?unit=U` (for jobs sharing it: evallaunch.serving.batch_servers).
 """
 
 from __future__ import annotations

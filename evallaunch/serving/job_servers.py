@@ -42,6 +42,7 @@ from evallaunch.serving.batch_servers import (
     kept_servers,
     remote_answered,
 )
+from evallaunch.serving.ray_cluster import on_ray_cluster, ray_heads
 from evallaunch.serving.servers import HOST, Server, ServerPool, find_executable, free_port
 
 if TYPE_CHECKING:
@@ -240,36 +241,6 @@ def build_servers(settings: Any, request: GenerationRequest, log_dir: Path) -> l
             on_ray_cluster(server, heads[index], remote)
         servers.append(server)
     return servers
-
-
-def ray_heads(nodes_per_replica: int, replicas: int) -> list[dict[str, Any]]:
-    """The Ray heads of a job whose replicas span several nodes ([] for one node), which
-    the job's Slurm tasks started (evallaunch.launching.task, RAY_HEADS_ENV)."""
-    if nodes_per_replica <= 1:
-        return []
-    from evallaunch.serving.ray_cluster import announced_heads
-
-    heads = announced_heads()
-    if len(heads) != replicas:
-        raise EvallaunchError(
-            f"parallelism.nodes_per_replica={nodes_per_replica} is invalid here: a replica "
-            f"over several nodes needs the Ray clusters of the job's Slurm tasks, and "
-            f"{len(heads)} of {replicas} are up",
-            hint="submit the job with --multirun to a Slurm cluster (cluster=...), which "
-            "starts them",
-        )
-    return heads
-
-
-def on_ray_cluster(server: Server, head: dict[str, Any], remote: bool) -> None:
-    """Run a `vllm serve` replica on its Ray cluster (pipeline parallel over its nodes),
-    started on the cluster's head node (`srun` onto it when that is another node)."""
-    server.env["RAY_ADDRESS"] = head["address"]
-    server.argv += ["--distributed-executor-backend", "ray"]
-    if remote:
-        node = ["--nodes=1", "--ntasks=1", f"--nodelist={head['host']}"]
-        server.argv = [find_executable("srun"), "--overlap", *node, *server.argv]
-        server.host = head["host"]
 
 
 def _gpu_slices(count: int, per_server: int) -> list[str]:

@@ -7,7 +7,8 @@ pass through files in a directory every node sees (the sweep directory). The fir
 waits until every replica's cluster reports all its nodes and GPUs, runs the job (its `vllm
 serve` replicas use the clusters), then releases the others; every task stops its own Ray
 node's processes on the way out, whatever ends it (`with` block). The queries of a
-cluster's nodes and stopping a node's processes are in `evallaunch.serving.ray_nodes`.
+cluster's nodes and stopping a node's processes are in `evallaunch.serving.ray_nodes`. A
+job's `vllm serve` replica is put on its cluster by `ray_heads` and `on_ray_cluster`.
 
     with RayCluster(role, python, rendezvous, timeout_s, gpus) as cluster:
         if role.rank == 0:
@@ -36,7 +37,7 @@ from evallaunch.serving.ray_nodes import (
     stop_process_group,
     wait_for_nodes,
 )
-from evallaunch.serving.servers import free_port
+from evallaunch.serving.servers import Server, find_executable, free_port
 
 log = logging.getLogger(__name__)
 
@@ -223,3 +224,31 @@ def _write_json(path: Path, data: Any) -> None:
     temporary = path.with_suffix(f".{os.getpid()}.tmp")
     temporary.write_text(json.dumps(data))
     os.replace(temporary, path)
+
+
+def ray_heads(nodes_per_replica: int, replicas: int) -> list[dict[str, Any]]:
+    """The Ray heads of a job whose replicas span several nodes ([] for one node), which
+    the job's Slurm tasks started (evallaunch.launching.task, RAY_HEADS_ENV)."""
+    if nodes_per_replica <= 1:
+        return []
+    heads = announced_heads()
+    if len(heads) != replicas:
+        raise EvallaunchError(
+            f"parallelism.nodes_per_replica={nodes_per_replica} is invalid here: a replica "
+            f"over several nodes needs the Ray clusters of the job's Slurm tasks, and "
+            f"{len(heads)} of {replicas} are up",
+            hint="submit the job with --multirun to a Slurm cluster (cluster=...), which "
+            "starts them",
+        )
+    return heads
+
+
+def on_ray_cluster(server: Server, head: dict[str, Any], remote: bool) -> None:
+    """Run a `vllm serve` replica on its Ray cluster (pipeline parallel over its nodes),
+    started on the cluster's head node (`srun` onto it when that is another node)."""
+    server.env["RAY_ADDRESS"] = head["address"]
+    server.argv += ["--distributed-executor-backend", "ray"]
+    if remote:
+        node = ["--nodes=1", "--ntasks=1", f"--nodelist={head['host']}"]
+        server.argv = [find_executable("srun"), "--overlap", *node, *server.argv]
+        server.host = head["host"]
