@@ -23,12 +23,10 @@ SHARED_DATASETS = REPO.parent / "shared" / "datasets"
 # Small enough for a 2-core CPU: a few problems, a few dozen tokens.
 TINY = ["benchmark.limit=3", "benchmark.n=1", "generation.max_new_tokens=48"]
 
-#: Every option of every config group, as (group, option).
-CONFIG_GROUPS = ["model", "benchmark", "backend", "parallelism", "cluster", "experiment", "suite"]
-
 
 def config_options() -> list[tuple[str, str]]:
-    from evallaunch.config.compose import group_options
+    """Every option of every config group, as (group, option)."""
+    from evallaunch.config.compose import CONFIG_GROUPS, group_options
 
     return [(group, option) for group in CONFIG_GROUPS for option in group_options(group)]
 

@@ -10,11 +10,11 @@ from omegaconf import OmegaConf
 from omegaconf.errors import ValidationError
 
 import evallaunch
-from evallaunch.config.compose import CONFIG_DIR, compose_config, group_options
+from evallaunch.config.compose import CONFIG_DIR, CONFIG_GROUPS, compose_config, group_options
 from evallaunch.config.schema import missing_keys, unknown_keys
 from evallaunch.config.spec import job_spec
 from evallaunch.errors import EvallaunchError
-from tests.helpers import CONFIG_GROUPS, config_options, option_overrides
+from tests.helpers import config_options, option_overrides
 
 OPTIONS = config_options()
 

@@ -47,6 +47,10 @@ def compose_config(overrides: Sequence[str] = (), return_hydra_config: bool = Fa
         )
 
 
+#: The config groups of conf/ a command line picks options of.
+CONFIG_GROUPS = ("model", "benchmark", "backend", "parallelism", "cluster", "experiment", "suite")
+
+
 def group_options(group: str) -> list[str]:
     """The option names of a config group, e.g. group_options("benchmark"), the team's own
     included."""

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from omegaconf import DictConfig, OmegaConf
 
+from evallaunch.config.compose import CONFIG_GROUPS
 from evallaunch.config.schema import EvaluateConfig
 from evallaunch.config.spec import spec_from_dict
 from evallaunch.errors import EvallaunchError
@@ -17,7 +18,6 @@ if TYPE_CHECKING:
     from evallaunch.planning.job_details import JobDetails
 
 # Overrides of these keys pick a config file; all others only set values.
-GROUPS = ("model", "benchmark", "backend", "parallelism", "cluster", "experiment", "suite")
 
 
 def expand_sweep(overrides: Sequence[str]) -> list[list[str]]:
@@ -38,7 +38,7 @@ def expand_sweep(overrides: Sequence[str]) -> list[list[str]]:
 
 def _is_group(override: str) -> bool:
     key = override.lstrip("+~").split("=", 1)[0]
-    return key in GROUPS or key.startswith("hydra/")
+    return key in CONFIG_GROUPS or key.startswith("hydra/")
 
 
 class SweepComposer:
